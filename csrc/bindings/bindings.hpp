@@ -1,0 +1,10 @@
+#pragma once
+// One registration function per area; module.cpp calls them in order.
+#include <pybind11/pybind11.h>
+
+namespace trtpipe::bindings {
+
+void bind_errors(pybind11::module_& m);
+void bind_info(pybind11::module_& m);
+
+}  // namespace trtpipe::bindings

@@ -1,0 +1,28 @@
+"""trtpipe: real-time GPU inference for robots. A camera frame goes in, detections come out."""
+
+from trtpipe import errors
+from trtpipe._version import __version__
+from trtpipe.errors import (
+    BackendUnavailableError,
+    CudaError,
+    EngineError,
+    InputError,
+    NoGpuError,
+    PoolExhaustedError,
+    TrtpipeError,
+)
+from trtpipe.info import Info, info
+
+__all__ = [
+    "BackendUnavailableError",
+    "CudaError",
+    "EngineError",
+    "Info",
+    "InputError",
+    "NoGpuError",
+    "PoolExhaustedError",
+    "TrtpipeError",
+    "__version__",
+    "errors",
+    "info",
+]

@@ -1,0 +1,3 @@
+from trtpipe.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""``trtpipe.info()``: what this installation was built with and what it can use right now."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from trtpipe import _core
+from trtpipe._version import __version__
+from trtpipe.backends.availability import BackendStatus, probe_backends
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    index: int
+    name: str
+    compute_capability: tuple[int, int]
+    total_memory: int
+    multiprocessors: int
+    integrated: bool
+
+
+@dataclass(frozen=True)
+class Info:
+    version: str
+    core_with_cuda: bool
+    cuda_version: str | None
+    cuda_architectures: list[str]
+    tensorrt_headers: str | None
+    gpus: list[GpuInfo]
+    no_gpu_reason: str | None
+    driver_version: int
+    backends: list[BackendStatus] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def format_table(self) -> str:
+        rows: list[tuple[str, str]] = [
+            ("trtpipe", self.version),
+            ("_core CUDA", "yes" if self.core_with_cuda else "no (CPU-only build)"),
+        ]
+        if self.core_with_cuda:
+            rows.append(("CUDA (built with)", str(self.cuda_version)))
+            rows.append(("CUDA architectures", " ".join(self.cuda_architectures)))
+        rows.append(("TensorRT headers", self.tensorrt_headers or "none (engine module left out)"))
+        if self.driver_version:
+            major, minor = divmod(self.driver_version, 1000)
+            rows.append(("CUDA driver", f"{major}.{minor // 10}"))
+        if self.gpus:
+            for gpu in self.gpus:
+                cc = ".".join(map(str, gpu.compute_capability))
+                kind = ", integrated" if gpu.integrated else ""
+                mem = gpu.total_memory / 2**30
+                rows.append((f"GPU {gpu.index}", f"{gpu.name} (sm {cc}, {mem:.1f} GiB{kind})"))
+        else:
+            rows.append(("GPU", f"none: {self.no_gpu_reason}"))
+        for backend in self.backends:
+            state = f"yes {backend.version or ''}".strip() if backend.available else "no"
+            rows.append((f"backend {backend.name}", f"{state} - {backend.detail}"))
+        width = max(len(key) for key, _ in rows)
+        return "\n".join(f"{key:<{width}}  {value}" for key, value in rows)
+
+
+def info(backends: bool = True) -> Info:
+    """Report the build of ``trtpipe._core``, the GPUs visible now and the usable backends.
+
+    ``backends=False`` skips importing the backend libraries (PyTorch takes seconds to import).
+    """
+    build = _core.build_info()
+    devices = _core.query_devices()
+    gpus = [
+        GpuInfo(
+            index=gpu["index"],
+            name=gpu["name"],
+            compute_capability=tuple(gpu["compute_capability"]),
+            total_memory=gpu["total_memory"],
+            multiprocessors=gpu["multiprocessors"],
+            integrated=gpu["integrated"],
+        )
+        for gpu in devices["gpus"]
+    ]
+    return Info(
+        version=__version__,
+        core_with_cuda=build["with_cuda"],
+        cuda_version=build["cuda_version"],
+        cuda_architectures=list(build["cuda_architectures"]),
+        tensorrt_headers=build["tensorrt_headers_version"],
+        gpus=gpus,
+        no_gpu_reason=devices["reason"],
+        driver_version=devices["driver_version"],
+        backends=probe_backends() if backends else [],
+    )
