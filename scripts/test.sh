@@ -28,3 +28,14 @@ ruff format --check .
 
 echo "== tests"
 python -m pytest "$@"
+
+# The CUDA build above is what the tests exercise; a machine without nvcc gets a CPU-only
+# _core, so check that it still builds, imports and says why it has no GPU.
+echo "== CPU-only build"
+cpu_only=$(mktemp -d)
+trap 'rm -rf "$cpu_only"' EXIT
+python -m pip wheel --quiet --no-deps -w "$cpu_only" -Cbuild-dir=build/cpu-only \
+  -Ccmake.define.TRTPIPE_CUDA=OFF .
+python -m pip install --quiet --no-deps --target "$cpu_only/site" "$cpu_only"/trtpipe-*.whl
+(cd "$cpu_only" && PYTHONPATH="$cpu_only/site" python -m trtpipe info --json) |
+  python -c 'import json, sys; d = json.load(sys.stdin); assert not d["core_with_cuda"] and "without CUDA" in d["no_gpu_reason"], d; print("CPU-only _core builds and imports")'

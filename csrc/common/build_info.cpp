@@ -5,6 +5,7 @@
 namespace trtpipe {
 namespace {
 
+#if TRTPIPE_WITH_CUDA
 std::vector<std::string> split(const std::string& text, char sep) {
   std::vector<std::string> parts;
   std::stringstream stream(text);
@@ -14,6 +15,7 @@ std::vector<std::string> split(const std::string& text, char sep) {
   }
   return parts;
 }
+#endif
 
 BuildInfo make_build_info() {
   BuildInfo info;
