@@ -1,0 +1,246 @@
+"""PerformanceMonitor: where the milliseconds of each frame go.
+
+Per frame, the caller records host times (``time.perf_counter`` differences) and, where the
+work ran on a GPU stream, pairs of CUDA events. Recording is O(1) and never waits for the GPU:
+event pairs are kept pending and read once their end event has completed. Everything else
+(percentiles, NVML, log lines, JSON lines, Prometheus) happens outside the frame path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from trtpipe.monitor.nvml import GpuSample, NvmlSampler
+from trtpipe.monitor.prometheus import LatencyHistogram, PrometheusExporter
+from trtpipe.monitor.window import RollingWindow, StageStats
+
+STAGES = ("preprocess", "inference", "postprocess", "end_to_end")
+DEFAULT_DEADLINE_MS = 33.0  # one frame at 30 FPS
+
+
+class CudaEvent(Protocol):
+    """What the monitor needs of a CUDA event (``torch.cuda.Event`` has exactly this)."""
+
+    def query(self) -> bool: ...
+
+    def elapsed_time(self, end: Any) -> float: ...
+
+
+class PoolWithStats(Protocol):
+    def stats(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    frames: int
+    fps: float
+    deadline_ms: float
+    deadline_misses: int
+    dropped_frames: dict[str, int]
+    host: dict[str, StageStats | None]
+    gpu: dict[str, StageStats | None]
+    gpu_pending: int
+    device: GpuSample
+    pools: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class PerformanceMonitor:
+    """Rolling-window latency statistics, FPS, deadline misses, NVML and pool statistics.
+
+    ``log_period_s`` emits :meth:`log_line` through ``logging`` (and a JSON line to
+    ``jsonl_path`` when given) at most that often, from :meth:`record_frame`. ``prometheus_port``
+    starts an HTTP endpoint (port 0: any free port; see ``prometheus_port`` afterwards).
+    """
+
+    def __init__(
+        self,
+        *,
+        window: int = 1000,
+        deadline_ms: float = DEFAULT_DEADLINE_MS,
+        log_period_s: float | None = None,
+        jsonl_path: str | Path | None = None,
+        prometheus_port: int | None = None,
+        prometheus_addr: str = "127.0.0.1",
+        nvml_device: int | None = 0,
+        logger: logging.Logger | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ):
+        if window < 2:
+            raise ValueError(f"window: expected at least 2 frames, given {window}")
+        self.deadline_ms = deadline_ms
+        self.log_period_s = log_period_s
+        self._clock = clock
+        self._log = logger or logging.getLogger("trtpipe.monitor")
+        self._host = {stage: RollingWindow(window) for stage in STAGES}
+        self._gpu = {stage: RollingWindow(window) for stage in STAGES}
+        self._stamps: deque[float] = deque(maxlen=window)
+        self._pending: deque[tuple[str, CudaEvent, CudaEvent]] = deque()
+        self._frames = 0
+        self._deadline_misses = 0
+        self._drops: Counter[str] = Counter()
+        self._pools: dict[str, PoolWithStats] = {}
+        self._last_emit = clock()
+        self._nvml = NvmlSampler(nvml_device) if nvml_device is not None else None
+        self._jsonl = open(jsonl_path, "a", encoding="utf-8") if jsonl_path else None  # noqa: SIM115
+        self._histograms: dict[str, LatencyHistogram] | None = None
+        self._exporter: PrometheusExporter | None = None
+        if prometheus_port is not None:
+            self._histograms = {stage: LatencyHistogram() for stage in STAGES}
+            self._exporter = PrometheusExporter(
+                self._histograms, self._counter_values, prometheus_port, prometheus_addr
+            )
+
+    # -- the frame path ---------------------------------------------------------------------
+
+    def record_frame(
+        self,
+        preprocess: float | None = None,
+        inference: float | None = None,
+        postprocess: float | None = None,
+        end_to_end: float | None = None,
+    ) -> None:
+        """Record one frame's host times in milliseconds (stages not run may be omitted)."""
+        now = self._clock()
+        self._frames += 1
+        self._stamps.append(now)
+        for stage, value in (
+            ("preprocess", preprocess),
+            ("inference", inference),
+            ("postprocess", postprocess),
+            ("end_to_end", end_to_end),
+        ):
+            if value is not None:
+                self._host[stage].append(value)
+                if self._histograms is not None:
+                    self._histograms[stage].observe(value)
+        if end_to_end is not None and end_to_end > self.deadline_ms:
+            self._deadline_misses += 1
+        if self._pending:
+            self._drain_gpu()
+        if self.log_period_s is not None and now - self._last_emit >= self.log_period_s:
+            self._last_emit = now
+            self.emit()
+
+    def record_gpu(self, stage: str, start: CudaEvent, end: CudaEvent) -> None:
+        """Record a stage's GPU time as two events on its stream; read later, never waited on."""
+        if stage not in self._gpu:
+            raise ValueError(f"stage: expected one of {STAGES}, given {stage!r}")
+        self._pending.append((stage, start, end))
+
+    def count_drop(self, reason: str = "dropped", count: int = 1) -> None:
+        """Count frames that were not processed (``reason`` becomes a label)."""
+        self._drops[reason] += count
+
+    def add_pool(self, name: str, pool: PoolWithStats) -> None:
+        """Report ``pool.stats()`` in snapshots under ``name``."""
+        self._pools[name] = pool
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _drain_gpu(self) -> None:
+        # Events complete in stream order, so stop at the first one still running.
+        while self._pending:
+            stage, start, end = self._pending[0]
+            if not end.query():
+                return
+            self._pending.popleft()
+            self._gpu[stage].append(float(start.elapsed_time(end)))
+
+    def fps(self) -> float:
+        if len(self._stamps) < 2:
+            return 0.0
+        span = self._stamps[-1] - self._stamps[0]
+        return (len(self._stamps) - 1) / span if span > 0 else 0.0
+
+    def _device_sample(self) -> GpuSample:
+        if self._nvml is None:
+            return GpuSample(reason="NVML sampling is off (nvml_device=None)")
+        return self._nvml.sample()
+
+    def _counter_values(self) -> dict[str, Any]:
+        sample = self._device_sample()
+        return {
+            "frames": self._frames,
+            "deadline_misses": self._deadline_misses,
+            "drops": dict(self._drops),
+            "fps": self.fps(),
+            "gpu": {
+                "utilization_percent": sample.utilization_pct,
+                "memory_utilization_percent": sample.memory_utilization_pct,
+                "memory_used_bytes": sample.memory_used_bytes,
+                "temperature_celsius": sample.temperature_c,
+                "power_watts": sample.power_w,
+            },
+        }
+
+    def snapshot(self) -> Snapshot:
+        self._drain_gpu()
+        pools = {}
+        for name, pool in self._pools.items():
+            stats = pool.stats()
+            pools[name] = dataclasses.asdict(stats) if dataclasses.is_dataclass(stats) else stats
+        return Snapshot(
+            frames=self._frames,
+            fps=self.fps(),
+            deadline_ms=self.deadline_ms,
+            deadline_misses=self._deadline_misses,
+            dropped_frames=dict(self._drops),
+            host={stage: window.stats() for stage, window in self._host.items()},
+            gpu={stage: window.stats() for stage, window in self._gpu.items()},
+            gpu_pending=len(self._pending),
+            device=self._device_sample(),
+            pools=pools,
+        )
+
+    def log_line(self, snap: Snapshot | None = None) -> str:
+        """The reference form: ``Inference Performance - Time: 4.21ms, GPU: 37.5%, FPS: 30``.
+
+        Time is the mean inference time, GPU time where events were recorded, else host time.
+        """
+        snap = snap or self.snapshot()
+        inference = snap.gpu["inference"] or snap.host["inference"]
+        time_text = f"{inference.mean_ms:.2f}ms" if inference else "n/a"
+        util = snap.device.utilization_pct
+        gpu_text = f"{util:.1f}%" if util is not None else "n/a"
+        return f"Inference Performance - Time: {time_text}, GPU: {gpu_text}, FPS: {snap.fps:.0f}"
+
+    def emit(self) -> Snapshot:
+        """Log the line and append the snapshot as one JSON line (when a file was given)."""
+        snap = self.snapshot()
+        self._log.info("%s", self.log_line(snap))
+        if self._jsonl is not None:
+            record = {"time": time.time(), **snap.to_dict()}
+            self._jsonl.write(json.dumps(record) + "\n")
+            self._jsonl.flush()
+        return snap
+
+    @property
+    def prometheus_port(self) -> int | None:
+        return self._exporter.port if self._exporter else None
+
+    def close(self) -> None:
+        if self._exporter is not None:
+            self._exporter.close()
+            self._exporter = None
+        if self._jsonl is not None:
+            self._jsonl.close()
+            self._jsonl = None
+        if self._nvml is not None:
+            self._nvml.close()
+
+    def __enter__(self) -> PerformanceMonitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
