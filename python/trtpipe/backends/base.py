@@ -1,0 +1,90 @@
+"""The one interface every inference backend implements (TensorRT, ONNX Runtime, PyTorch).
+
+A backend owns a loaded model and runs it. Callers see the model's inputs and outputs as a
+table of :class:`TensorInfo`, hand it arrays by input name and get arrays back by output name.
+``submit`` starts a frame and returns at once where the backend can run asynchronously;
+``result`` waits for that frame. Synchronous backends run the frame in ``submit``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One input or output of a model. ``shape`` holds -1 for a dynamic axis."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    is_input: bool
+
+    @property
+    def is_dynamic(self) -> bool:
+        return any(d < 0 for d in self.shape)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """An optimisation profile: per dynamic input, the min / opt / max shapes."""
+
+    min: Mapping[str, tuple[int, ...]]
+    opt: Mapping[str, tuple[int, ...]]
+    max: Mapping[str, tuple[int, ...]]
+
+
+class PendingResult(abc.ABC):
+    """A frame in flight; ``Engine.result`` turns it into outputs."""
+
+
+class Engine(abc.ABC):
+    """A loaded model that runs frames. Use as a context manager to release it promptly."""
+
+    #: short backend name: "tensorrt", "onnxruntime" or "torch"
+    backend: str = ""
+
+    @property
+    @abc.abstractmethod
+    def inputs(self) -> list[TensorInfo]: ...
+
+    @property
+    @abc.abstractmethod
+    def outputs(self) -> list[TensorInfo]: ...
+
+    @property
+    def device(self) -> str:
+        """Where the model runs: "cpu" or "cuda:N"."""
+        return "cpu"
+
+    @abc.abstractmethod
+    def infer(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Runs one frame (or batch); inputs are NumPy arrays or GPU arrays
+        (``__cuda_array_interface__`` / DLPack) keyed by input name."""
+
+    def submit(self, inputs: Mapping[str, Any]) -> PendingResult:
+        return _Done(self.infer(inputs))
+
+    def result(self, pending: PendingResult) -> dict[str, np.ndarray]:
+        if not isinstance(pending, _Done):
+            raise TypeError(f"result: expected a PendingResult of this engine, given {pending!r}")
+        return pending.outputs
+
+    def close(self) -> None:
+        """Releases the model's resources; the engine cannot run afterwards."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class _Done(PendingResult):
+    outputs: dict[str, np.ndarray]
