@@ -206,6 +206,9 @@ void def_pool_methods(Class& cls, Allocate allocate, int (*device_of)(const Pool
           py::call_guard<py::gil_scoped_release>())
       .def("stats", [](const Pool& self) { return stats_dict(self.stats()); })
       .def("reset_peak", &Pool::reset_peak)
+      .def("reclaim", [](Pool& self) { self.policy().reclaim(); },
+           py::call_guard<py::gil_scoped_release>(),
+           "Hands free blocks whose streams finished with them to every stream, coalesced.")
       .def("blocks", [](const Pool& self) { return blocks_list(self.policy()); },
            "(address, size, arena, state, stream) for every block, in address order.")
       .def("arenas", [](const Pool& self) { return arenas_list(self.policy()); })
@@ -243,46 +246,6 @@ py::class_<Buffer> def_buffer_common(py::module_& m, const char* name, const cha
            "given: the caller orders every use before it) may still be using it. Raises "
            "InputError when already released.");
   return cls;
-}
-
-py::object dlpack_capsule(const py::object& owner, const BufferBase& b, std::int32_t device_type) {
-  struct Context {
-    py::object owner;
-    std::vector<std::int64_t> shape;
-    std::vector<std::int64_t> strides;
-    dlpack::ManagedTensor tensor;
-  };
-  auto ctx = std::make_unique<Context>();
-  ctx->owner = owner;
-  for (py::ssize_t extent : b.layout.shape) ctx->shape.push_back(extent);
-  for (py::ssize_t stride : b.layout.byte_strides()) {
-    ctx->strides.push_back(stride / b.layout.itemsize);
-  }
-  dlpack::Tensor& t = ctx->tensor.dl_tensor;
-  t.data = b.block.data();
-  t.device = {device_type, b.device};
-  t.ndim = static_cast<std::int32_t>(ctx->shape.size());
-  t.dtype = {b.layout.dl_code, static_cast<std::uint8_t>(b.layout.itemsize * 8), 1};
-  t.shape = ctx->shape.data();
-  t.strides = ctx->strides.data();
-  t.byte_offset = 0;
-  ctx->tensor.manager_ctx = ctx.get();
-  ctx->tensor.deleter = [](dlpack::ManagedTensor* self) {
-    // Consumers may call this from any thread, with or without the GIL.
-    py::gil_scoped_acquire gil;
-    delete static_cast<Context*>(self->manager_ctx);
-  };
-  dlpack::ManagedTensor* managed = &ctx->tensor;
-  PyObject* capsule = PyCapsule_New(managed, "dltensor", [](PyObject* cap) {
-    // Still named "dltensor": no consumer took it, so its deleter is ours to call.
-    if (PyCapsule_IsValid(cap, "dltensor")) {
-      auto* tensor = static_cast<dlpack::ManagedTensor*>(PyCapsule_GetPointer(cap, "dltensor"));
-      tensor->deleter(tensor);
-    }
-  });
-  if (capsule == nullptr) throw py::error_already_set();
-  static_cast<void>(ctx.release());
-  return py::reinterpret_steal<py::object>(capsule);
 }
 
 void bind_host(py::module_& m) {
@@ -336,6 +299,46 @@ void bind_host(py::module_& m) {
 }
 
 #if TRTPIPE_WITH_CUDA
+py::object dlpack_capsule(const py::object& owner, const BufferBase& b, std::int32_t device_type) {
+  struct Context {
+    py::object owner;
+    std::vector<std::int64_t> shape;
+    std::vector<std::int64_t> strides;
+    dlpack::ManagedTensor tensor;
+  };
+  auto ctx = std::make_unique<Context>();
+  ctx->owner = owner;
+  for (py::ssize_t extent : b.layout.shape) ctx->shape.push_back(extent);
+  for (py::ssize_t stride : b.layout.byte_strides()) {
+    ctx->strides.push_back(stride / b.layout.itemsize);
+  }
+  dlpack::Tensor& t = ctx->tensor.dl_tensor;
+  t.data = b.block.data();
+  t.device = {device_type, b.device};
+  t.ndim = static_cast<std::int32_t>(ctx->shape.size());
+  t.dtype = {b.layout.dl_code, static_cast<std::uint8_t>(b.layout.itemsize * 8), 1};
+  t.shape = ctx->shape.data();
+  t.strides = ctx->strides.data();
+  t.byte_offset = 0;
+  ctx->tensor.manager_ctx = ctx.get();
+  ctx->tensor.deleter = [](dlpack::ManagedTensor* self) {
+    // Consumers may call this from any thread, with or without the GIL.
+    py::gil_scoped_acquire gil;
+    delete static_cast<Context*>(self->manager_ctx);
+  };
+  dlpack::ManagedTensor* managed = &ctx->tensor;
+  PyObject* capsule = PyCapsule_New(managed, "dltensor", [](PyObject* cap) {
+    // Still named "dltensor": no consumer took it, so its deleter is ours to call.
+    if (PyCapsule_IsValid(cap, "dltensor")) {
+      auto* tensor = static_cast<dlpack::ManagedTensor*>(PyCapsule_GetPointer(cap, "dltensor"));
+      tensor->deleter(tensor);
+    }
+  });
+  if (capsule == nullptr) throw py::error_already_set();
+  static_cast<void>(ctx.release());
+  return py::reinterpret_steal<py::object>(capsule);
+}
+
 void bind_cuda(py::module_& m) {
   auto device_buffer = def_buffer_common<DeviceBuffer>(
       m, "DeviceBuffer",

@@ -207,6 +207,15 @@ void BlockPolicy::fence_other_streams(StreamId requester) {
   }
 }
 
+void BlockPolicy::reclaim() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  settle_done_batches();
+  for (auto& [stream, set] : stream_cached_) {
+    if (!set.empty()) fence_stream(stream, set);
+  }
+  settle_done_batches();
+}
+
 void BlockPolicy::settle(PendingBatch& batch) {
   for (std::uintptr_t address : batch.blocks) {
     auto it = blocks_.find(address);

@@ -99,6 +99,11 @@ class BlockPolicy {
   // allocation is not live in this pool (double release, foreign pointer).
   void release(const Allocation& allocation, StreamId stream);
 
+  // Fences every stream's cached blocks and hands those whose work has finished to every stream,
+  // coalesced. Never blocks. After the streams are idle, everything free becomes one block per
+  // contiguous run.
+  void reclaim();
+
   PoolStats stats() const;
   void reset_peak();
   std::vector<BlockInfo> blocks() const;
