@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 from trtpipe.memory import BlockInfo, PoolStats
@@ -23,7 +24,7 @@ def check_invariants(pool, live: Iterable) -> None:
         assert buf.block_size % ALIGNMENT == 0 and buf.block_size >= max(buf.nbytes, 1)
         spans.append((buf.ptr, buf.ptr + buf.block_size, buf.fallback))
     spans.sort()
-    for (_, end, _), (start, _, _) in zip(spans, spans[1:], strict=False):
+    for (_, end, _), (start, _, _) in itertools.pairwise(spans):
         assert end <= start, "two live buffers overlap"
 
     # Blocks tile each arena exactly, in address order, without gaps.
@@ -34,7 +35,7 @@ def check_invariants(pool, live: Iterable) -> None:
     for index, (base, size) in enumerate(arenas):
         run = by_arena[index]
         assert run[0].address == base
-        for a, b in zip(run, run[1:], strict=False):
+        for a, b in itertools.pairwise(run):
             assert a.address + a.size == b.address
             # Coalescing: no two neighbours both free to the same set of streams.
             if a.state == b.state == "free":

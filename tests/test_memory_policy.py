@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from memory_invariants import check_fully_coalesced, check_invariants
 
 import trtpipe
+from memory_invariants import check_fully_coalesced, check_invariants
 from trtpipe.errors import InputError, PoolExhaustedError
 from trtpipe.memory import HostPool
 
