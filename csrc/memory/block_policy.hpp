@@ -95,6 +95,9 @@ class BlockPolicy {
   // `bytes` is rounded up to 256 (0 gives one 256-byte block). Throws InputError for a size that
   // cannot be represented, PoolExhaustedError when full and fallback is off.
   Allocation allocate(std::size_t bytes, StreamId stream);
+  // The part of allocate() that never blocks, grows or falls back: a block already free for
+  // `stream`. False when there is none (then allocate() does the rest).
+  bool try_allocate(std::size_t bytes, StreamId stream, Allocation& out);
   // Returns an allocation; work queued on `stream` may still use it. Throws InputError when the
   // allocation is not live in this pool (double release, foreign pointer).
   void release(const Allocation& allocation, StreamId stream);
