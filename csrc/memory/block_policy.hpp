@@ -12,6 +12,8 @@
 // every stream once the fence is done. Fences are recorded lazily, only when another stream
 // needs memory, so the common case (one stream per pipeline stage reusing its own buffers)
 // pays nothing per release. A block is never given to another stream before its fence is done.
+// The price: a stream must stay valid while the pool holds free blocks it released (fences are
+// recorded on it later); reclaim() before destroying such a stream moves them off it.
 //
 // When nothing fits: grow by an arena (up to max_bytes), then wait for pending fences, then
 // either allocate directly from the upstream (counted as a fallback, freed back directly) or

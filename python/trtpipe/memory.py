@@ -8,8 +8,9 @@ arenas up to ``max_bytes``, and, when full, a counted direct allocation (``fallb
 
 Streams: a buffer belongs to the stream it was allocated on. Released, it is reused at once by
 that stream and by another stream only after the work queued before the release has finished
-(the pool records a CUDA event lazily, when another stream needs the memory). Pass a CUDA stream
-as an integer handle or as an object with ``.cuda_stream`` (PyTorch) or ``.ptr`` (CuPy).
+(the pool records a CUDA event lazily, when another stream needs the memory, so a stream must
+outlive the free blocks it released: call ``pool.reclaim()`` before destroying it). Pass a CUDA
+stream as an integer handle or as an object with ``.cuda_stream`` (PyTorch) or ``.ptr`` (CuPy).
 
 A buffer is released when it is garbage-collected or on ``release()``. Releasing twice, or using
 a released buffer, raises :class:`~trtpipe.errors.InputError`. Views other libraries made of the
