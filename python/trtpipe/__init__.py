@@ -12,6 +12,7 @@ from trtpipe.errors import (
     TrtpipeError,
 )
 from trtpipe.info import Info, info
+from trtpipe.preprocess import Letterbox, Preprocessor, letterbox_params
 
 __all__ = [
     "BackendUnavailableError",
@@ -19,10 +20,13 @@ __all__ = [
     "EngineError",
     "Info",
     "InputError",
+    "Letterbox",
     "NoGpuError",
     "PoolExhaustedError",
+    "Preprocessor",
     "TrtpipeError",
     "__version__",
     "errors",
     "info",
+    "letterbox_params",
 ]
