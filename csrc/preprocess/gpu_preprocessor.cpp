@@ -158,9 +158,10 @@ struct GpuPreprocessor::Impl {
   }
 };
 
-GpuPreprocessor::GpuPreprocessor(const Options& options, HostInput host_input, int device)
-    : impl_(std::make_unique<Impl>(options, host_input, device)) {
+GpuPreprocessor::GpuPreprocessor(const Options& options, HostInput host_input, int device) {
+  // The events and buffers belong to `device`: create them with it current.
   DeviceScope scope(device);
+  impl_ = std::make_unique<Impl>(options, host_input, device);
   int integrated = 0;
   TRTPIPE_CUDA_CHECK(cudaDeviceGetAttribute(&integrated, cudaDevAttrIntegrated, device),
                      "asking whether GPU " + std::to_string(device) + " is integrated");

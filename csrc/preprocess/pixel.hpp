@@ -146,10 +146,12 @@ TRTPIPE_HD Rgb sample(const PixelParams& p, int x, int y) {
   float ax, ay;
   linear_tap(rx, p.inv_x, p.src_w, x0, x1, ax);
   linear_tap(ry, p.inv_y, p.src_h, y0, y1, ay);
+  // A zero weight (exact integer ratios such as 1080p -> 360p) skips its row or column: the
+  // result is bit-identical (0 * finite = 0) and the kernel reads half the bytes.
   const Rgb a = load_rgb(p, x0, y0);
-  const Rgb b = load_rgb(p, x1, y0);
-  const Rgb c = load_rgb(p, x0, y1);
-  const Rgb d = load_rgb(p, x1, y1);
+  const Rgb b = ax != 0.0f ? load_rgb(p, x1, y0) : a;
+  const Rgb c = ay != 0.0f ? load_rgb(p, x0, y1) : a;
+  const Rgb d = ay != 0.0f ? (ax != 0.0f ? load_rgb(p, x1, y1) : c) : b;
   const float bx = 1.0f - ax;
   const float by = 1.0f - ay;
   return {by * (bx * a.r + ax * b.r) + ay * (bx * c.r + ax * d.r),

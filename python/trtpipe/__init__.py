@@ -13,6 +13,7 @@ from trtpipe.errors import (
 )
 from trtpipe.info import Info, info
 from trtpipe.memory import DevicePool, HostPool, PinnedPool, PoolStats
+from trtpipe.preprocess import Letterbox, Preprocessor, letterbox_params
 
 __all__ = [
     "BackendUnavailableError",
@@ -22,12 +23,15 @@ __all__ = [
     "HostPool",
     "Info",
     "InputError",
+    "Letterbox",
     "NoGpuError",
     "PinnedPool",
     "PoolExhaustedError",
     "PoolStats",
+    "Preprocessor",
     "TrtpipeError",
     "__version__",
     "errors",
     "info",
+    "letterbox_params",
 ]

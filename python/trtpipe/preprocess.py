@@ -267,10 +267,13 @@ def _frame(
     elif isinstance(image, np.ndarray):
         array = image
     else:
-        raise InputError(
-            "image: expected a NumPy array, bytes/memoryview or a GPU array "
-            f"(__cuda_array_interface__ or DLPack), given {type(image).__name__}"
-        )
+        try:  # anything exporting the buffer protocol, e.g. a pinned-pool buffer
+            array = np.asarray(memoryview(image))
+        except TypeError:
+            raise InputError(
+                "image: expected a NumPy array, bytes/memoryview or a GPU array "
+                f"(__cuda_array_interface__ or DLPack), given {type(image).__name__}"
+            ) from None
     if array.dtype != np.uint8:
         raise InputError(f"image: expected dtype uint8, given {array.dtype}")
     if width is not None or height is not None or array.ndim == 1:
