@@ -1,0 +1,1 @@
+"""``trtpipe`` subcommands, one module each, registered in :mod:`trtpipe.cli`."""
