@@ -36,9 +36,21 @@ def is_device_array(value: Any) -> bool:
 
 def array_shape_dtype(value: Any) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype of a host or device array without copying it."""
+    if type(value).__module__.startswith("torch"):
+        # torch.float32 -> "float32"; types NumPy lacks (bfloat16) raise InputError below.
+        try:
+            return tuple(int(d) for d in value.shape), np.dtype(
+                str(value.dtype).removeprefix("torch.")
+            )
+        except TypeError as exc:
+            raise InputError(f"input array: dtype {value.dtype} has no NumPy equivalent") from exc
     cai = getattr(value, "__cuda_array_interface__", None)
     if cai is not None:
         return tuple(int(d) for d in cai["shape"]), np.dtype(cai["typestr"])
+    if is_device_array(value):
+        import torch  # a DLPack-only GPU array: PyTorch reads its header without a copy
+
+        return array_shape_dtype(torch.from_dlpack(value))
     shape = getattr(value, "shape", None)
     dtype = getattr(value, "dtype", None)
     if shape is not None and dtype is not None:
