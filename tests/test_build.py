@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from onnx_models import detector_model, write_conv_net
+from onnx_models import conv_net_reference, detector_model, write_conv_net
 from trtpipe.backends.base import Profile
 from trtpipe.build import OPTIMIZATION_LEVELS, build_engine, parse_batch
 from trtpipe.engine_info import describe_engine, sidecar_path
@@ -114,14 +114,72 @@ def test_bad_build_arguments(tmp_path):
         build_engine(static, precision="int8", calibration=tmp_path / "nowhere")
 
 
-def test_int8_without_calibrator_says_what_to_do(tmp_path):
+def _calibration_images(folder, count: int, size: int):
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        np.save(folder / f"frame{i}.npy", rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
+    return folder
+
+
+def test_int8_without_images_or_qdq_says_what_to_do(tmp_path):
     flavour = _flavour()
-    if flavour.has_int8_calibration:
+    if not flavour.strongly_typed:
         pytest.skip(f"{flavour.tag} calibrates INT8 itself")
-    images = tmp_path / "images"
-    images.mkdir()
     with pytest.raises(BackendUnavailableError, match="Q/DQ"):
-        build_engine(write_conv_net(tmp_path / "s.onnx"), precision="int8", calibration=images)
+        build_engine(write_conv_net(tmp_path / "s.onnx"), precision="int8")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="image files"):
+        build_engine(write_conv_net(tmp_path / "s.onnx"), precision="int8", calibration=empty)
+
+
+def test_int8_by_entropy_calibration_builds_and_stays_close(tmp_path, monkeypatch):
+    flavour = _flavour()
+    if not flavour.strongly_typed:
+        pytest.skip("full TensorRT calibrates on the GPU (IInt8EntropyCalibrator2)")
+    monkeypatch.setenv("TRTPIPE_CACHE_DIR", str(tmp_path / "cache"))
+    images = _calibration_images(tmp_path / "images", 8, 24)
+    model = write_conv_net(tmp_path / "s.onnx", batch="N")
+    built = build_engine(model, precision="int8", calibration=images, profiles="1:2:4")
+    assert built.metadata.precision == "int8"
+    (calibrated,) = (tmp_path / "cache" / "calibration").glob("int8-*.onnx")
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(calibrated)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
+    # The quantized model (what the engine was built from) stays close to FP32. ORT runs its Q/DQ
+    # nodes as written (graph optimisations off), as TensorRT reads them; its fused int8 CPU
+    # kernels would add their own rounding.
+    import onnxruntime
+
+    from trtpipe.backends.onnxruntime import OnnxRuntimeEngine
+    from trtpipe.validate import compare_outputs
+
+    plain = onnxruntime.SessionOptions()
+    plain.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    x = {"x": np.random.default_rng(1).random((2, 3, 16, 16), dtype=np.float32)}
+    (error,) = compare_outputs(
+        OnnxRuntimeEngine(model, device="cpu").infer(x),
+        OnnxRuntimeEngine(calibrated, device="cpu", session_options=plain).infer(x),
+    )
+    assert 0 < error.relative < 0.08
+    assert 0 < error.mean_abs < 0.01 * float(np.abs(conv_net_reference(x["x"])).max())
+    # Same model and images: the calibrated model is reused, and the engine is the same.
+    again = build_engine(model, precision="int8", calibration=images, profiles="1:2:4")
+    assert (
+        calibrated.stat().st_mtime_ns
+        == next((tmp_path / "cache" / "calibration").glob("int8-*.onnx")).stat().st_mtime_ns
+    )
+    assert again.metadata.options == built.metadata.options
+    # New images: a new calibration, and a new cache key.
+    np.save(images / "frame_extra.npy", np.zeros((24, 24, 3), np.uint8))
+    changed = build_engine(model, precision="int8", calibration=images, profiles="1:2:4")
+    assert (
+        changed.metadata.options["calibration_digest"]
+        != built.metadata.options["calibration_digest"]
+    )
+    assert len(list((tmp_path / "cache" / "calibration").glob("int8-*.onnx"))) == 2
 
 
 def test_timing_cache_is_written_and_reused(tmp_path):
@@ -152,3 +210,22 @@ def test_detector_model_builds_with_dynamic_batch(tmp_path):
     # fp16 on a strongly typed flavour halves the weights: the engine is smaller than the model.
     if flavour.strongly_typed:
         assert len(built.data) < path.stat().st_size
+
+
+def test_detector_model_builds_int8_from_calibration_images(tmp_path, monkeypatch):
+    flavour = _flavour()
+    path = detector_model()
+    if path is None:
+        pytest.skip("nudenet (which ships the YOLOv8n detector model) is not installed")
+    if not flavour.strongly_typed:
+        pytest.skip("full TensorRT calibrates on the GPU")
+    monkeypatch.setenv("TRTPIPE_CACHE_DIR", str(tmp_path / "cache"))
+    images = _calibration_images(tmp_path / "images", 2, 320)
+    built = build_engine(
+        path,
+        precision="int8",
+        calibration=images,
+        profiles="1:1:2",
+        shapes={"images": (-1, 3, 320, 320)},
+    )
+    assert built.metadata.precision == "int8" and built.metadata.outputs[0].name == "output0"

@@ -15,12 +15,14 @@ An explicit ``precision`` overrides the level's default. How a precision is obta
 flavour (:mod:`trtpipe.tensorrt_flavour`):
 
 * full TensorRT 10 (weakly typed): ``fp16`` sets ``BuilderFlag.FP16``; ``int8`` sets
-  ``BuilderFlag.INT8`` (+ FP16) and calibrates with an entropy calibrator over a folder of images,
-  keeping a calibration cache beside the timing cache;
+  ``BuilderFlag.INT8`` (+ FP16) and calibrates with TensorRT's entropy calibrator over a folder of
+  images, keeping its calibration cache beside the timing cache;
 * TensorRT 11 and TensorRT-RTX (strongly typed): the network's types decide, so ``fp16`` converts
-  the ONNX model's float32 tensors to float16 before parsing (inputs and outputs stay float32);
-  ``int8`` needs a model that already carries Q/DQ nodes (explicit quantization) — these flavours
-  have no calibrator, and trtpipe says so rather than building something else.
+  the ONNX model's float32 tensors to float16 before parsing (inputs and outputs stay float32).
+  These flavours have no INT8 calibrator: ``int8`` builds a model that already carries Q/DQ nodes
+  as it is, and otherwise inserts them by entropy calibration over ``calibration`` (a folder of
+  images) with ONNX Runtime's static quantization (see :mod:`trtpipe.calibration`); without
+  either it stops with a message saying so.
 
 Dynamic axes need an optimisation profile: ``profiles="1:4:8"`` sets min/opt/max of every dynamic
 batch axis (axis 0); ``shapes={"images": (-1, 3, 320, 320)}`` fixes other dynamic axes.
@@ -98,6 +100,7 @@ class BuildOptions:
     shapes: tuple[tuple[str, tuple[int, ...]], ...]
     workspace: int | None
     calibration: str | None
+    calibration_digest: str | None = None  # the images' names, sizes and times
 
     def key_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +115,7 @@ class BuildOptions:
             "shapes": {name: list(shape) for name, shape in self.shapes},
             "workspace": self.workspace,
             "calibration": self.calibration,
+            "calibration_digest": self.calibration_digest,
         }
 
 
@@ -222,13 +226,17 @@ def resolve_options(
     batch, explicit = _normalise_profiles(profiles)
     resolved = flavour if isinstance(flavour, Flavour) else find_flavour(flavour)
     target, ccs = _target(resolved, compute_capabilities)
-    calibration_dir = None
+    calibration_dir = calibration_digest = None
     if calibration is not None:
         calibration_dir = str(Path(calibration).resolve())
         if not Path(calibration_dir).is_dir():
             raise InputError(
                 f"calibration: expected a folder of images, given {str(calibration)!r}"
             )
+        if precision == "int8":
+            from trtpipe.calibration import images_digest
+
+            calibration_digest = images_digest(calibration_dir)
     options = BuildOptions(
         flavour=resolved.name,
         flavour_version=resolved.version,
@@ -241,6 +249,7 @@ def resolve_options(
         shapes=tuple(sorted((n, tuple(int(d) for d in s)) for n, s in (shapes or {}).items())),
         workspace=workspace,
         calibration=calibration_dir,
+        calibration_digest=calibration_digest,
     )
     return resolved, options
 
@@ -249,23 +258,66 @@ def _has_qdq(model: Any) -> bool:
     return any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
 
 
-def _model_for_precision(flavour: Flavour, onnx_bytes: bytes, precision: str) -> bytes:
-    """The ONNX bytes to parse: converted to float16 where a strongly typed flavour builds fp16."""
+def _calibration_shape(model: Any, options: BuildOptions) -> tuple[str, tuple[int, ...]]:
+    """The one input's name and the shape to calibrate with (batch 1; `shapes` fills the rest)."""
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    if len(inputs) != 1:
+        raise InputError(
+            "calibration: calibrating from images needs a model with one input, given "
+            f"{[i.name for i in inputs]}"
+        )
+    (value,) = inputs
+    dims = [
+        d.dim_value if d.HasField("dim_value") else -1 for d in value.type.tensor_type.shape.dim
+    ]
+    fixed = dict(options.shapes).get(value.name)
+    shape = list(fixed) if fixed is not None else dims
+    if options.profiles:
+        shape = list(options.profiles[0].opt.get(value.name, shape))
+    shape[0] = 1 if shape and shape[0] < 0 else shape[0]
+    return value.name, tuple(shape)
+
+
+def _model_for_precision(
+    flavour: Flavour,
+    onnx_bytes: bytes,
+    options: BuildOptions,
+    onnx_path: Path | None = None,
+) -> bytes:
+    """The ONNX bytes to parse: converted to float16 where a strongly typed flavour builds fp16,
+    given Q/DQ nodes by calibration where it builds int8."""
+    precision = options.precision
     if not flavour.strongly_typed or precision == "fp32":
         return onnx_bytes
     import onnx
 
     model = onnx.load_from_string(onnx_bytes)
     if precision == "int8":
-        if not _has_qdq(model):
+        if _has_qdq(model):
+            return onnx_bytes
+        if options.calibration is None:
             raise BackendUnavailableError(
                 f"precision 'int8': {flavour.tag} builds strongly typed networks only and has no "
-                "INT8 calibrator (no IInt8EntropyCalibrator2, no BuilderFlag.INT8). Quantize the "
-                "model to Q/DQ form first (onnxruntime.quantization.quantize_static with "
-                "QuantFormat.QDQ, or NVIDIA ModelOpt) and build that; or use full TensorRT 10 "
-                "for calibration from images"
+                "INT8 calibrator (no IInt8EntropyCalibrator2, no BuilderFlag.INT8), and the model "
+                "has no Q/DQ nodes. Give calibration=<folder of images> (CLI: --calibration DIR) "
+                "to quantize it by entropy calibration first, or quantize it yourself "
+                "(onnxruntime.quantization with QuantFormat.QDQ, or NVIDIA ModelOpt)"
             )
-        return onnx_bytes
+        from trtpipe.cache_dir import default_cache_dir
+        from trtpipe.calibration import quantize_with_calibration
+
+        if onnx_path is None:
+            raise InputError("calibration: the model's file path is needed to quantize it")
+        name, shape = _calibration_shape(model, options)
+        return quantize_with_calibration(
+            onnx_path,
+            onnx_bytes,
+            options.calibration,
+            name,
+            shape,
+            default_cache_dir() / "calibration",
+        )
     try:
         from onnxconverter_common import float16
     except ImportError as exc:
@@ -427,7 +479,7 @@ def build_from_options(
         raise EngineError(f"{flavour.tag}: could not create a builder: {trt_logger.errors}")
     network = builder.create_network(0)
     parser = trt.OnnxParser(network, trt_logger)
-    model_bytes = _model_for_precision(flavour, onnx_bytes, options.precision)
+    model_bytes = _model_for_precision(flavour, onnx_bytes, options, onnx_path)
     if not parser.parse(model_bytes, str(onnx_path)):
         errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
         raise EngineError(f"{flavour.tag} could not parse {str(onnx_path)!r}: {errors}")

@@ -27,17 +27,13 @@ from filelock import FileLock
 
 from trtpipe.backends.base import Profile
 from trtpipe.build import BuildOptions, build_from_options, resolve_options
+from trtpipe.cache_dir import CACHE_DIR_ENV, default_cache_dir
 from trtpipe.engine_info import EngineMetadata, read_sidecar, sidecar_path
 from trtpipe.errors import InputError
 
 log = logging.getLogger(__name__)
 
-CACHE_DIR_ENV = "TRTPIPE_CACHE_DIR"
-
-
-def default_cache_dir() -> Path:
-    explicit = os.environ.get(CACHE_DIR_ENV)
-    return Path(explicit) if explicit else Path.home() / ".cache" / "trtpipe"
+__all__ = ["CACHE_DIR_ENV", "CacheKey", "CachedEngine", "EngineCache", "default_cache_dir"]
 
 
 @dataclass(frozen=True)
