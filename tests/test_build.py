@@ -229,3 +229,9 @@ def test_detector_model_builds_int8_from_calibration_images(tmp_path, monkeypatc
         shapes={"images": (-1, 3, 320, 320)},
     )
     assert built.metadata.precision == "int8" and built.metadata.outputs[0].name == "output0"
+
+
+def test_progress_display_runs_through_a_build(tmp_path, capsys):
+    _flavour()
+    built = build_engine(write_conv_net(tmp_path / "s.onnx"), progress=True)
+    assert built.phases and len(built.data) > 0

@@ -8,6 +8,8 @@ import os
 
 import pytest
 
+pytest.importorskip("filelock")  # a dependency of trtpipe; absent where installed with --no-deps
+
 from onnx_models import write_conv_net
 from trtpipe.engine_cache import EngineCache, default_cache_dir
 from trtpipe.engine_info import sha256_file, sidecar_path
