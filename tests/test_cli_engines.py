@@ -125,3 +125,11 @@ def test_fp16_conversion_stays_close_to_fp32(tmp_path):
         OnnxRuntimeEngine(fp16, device="cpu").infer(x),
     )
     assert 0 < error.relative < 1e-2
+
+
+def test_inspect_an_engine_without_sidecar_explains(tmp_path, caplog):
+    engine = tmp_path / "foreign.engine"
+    engine.write_bytes(b"ftrt" + bytes(100))
+    assert main(["inspect", str(engine)]) == 2
+    assert "sidecar" in caplog.text
+    assert main(["inspect", str(tmp_path / "absent.engine")]) == 2
