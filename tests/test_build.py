@@ -48,6 +48,8 @@ def test_static_build_reads_back_its_io_table(tmp_path):
     assert described.profiles == []
     assert described.size == out.stat().st_size
     assert described.metadata.precision == "fp32"
+    if described.source == "sidecar":
+        assert "found in the plan: 2 of 2" in " ".join(described.notes)
     # The phases TensorRT reported to the progress monitor.
     assert "Building engine" in built.phases
 

@@ -234,6 +234,10 @@ def describe_engine(path: str | os.PathLike[str]) -> EngineDescription:
             f"sidecar {sidecar_path(path).name} (engines built by trtpipe have one)"
         )
     notes.append(f"not deserialized: {why}")
+    # What the plan itself shows without a runtime: the tensor names are stored as text in it.
+    names = [t.name for t in metadata.inputs + metadata.outputs]
+    found = sum(name.encode() in data for name in names)
+    notes.append(f"tensor names of the sidecar found in the plan: {found} of {len(names)}")
     return EngineDescription(
         path,
         len(data),
