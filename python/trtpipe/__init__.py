@@ -2,6 +2,8 @@
 
 from trtpipe import errors
 from trtpipe._version import __version__
+from trtpipe.backends.loader import load
+from trtpipe.build import build_engine
 from trtpipe.errors import (
     BackendUnavailableError,
     CudaError,
@@ -31,7 +33,9 @@ __all__ = [
     "Preprocessor",
     "TrtpipeError",
     "__version__",
+    "build_engine",
     "errors",
     "info",
     "letterbox_params",
+    "load",
 ]
