@@ -4,4 +4,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "trtpipe's compiled core: CUDA preprocessing, memory pools and the TensorRT loop.";
   trtpipe::bindings::bind_errors(m);
   trtpipe::bindings::bind_info(m);
+#if TRTPIPE_WITH_CUDA
+  trtpipe::bindings::bind_engine(m);
+#endif
 }
