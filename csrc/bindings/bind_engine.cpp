@@ -215,8 +215,8 @@ void bind_tensorrt(py::module_& m) {
       "load_tensorrt_bytes",
       [](const py::bytes& data, const std::string& library, int device) {
         const std::string_view view = data;
-        return engine::load_tensorrt_engine(view.data(), view.size(), "from bytes",
-                                            engine::TensorRTLibrary::load(library), device);
+        return engine::load_tensorrt_engine(view.data(), view.size(), "from bytes", library,
+                                            device);
       },
       py::arg("data"), py::arg("library") = "", py::arg("device") = 0);
 #else

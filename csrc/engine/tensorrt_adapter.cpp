@@ -9,6 +9,7 @@
 
 #include "common/cuda_check.hpp"
 #include "common/errors.hpp"
+#include "engine/library.hpp"
 
 namespace trtpipe::engine {
 namespace {
@@ -120,7 +121,7 @@ class TensorRTModel final : public EngineModel,
                             public std::enable_shared_from_this<TensorRTModel> {
  public:
   TensorRTModel(const void* data, std::size_t size, const std::string& origin,
-                std::shared_ptr<TensorRTLibrary> library)
+                std::shared_ptr<TensorRTLibrary> library, int device)
       : library_(std::move(library)), logger_(std::make_shared<CapturingLogger>()) {
     // What createInferRuntime() does inline in NvInferRuntime.h, through the dlopen'ed symbol.
     runtime_.reset(static_cast<nvinfer1::IRuntime*>(library_->create_runtime()(
@@ -129,6 +130,8 @@ class TensorRTModel final : public EngineModel,
       throw EngineError("createInferRuntime failed for " + library_->path() + " (TensorRT " +
                         library_->version_text() + ")" + logger_->drain());
     }
+    TRTPIPE_CUDA_CHECK(cudaSetDevice(device), "selecting GPU " + std::to_string(device) +
+                                                  " to deserialise the engine");
     engine_.reset(runtime_->deserializeCudaEngine(data, size));
     if (!engine_) {
       throw EngineError("deserializing the engine " + origin + " (" + std::to_string(size) +
@@ -192,15 +195,12 @@ class TensorRTModel final : public EngineModel,
 
 std::shared_ptr<EngineModel> load_tensorrt_engine(const void* data, std::size_t size,
                                                   const std::string& origin,
-                                                  std::shared_ptr<TensorRTLibrary> library,
-                                                  int device) {
+                                                  const std::string& library_path, int device) {
   if (data == nullptr || size == 0) {
     throw InputError("engine " + origin + ": expected a serialised TensorRT engine, given 0 bytes");
   }
-  if (!library) library = TensorRTLibrary::load();
-  TRTPIPE_CUDA_CHECK(cudaSetDevice(device), "selecting GPU " + std::to_string(device) +
-                                                " to deserialise the engine");
-  return std::make_shared<TensorRTModel>(data, size, origin, std::move(library));
+  return std::make_shared<TensorRTModel>(data, size, origin, TensorRTLibrary::load(library_path),
+                                         device);
 }
 
 std::shared_ptr<EngineModel> load_tensorrt_engine_file(const std::string& path,
@@ -216,8 +216,7 @@ std::shared_ptr<EngineModel> load_tensorrt_engine_file(const std::string& path,
     throw EngineError("engine file '" + path + "': expected a serialised TensorRT engine, " +
                       "given an empty file");
   }
-  return load_tensorrt_engine(bytes.data(), bytes.size(), "'" + path + "'",
-                              TensorRTLibrary::load(library_path), device);
+  return load_tensorrt_engine(bytes.data(), bytes.size(), "'" + path + "'", library_path, device);
 }
 
 }  // namespace trtpipe::engine

@@ -5,16 +5,15 @@
 #include <string>
 
 #include "engine/engine_model.hpp"
-#include "engine/library.hpp"
 
 namespace trtpipe::engine {
 
-// Deserialises a serialised engine on `device`. EngineError carries TensorRT's own messages
-// (wrong GPU, wrong TensorRT version, corrupt data); BackendUnavailableError when no runtime.
+// Deserialises a serialised engine on `device` with the runtime TensorRTLibrary::load(library_path)
+// finds. EngineError carries TensorRT's own messages (wrong GPU, wrong TensorRT version, corrupt
+// data); BackendUnavailableError when no usable runtime is found.
 std::shared_ptr<EngineModel> load_tensorrt_engine(const void* data, std::size_t size,
                                                   const std::string& origin,
-                                                  std::shared_ptr<TensorRTLibrary> library,
-                                                  int device);
+                                                  const std::string& library_path, int device);
 
 // Reads the file first, so a missing or empty file is reported before TensorRT is loaded.
 std::shared_ptr<EngineModel> load_tensorrt_engine_file(const std::string& path,

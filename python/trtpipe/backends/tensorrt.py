@@ -77,8 +77,14 @@ class TensorRTEngine(Engine):
             model = module.load_tensorrt_bytes(bytes(engine), library or "", device)
         else:
             model = module.load_tensorrt_file(os.fspath(Path(engine)), library or "", device)
-        self._setup(model, device=device, slots=slots, cuda_graphs=cuda_graphs, profile=profile,
-                    timeout=timeout)
+        self._setup(
+            model,
+            device=device,
+            slots=slots,
+            cuda_graphs=cuda_graphs,
+            profile=profile,
+            timeout=timeout,
+        )
 
     @classmethod
     def from_model(
@@ -93,8 +99,14 @@ class TensorRTEngine(Engine):
     ) -> TensorRTEngine:
         """Wraps an already loaded ``_core.engine.EngineModel`` (e.g. the test model)."""
         self = cls.__new__(cls)
-        self._setup(model, device=device, slots=slots, cuda_graphs=cuda_graphs, profile=profile,
-                    timeout=timeout)
+        self._setup(
+            model,
+            device=device,
+            slots=slots,
+            cuda_graphs=cuda_graphs,
+            profile=profile,
+            timeout=timeout,
+        )
         return self
 
     def _setup(
@@ -128,8 +140,12 @@ class TensorRTEngine(Engine):
         self._runner: Any = _core.engine.EngineRunner(
             model, slots=slots, cuda_graphs=cuda_graphs, profile=profile, device=device
         )
-        logger.debug("TensorRT engine ready: %d inputs, %d outputs, %d slots",
-                     len(self._inputs), len(self._outputs), slots)
+        logger.debug(
+            "TensorRT engine ready: %d inputs, %d outputs, %d slots",
+            len(self._inputs),
+            len(self._outputs),
+            slots,
+        )
 
     @staticmethod
     def _profile(model: Any, index: int) -> Profile:
@@ -173,9 +189,7 @@ class TensorRTEngine(Engine):
     def submit(self, inputs: Mapping[str, Any]) -> TensorRTPending:
         return TensorRTPending(self, self._live_runner().submit(dict(inputs)))
 
-    def result(
-        self, pending: PendingResult, timeout: float | None = None
-    ) -> dict[str, np.ndarray]:
+    def result(self, pending: PendingResult, timeout: float | None = None) -> dict[str, np.ndarray]:
         """Waits for a submitted frame; EngineError after ``timeout`` seconds (default: the
         engine's), and the frame can then be waited for again."""
         if not isinstance(pending, TensorRTPending) or pending.engine is not self:
