@@ -107,6 +107,25 @@ def test_device_inputs_are_bound_zero_copy_and_rebound_on_a_new_address():
     assert m.counters()["set_tensor_address"] == binds + 1
 
 
+def test_misaligned_device_input_is_copied_not_bound():
+    cupy = pytest.importorskip("cupy")
+    m = model()
+    r = runner(m, slots=1, cuda_graphs=True)
+    x = frame(5, seed=4)
+    base = cupy.zeros(x.size + 1, dtype=cupy.float32)
+    view = base[1:].reshape(x.shape)  # 4 bytes past a 256-byte aligned allocation
+    view[...] = cupy.asarray(x)
+    assert view.data.ptr % 256 != 0
+    for _ in range(3):  # plain, capture, replay: the copy is part of the graph
+        check(r.result(r.submit({"input": view}), 5000), x)
+    # TensorRT needs 256-byte aligned bindings, so the slot's own buffer stays bound.
+    assert r.stats()["address_binds"] == 3
+    assert r.stats()["graph_replays"] == 2
+    y = frame(5, seed=5)
+    view[...] = cupy.asarray(y)
+    check(r.result(r.submit({"input": view}), 5000), y)
+
+
 def test_graph_is_captured_once_and_replayed_with_fresh_inputs():
     m = model(static_batch=4)
     r = runner(m, slots=1, cuda_graphs=True)

@@ -17,6 +17,7 @@ struct Allocation {
 class BufferAllocator {
  public:
   virtual ~BufferAllocator() = default;
+  // Device memory aligned to 256 bytes (TensorRT's requirement for bound tensors).
   virtual Allocation device(std::size_t bytes, const std::string& purpose) = 0;
   // Page-locked host memory, so copies to and from the GPU run asynchronously.
   virtual Allocation pinned(std::size_t bytes, const std::string& purpose) = 0;

@@ -18,7 +18,8 @@ struct EngineRunner::SlotTensor {
   void* bound = nullptr;
   Shape shape;
   std::size_t bytes = 0;
-  bool copy_in = false;  // this frame's input came from host memory
+  bool copy_in = false;                // this frame's input came from host memory
+  const void* copy_from = nullptr;     // a device input too misaligned to bind: copied from here
 };
 
 struct EngineRunner::Slot {
@@ -40,8 +41,22 @@ struct EngineRunner::Slot {
 
 namespace {
 
+// TensorRT requires every bound device address to be 256-byte aligned (setTensorAddress).
+constexpr std::uintptr_t kBindingAlignment = 256;
+
+bool binding_aligned(const void* address) {
+  return reinterpret_cast<std::uintptr_t>(address) % kBindingAlignment == 0;
+}
+
 std::size_t byte_size(const TensorDesc& desc, const Shape& shape) {
   return static_cast<std::size_t>(element_count(shape)) * dtype_size(desc.dtype);
+}
+
+void check_alignment(const Allocation& allocation, const std::string& what) {
+  if (!binding_aligned(allocation.data)) {
+    throw EngineError("the buffer allocator gave " + what + " an address that is not " +
+                      std::to_string(kBindingAlignment) + "-byte aligned, as TensorRT requires");
+  }
 }
 
 const ProfileShapes::Range* range_of(const ProfileShapes& profile, const std::string& name) {
@@ -104,6 +119,7 @@ EngineRunner::EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions opt
       const std::string what = "input '" + desc.name + "' of pipeline slot " + std::to_string(index);
       tensor.device = allocator_->device(std::max<std::size_t>(tensor.bytes, 1), what);
       tensor.staging = allocator_->pinned(std::max<std::size_t>(tensor.bytes, 1), what);
+      check_alignment(tensor.device, what);
       slot->inputs.push_back(std::move(tensor));
     }
     for (const TensorDesc& desc : io_) {
@@ -120,6 +136,7 @@ EngineRunner::EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions opt
       const std::string what = "output '" + desc.name + "' of pipeline slot " + std::to_string(index);
       tensor.device = allocator_->device(std::max<std::size_t>(tensor.bytes, 1), what);
       tensor.staging = allocator_->pinned(std::max<std::size_t>(tensor.bytes, 1), what);
+      check_alignment(tensor.device, what);
       slot->context->set_tensor_address(desc.name, tensor.device.data);
       ++stats_.address_binds;
       tensor.bound = tensor.device.data;
@@ -205,7 +222,9 @@ void EngineRunner::prepare(Slot& slot, const std::vector<InputView>& inputs,
       shapes_changed = true;
     }
     tensor.copy_in = !view.on_device;
-    void* address = view.on_device ? const_cast<void*>(view.data) : tensor.device.data;
+    const bool zero_copy = view.on_device && binding_aligned(view.data);
+    tensor.copy_from = view.on_device && !zero_copy ? view.data : nullptr;
+    void* address = zero_copy ? const_cast<void*>(view.data) : tensor.device.data;
     if (address != tensor.bound) {
       slot.context->set_tensor_address(tensor.desc->name, address);
       ++stats_.address_binds;
@@ -223,6 +242,7 @@ void EngineRunner::prepare(Slot& slot, const std::vector<InputView>& inputs,
     }
     key.push_back(static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(address)));
     key.push_back(tensor.copy_in ? 1 : 0);
+    key.push_back(static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(tensor.copy_from)));
     key.insert(key.end(), tensor.shape.begin(), tensor.shape.end());
   }
   if (shapes_changed) {
@@ -244,10 +264,15 @@ void EngineRunner::prepare(Slot& slot, const std::vector<InputView>& inputs,
 void EngineRunner::enqueue_work(Slot& slot, const PreStep* pre) {
   cudaStream_t stream = slot.stream.get();
   for (const SlotTensor& tensor : slot.inputs) {
-    if (!tensor.copy_in) continue;
-    TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(tensor.device.data, tensor.staging.data, tensor.bytes,
-                                       cudaMemcpyHostToDevice, stream),
-                       "copying input '" + tensor.desc->name + "' to the GPU");
+    if (tensor.copy_in) {
+      TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(tensor.device.data, tensor.staging.data, tensor.bytes,
+                                         cudaMemcpyHostToDevice, stream),
+                         "copying input '" + tensor.desc->name + "' to the GPU");
+    } else if (tensor.copy_from != nullptr) {
+      TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(tensor.device.data, tensor.copy_from, tensor.bytes,
+                                         cudaMemcpyDeviceToDevice, stream),
+                         "copying misaligned device input '" + tensor.desc->name + "'");
+    }
   }
   if (pre != nullptr && pre->run) {
     std::vector<BoundTensor> bound;

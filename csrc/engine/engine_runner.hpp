@@ -28,7 +28,7 @@ struct RunnerOptions {
 };
 
 // One input of one frame: host memory (copied through the slot's pinned staging buffer) or
-// device memory (bound as-is, zero-copy).
+// device memory (bound as-is, zero-copy, when 256-byte aligned; else copied on the GPU).
 struct InputView {
   std::string name;
   const void* data = nullptr;
