@@ -167,6 +167,24 @@ def test_each_slot_captures_its_own_graph():
     assert stats["graph_replays"] == 6
 
 
+def test_pre_step_writes_into_the_binding_and_is_captured_with_its_key():
+    m = model(static_batch=3)
+    r = runner(m, slots=1, cuda_graphs=True)
+    for step in range(4):
+        x = frame(3, seed=step)
+        ticket = _core._testing.submit_with_pre_step(r, {"input": x}, add=1.5, key=7)
+        check(r.result(ticket, 5000), x + np.float32(1.5))
+    stats = r.stats()
+    assert (stats["plain_enqueues"], stats["graph_captures"], stats["graph_replays"]) == (1, 1, 3)
+    # Key 0 means "not the same work every time": never captured, never replayed.
+    for step in range(3):
+        x = frame(3, seed=10 + step)
+        ticket = _core._testing.submit_with_pre_step(r, {"input": x}, add=-1.0 * step, key=0)
+        check(r.result(ticket, 5000), x - np.float32(step))
+    stats = r.stats()
+    assert (stats["plain_enqueues"], stats["graph_captures"], stats["graph_replays"]) == (4, 1, 3)
+
+
 def test_capture_failure_falls_back_to_plain_enqueue_and_says_so():
     m = model(static_batch=3, fail_capture=True)
     r = runner(m, slots=1, cuda_graphs=True)
@@ -197,7 +215,7 @@ def test_wait_times_out_with_a_clear_error_and_the_frame_survives():
     x = frame(2, seed=7)
     ticket = r.submit({"input": x})
     started = time.perf_counter()
-    with pytest.raises(EngineError, match=rf"frame {ticket} did not finish within 20"):
+    with pytest.raises(EngineError, match=rf"frame {ticket} did not finish within 20 ms"):
         r.wait(ticket, 20.0)
     assert time.perf_counter() - started < 0.3
     assert r.stats()["timeouts"] == 1
@@ -258,7 +276,7 @@ def test_bad_inputs_raise_input_errors_naming_the_field():
         r.submit({"images": frame(2, seed=0)})
     with pytest.raises(InputError, match="expected only 'input', given an input named 'extra'"):
         r.submit({"input": frame(2, seed=0), "extra": frame(2, seed=0)})
-    with pytest.raises(InputError, match="expected dtype float32"):
+    with pytest.raises(InputError, match="expected dtype float32, given float64"):
         r.submit({"input": frame(2, seed=0).astype(np.float64)})
     with pytest.raises(InputError, match=r"given \[2, 3\]"):
         r.submit({"input": np.zeros((2, 3), np.float32)})

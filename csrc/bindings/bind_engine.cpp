@@ -67,6 +67,7 @@ engine::InputView to_input(const std::string& name, const py::handle& value, py:
       }
     }
     view.data = reinterpret_cast<const void*>(py::tuple(cai["data"])[0].cast<std::uintptr_t>());
+    view.dtype_label = typestr;
     view.on_device = true;
     if (cai.contains("stream") && !cai["stream"].is_none()) {
       view.ready_stream = cai["stream"].cast<std::uintptr_t>();
@@ -82,6 +83,7 @@ engine::InputView to_input(const std::string& name, const py::handle& value, py:
   view.data = array.data();
   view.shape.assign(array.shape(), array.shape() + array.ndim());
   view.dtype = dtype_from(array.dtype().kind(), static_cast<std::size_t>(array.itemsize()));
+  view.dtype_label = py::str(array.dtype());
   return view;
 }
 
@@ -161,7 +163,7 @@ void bind_runner(py::module_& m) {
              return std::make_unique<engine::EngineRunner>(std::move(model), options);
            }),
            py::arg("model"), py::arg("slots") = 2, py::arg("cuda_graphs") = true,
-           py::arg("profile") = 0, py::arg("device") = 0, py::keep_alive<1, 2>())
+           py::arg("profile") = 0, py::arg("device") = 0)
       .def_property_readonly("slots", [](const engine::EngineRunner& r) { return r.options().slots; })
       .def(
           "submit",
@@ -262,6 +264,24 @@ void bind_testing(py::module_& m) {
         out["captured_enqueues"] = c.captured_enqueues.load();
         return out;
       });
+
+  m.def(
+      "submit_with_pre_step",
+      [](engine::EngineRunner& runner, const py::dict& inputs, float add, std::uint64_t key) {
+        py::list keep;
+        const auto views = to_inputs(inputs, keep);
+        engine::PreStep pre;
+        pre.key = key;
+        pre.run = [add](cudaStream_t stream, const std::vector<engine::BoundTensor>& bound) {
+          for (const auto& tensor : bound) {
+            engine::testing::launch_add_in_place(static_cast<float*>(tensor.device),
+                                                 engine::element_count(tensor.shape), add, stream);
+          }
+        };
+        return runner.submit(views, &pre);
+      },
+      py::arg("runner"), py::arg("inputs"), py::arg("add"), py::arg("key"),
+      "submit() with a pre-step kernel that adds `add` to every input binding in place.");
 
   m.def(
       "time_frames",

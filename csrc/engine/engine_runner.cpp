@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <sstream>
 #include <thread>
 
 #include "common/cuda_check.hpp"
@@ -162,8 +163,9 @@ void EngineRunner::check_inputs(const std::vector<InputView>& inputs) const {
       throw InputError("inputs: expected a tensor named '" + desc.name + "', given none");
     }
     if (found->dtype != desc.dtype) {
+      const bool labelled = found->dtype == DType::kOther && !found->dtype_label.empty();
       throw InputError("input '" + desc.name + "': expected dtype " + dtype_name(desc.dtype) +
-                       ", given " + dtype_name(found->dtype));
+                       ", given " + (labelled ? found->dtype_label : dtype_name(found->dtype)));
     }
     if (found->data == nullptr) {
       throw InputError("input '" + desc.name + "': expected data, given a null pointer");
@@ -416,9 +418,10 @@ void EngineRunner::wait(std::uint64_t ticket, double timeout_ms) {
     if (timeout_ms >= 0 && waited >= timeout_ms) {
       std::lock_guard<std::mutex> lock(mutex_);
       ++stats_.timeouts;
-      throw EngineError("frame " + std::to_string(ticket) + " did not finish within " +
-                        std::to_string(timeout_ms) + " ms (the GPU is still running it; wait " +
-                        "again or check for a hung kernel)");
+      std::ostringstream msg;
+      msg << "frame " << ticket << " did not finish within " << timeout_ms
+          << " ms (the GPU is still running it; wait again, or look for a hung kernel)";
+      throw EngineError(msg.str());
     }
     if (polls < 2000) {
       std::this_thread::yield();

@@ -34,6 +34,7 @@ struct InputView {
   const void* data = nullptr;
   Shape shape;
   DType dtype = DType::kFloat32;
+  std::string dtype_label;  // the caller's name for dtype when it is kOther (e.g. "float64")
   bool on_device = false;
   // Device data is complete in stream order on this stream (0: it is complete now).
   std::uintptr_t ready_stream = 0;

@@ -58,4 +58,7 @@ class ScaleModel final : public EngineModel {
   std::shared_ptr<std::atomic<std::int64_t>> delay_us_;
 };
 
+// A stand-in for preprocessing that writes straight into an input binding: data[i] += value.
+void launch_add_in_place(float* data, std::int64_t count, float value, cudaStream_t stream);
+
 }  // namespace trtpipe::engine::testing
