@@ -74,6 +74,25 @@ def _python_loop(runner, frame: np.ndarray, frames: int, warmup: int, depth: int
     return samples
 
 
+def _python_host_cost(runner, frame: np.ndarray, frames: int, warmup: int) -> np.ndarray:
+    """Host time of submit() plus result() of an already finished frame: the loop's own cost,
+    without the GPU's execution time."""
+    inputs = {"input": frame}
+    samples = np.empty(frames)
+    clock = time.perf_counter
+    for i in range(warmup + frames):
+        t0 = clock()
+        ticket = runner.submit(inputs)
+        t1 = clock()
+        runner.wait(ticket, TIMEOUT_MS)
+        t2 = clock()
+        runner.result(ticket, TIMEOUT_MS)
+        t3 = clock()
+        if i >= warmup:
+            samples[i - warmup] = ((t1 - t0) + (t3 - t2)) * 1e6
+    return samples
+
+
 def _peer_loop(step: Callable[[], object], frames: int, warmup: int) -> np.ndarray:
     for _ in range(warmup):
         step()
@@ -161,6 +180,17 @@ def collect(quick: bool = False) -> list[Series]:
                     extra={"target_us": 10.0} if cuda_graphs and depth == 1 else {},
                 )
             )
+    for cuda_graphs, impl in ((True, "trtpipe"), (False, "trtpipe plain enqueue")):
+        runner = _runner(cuda_graphs)
+        series.append(
+            Series(
+                "host overhead: submit() + result() of a finished frame, Python",
+                impl,
+                _python_host_cost(runner, frame, frames, warmup),
+                note="graph replay" if cuda_graphs else "plain enqueue",
+                extra={"target_us": 10.0} if cuda_graphs else {},
+            )
+        )
     series.extend(_peers(frame, frames, warmup))
     return series
 

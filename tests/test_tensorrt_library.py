@@ -84,7 +84,7 @@ def test_missing_explicit_library_names_it_and_what_to_install(tmp_path):
         _core.engine.load_tensorrt_library(str(missing))
     text = str(caught.value)
     assert str(missing) in text
-    assert "the path given" in text
+    assert "searched the path given" in text
     assert f"Install TensorRT {_compiled_major()}" in text
     assert "TRTPIPE_TENSORRT_LIBRARY" in text
 
@@ -96,7 +96,7 @@ def test_environment_variable_is_the_only_candidate(tmp_path, monkeypatch):
     with pytest.raises(BackendUnavailableError) as caught:
         _core.engine.load_tensorrt_library()
     text = str(caught.value)
-    assert "via TRTPIPE_TENSORRT_LIBRARY" in text
+    assert "searched TRTPIPE_TENSORRT_LIBRARY" in text
     assert str(missing) in text
     assert "libnvinfer_lean" not in text  # an explicit choice is not second-guessed
 
@@ -210,7 +210,7 @@ def test_corrupt_engine_file_is_an_engine_error_or_names_the_missing_runtime(tmp
         assert str(path) in str(caught.value)
         assert "TensorRT said" in str(caught.value)
     else:
-        with pytest.raises(BackendUnavailableError, match="tried"):
+        with pytest.raises(BackendUnavailableError, match="searched"):
             TensorRTEngine(path)
 
 
@@ -229,3 +229,29 @@ def test_test_model_rejects_bad_profiles():
         _core._testing.ScaleModel(profiles=[(4, 2, 8)])
     with pytest.raises(trtpipe.InputError, match="at least one"):
         _core._testing.ScaleModel(profiles=[])
+
+
+def test_device_argument_forms():
+    from trtpipe.backends.tensorrt import _device_index
+
+    assert [_device_index(d) for d in (None, "cuda", 0, 3, "cuda:2")] == [0, 0, 0, 3, 2]
+    for bad in ("cpu", -1, "cuda:x"):
+        with pytest.raises(trtpipe.InputError, match="device: expected"):
+            _device_index(bad)
+
+
+@needs_engine_module
+def test_info_reports_the_runtime_the_engine_module_would_load(tmp_path, monkeypatch):
+    from trtpipe.backends.availability import probe_tensorrt
+
+    major = _compiled_major()
+    good = _fake_runtime(tmp_path, f"libnvinfer.so.{major}", major * 10000 + 1207)
+    monkeypatch.setenv("TRTPIPE_TENSORRT_LIBRARY", str(good))
+    status = probe_tensorrt()
+    assert (status.available, status.version) == (True, f"{major}.12.7")
+    assert str(good) in status.detail
+    wrong = _fake_runtime(tmp_path, "libnvinfer.so.old", (major - 2) * 10000)
+    monkeypatch.setenv("TRTPIPE_TENSORRT_LIBRARY", str(wrong))
+    status = probe_tensorrt()
+    assert not status.available
+    assert "searched" in status.detail and f"loaded TensorRT {major - 2}.0.0" in status.detail

@@ -42,7 +42,7 @@ std::shared_ptr<TensorRTLibrary> TensorRTLibrary::load(const std::string& explic
     origin = "TRTPIPE_TENSORRT_LIBRARY";
   } else {
     candidates = default_candidates();
-    origin = "the library search path (LD_LIBRARY_PATH, ldconfig)";
+    origin = "the library search path (LD_LIBRARY_PATH, ldconfig cache)";
   }
 
   std::string tried;
@@ -77,7 +77,7 @@ std::shared_ptr<TensorRTLibrary> TensorRTLibrary::load(const std::string& explic
   }
   const std::string major = std::to_string(NV_TENSORRT_MAJOR);
   throw BackendUnavailableError(
-      "no usable TensorRT " + major + " runtime found via " + origin + "; tried:" + tried +
+      "no usable TensorRT " + major + " runtime found; searched " + origin + ":" + tried +
       "\nInstall TensorRT " + major + " (JetPack ships it; on x86 the TensorRT SDK or the " +
       "tensorrt-cu12-libs / tensorrt-cu13-libs wheel, version " + major + ".*, with its lib " +
       "folder on LD_LIBRARY_PATH), or set TRTPIPE_TENSORRT_LIBRARY to the path " +

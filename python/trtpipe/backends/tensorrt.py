@@ -36,6 +36,17 @@ def engine_module_unavailable_reason() -> str | None:
     return None
 
 
+def _device_index(device: int | str | None) -> int:
+    """0 for None / "cuda"; N for N / "cuda:N"."""
+    if device is None or device == "cuda":
+        return 0
+    if isinstance(device, int) and device >= 0:
+        return device
+    if isinstance(device, str) and device.startswith("cuda:") and device[5:].isdigit():
+        return int(device[5:])
+    raise InputError(f"device: expected None, a GPU index or 'cuda:N', given {device!r}")
+
+
 def _engine_module() -> Any:
     reason = engine_module_unavailable_reason()
     if reason is not None:
@@ -66,20 +77,21 @@ class TensorRTEngine(Engine):
         engine: str | os.PathLike[str] | bytes,
         *,
         library: str | None = None,
-        device: int = 0,
+        device: int | str | None = None,
         slots: int = 2,
         cuda_graphs: bool = True,
         profile: int = 0,
         timeout: float | None = 5.0,
     ) -> None:
         module = _engine_module()
+        index = _device_index(device)
         if isinstance(engine, bytes | bytearray | memoryview):
-            model = module.load_tensorrt_bytes(bytes(engine), library or "", device)
+            model = module.load_tensorrt_bytes(bytes(engine), library or "", index)
         else:
-            model = module.load_tensorrt_file(os.fspath(Path(engine)), library or "", device)
+            model = module.load_tensorrt_file(os.fspath(Path(engine)), library or "", index)
         self._setup(
             model,
-            device=device,
+            device=index,
             slots=slots,
             cuda_graphs=cuda_graphs,
             profile=profile,
@@ -91,7 +103,7 @@ class TensorRTEngine(Engine):
         cls,
         model: Any,
         *,
-        device: int = 0,
+        device: int | str | None = None,
         slots: int = 2,
         cuda_graphs: bool = True,
         profile: int = 0,
@@ -101,7 +113,7 @@ class TensorRTEngine(Engine):
         self = cls.__new__(cls)
         self._setup(
             model,
-            device=device,
+            device=_device_index(device),
             slots=slots,
             cuda_graphs=cuda_graphs,
             profile=profile,
