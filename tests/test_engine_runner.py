@@ -195,6 +195,7 @@ def test_capture_failure_falls_back_to_plain_enqueue_and_says_so():
     assert stats["graph_capture_failures"] == 1
     assert not stats["graphs_enabled"]
     assert "capture failed" in stats["graph_fallback_reason"]
+    assert "cannot run under stream capture" in stats["graph_fallback_reason"]
     assert stats["graph_replays"] == 0
     assert stats["plain_enqueues"] == 5
     assert m.counters()["captured_enqueues"] == 1  # no retry after the failure

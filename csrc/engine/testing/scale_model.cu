@@ -96,9 +96,14 @@ class ScaleContext final : public EngineContext {
     TRTPIPE_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture), "checking for stream capture");
     if (capture == cudaStreamCaptureStatusActive) {
       ++counters_->captured_enqueues;
-      // Querying a capturing stream is illegal: it invalidates the capture, the way a
-      // non-capturable engine does.
-      if (options_.fail_capture) static_cast<void>(cudaStreamQuery(stream));
+      if (options_.fail_capture) {
+        // Querying a capturing stream is illegal and invalidates the capture; then fail the way
+        // TensorRT's enqueueV3 does (returning false) for an engine that cannot be captured.
+        const cudaError_t query = cudaStreamQuery(stream);
+        static_cast<void>(cudaGetLastError());
+        throw EngineError(std::string("enqueue: this engine cannot run under stream capture (") +
+                          cudaGetErrorName(query) + ")");
+      }
     }
     constexpr int kThreads = 128;
     const auto blocks = static_cast<unsigned int>((batch_ + kThreads - 1) / kThreads);

@@ -46,7 +46,7 @@ def probe_tensorrt() -> BackendStatus:
         try:
             found = _core.engine.load_tensorrt_library()
         except BackendUnavailableError as exc:
-            return BackendStatus("tensorrt", False, None, str(exc).replace("\n", " "))
+            return BackendStatus("tensorrt", False, None, " ".join(str(exc).split()))
         return BackendStatus("tensorrt", True, found["version"], f"runtime {found['path']}")
     return _probe_tensorrt_library()
 
