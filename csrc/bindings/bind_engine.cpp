@@ -55,7 +55,7 @@ engine::InputView to_input(const std::string& name, const py::handle& value, py:
     view.shape.assign(shape.begin(), shape.end());
     view.dtype = dtype_from(typestr.size() > 1 ? typestr[1] : '?',
                             typestr.size() > 2 ? std::stoul(typestr.substr(2)) : 0);
-    if (cai.contains("strides") && !cai["strides"].is_none()) {
+    if (cai.contains("strides") && !cai["strides"].is_none() && engine::dtype_size(view.dtype) > 0) {
       std::int64_t expected = static_cast<std::int64_t>(engine::dtype_size(view.dtype));
       const auto strides = cai["strides"].cast<std::vector<std::int64_t>>();
       for (std::size_t i = strides.size(); i-- > 0;) {

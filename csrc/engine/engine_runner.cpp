@@ -248,17 +248,22 @@ void EngineRunner::prepare(Slot& slot, const std::vector<InputView>& inputs,
     key.insert(key.end(), tensor.shape.begin(), tensor.shape.end());
   }
   if (shapes_changed) {
-    for (SlotTensor& tensor : slot.outputs) {
-      Shape shape = slot.context->tensor_shape(tensor.desc->name);
-      const std::size_t bytes =
-          element_count(shape) < 0 ? 0 : byte_size(*tensor.desc, shape);
-      if (element_count(shape) < 0 || bytes > tensor.device.size) {
-        throw EngineError("output '" + tensor.desc->name + "': the engine reports shape " +
-                          shape_text(shape) + ", which the runner's " +
-                          std::to_string(tensor.device.size) + "-byte buffer cannot hold");
+    try {
+      for (SlotTensor& tensor : slot.outputs) {
+        Shape shape = slot.context->tensor_shape(tensor.desc->name);
+        const std::size_t bytes = element_count(shape) < 0 ? 0 : byte_size(*tensor.desc, shape);
+        if (element_count(shape) < 0 || bytes > tensor.device.size) {
+          throw EngineError("output '" + tensor.desc->name + "': the engine reports shape " +
+                            shape_text(shape) + ", which the runner's " +
+                            std::to_string(tensor.device.size) + "-byte buffer cannot hold");
+        }
+        tensor.shape = std::move(shape);
+        tensor.bytes = bytes;
       }
-      tensor.shape = std::move(shape);
-      tensor.bytes = bytes;
+    } catch (...) {
+      // Forget the input shapes so the next frame sets them again and re-reads the outputs.
+      for (SlotTensor& tensor : slot.inputs) tensor.shape.clear();
+      throw;
     }
   }
 }
