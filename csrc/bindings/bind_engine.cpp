@@ -55,7 +55,8 @@ engine::InputView to_input(const std::string& name, const py::handle& value, py:
     view.shape.assign(shape.begin(), shape.end());
     view.dtype = dtype_from(typestr.size() > 1 ? typestr[1] : '?',
                             typestr.size() > 2 ? std::stoul(typestr.substr(2)) : 0);
-    if (cai.contains("strides") && !cai["strides"].is_none() && engine::dtype_size(view.dtype) > 0) {
+    const bool strided = cai.contains("strides") && !cai["strides"].is_none();
+    if (strided && engine::dtype_size(view.dtype) > 0) {
       std::int64_t expected = static_cast<std::int64_t>(engine::dtype_size(view.dtype));
       const auto strides = cai["strides"].cast<std::vector<std::int64_t>>();
       for (std::size_t i = strides.size(); i-- > 0;) {
@@ -164,7 +165,8 @@ void bind_runner(py::module_& m) {
            }),
            py::arg("model"), py::arg("slots") = 2, py::arg("cuda_graphs") = true,
            py::arg("profile") = 0, py::arg("device") = 0)
-      .def_property_readonly("slots", [](const engine::EngineRunner& r) { return r.options().slots; })
+      .def_property_readonly("slots",
+                             [](const engine::EngineRunner& r) { return r.options().slots; })
       .def(
           "submit",
           [](engine::EngineRunner& runner, const py::dict& inputs) {
@@ -228,12 +230,11 @@ void bind_tensorrt(py::module_& m) {
 
 void bind_testing(py::module_& m) {
   using engine::testing::ScaleModel;
+  using Range = std::tuple<std::int64_t, std::int64_t, std::int64_t>;  // (min, opt, max) batch
   py::class_<ScaleModel, engine::EngineModel, std::shared_ptr<ScaleModel>>(
       m, "ScaleModel",
       "Test engine on the GPU: scaled = input * scale + bias, row_sum = scaled.sum(axis=1).")
-      .def(py::init([](std::int64_t channels, const std::vector<std::tuple<std::int64_t,
-                                                                            std::int64_t,
-                                                                            std::int64_t>>& profiles,
+      .def(py::init([](std::int64_t channels, const std::vector<Range>& profiles,
                        std::int64_t static_batch, float scale, float bias, std::int64_t delay_us,
                        bool fail_capture) {
              engine::testing::ScaleModelOptions options;
@@ -248,8 +249,7 @@ void bind_testing(py::module_& m) {
              return std::make_shared<ScaleModel>(options);
            }),
            py::arg("channels") = 4,
-           py::arg("profiles") =
-               std::vector<std::tuple<std::int64_t, std::int64_t, std::int64_t>>{{1, 1, 8}},
+           py::arg("profiles") = std::vector<Range>{{1, 1, 8}},
            py::arg("static_batch") = 0, py::arg("scale") = 2.0f, py::arg("bias") = 1.0f,
            py::arg("delay_us") = 0, py::arg("fail_capture") = false)
       .def("set_delay_us", &ScaleModel::set_delay_us, py::arg("delay_us"))

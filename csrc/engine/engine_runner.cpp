@@ -117,7 +117,8 @@ EngineRunner::EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions opt
         ++stats_.shape_sets;
       }
       tensor.bytes = byte_size(desc, tensor.shape);
-      const std::string what = "input '" + desc.name + "' of pipeline slot " + std::to_string(index);
+      const std::string what =
+          "input '" + desc.name + "' of pipeline slot " + std::to_string(index);
       tensor.device = allocator_->device(std::max<std::size_t>(tensor.bytes, 1), what);
       tensor.staging = allocator_->pinned(std::max<std::size_t>(tensor.bytes, 1), what);
       check_alignment(tensor.device, what);
@@ -134,7 +135,8 @@ EngineRunner::EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions opt
                           "not supported by the runner");
       }
       tensor.bytes = byte_size(desc, tensor.shape);
-      const std::string what = "output '" + desc.name + "' of pipeline slot " + std::to_string(index);
+      const std::string what =
+          "output '" + desc.name + "' of pipeline slot " + std::to_string(index);
       tensor.device = allocator_->device(std::max<std::size_t>(tensor.bytes, 1), what);
       tensor.staging = allocator_->pinned(std::max<std::size_t>(tensor.bytes, 1), what);
       check_alignment(tensor.device, what);
@@ -296,7 +298,8 @@ void EngineRunner::enqueue_work(Slot& slot, const PreStep* pre) {
   }
 }
 
-bool EngineRunner::try_capture(Slot& slot, const PreStep* pre, const std::vector<std::int64_t>& key) {
+bool EngineRunner::try_capture(Slot& slot, const PreStep* pre,
+                               const std::vector<std::int64_t>& key) {
   cudaStream_t stream = slot.stream.get();
   slot.graph.reset();
   TRTPIPE_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal),
@@ -347,7 +350,9 @@ std::uint64_t EngineRunner::submit(const std::vector<InputView>& inputs, const P
   }
   if (slot == nullptr) {
     std::string pending;
-    for (const auto& s : slots_) pending += (pending.empty() ? "" : ", ") + std::to_string(s->ticket);
+    for (const auto& s : slots_) {
+      pending += (pending.empty() ? "" : ", ") + std::to_string(s->ticket);
+    }
     throw InputError("submit: expected at most " + std::to_string(options_.slots) +
                      " frames in flight, given another while tickets " + pending +
                      " are not taken; take a result first or use more slots");

@@ -48,7 +48,8 @@ struct BoundTensor {
 
 // Work to run on the slot's stream before the engine, e.g. preprocessing that writes straight
 // into the input bindings. `key` names the work: the same non-zero key promises the same launches
-// with the same arguments, so it can be captured into the graph; key 0 disables graphs for the frame.
+// with the same arguments, so it can be captured into the graph; key 0 keeps the frame out of
+// graphs.
 struct PreStep {
   std::function<void(cudaStream_t, const std::vector<BoundTensor>&)> run;
   std::uint64_t key = 0;
