@@ -322,6 +322,13 @@ def _stream_handle(stream: Any) -> int:
         ) from None
 
 
+def _dtype_name(dtype: Any) -> str:
+    try:
+        return np.dtype(dtype).name  # "float16", np.float16, torch-style names alike
+    except TypeError:
+        return str(dtype)
+
+
 @functools.cache
 def _gpu_usable() -> bool:
     return bool(_core.build_info()["with_cuda"]) and bool(_core.query_devices()["gpus"])
@@ -373,7 +380,7 @@ class Preprocessor:
             int(size[0]),
             int(size[1]),
             layout,
-            str(np.dtype(dtype)) if dtype in ("float16", "float32") else str(dtype),
+            _dtype_name(dtype),
             channel_order,
             resize,
             interpolation,
