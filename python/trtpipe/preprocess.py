@@ -267,6 +267,8 @@ def _frame(
         array = np.frombuffer(image, dtype=np.uint8)
     elif isinstance(image, np.ndarray):
         array = image
+    elif hasattr(image, "__array__"):  # e.g. a CPU torch tensor, PIL image
+        array = np.asarray(image)
     else:
         try:  # anything exporting the buffer protocol, e.g. a pinned-pool buffer
             array = np.asarray(memoryview(image))
