@@ -324,6 +324,24 @@ def test_bad_outputs_raise_input_error_naming_the_field():
         pre(img, [0.0])
 
 
+def test_stream_handles_from_ints_torch_and_cupy_style_objects():
+    from trtpipe.preprocess import _stream_handle
+
+    class TorchLike:
+        cuda_stream = 0x1234
+
+    class CupyLike:
+        ptr = 0x5678
+
+    assert _stream_handle(0) == 0
+    assert _stream_handle(None) == 0
+    assert _stream_handle(np.uint64(7)) == 7
+    assert _stream_handle(TorchLike()) == 0x1234
+    assert _stream_handle(CupyLike()) == 0x5678
+    with bad(r"stream: expected a cudaStream_t as int, a torch.cuda.Stream or a CuPy stream"):
+        _stream_handle("default")
+
+
 def test_bad_options_raise_input_error_naming_the_field():
     with bad(r"size: expected \(width, height\) each in 1..32768, given \(0, 640\)"):
         Preprocessor(size=(0, 640), device="cpu")

@@ -316,14 +316,20 @@ def _output(out: Any) -> _Out:
 
 
 def _stream_handle(stream: Any) -> int:
-    handle = getattr(stream, "cuda_stream", stream)
-    try:
-        return int(handle or 0)
-    except (TypeError, ValueError):
+    """A cudaStream_t from an int, a torch.cuda.Stream (.cuda_stream) or a CuPy stream (.ptr)."""
+    handle = stream
+    for attribute in ("cuda_stream", "ptr"):
+        if hasattr(stream, attribute):
+            handle = getattr(stream, attribute)
+            break
+    if handle is None:
+        return 0
+    if isinstance(handle, bool) or not isinstance(handle, (int, np.integer)):
         raise InputError(
-            "stream: expected a cudaStream_t as int or an object with .cuda_stream, "
+            "stream: expected a cudaStream_t as int, a torch.cuda.Stream or a CuPy stream, "
             f"given {type(stream).__name__}"
-        ) from None
+        )
+    return int(handle)
 
 
 def _dtype_name(dtype: Any) -> str:
