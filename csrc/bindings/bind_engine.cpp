@@ -12,6 +12,8 @@
 #include "engine/engine_runner.hpp"
 #include "engine/runner_bench.hpp"
 #include "engine/testing/scale_model.hpp"
+#include "memory/device_pool.hpp"
+#include "memory/pinned_pool.hpp"
 #if TRTPIPE_WITH_TENSORRT
 #include "engine/library.hpp"
 #include "engine/tensorrt_adapter.hpp"
@@ -128,7 +130,9 @@ py::dict profile_table(const engine::EngineModel& model, int index) {
   return out;
 }
 
-py::dict stats_dict(const engine::RunnerStats& s) {
+// The runner's counters, and its pools' statistics as the pools themselves report them.
+py::dict stats_dict(const engine::EngineRunner& runner) {
+  const engine::RunnerStats s = runner.stats();
   py::dict out;
   out["submitted"] = s.submitted;
   out["completed"] = s.completed;
@@ -141,6 +145,8 @@ py::dict stats_dict(const engine::RunnerStats& s) {
   out["timeouts"] = s.timeouts;
   out["graphs_enabled"] = s.graphs_enabled;
   out["graph_fallback_reason"] = s.graph_fallback_reason;
+  out["device_pool"] = py::cast(runner.pools().device).attr("stats_dict")();
+  out["pinned_pool"] = py::cast(runner.pools().pinned).attr("stats_dict")();
   return out;
 }
 
@@ -155,18 +161,29 @@ void bind_runner(py::module_& m) {
   py::class_<engine::EngineRunner>(m, "EngineRunner",
                                    "The per-frame loop: pinned outputs, events, graphs, slots.")
       .def(py::init([](std::shared_ptr<engine::EngineModel> model, int slots, bool cuda_graphs,
-                       int profile, int device) {
+                       int profile, int device, std::shared_ptr<memory::DevicePool> device_pool,
+                       std::shared_ptr<memory::PinnedPool> pinned_pool) {
              engine::RunnerOptions options;
              options.slots = slots;
              options.cuda_graphs = cuda_graphs;
              options.profile = profile;
              options.device = device;
-             return std::make_unique<engine::EngineRunner>(std::move(model), options);
+             engine::RunnerPools pools{std::move(device_pool), std::move(pinned_pool)};
+             return std::make_unique<engine::EngineRunner>(std::move(model), options,
+                                                           std::move(pools));
            }),
            py::arg("model"), py::arg("slots") = 2, py::arg("cuda_graphs") = true,
-           py::arg("profile") = 0, py::arg("device") = 0)
+           py::arg("profile") = 0, py::arg("device") = 0, py::arg("device_pool") = nullptr,
+           py::arg("pinned_pool") = nullptr,
+           "Pools left as None are made by the runner, holding exactly its buffers.")
       .def_property_readonly("slots",
                              [](const engine::EngineRunner& r) { return r.options().slots; })
+      .def_property_readonly(
+          "device_pool", [](const engine::EngineRunner& r) { return r.pools().device; },
+          "The DevicePool the bindings come from (given, or made by the runner).")
+      .def_property_readonly(
+          "pinned_pool", [](const engine::EngineRunner& r) { return r.pools().pinned; },
+          "The PinnedPool the staging and output buffers come from.")
       .def(
           "submit",
           [](engine::EngineRunner& runner, const py::dict& inputs) {
@@ -194,7 +211,8 @@ void bind_runner(py::module_& m) {
             return to_outputs(runner.take(ticket));
           },
           py::arg("ticket"), py::arg("timeout_ms") = -1.0, "wait() then take().")
-      .def("stats", [](const engine::EngineRunner& r) { return stats_dict(r.stats()); });
+      .def("stats", &stats_dict,
+           "Loop counters, plus device_pool and pinned_pool: the pools' statistics.");
 }
 
 void bind_tensorrt(py::module_& m) {

@@ -9,6 +9,7 @@
 #include "common/cuda_check.hpp"
 #include "common/cuda_handles.hpp"
 #include "common/errors.hpp"
+#include "engine/pool_allocator.hpp"
 
 namespace trtpipe::engine {
 
@@ -26,6 +27,10 @@ struct EngineRunner::SlotTensor {
 struct EngineRunner::Slot {
   explicit Slot(const std::string& name)
       : stream("engine " + name), done("engine " + name), input_ready("engine " + name) {}
+  // The buffers go back to their pools right after this, so no queued work may still use them.
+  ~Slot() { static_cast<void>(cudaStreamSynchronize(stream.get())); }
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
 
   std::unique_ptr<EngineContext> context;
   Stream stream;
@@ -53,6 +58,26 @@ std::size_t byte_size(const TensorDesc& desc, const Shape& shape) {
   return static_cast<std::size_t>(element_count(shape)) * dtype_size(desc.dtype);
 }
 
+// The bytes a slot tensor's buffers hold (at least one, so every tensor has an address).
+std::size_t buffer_bytes(std::size_t tensor_bytes) {
+  return std::max<std::size_t>(tensor_bytes, 1);
+}
+
+void check_pool_device(const char* field, const memory::DevicePool* pool, int device) {
+  if (pool != nullptr && pool->device() != device) {
+    throw InputError(std::string(field) + ": expected a pool on GPU " + std::to_string(device) +
+                     " (the engine's), given one on GPU " + std::to_string(pool->device()));
+  }
+}
+
+void check_pool_device(const char* field, const memory::PinnedPool* pool, int device) {
+  if (pool != nullptr && pool->device() != device) {
+    throw InputError(std::string(field) + ": expected a pool mapped to GPU " +
+                     std::to_string(device) + " (the engine's), given one mapped to GPU " +
+                     std::to_string(pool->device()));
+  }
+}
+
 void check_alignment(const Allocation& allocation, const std::string& what) {
   if (!binding_aligned(allocation.data)) {
     throw EngineError("the buffer allocator gave " + what + " an address that is not " +
@@ -70,8 +95,8 @@ const ProfileShapes::Range* range_of(const ProfileShapes& profile, const std::st
 }  // namespace
 
 EngineRunner::EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions options,
-                           std::shared_ptr<BufferAllocator> allocator)
-    : model_(std::move(model)), options_(options), allocator_(std::move(allocator)) {
+                           RunnerPools pools)
+    : model_(std::move(model)), options_(options), pools_(std::move(pools)) {
   if (!model_) throw InputError("model: expected an engine model, given none");
   if (options_.slots < 1 || options_.slots > 64) {
     throw InputError("slots: expected 1..64 frames in flight, given " +
@@ -83,7 +108,8 @@ EngineRunner::EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions opt
                      std::to_string(std::max(profiles, 1) - 1) + ", given " +
                      std::to_string(options_.profile));
   }
-  if (!allocator_) allocator_ = make_direct_allocator();
+  check_pool_device("device_pool", pools_.device.get(), options_.device);
+  check_pool_device("pinned_pool", pools_.pinned.get(), options_.device);
   TRTPIPE_CUDA_CHECK(cudaSetDevice(options_.device),
                      "selecting GPU " + std::to_string(options_.device) + " for the engine");
   io_ = model_->io();
@@ -101,11 +127,14 @@ EngineRunner::EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions opt
     }
   }
 
+  // Shape every slot first, so that all buffer sizes are known before the pools are made.
+  // Every buffer is sized for the largest shape of the profile: frames then never reallocate.
+  std::size_t device_bytes = 0;
+  std::size_t pinned_bytes = 0;
   for (int index = 0; index < options_.slots; ++index) {
     auto slot = std::make_unique<Slot>("slot " + std::to_string(index));
     slot->context = model_->create_context();
     slot->context->set_profile(options_.profile, slot->stream.get());
-    // Size every buffer for the largest shape of the profile: frames then never reallocate.
     for (const TensorDesc& desc : io_) {
       if (!desc.is_input) continue;
       SlotTensor tensor;
@@ -117,11 +146,6 @@ EngineRunner::EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions opt
         ++stats_.shape_sets;
       }
       tensor.bytes = byte_size(desc, tensor.shape);
-      const std::string what =
-          "input '" + desc.name + "' of pipeline slot " + std::to_string(index);
-      tensor.device = allocator_->device(std::max<std::size_t>(tensor.bytes, 1), what);
-      tensor.staging = allocator_->pinned(std::max<std::size_t>(tensor.bytes, 1), what);
-      check_alignment(tensor.device, what);
       slot->inputs.push_back(std::move(tensor));
     }
     for (const TensorDesc& desc : io_) {
@@ -135,22 +159,49 @@ EngineRunner::EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions opt
                           "not supported by the runner");
       }
       tensor.bytes = byte_size(desc, tensor.shape);
-      const std::string what =
-          "output '" + desc.name + "' of pipeline slot " + std::to_string(index);
-      tensor.device = allocator_->device(std::max<std::size_t>(tensor.bytes, 1), what);
-      tensor.staging = allocator_->pinned(std::max<std::size_t>(tensor.bytes, 1), what);
-      check_alignment(tensor.device, what);
-      slot->context->set_tensor_address(desc.name, tensor.device.data);
-      ++stats_.address_binds;
-      tensor.bound = tensor.device.data;
       slot->outputs.push_back(std::move(tensor));
     }
+    for (const auto* tensors : {&slot->inputs, &slot->outputs}) {
+      for (const SlotTensor& tensor : *tensors) {
+        device_bytes += PoolAllocator::block_bytes(buffer_bytes(tensor.bytes));
+        pinned_bytes += PoolAllocator::block_bytes(buffer_bytes(tensor.bytes));
+      }
+    }
     slots_.push_back(std::move(slot));
+  }
+
+  if (!pools_.device) {
+    pools_.device = PoolAllocator::exact_device_pool(device_bytes, options_.device);
+  }
+  if (!pools_.pinned) {
+    pools_.pinned = PoolAllocator::exact_pinned_pool(pinned_bytes, options_.device);
+  }
+  allocator_ = std::make_unique<PoolAllocator>(pools_.device, pools_.pinned);
+
+  for (std::size_t index = 0; index < slots_.size(); ++index) {
+    Slot& slot = *slots_[index];
+    const std::string where = " of pipeline slot " + std::to_string(index);
+    for (SlotTensor& tensor : slot.inputs) {
+      const std::string what = "input '" + tensor.desc->name + "'" + where;
+      tensor.device = allocator_->device(buffer_bytes(tensor.bytes), slot.stream.get(), what);
+      tensor.staging = allocator_->pinned(buffer_bytes(tensor.bytes), slot.stream.get(), what);
+      check_alignment(tensor.device, what);
+    }
+    for (SlotTensor& tensor : slot.outputs) {
+      const std::string what = "output '" + tensor.desc->name + "'" + where;
+      tensor.device = allocator_->device(buffer_bytes(tensor.bytes), slot.stream.get(), what);
+      tensor.staging = allocator_->pinned(buffer_bytes(tensor.bytes), slot.stream.get(), what);
+      check_alignment(tensor.device, what);
+      slot.context->set_tensor_address(tensor.desc->name, tensor.device.data);
+      ++stats_.address_binds;
+      tensor.bound = tensor.device.data;
+    }
   }
 }
 
 EngineRunner::~EngineRunner() {
   // Buffers must outlive the work that uses them; a failing sync means the context is gone.
+  // (Each slot also waits for its own stream when destroyed, which covers a failed constructor.)
   for (const auto& slot : slots_) static_cast<void>(cudaStreamSynchronize(slot->stream.get()));
 }
 

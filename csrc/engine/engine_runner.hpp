@@ -6,6 +6,11 @@
 // Each pipeline slot owns an execution context, a stream, its input/output buffers and a graph,
 // so consecutive frames run on different streams and overlap (copies of one frame with the
 // compute of the other). Not thread-safe beyond this: one thread submits, any thread may wait.
+//
+// Memory: every buffer is a block of a device or pinned block pool, taken once at construction
+// (sized for the profile's largest shapes) and bound once; frames allocate nothing. Pools passed
+// in are shared with the rest of the pipeline; a missing one is made to hold exactly the
+// bindings of all slots.
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -17,6 +22,8 @@
 
 #include "engine/buffer_allocator.hpp"
 #include "engine/engine_model.hpp"
+#include "memory/device_pool.hpp"
+#include "memory/pinned_pool.hpp"
 
 namespace trtpipe::engine {
 
@@ -63,6 +70,12 @@ struct OutputView {
   std::size_t bytes = 0;
 };
 
+// The pools the runner's buffers come from (null when constructing: the runner makes one).
+struct RunnerPools {
+  std::shared_ptr<memory::DevicePool> device;  // bindings: inputs and outputs
+  std::shared_ptr<memory::PinnedPool> pinned;  // staging of host inputs, outputs for the host
+};
+
 struct RunnerStats {
   std::uint64_t submitted = 0;
   std::uint64_t completed = 0;      // frames whose outputs were taken
@@ -79,14 +92,16 @@ struct RunnerStats {
 
 class EngineRunner {
  public:
+  // InputError when a given pool is on another GPU than options.device.
   EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions options,
-               std::shared_ptr<BufferAllocator> allocator = nullptr);
+               RunnerPools pools = {});
   ~EngineRunner();
   EngineRunner(const EngineRunner&) = delete;
   EngineRunner& operator=(const EngineRunner&) = delete;
 
   const std::vector<TensorDesc>& io() const noexcept { return io_; }
   const RunnerOptions& options() const noexcept { return options_; }
+  const RunnerPools& pools() const noexcept { return pools_; }
 
   // Starts a frame; returns its ticket. InputError for a bad input or when `slots` frames are
   // already in flight and none was taken; EngineError when the engine rejects the frame.
@@ -111,7 +126,8 @@ class EngineRunner {
 
   std::shared_ptr<EngineModel> model_;
   RunnerOptions options_;
-  std::shared_ptr<BufferAllocator> allocator_;
+  RunnerPools pools_;
+  std::unique_ptr<BufferAllocator> allocator_;
   std::vector<TensorDesc> io_;
   ProfileShapes profile_;
   std::vector<std::unique_ptr<Slot>> slots_;

@@ -19,6 +19,7 @@ import numpy as np
 from trtpipe import _core
 from trtpipe.backends.base import Engine, PendingResult, Profile, TensorInfo
 from trtpipe.errors import BackendUnavailableError, EngineError, InputError
+from trtpipe.memory import PoolStats
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,26 @@ def _engine_module() -> Any:
     return _core.engine
 
 
+def _check_pool(field: str, pool: object, kind: str) -> None:
+    """None, or a trtpipe pool of `kind` ("DevicePool" / "PinnedPool")."""
+    if pool is None:
+        return
+    cls = getattr(_core, kind, None)
+    if cls is None or not isinstance(pool, cls):
+        raise InputError(f"{field}: expected a trtpipe.{kind} or None, given {type(pool).__name__}")
+
+
+@dataclass(frozen=True)
+class RunnerPool:
+    """A pool the runner made to hold exactly its own buffers, seen through its statistics
+    (what :meth:`trtpipe.monitor.PerformanceMonitor.add_pool` reads)."""
+
+    pool: Any
+
+    def stats(self) -> PoolStats:
+        return PoolStats(**self.pool.stats_dict())
+
+
 @dataclass
 class TensorRTPending(PendingResult):
     """A frame in flight on a :class:`TensorRTEngine`."""
@@ -68,6 +89,12 @@ class TensorRTEngine(Engine):
     ``engine`` is a path to an engine file or its bytes. ``slots`` frames can be in flight at
     once (``submit`` without ``result``); ``cuda_graphs`` replays a captured graph while shapes
     and bindings repeat; ``timeout`` (seconds, None: wait forever) bounds every wait.
+
+    Every buffer (bindings, staging of host inputs, outputs) is a block of a pool, taken once
+    when the engine is made: ``device_pool`` (a :class:`trtpipe.DevicePool`) and
+    ``pinned_pool`` (a :class:`trtpipe.PinnedPool`) share pools with the rest of the pipeline;
+    a pool left as None is made to hold exactly this engine's buffers. Either way,
+    :attr:`device_pool` and :attr:`pinned_pool` can be handed to ``PerformanceMonitor.add_pool``.
     """
 
     backend = "tensorrt"
@@ -82,7 +109,11 @@ class TensorRTEngine(Engine):
         cuda_graphs: bool = True,
         profile: int = 0,
         timeout: float | None = 5.0,
+        device_pool: Any = None,
+        pinned_pool: Any = None,
     ) -> None:
+        _check_pool("device_pool", device_pool, "DevicePool")
+        _check_pool("pinned_pool", pinned_pool, "PinnedPool")
         module = _engine_module()
         index = _device_index(device)
         if isinstance(engine, bytes | bytearray | memoryview):
@@ -96,6 +127,8 @@ class TensorRTEngine(Engine):
             cuda_graphs=cuda_graphs,
             profile=profile,
             timeout=timeout,
+            device_pool=device_pool,
+            pinned_pool=pinned_pool,
         )
 
     @classmethod
@@ -108,6 +141,8 @@ class TensorRTEngine(Engine):
         cuda_graphs: bool = True,
         profile: int = 0,
         timeout: float | None = 5.0,
+        device_pool: Any = None,
+        pinned_pool: Any = None,
     ) -> TensorRTEngine:
         """Wraps an already loaded ``_core.engine.EngineModel`` (e.g. the test model)."""
         self = cls.__new__(cls)
@@ -118,6 +153,8 @@ class TensorRTEngine(Engine):
             cuda_graphs=cuda_graphs,
             profile=profile,
             timeout=timeout,
+            device_pool=device_pool,
+            pinned_pool=pinned_pool,
         )
         return self
 
@@ -130,7 +167,11 @@ class TensorRTEngine(Engine):
         cuda_graphs: bool,
         profile: int,
         timeout: float | None,
+        device_pool: Any,
+        pinned_pool: Any,
     ) -> None:
+        _check_pool("device_pool", device_pool, "DevicePool")
+        _check_pool("pinned_pool", pinned_pool, "PinnedPool")
         if timeout is not None and timeout <= 0:
             raise InputError(f"timeout: expected seconds > 0 or None, given {timeout!r}")
         table = model.io()
@@ -150,8 +191,15 @@ class TensorRTEngine(Engine):
         self._device = device
         self._timeout_ms = -1.0 if timeout is None else timeout * 1000.0
         self._runner: Any = _core.engine.EngineRunner(
-            model, slots=slots, cuda_graphs=cuda_graphs, profile=profile, device=device
+            model,
+            slots=slots,
+            cuda_graphs=cuda_graphs,
+            profile=profile,
+            device=device,
+            device_pool=device_pool,
+            pinned_pool=pinned_pool,
         )
+        self._shared_pools = {"device": device_pool, "pinned": pinned_pool}
         logger.debug(
             "TensorRT engine ready: %d inputs, %d outputs, %d slots",
             len(self._inputs),
@@ -186,8 +234,24 @@ class TensorRTEngine(Engine):
 
     @property
     def stats(self) -> dict[str, Any]:
-        """Counters of the loop: enqueues, graph captures/replays/failures, rebinds, timeouts."""
+        """Counters of the loop (enqueues, graph captures/replays/failures, rebinds, timeouts) and
+        the statistics of its pools under ``device_pool`` and ``pinned_pool``."""
         return self._live_runner().stats()
+
+    @property
+    def device_pool(self) -> Any:
+        """The pool of the bindings: the DevicePool given, or a :class:`RunnerPool`."""
+        return self._pool("device")
+
+    @property
+    def pinned_pool(self) -> Any:
+        """The pool of staging and output buffers: the PinnedPool given, or a RunnerPool."""
+        return self._pool("pinned")
+
+    def _pool(self, kind: str) -> Any:
+        runner = self._live_runner()
+        shared = self._shared_pools[kind]
+        return shared if shared is not None else RunnerPool(getattr(runner, f"{kind}_pool"))
 
     def _live_runner(self) -> Any:
         runner = getattr(self, "_runner", None)
