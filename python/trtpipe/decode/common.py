@@ -1,0 +1,116 @@
+"""What every decoder shares: options, output-shape checks and the common final steps
+(class filter, NMS, top-k, mapping boxes back to source pixels)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from trtpipe.decode.detections import Detections
+from trtpipe.decode.nms import nms
+from trtpipe.errors import InputError
+
+
+class BoxTransform(Protocol):
+    """Maps network-pixel boxes to source pixels (trtpipe.preprocess.Letterbox has this)."""
+
+    def to_source(self, boxes_xyxy: np.ndarray) -> np.ndarray: ...
+
+
+Transforms = BoxTransform | Sequence[BoxTransform | None] | None
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    conf: float = 0.25  # keep candidates whose score is greater than this
+    iou: float = 0.45  # NMS: suppress same-class boxes overlapping more than this
+    max_detections: int = 300
+    classes: tuple[int, ...] | None = None  # keep only these class ids (None: all)
+    label_names: tuple[str, ...] | None = None  # class id -> name
+    agnostic: bool = False  # NMS across classes instead of within each class
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.conf <= 1.0:
+            raise InputError(f"conf: expected a value in [0, 1], given {self.conf}")
+        if not 0.0 <= self.iou <= 1.0:
+            raise InputError(f"iou: expected a value in [0, 1], given {self.iou}")
+        if self.max_detections < 0:
+            raise InputError(f"max_detections: expected >= 0, given {self.max_detections}")
+
+    @classmethod
+    def of(cls, options: DecodeOptions | None, **overrides: Any) -> DecodeOptions:
+        base = options or cls()
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "classes" in given:
+            given["classes"] = tuple(int(c) for c in given["classes"])
+        if "label_names" in given:
+            given["label_names"] = tuple(given["label_names"])
+        return cls(**{**base.__dict__, **given}) if given else base
+
+
+def as_float_array(value: Any, name: str, ndim: int | tuple[int, ...]) -> np.ndarray:
+    """The output as a NumPy float array, checking its rank."""
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # a GPU array without __array__, for instance
+        raise InputError(f"{name}: expected a host array, given {type(value).__name__}") from exc
+    ranks = (ndim,) if isinstance(ndim, int) else ndim
+    if array.ndim not in ranks:
+        raise InputError(
+            f"{name}: expected {' or '.join(map(str, ranks))} dims, given {array.shape}"
+        )
+    if not np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float32)
+    return array
+
+
+def transform_for(transforms: Transforms, index: int, batch: int) -> BoxTransform | None:
+    if transforms is None or hasattr(transforms, "to_source"):
+        return transforms  # type: ignore[return-value]
+    if len(transforms) != batch:
+        raise InputError(f"transforms: expected {batch} (one per image), given {len(transforms)}")
+    return transforms[index]
+
+
+def class_filter(options: DecodeOptions, num_classes: int) -> np.ndarray | None:
+    if options.classes is None:
+        return None
+    wanted = np.asarray(options.classes, dtype=np.int64)
+    bad = wanted[(wanted < 0) | (wanted >= num_classes)]
+    if bad.size:
+        raise InputError(f"classes: expected ids in [0, {num_classes}), given {bad.tolist()}")
+    return wanted
+
+
+def finish(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    class_ids: np.ndarray,
+    transform: BoxTransform | None,
+    options: DecodeOptions,
+    *,
+    suppress: bool = True,
+) -> Detections:
+    """NMS (unless the model already did it), best-first top-k, boxes to source pixels."""
+    if suppress:
+        keep = nms(
+            boxes,
+            scores,
+            options.iou,
+            None if options.agnostic else class_ids,
+            options.max_detections,
+        )
+    else:
+        keep = np.argsort(-scores, kind="stable")[: options.max_detections]
+    boxes = np.asarray(boxes[keep], dtype=np.float32)
+    if transform is not None and len(keep):
+        boxes = np.asarray(transform.to_source(boxes), dtype=np.float32)
+    return Detections.from_arrays(boxes, scores[keep], class_ids[keep], options.label_names)
+
+
+def cxcywh_to_xyxy(cx: np.ndarray, cy: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
+    half_w, half_h = w / 2, h / 2
+    return np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], axis=-1)
