@@ -52,7 +52,7 @@ def letterbox_params(
     if mode != "letterbox":
         raise InputError(f"mode: expected 'letterbox' or 'stretch', given {mode!r}")
     scale = min(dst_w / src_w, dst_h / src_h)
-    new_w, new_h = round(src_w * scale), round(src_h * scale)
+    new_w, new_h = max(1, round(src_w * scale)), max(1, round(src_h * scale))
     return Letterbox(
         new_w / src_w,
         new_h / src_h,

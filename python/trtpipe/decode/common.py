@@ -67,12 +67,14 @@ def as_float_array(value: Any, name: str, ndim: int | tuple[int, ...]) -> np.nda
     return array
 
 
-def transform_for(transforms: Transforms, index: int, batch: int) -> BoxTransform | None:
+def per_image(transforms: Transforms, batch: int) -> list[BoxTransform | None]:
+    """One transform per image of the batch (a single transform applies to every image)."""
     if transforms is None or hasattr(transforms, "to_source"):
-        return transforms  # type: ignore[return-value]
+        return [transforms] * batch  # type: ignore[list-item]
+    transforms = list(transforms)
     if len(transforms) != batch:
         raise InputError(f"transforms: expected {batch} (one per image), given {len(transforms)}")
-    return transforms[index]
+    return transforms
 
 
 def class_filter(options: DecodeOptions, num_classes: int) -> np.ndarray | None:

@@ -21,7 +21,7 @@ from trtpipe.decode.common import (
     as_float_array,
     class_filter,
     finish,
-    transform_for,
+    per_image,
 )
 from trtpipe.decode.detections import Detections
 from trtpipe.errors import InputError
@@ -62,6 +62,7 @@ def decode_detectnet(
     centre_x = (np.arange(cols, dtype=np.float32) + bbox_offset) * stride
     centre_y = (np.arange(rows, dtype=np.float32) + bbox_offset) * stride
     results = []
+    images = per_image(transforms, batch)
     for b in range(batch):
         c = cov[b]
         # (class, row, col) of every cell that passes the coverage threshold
@@ -82,7 +83,7 @@ def decode_detectnet(
                 boxes[keep],
                 c[cls_idx, row_idx, col_idx][keep],
                 cls_idx[keep].astype(np.int64),
-                transform_for(transforms, b, batch),
+                images[b],
                 opts,
             )
         )

@@ -13,7 +13,7 @@ from trtpipe.decode.common import (
     Transforms,
     as_float_array,
     finish,
-    transform_for,
+    per_image,
 )
 from trtpipe.decode.detections import Detections
 from trtpipe.errors import InputError
@@ -47,6 +47,7 @@ def decode_efficient_nms(
     if (counts < 0).any() or (counts > k).any():
         raise InputError(f"num_dets: expected values in [0, {k}], given {counts.tolist()}")
     results = []
+    images = per_image(transforms, batch)
     for b in range(batch):
         n = int(counts[b])
         s, c = scores[b, :n], classes[b, :n].astype(np.int64)
@@ -58,7 +59,7 @@ def decode_efficient_nms(
                 boxes[b, :n][keep],
                 s[keep],
                 c[keep],
-                transform_for(transforms, b, batch),
+                images[b],
                 opts,
                 suppress=False,
             )

@@ -12,7 +12,7 @@ from trtpipe.decode.common import (
     Transforms,
     as_float_array,
     finish,
-    transform_for,
+    per_image,
 )
 from trtpipe.decode.detections import Detections
 from trtpipe.errors import InputError
@@ -32,6 +32,7 @@ def decode_end_to_end(
     if out.shape[2] != 6:
         raise InputError(f"output: expected [B, N, 6], given {out.shape}")
     results = []
+    images = per_image(transforms, out.shape[0])
     for b in range(out.shape[0]):
         pred = out[b]
         keep = pred[:, 4] > opts.conf
@@ -44,7 +45,7 @@ def decode_end_to_end(
                 pred[:, :4],
                 pred[:, 4],
                 class_ids,
-                transform_for(transforms, b, out.shape[0]),
+                images[b],
                 opts,
                 suppress=False,
             )

@@ -14,7 +14,7 @@ from trtpipe.decode.common import (
     class_filter,
     cxcywh_to_xyxy,
     finish,
-    transform_for,
+    per_image,
 )
 from trtpipe.decode.detections import Detections
 from trtpipe.errors import InputError
@@ -36,6 +36,7 @@ def decode_yolov5(
     num_classes = out.shape[2] - 5
     wanted = class_filter(opts, num_classes)
     results = []
+    images = per_image(transforms, out.shape[0])
     for b in range(out.shape[0]):
         pred = out[b]
         # Class scores are at most 1, so objectness alone rules most anchors out cheaply.
@@ -52,7 +53,5 @@ def decode_yolov5(
         if wanted is not None:
             class_ids = wanted[class_ids]
         boxes = cxcywh_to_xyxy(sub[:, 0], sub[:, 1], sub[:, 2], sub[:, 3])
-        results.append(
-            finish(boxes, scores, class_ids, transform_for(transforms, b, out.shape[0]), opts)
-        )
+        results.append(finish(boxes, scores, class_ids, images[b], opts))
     return results

@@ -14,7 +14,7 @@ from trtpipe.decode.common import (
     class_filter,
     cxcywh_to_xyxy,
     finish,
-    transform_for,
+    per_image,
 )
 from trtpipe.decode.detections import Detections
 from trtpipe.errors import InputError
@@ -36,6 +36,7 @@ def decode_yolov8(
     num_classes = out.shape[1] - 4
     wanted = class_filter(opts, num_classes)
     results = []
+    images = per_image(transforms, out.shape[0])
     for b in range(out.shape[0]):
         pred = out[b]
         cls = pred[4:] if wanted is None else pred[4 + wanted]
@@ -49,7 +50,5 @@ def decode_yolov8(
             class_ids = wanted[class_ids]
         box = pred[:4, cand]
         boxes = cxcywh_to_xyxy(box[0], box[1], box[2], box[3])
-        results.append(
-            finish(boxes, best[cand], class_ids, transform_for(transforms, b, out.shape[0]), opts)
-        )
+        results.append(finish(boxes, best[cand], class_ids, images[b], opts))
     return results
