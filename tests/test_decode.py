@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from decode_reference import detectnet, finish, letterbox_to_source, yolov5, yolov8
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from decode_reference import detectnet, finish, letterbox_to_source, yolov5, yolov8
 from trtpipe.decode import (
     DecodeOptions,
     decode,

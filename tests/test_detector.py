@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from decode_reference import letterbox_to_source, yolov8
 
+from decode_reference import letterbox_to_source, yolov8
 from trtpipe.backends.base import Engine
 from trtpipe.decode import box_iou
 from trtpipe.errors import InputError
@@ -17,8 +17,8 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("nudenet")
 pytest.importorskip("skimage")
 
-from trtpipe import samples  # noqa: E402
-from trtpipe.detector import PIPELINE_DEPTH, Detector  # noqa: E402
+from trtpipe import samples
+from trtpipe.detector import PIPELINE_DEPTH, Detector
 
 try:
     from trtpipe.preprocess import letterbox_params

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from decode_reference import greedy_nms
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from decode_reference import greedy_nms
 from trtpipe.decode import box_iou, nms
 from trtpipe.errors import InputError
 

@@ -11,6 +11,7 @@ import sys
 import numpy as np
 
 from trtpipe import _core
+from trtpipe.commands import demo, detect
 from trtpipe.errors import TrtpipeError
 from trtpipe.info import info
 
@@ -54,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--self-test", action="store_true", help="also run a kernel on every visible GPU"
     )
     p_info.set_defaults(handler=_cmd_info)
+    detect.add_parser(commands)
+    demo.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""``trtpipe`` subcommands, one module each, each exposing ``add_parser(subparsers)``."""
