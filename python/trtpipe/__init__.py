@@ -12,17 +12,42 @@ from trtpipe.errors import (
     TrtpipeError,
 )
 from trtpipe.info import Info, info
+from trtpipe.memory import DevicePool, HostPool, PinnedPool, PoolStats
+
+# Imported on first use, so `import trtpipe` stays light.
+_LAZY = {
+    "Detector": "trtpipe.detector",
+    "Detections": "trtpipe.decode.detections",
+    "samples": "trtpipe.samples",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(_LAZY[name])
+        return module if name == "samples" else getattr(module, name)
+    raise AttributeError(f"module 'trtpipe' has no attribute {name!r}")
+
 
 __all__ = [
     "BackendUnavailableError",
     "CudaError",
+    "Detections",
+    "Detector",
+    "DevicePool",
     "EngineError",
+    "HostPool",
     "Info",
     "InputError",
     "NoGpuError",
+    "PinnedPool",
     "PoolExhaustedError",
+    "PoolStats",
     "TrtpipeError",
     "__version__",
     "errors",
     "info",
+    "samples",
 ]

@@ -144,6 +144,10 @@ class Detector:
         self.monitor = monitor if monitor is not None else PerformanceMonitor(nvml_device=None)
         self.last_timings: dict[str, float] = {}
 
+    @property
+    def backend(self) -> str:
+        return self.engine.backend
+
     def _resolve_input_size(
         self, input_size: int | Sequence[int] | None, metadata: Mapping[str, str]
     ) -> tuple[int, int]:

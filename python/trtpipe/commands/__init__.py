@@ -1,1 +1,1 @@
-"""``trtpipe`` subcommands, one module each, each exposing ``add_parser(subparsers)``."""
+"""Subcommands of the ``trtpipe`` command line, one module each (``add_parser`` registers it)."""
