@@ -139,10 +139,30 @@ class Detector:
             dtype="float16" if half else "float32",
             device=self.device,
         )
-        self._buffers = [self._pre.empty(batch=1) for _ in range(PIPELINE_DEPTH)]
-        self._free: deque[int] = deque(range(PIPELINE_DEPTH))
         self.monitor = monitor if monitor is not None else PerformanceMonitor(nvml_device=None)
+        self._pool = None
+        if on_gpu:
+            self._buffers = self._device_buffers(half)
+        else:
+            self._buffers = [self._pre.empty(batch=1) for _ in range(PIPELINE_DEPTH)]
+        self._free: deque[int] = deque(range(PIPELINE_DEPTH))
+        self._stream = getattr(self.engine, "stream", None) or 0
         self.last_timings: dict[str, float] = {}
+
+    def _device_buffers(self, half: bool) -> list[Any]:
+        """The engine's input buffers, one per frame in flight, from one device pool."""
+        from trtpipe.memory import DevicePool
+
+        w, h = self.input_size
+        layout = _input_layout(self._input_info)
+        shape = (1, 3, h, w) if layout == "NCHW" else (1, h, w, 3)
+        dtype = np.float16 if half else np.float32
+        # 256-byte aligned blocks: leave room for the alignment of each
+        nbytes = (int(np.prod(shape)) * np.dtype(dtype).itemsize + 256) * PIPELINE_DEPTH
+        device = int(self.engine.device.partition(":")[2] or 0)
+        self._pool = DevicePool(nbytes, device=device)
+        self.monitor.add_pool("detector_input", self._pool)
+        return [self._pool.empty(shape, dtype) for _ in range(PIPELINE_DEPTH)]
 
     @property
     def backend(self) -> str:
@@ -195,7 +215,8 @@ class Detector:
         start = time.perf_counter()
         slot = self._free[0]
         buffer = self._buffers[slot]
-        transform = self._pre(image, buffer, encoding, **raw)
+        # on the engine's stream where it has one, so inference is ordered after preprocessing
+        transform = self._pre(image, buffer, encoding, stream=self._stream, **raw)
         t_pre = time.perf_counter()
         try:
             pending = self.engine.submit({self._input_info.name: buffer})
