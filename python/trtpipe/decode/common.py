@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from trtpipe.decode.detections import Detections
-from trtpipe.decode.nms import nms
+from trtpipe.decode.nms import nms, nms_sorted
 from trtpipe.errors import InputError
 
 
@@ -111,6 +111,32 @@ def finish(
     if transform is not None and len(keep):
         boxes = np.asarray(transform.to_source(boxes), dtype=np.float32)
     return Detections.from_arrays(boxes, scores[keep], class_ids[keep], options.label_names)
+
+
+def finish_sorted(
+    cols: np.ndarray,
+    scores: np.ndarray,
+    class_ids: np.ndarray,
+    transform: BoxTransform | None,
+    options: DecodeOptions,
+) -> Detections:
+    """:func:`finish` for candidates already in descending score order, boxes as float64
+    rows x1, y1, x2, y2 (shape (4, N)): skips re-sorting and re-laying-out the boxes."""
+    keep = nms_sorted(
+        cols, None if options.agnostic else class_ids, options.iou, options.max_detections
+    )
+    boxes = cols[:, keep].T.astype(np.float32)
+    if transform is not None and len(keep):
+        boxes = np.asarray(transform.to_source(boxes), dtype=np.float32)
+    return Detections.from_arrays(boxes, scores[keep], class_ids[keep], options.label_names)
+
+
+def cxcywh_rows(box: np.ndarray) -> np.ndarray:
+    """(4, N) cx, cy, w, h rows -> float64 x1, y1, x2, y2 rows."""
+    cx, cy, w, h = box.astype(np.float64)
+    w *= 0.5
+    h *= 0.5
+    return np.stack([cx - w, cy - h, cx + w, cy + h])
 
 
 def cxcywh_to_xyxy(cx: np.ndarray, cy: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:

@@ -21,7 +21,8 @@ from trtpipe.errors import InputError
 # Candidates per block: a 512×512 IoU matrix is ~2 MB of float64 and covers a typical frame's
 # candidates at conf 0.25 in one block.
 _BLOCK = 512
-# Beyond this many candidate pairs the sweep's arrays cost more than dense blocks.
+# Beyond this many candidate pairs (boxes × the most x-overlaps of one box) the sweep's
+# arrays cost more than dense blocks.
 _MAX_SWEEP_PAIRS = 1 << 20
 # A chain of boxes each suppressing the next converges one link per iteration; past this many
 # iterations the rest of the block is finished by the plain greedy loop.
@@ -96,47 +97,59 @@ def _fixed_point(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _nms_sweep(cols: np.ndarray, classes: np.ndarray | None, iou_threshold: float):
-    """Keep mask of score-sorted boxes (``cols``: x1, y1, x2, y2 rows) via the x-sweep;
-    None where too many pairs overlap in x."""
+    """Keep mask of score-sorted boxes (``cols``: x1, y1, x2, y2 rows, float64) via the
+    x-sweep; None where too many pairs overlap in x."""
     n = cols.shape[1]
     x1, y1, x2, y2 = cols
     start, end = x1, x2
     if classes is not None:
-        # One sorted key for (class, x): each class gets its own band of width `span`, so
-        # the sweep never pairs boxes of different classes.
-        lo = x1.min()
-        span = max(x2.max(), x1.max()) - lo + 1.0
-        offset = classes * span - lo
+        # One sorted key for (class, x): each class gets its own band, wider than all the
+        # boxes, so the sweep never pairs boxes of different classes.
+        offset = classes * (2.0 * np.abs(cols).max() + 1.0)
         start, end = x1 + offset, x2 + offset
     by_x = np.argsort(start)
-    sorted_start = start[by_x]
-    counts = np.searchsorted(sorted_start, end[by_x], "left") - np.arange(1, n + 1)
-    np.maximum(counts, 0, out=counts)
-    total = int(counts.sum())
-    if total == 0:
+    # counts[p]: how many boxes after the p-th (in x order) start before it ends
+    counts = np.searchsorted(start[by_x], end[by_x], "left")
+    counts -= np.arange(1, n + 1)
+    widest = int(counts.max())
+    if widest <= 0:
         return np.ones(n, dtype=bool)
-    if total > _MAX_SWEEP_PAIRS:
+    if n * widest > _MAX_SWEEP_PAIRS:
         return None
-    # Pair each box with the boxes after it in x order that start before it ends.
-    first = np.cumsum(counts) - counts
-    a = np.repeat(by_x, counts)
-    b = by_x[np.arange(total) + np.repeat(np.arange(1, n + 1) - first, counts)]
+    p, d = np.nonzero(counts[:, None] > np.arange(widest))
+    a = by_x[p]
+    b = by_x[p + d + 1]
     # 1-D gathers and ufuncs: much cheaper in NumPy than the same on 2-D slices
-    w = np.minimum(x2.take(a), x2.take(b))
-    w -= np.maximum(x1.take(a), x1.take(b))
-    h = np.minimum(y2.take(a), y2.take(b))
-    h -= np.maximum(y1.take(a), y1.take(b))
+    w = np.minimum(x2[a], x2[b])
+    w -= np.maximum(x1[a], x1[b])
+    h = np.minimum(y2[a], y2[b])
+    h -= np.maximum(y1[a], y1[b])
     np.maximum(w, 0, out=w)
     np.maximum(h, 0, out=h)
-    inter = w * h
+    w *= h  # the intersection
     area = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
-    union = area.take(a) + area.take(b) - inter
-    # union == 0 only when inter == 0: the IoU is then 0
-    over = inter / np.maximum(union, _TINY) > iou_threshold
+    union = area[a] + area[b] - w
+    # union == 0 only when the intersection is 0: the IoU is then 0
+    over = w / np.maximum(union, _TINY) > iou_threshold
     a, b = a[over], b[over]
     if a.size == 0:
         return np.ones(n, dtype=bool)
     return _fixed_point(n, np.minimum(a, b), np.maximum(a, b))
+
+
+def nms_sorted(
+    cols: np.ndarray,
+    class_ids: np.ndarray | None,
+    iou_threshold: float,
+    max_output: int | None = None,
+) -> np.ndarray:
+    """:func:`nms` for boxes already in descending score order, given as float64 rows
+    x1, y1, x2, y2 (shape (4, N)); returns positions in that order. For decoders."""
+    keep = _nms_sweep(cols, class_ids, iou_threshold)
+    if keep is None:
+        keep = _nms_blocks(np.ascontiguousarray(cols.T), class_ids, iou_threshold, max_output)
+    kept = np.flatnonzero(keep)
+    return kept[:max_output] if max_output is not None else kept
 
 
 def _nms_blocks(
@@ -196,8 +209,5 @@ def nms(
     order = np.argsort(-scores, kind="stable")
     sorted_boxes = boxes[order].astype(np.float64)
     sorted_classes = class_ids[order] if class_ids is not None else None
-    keep = _nms_sweep(np.ascontiguousarray(sorted_boxes.T), sorted_classes, iou_threshold)
-    if keep is None:
-        keep = _nms_blocks(sorted_boxes, sorted_classes, iou_threshold, max_output)
-    result = order[keep]
-    return result[:max_output] if max_output is not None else result
+    cols = np.ascontiguousarray(sorted_boxes.T)
+    return order[nms_sorted(cols, sorted_classes, iou_threshold, max_output)]

@@ -12,8 +12,8 @@ from trtpipe.decode.common import (
     Transforms,
     as_float_array,
     class_filter,
-    cxcywh_to_xyxy,
-    finish,
+    cxcywh_rows,
+    finish_sorted,
     per_image,
 )
 from trtpipe.decode.detections import Detections
@@ -45,10 +45,12 @@ def decode_yolov8(
         if cand.size == 0:
             results.append(Detections.empty(opts.label_names is not None))
             continue
+        scores = best[cand]
+        order = np.argsort(-scores, kind="stable")
+        cand, scores = cand[order], scores[order]
         class_ids = cls[:, cand].argmax(axis=0)
         if wanted is not None:
             class_ids = wanted[class_ids]
-        box = pred[:4, cand]
-        boxes = cxcywh_to_xyxy(box[0], box[1], box[2], box[3])
-        results.append(finish(boxes, best[cand], class_ids, images[b], opts))
+        cols = cxcywh_rows(pred[:4, cand])
+        results.append(finish_sorted(cols, scores, class_ids, images[b], opts))
     return results
