@@ -20,11 +20,7 @@ from trtpipe.decode import (
     detect_format,
 )
 from trtpipe.errors import InputError
-
-try:
-    from trtpipe.preprocess import letterbox_params
-except ImportError:
-    from trtpipe._numpy_letterbox import letterbox_params
+from trtpipe.preprocess import letterbox_params
 
 SIZE = 320
 

@@ -19,11 +19,7 @@ pytest.importorskip("skimage")
 
 from trtpipe import samples
 from trtpipe.detector import PIPELINE_DEPTH, Detector
-
-try:
-    from trtpipe.preprocess import letterbox_params
-except ImportError:
-    from trtpipe._numpy_letterbox import letterbox_params
+from trtpipe.preprocess import letterbox_params
 
 
 class Recording(Engine):

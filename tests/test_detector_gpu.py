@@ -49,7 +49,6 @@ def test_gpu_preprocessing_feeds_device_buffers_and_matches_cpu():
     pytest.importorskip("onnxruntime")
     pytest.importorskip("nudenet")
     pytest.importorskip("skimage")
-    pytest.importorskip("trtpipe.preprocess", reason="the GPU path needs trtpipe.preprocess")
     from trtpipe.detector import Detector
     from trtpipe.samples import sample_images, sample_model
 

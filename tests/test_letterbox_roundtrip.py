@@ -6,10 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-try:
-    from trtpipe.preprocess import letterbox_params
-except ImportError:
-    from trtpipe._numpy_letterbox import letterbox_params
+from trtpipe.preprocess import letterbox_params
 
 
 @settings(max_examples=200, deadline=None)

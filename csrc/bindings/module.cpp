@@ -5,4 +5,5 @@ PYBIND11_MODULE(_core, m) {
   trtpipe::bindings::bind_errors(m);
   trtpipe::bindings::bind_info(m);
   trtpipe::bindings::bind_memory(m);
+  trtpipe::bindings::bind_preprocess(m);
 }

@@ -22,9 +22,10 @@ from trtpipe.backends.base import Engine, PendingResult, TensorInfo
 from trtpipe.decode.common import DecodeOptions
 from trtpipe.decode.detections import Detections
 from trtpipe.decode.formats import FORMATS, decode, detect_format
-from trtpipe.errors import BackendUnavailableError, EngineError, InputError
+from trtpipe.errors import EngineError, InputError
 from trtpipe.model_metadata import class_names, image_size, onnx_metadata
 from trtpipe.monitor import PerformanceMonitor
+from trtpipe.preprocess import Preprocessor
 
 log = logging.getLogger(__name__)
 
@@ -50,27 +51,9 @@ class Ticket:
 def _load_engine(model: Any, backend: str, device: str) -> Engine:
     if isinstance(model, Engine):
         return model
-    try:
-        from trtpipe.backends.loader import load
-    except ImportError:
-        load = None
-    if load is not None:
-        return load(model, backend=backend, device=None if device == "auto" else device)
-    if backend not in ("auto", "onnxruntime"):
-        raise BackendUnavailableError(
-            f"backend: only 'onnxruntime' is available in this installation, given {backend!r}"
-        )
-    from trtpipe._onnxruntime_engine import OnnxRuntimeSession
+    from trtpipe.backends.loader import load
 
-    return OnnxRuntimeSession(model)
-
-
-def _make_preprocessor(**kwargs: Any) -> Any:
-    try:
-        from trtpipe.preprocess import Preprocessor
-    except ImportError:
-        from trtpipe._numpy_letterbox import Preprocessor
-    return Preprocessor(**kwargs)
+    return load(model, backend=backend, device=None if device == "auto" else device)
 
 
 def _input_layout(info: TensorInfo) -> str:
@@ -133,7 +116,7 @@ class Detector:
         on_gpu = self.engine.device.startswith("cuda") and device != "cpu"
         self.device = "cuda" if on_gpu else "cpu"
         half = np.dtype(self._input_info.dtype) == np.float16
-        self._pre = _make_preprocessor(
+        self._pre = Preprocessor(
             size=self.input_size,
             layout=_input_layout(self._input_info),
             dtype="float16" if half else "float32",
