@@ -51,6 +51,6 @@ def decode_yolov8(
         class_ids = cls[:, cand].argmax(axis=0)
         if wanted is not None:
             class_ids = wanted[class_ids]
-        cols = cxcywh_rows(pred[:4, cand])
+        cols = cxcywh_rows(pred, cand)
         results.append(finish_sorted(cols, scores, class_ids, images[b], opts))
     return results
