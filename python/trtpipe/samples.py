@@ -8,7 +8,7 @@ FACE_MALE, 12 MB. The images are scikit-image's bundled data. Both come with ``t
 
 from __future__ import annotations
 
-from importlib import resources
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +21,17 @@ SAMPLE_IMAGES = ("astronaut", "camera", "coffee", "chelsea")
 _INSTALL_HINT = "install the demo extra: pip install 'trtpipe[demo]'"
 
 
+def _package_dir(name: str) -> Path:
+    """Where an installed package's files are, found without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendUnavailableError(f"{name} is not installed; {_INSTALL_HINT}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def sample_model() -> Path:
     """Path of the sample detector (an ONNX file)."""
-    try:
-        path = resources.files("nudenet") / "320n.onnx"
-    except ModuleNotFoundError as exc:
-        raise BackendUnavailableError(
-            f"sample_model: nudenet is not installed; {_INSTALL_HINT}"
-        ) from exc
-    path = Path(str(path))
+    path = _package_dir("nudenet") / "320n.onnx"
     if not path.is_file():
         raise BackendUnavailableError(f"sample_model: {path} is missing from the nudenet package")
     return path
@@ -47,17 +49,28 @@ def sample_labels() -> list[str]:
 
 def sample_images() -> list[tuple[str, np.ndarray]]:
     """(name, image) pairs: colour images as H×W×3 uint8 in BGR order (what cameras and
-    OpenCV deliver, and what ``Detector`` assumes for 3 channels); ``camera`` is mono, H×W."""
+    OpenCV deliver, and what ``Detector`` assumes for 3 channels); ``camera`` is mono, H×W.
+
+    The PNG files are read from scikit-image's data folder (with OpenCV where installed, so
+    neither scikit-image's dependencies nor an import of it are needed)."""
+    folder = _package_dir("skimage") / "data"
     try:
-        from skimage import data
-    except ImportError as exc:
-        raise BackendUnavailableError(
-            f"sample_images: scikit-image is not installed; {_INSTALL_HINT}"
-        ) from exc
+        import cv2
+    except ImportError:
+        cv2 = None
     images = []
     for name in SAMPLE_IMAGES:
-        image = np.asarray(getattr(data, name)())
-        if image.ndim == 3:
-            image = np.ascontiguousarray(image[..., 2::-1])  # RGB(A) -> BGR
+        if cv2 is not None:
+            image = cv2.imread(str(folder / f"{name}.png"), cv2.IMREAD_UNCHANGED)
+            if image is None:
+                raise BackendUnavailableError(f"sample_images: cannot read {folder / name}.png")
+        else:
+            from skimage import data
+
+            image = np.asarray(getattr(data, name)())
+            if image.ndim == 3:
+                image = np.ascontiguousarray(image[..., 2::-1])  # RGB(A) -> BGR
+        if image.ndim == 3 and image.shape[2] == 4:
+            image = np.ascontiguousarray(image[..., :3])
         images.append((name, image))
     return images
