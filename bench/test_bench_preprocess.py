@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from bench import preprocess as suite
-from bench import report
 
 
 def _gpu_or_skip():
@@ -83,7 +82,7 @@ def test_gpu_time_suite_writes_the_report(setup):
     """The CUDA-event suite in quick mode; the table lands in $TRTPIPE_BENCH_OUT."""
     series = suite.collect(quick=True)
     out_dir = Path(os.environ.get("TRTPIPE_BENCH_OUT", "bench/results"))
-    path = report.write(series, out_dir, "preprocess", header="## preprocess (quick)")
+    path = suite.write_report(series, out_dir, "## preprocess (quick)")
     assert path.exists()
     cases = {s.case for s in series}
     for case in suite.CASES:

@@ -161,6 +161,20 @@ def test_float16_output_is_the_float32_result_rounded():
     np.testing.assert_array_equal(b, a.astype(np.float16))
 
 
+@pytest.mark.parametrize(
+    "scale", [1e-7, 3e-6, 1.0, 300.0], ids=["subnormal", "tiny", "1", "overflow"]
+)
+def test_float16_rounding_covers_subnormals_and_overflow(scale):
+    img = RNG.integers(0, 256, size=(21, 37, 3), dtype=np.uint8)
+    kwargs = dict(size=(24, 24), scale=scale, mean=(0.0, 1e-6 * scale, -0.5), device="cpu")
+    f32, f16 = Preprocessor(**kwargs), Preprocessor(dtype="float16", **kwargs)
+    a, b = f32.empty(1), f16.empty(1)
+    f32(img, a)
+    f16(img, b)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(b.view(np.uint16), a.astype(np.float16).view(np.uint16))
+
+
 def test_batch_slot_writes_only_its_slot():
     img = RNG.integers(0, 256, size=(20, 30, 3), dtype=np.uint8)
     pre = Preprocessor(size=(16, 16), device="cpu")
@@ -310,6 +324,24 @@ def test_bad_outputs_raise_input_error_naming_the_field():
         pre(img, [0.0])
 
 
+def test_stream_handles_from_ints_torch_and_cupy_style_objects():
+    from trtpipe.preprocess import _stream_handle
+
+    class TorchLike:
+        cuda_stream = 0x1234
+
+    class CupyLike:
+        ptr = 0x5678
+
+    assert _stream_handle(0) == 0
+    assert _stream_handle(None) == 0
+    assert _stream_handle(np.uint64(7)) == 7
+    assert _stream_handle(TorchLike()) == 0x1234
+    assert _stream_handle(CupyLike()) == 0x5678
+    with bad(r"stream: expected a cudaStream_t as int, a torch.cuda.Stream or a CuPy stream"):
+        _stream_handle("default")
+
+
 def test_bad_options_raise_input_error_naming_the_field():
     with bad(r"size: expected \(width, height\) each in 1..32768, given \(0, 640\)"):
         Preprocessor(size=(0, 640), device="cpu")
@@ -317,6 +349,9 @@ def test_bad_options_raise_input_error_naming_the_field():
         Preprocessor(layout="CHW", device="cpu")
     with bad(r"dtype: expected one of float32, float16, given 'int8'"):
         Preprocessor(dtype="int8", device="cpu")
+    with bad(r"dtype: expected one of float32, float16, given 'half-ish'"):
+        Preprocessor(dtype="half-ish", device="cpu")
+    assert Preprocessor(dtype=np.float16, device="cpu").empty(1).dtype == np.float16
     with bad(r"channel_order: expected one of RGB, BGR, given 'rgb'"):
         Preprocessor(channel_order="rgb", device="cpu")
     with bad(r"interpolation: expected one of bilinear, nearest, given 'cubic'"):

@@ -94,6 +94,7 @@ struct GpuPreprocessor::Impl {
           "address the GPU cannot read");
     }
     src.host = true;
+    staging.next_frame();
     const std::size_t bytes = required_bytes(frame);
     if (attr.type == cudaMemoryTypeHost) {
       // Pinned already (a pinned-pool buffer, cudaHostAlloc or cudaHostRegister memory).

@@ -3,8 +3,6 @@
 // the same numbers: read the source neighbours, convert them to RGB (BT.601 limited range, the
 // fixed-point formula OpenCV's COLOR_YUV2RGB_* use), resize (bilinear with OpenCV's INTER_LINEAR
 // pixel-centre convention, or nearest pixel centre), letterbox, then x * scale, (x - mean) / std.
-#include <math.h>
-
 #include <cstdint>
 
 #include "preprocess/options.hpp"
@@ -111,7 +109,8 @@ TRTPIPE_HD Rgb load_rgb(const PixelParams& p, int x, int y) {
 // OpenCV INTER_LINEAR: source coordinate of the pixel centre, clamped at the borders.
 TRTPIPE_HD void linear_tap(int dst, float inv, int src_size, int& i0, int& i1, float& w1) {
   const float f = (static_cast<float>(dst) + 0.5f) * inv - 0.5f;
-  int i = static_cast<int>(floorf(f));
+  int i = static_cast<int>(f);  // floor, without a libm call on the host
+  if (static_cast<float>(i) > f) --i;
   float w = f - static_cast<float>(i);
   if (i < 0) {
     i = 0;
