@@ -75,7 +75,14 @@ def _size_of(value: int | Sequence[int]) -> tuple[int, int]:
 
 
 class Detector:
-    """Runs a detection model on images. See CONTRACTS in the README for the call forms."""
+    """Runs a detection model on images: ``det(image)``, ``det.detect_bytes(...)`` or
+    ``det.submit(image)`` then ``det.result(ticket)``; boxes come back in source pixels.
+
+    ``model``: a model file for :func:`trtpipe.load` or a loaded :class:`Engine`.
+    ``input_size``: (width, height) for models with a dynamic input (default: the model's
+    ``imgsz`` metadata, else 640×640). ``labels``: class names (default: the model's ``names``
+    metadata). ``decoder``: the output format (default: told from the first outputs).
+    """
 
     def __init__(
         self,
@@ -114,7 +121,7 @@ class Detector:
         self.labels = names
         self.decoder = None if decoder == "auto" else decoder
         on_gpu = self.engine.device.startswith("cuda") and device != "cpu"
-        self.device = "cuda" if on_gpu else "cpu"
+        self.device = self.engine.device if on_gpu else "cpu"
         half = np.dtype(self._input_info.dtype) == np.float16
         self._pre = Preprocessor(
             size=self.input_size,
