@@ -17,9 +17,28 @@ from trtpipe.info import Info, info
 from trtpipe.memory import DevicePool, HostPool, PinnedPool, PoolStats
 from trtpipe.preprocess import Letterbox, Preprocessor, letterbox_params
 
+# Imported on first use, so `import trtpipe` stays light.
+_LAZY = {
+    "Detector": "trtpipe.detector",
+    "Detections": "trtpipe.decode.detections",
+    "samples": "trtpipe.samples",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(_LAZY[name])
+        return module if name == "samples" else getattr(module, name)
+    raise AttributeError(f"module 'trtpipe' has no attribute {name!r}")
+
+
 __all__ = [
     "BackendUnavailableError",
     "CudaError",
+    "Detections",
+    "Detector",
     "DevicePool",
     "EngineError",
     "HostPool",
@@ -38,4 +57,5 @@ __all__ = [
     "info",
     "letterbox_params",
     "load",
+    "samples",
 ]

@@ -13,6 +13,8 @@ import numpy as np
 from trtpipe import _core
 from trtpipe.commands import bench as bench_command
 from trtpipe.commands import build as build_command
+from trtpipe.commands import demo as demo_command
+from trtpipe.commands import detect as detect_command
 from trtpipe.commands import inspect as inspect_command
 from trtpipe.commands import validate as validate_command
 from trtpipe.errors import TrtpipeError
@@ -60,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_info.set_defaults(handler=_cmd_info)
     bench_command.add_parser(commands)
     build_command.add_parser(commands)
+    demo_command.add_parser(commands)
+    detect_command.add_parser(commands)
     inspect_command.add_parser(commands)
     validate_command.add_parser(commands)
     return parser

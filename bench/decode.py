@@ -1,0 +1,271 @@
+"""Decoding + NMS of a YOLOv8 output, and the Detector's per-frame overhead, side by side.
+
+    python -m bench.decode [--repeats N]     # results in $TRTPIPE_BENCH_OUT (bench/results)
+
+Cases:
+- decode + NMS of a [1, 84, 8400] YOLOv8 output (640×640, 80 classes) at conf 0.25: trtpipe
+  vs the classic NumPy post-processing (vectorised threshold, then the textbook
+  ``while order.size`` NMS loop) vs the same in PyTorch with ``torchvision.ops.batched_nms``
+  (when importable). The output is synthetic: 20 objects with 15 overlapping anchors each
+  above the threshold, low scores elsewhere, as a trained head gives.
+- NMS alone on those candidates: trtpipe vs the loop vs torchvision.
+- one Detector frame on the sample model vs the backend's own inference time on an input of
+  the same shape (interleaved), and per frame the Detector's own time: end-to-end minus
+  inference (preprocess, decode, bookkeeping), the figure the ≤ 50 µs goal is about.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from bench.report import Series, markdown_table, write
+from trtpipe.decode import decode_yolov8, nms
+
+CONF, IOU, MAX_DET = 0.25, 0.45, 300
+GOAL_DECODE_US = 300.0  # median, CPU
+GOAL_OVERHEAD_US = 50.0  # per frame, GPU machine
+
+
+def yolov8_output(
+    seed: int = 0, num_classes: int = 80, anchors: int = 8400, objects: int = 20, per: int = 15
+) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out = np.empty((1, 4 + num_classes, anchors), np.float32)
+    out[0, :2] = rng.random((2, anchors)) * 640
+    out[0, 2:4] = rng.random((2, anchors)) * 100 + 8
+    out[0, 4:] = rng.random((num_classes, anchors), np.float32) ** 4 * 0.2  # below CONF
+    chosen = rng.choice(anchors, objects * per, replace=False).reshape(objects, per)
+    for anchors_of_object in chosen:
+        centre = rng.random(4) * [560, 560, 150, 150] + [40, 40, 20, 20]
+        cls = rng.integers(num_classes)
+        jitter = rng.normal(0, 4, (per, 4))
+        out[0, :4, anchors_of_object] = centre + jitter
+        out[0, 4 + cls, anchors_of_object] = 0.3 + 0.7 * rng.random(per)
+    return out
+
+
+def classic_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """The textbook NumPy NMS loop (as in Fast R-CNN's py_cpu_nms)."""
+    x1, y1, x2, y2 = boxes.T
+    areas = (x2 - x1) * (y2 - y1)
+    order = scores.argsort()[::-1]
+    keep = []
+    while order.size > 0:
+        i = order[0]
+        keep.append(i)
+        xx1 = np.maximum(x1[i], x1[order[1:]])
+        yy1 = np.maximum(y1[i], y1[order[1:]])
+        xx2 = np.minimum(x2[i], x2[order[1:]])
+        yy2 = np.minimum(y2[i], y2[order[1:]])
+        inter = np.maximum(0.0, xx2 - xx1) * np.maximum(0.0, yy2 - yy1)
+        ovr = inter / (areas[i] + areas[order[1:]] - inter)
+        order = order[1:][ovr <= iou]
+    return np.array(keep, dtype=np.int64)
+
+
+def numpy_reference(out: np.ndarray):
+    """The usual NumPy post-processing of a YOLOv8 output, class-aware by box offsets."""
+    pred = out[0].T
+    scores_all = pred[:, 4:]
+    conf = scores_all.max(axis=1)
+    mask = conf > CONF
+    pred, conf = pred[mask], conf[mask]
+    cls = scores_all[mask].argmax(axis=1)
+    xyxy = np.concatenate([pred[:, :2] - pred[:, 2:4] / 2, pred[:, :2] + pred[:, 2:4] / 2], 1)
+    keep = classic_nms(xyxy + cls[:, None] * 4096.0, conf, IOU)[:MAX_DET]
+    return xyxy[keep], conf[keep], cls[keep]
+
+
+def candidates(out: np.ndarray):
+    pred = out[0]
+    best = pred[4:].max(axis=0)
+    idx = np.flatnonzero(best > CONF)
+    box = pred[:4, idx]
+    xyxy = np.stack(
+        [box[0] - box[2] / 2, box[1] - box[3] / 2, box[0] + box[2] / 2, box[1] + box[3] / 2], axis=1
+    )
+    return xyxy, best[idx], pred[4:, idx].argmax(axis=0)
+
+
+def torchvision_path(out: np.ndarray):
+    """The same decoding in PyTorch with torchvision's batched NMS (None if not installed)."""
+    try:
+        import torch
+        from torchvision.ops import batched_nms
+    except ImportError:
+        return None
+    tensor = torch.from_numpy(out)
+
+    def run():
+        pred = tensor[0]
+        conf, cls = pred[4:].max(dim=0)
+        mask = conf > CONF
+        box = pred[:4, mask]
+        xyxy = torch.stack(
+            [box[0] - box[2] / 2, box[1] - box[3] / 2, box[0] + box[2] / 2, box[1] + box[3] / 2],
+            dim=1,
+        )
+        keep = batched_nms(xyxy, conf[mask], cls[mask], IOU)[:MAX_DET]
+        return xyxy[keep], conf[mask][keep], cls[mask][keep]
+
+    return run
+
+
+def samples_us(fn: Callable[[], object], repeats: int, warmup: int = 20) -> np.ndarray:
+    for _ in range(warmup):
+        fn()
+    out = np.empty(repeats)
+    for i in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out[i] = (time.perf_counter() - start) * 1e6
+    return out
+
+
+def decode_series(repeats: int) -> list[Series]:
+    out = yolov8_output()
+    ours = decode_yolov8(out, conf=CONF, iou=IOU, max_detections=MAX_DET)[0]
+    ref_boxes, _, ref_cls = numpy_reference(out)
+    # the peers must agree before their times mean anything
+    assert ours.class_ids.tolist() == ref_cls.tolist()
+    np.testing.assert_allclose(ours.boxes, ref_boxes, atol=1e-3)
+    case = "decode+NMS [1,84,8400] conf 0.25"
+    series = [
+        Series(
+            case,
+            "trtpipe",
+            samples_us(lambda: decode_yolov8(out, conf=CONF, iou=IOU), repeats),
+            note=f"{len(ours)} boxes kept",
+        ),
+        Series(
+            case,
+            "numpy-reference",
+            samples_us(lambda: numpy_reference(out), repeats),
+            note="vectorised threshold + classic NMS loop",
+        ),
+    ]
+    torch_run = torchvision_path(out)
+    if torch_run is not None:
+        import torch
+
+        torch.set_num_threads(1)
+        series.append(
+            Series(
+                case,
+                "torchvision",
+                samples_us(torch_run, repeats),
+                note="torch decode + torchvision.ops.batched_nms, 1 thread",
+            )
+        )
+    boxes, scores, classes = candidates(out)
+    nms_case = f"NMS only, {len(scores)} candidates, 20 classes"
+    series += [
+        Series(nms_case, "trtpipe", samples_us(lambda: nms(boxes, scores, IOU, classes), repeats)),
+        Series(
+            nms_case,
+            "numpy-reference",
+            samples_us(
+                lambda: classic_nms(boxes + classes[:, None] * 4096.0, scores, IOU), repeats
+            ),
+        ),
+    ]
+    if torch_run is not None:
+        import torch
+        from torchvision.ops import batched_nms
+
+        tb, ts, tc = (torch.from_numpy(np.ascontiguousarray(a)) for a in (boxes, scores, classes))
+        series.append(
+            Series(
+                nms_case, "torchvision", samples_us(lambda: batched_nms(tb, ts, tc, IOU), repeats)
+            )
+        )
+    return series
+
+
+def detector_series(repeats: int) -> list[Series]:
+    try:
+        from trtpipe.detector import Detector
+        from trtpipe.samples import sample_images, sample_model
+
+        det = Detector(sample_model())
+        image = dict(sample_images())["astronaut"]
+    except ImportError as exc:
+        print(f"skipping the Detector case: {exc}")
+        return []
+    det(image)
+    info = det.engine.inputs[0]
+    w, h = det.input_size
+    shape = (1, 3, h, w) if info.shape[1] == 3 else (1, h, w, 3)
+    buffer = np.random.default_rng(0).random(shape, dtype=np.float32).astype(info.dtype)
+    name = info.name
+    case = f"one frame, sample model {w}x{h} ({det.engine.backend}, {det.device})"
+    feeds = {name: buffer}
+    for _ in range(5):
+        det.engine.infer(feeds)
+        det(image)
+    # interleaved, so both see the same machine state
+    backend, full, own, pre, post = (np.empty(repeats) for _ in range(5))
+    for i in range(repeats):
+        start = time.perf_counter()
+        det.engine.infer(feeds)
+        backend[i] = (time.perf_counter() - start) * 1e6
+        start = time.perf_counter()
+        det(image)
+        full[i] = (time.perf_counter() - start) * 1e6
+        t = det.last_timings
+        own[i] = (t["end_to_end"] - t["inference"]) * 1e3  # everything but the engine
+        pre[i], post[i] = t["preprocess"] * 1e3, t["postprocess"] * 1e3
+    overhead = float(np.median(own))
+    return [
+        Series(case, "backend infer only", backend),
+        Series(
+            case,
+            "trtpipe",
+            full,
+            note=(
+                f"Detector's own time per frame {overhead:.0f} µs (preprocess "
+                f"{np.median(pre):.0f}, postprocess {np.median(post):.0f})"
+            ),
+            extra={
+                "overhead_us": overhead,
+                "preprocess_us": float(np.median(pre)),
+                "postprocess_us": float(np.median(post)),
+            },
+        ),
+        Series(f"{case}: Detector's own time", "trtpipe", own, note="end_to_end - inference"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=500)
+    parser.add_argument("--no-detector", action="store_true")
+    args = parser.parse_args(argv)
+    series = decode_series(args.repeats)
+    if not args.no_detector:
+        series += detector_series(max(50, args.repeats // 10))
+    out_dir = Path(os.environ.get("TRTPIPE_BENCH_OUT", Path(__file__).parent / "results"))
+    ours = next(s for s in series if s.impl == "trtpipe")
+    ref = next(s for s in series if s.impl == "numpy-reference")
+    header = (
+        f"# decode\n\n{platform.node()} ({platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs), NumPy {np.__version__}\n\n"
+        f"decode+NMS median {ours.median:.0f} µs (goal ≤ {GOAL_DECODE_US:.0f}); "
+        f"{ref.median / ours.median:.2f}× faster than the NumPy reference (goal ≥ 2×)"
+    )
+    path = write(series, out_dir, "decode", header)
+    print(header)
+    print(markdown_table(series))
+    print(f"written: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,48 @@
+"""``trtpipe demo``: the sample detector on the sample images, no arguments needed; annotated
+images go to ./trtpipe-demo/."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from trtpipe.commands.detect import run_frames
+from trtpipe.detector import Detector
+from trtpipe.samples import sample_images, sample_model
+
+DEFAULT_OUT = "trtpipe-demo"
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    model = sample_model()
+    det = Detector(model, backend=args.backend, device=args.device, conf=args.conf)
+    out = Path(args.out)
+    if not args.json:
+        print(
+            f"model: {model} ({det.engine.backend}, input {det.input_size[0]}x{det.input_size[1]})"
+        )
+    images = sample_images()
+    frames = ((f"{name}.png", image) for name, image in images)
+    summary = run_frames(
+        det, frames, total=len(images), save_dir=out, as_json=args.json, progress=False
+    )
+    if args.json:
+        print(json.dumps({"summary": summary.to_dict(), "annotated": str(out)}))
+    else:
+        print(summary.format())
+        print(f"annotated images in {out}/")
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "demo", help="detect faces in the sample images with the sample model"
+    )
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"where to write (default ./{DEFAULT_OUT})")
+    p.add_argument("--json", action="store_true", help="JSON lines instead of text")
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--conf", type=float, default=0.25)
+    p.set_defaults(func=_cmd_demo, handler=_cmd_demo)

@@ -1,0 +1,220 @@
+"""``trtpipe detect <image|folder|video> --model ...``: detections per frame, optionally
+annotated copies and JSON lines, and a latency summary per stage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from trtpipe.commands.frames import open_source
+from trtpipe.decode.detections import Detections
+from trtpipe.detector import Detector
+
+log = logging.getLogger("trtpipe")
+STAGES = ("preprocess", "inference", "postprocess", "end_to_end")
+
+
+@dataclass
+class Summary:
+    frames: int = 0
+    detections: int = 0
+    timings: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
+
+    def add(self, dets: Detections, timings: dict[str, float]) -> None:
+        self.frames += 1
+        self.detections += len(dets)
+        for stage in STAGES:
+            if stage in timings:
+                self.timings[stage].append(timings[stage])
+
+    def to_dict(self) -> dict[str, Any]:
+        stages = {}
+        for stage, values in self.timings.items():
+            if values:
+                p50, p99 = np.percentile(values, (50, 99))
+                stages[stage] = {"p50_ms": round(float(p50), 3), "p99_ms": round(float(p99), 3)}
+        return {"frames": self.frames, "detections": self.detections, "latency": stages}
+
+    def format(self) -> str:
+        d = self.to_dict()
+        lines = [f"{d['frames']} frames, {d['detections']} detections"]
+        for stage, v in d["latency"].items():
+            lines.append(f"  {stage:<12} p50 {v['p50_ms']:8.2f} ms   p99 {v['p99_ms']:8.2f} ms")
+        return "\n".join(lines)
+
+
+def _progress(total: int | None, enabled: bool):
+    """A rich progress bar on stderr where rich is installed and the run has several frames."""
+    if not enabled:
+        return None
+    try:
+        from rich.console import Console
+        from rich.progress import Progress
+    except ImportError:
+        return None
+    return Progress(console=Console(file=sys.stderr), transient=True), total
+
+
+def describe(name: str, dets: Detections) -> str:
+    found = ", ".join(
+        f"{label} {score:.2f} [{', '.join(f'{v:.0f}' for v in box)}]"
+        for label, score, box in zip(dets.class_names(), dets.scores, dets.boxes, strict=True)
+    )
+    return f"{name}: {len(dets)} detection{'s' if len(dets) != 1 else ''}" + (
+        f": {found}" if found else ""
+    )
+
+
+def run_frames(
+    det: Detector,
+    frames: Iterable[tuple[str, np.ndarray]],
+    *,
+    total: int | None,
+    save_dir: Path | None,
+    as_json: bool,
+    progress: bool,
+    out: TextIO | None = None,
+    video: tuple[str, float] | None = None,
+) -> Summary:
+    """Runs every frame, prints one line (or JSON line) each, saves annotated copies."""
+    from trtpipe.annotate import draw
+
+    out = out or sys.stdout
+    summary = Summary()
+    writer = None
+    bar = _progress(total, progress)
+    task = None
+    if bar is not None:
+        bar[0].start()
+        task = bar[0].add_task("detecting", total=bar[1])
+    try:
+        for name, image in frames:
+            dets = det(image)
+            summary.add(dets, det.last_timings)
+            if as_json:
+                record = {"source": name, "detections": dets.to_dicts()}
+                out.write(json.dumps(record) + "\n")
+            elif bar is None or video is None:
+                out.write(describe(name, dets) + "\n")
+            if save_dir is not None:
+                annotated = draw(image, dets)
+                if video is not None:
+                    writer = writer or _video_writer(save_dir, video, annotated.shape)
+                    writer.write(annotated)
+                else:
+                    _write_image(save_dir / f"{Path(name).stem}.png", annotated)
+            if bar is not None:
+                bar[0].advance(task)
+    finally:
+        if bar is not None:
+            bar[0].stop()
+        if writer is not None:
+            writer.release()
+    return summary
+
+
+def _write_image(path: Path, image: np.ndarray) -> None:
+    from trtpipe.annotate import _cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not _cv2().imwrite(str(path), image):
+        raise OSError(f"could not write {path}")
+
+
+def _video_writer(save_dir: Path, video: tuple[str, float], shape: tuple[int, ...]):
+    from trtpipe.annotate import _cv2
+
+    cv2 = _cv2()
+    save_dir.mkdir(parents=True, exist_ok=True)
+    path = save_dir / f"{video[0]}.mp4"
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter_fourcc(*"mp4v"), video[1], (shape[1], shape[0])
+    )
+    if not writer.isOpened():
+        raise OSError(f"could not open {path} for writing")
+    return writer
+
+
+def _model(value: str) -> Path | str:
+    if value == "sample":
+        from trtpipe.samples import sample_model
+
+        return sample_model()
+    return value
+
+
+def detector_from_args(args: argparse.Namespace) -> Detector:
+    return Detector(
+        _model(args.model),
+        backend=args.backend,
+        input_size=args.input_size,
+        conf=args.conf,
+        iou=args.iou,
+        max_detections=args.max_detections,
+        classes=args.classes,
+        decoder=args.decoder,
+        device=args.device,
+    )
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    source = open_source(args.source)
+    det = detector_from_args(args)
+    save = Path(args.save) if args.save else None
+    summary = run_frames(
+        det,
+        source.frames(),
+        total=source.count,
+        save_dir=save,
+        as_json=args.json,
+        progress=source.kind != "image" and not args.no_progress,
+        video=(source.path.stem, source.fps) if source.kind == "video" else None,
+    )
+    if args.json:
+        print(json.dumps({"summary": summary.to_dict()}))
+    else:
+        print(summary.format())
+        if save is not None:
+            print(f"annotated output in {save}/")
+    return 0
+
+
+def add_detector_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", default="auto", help="tensorrt, onnxruntime, torch or auto")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument("--conf", type=float, default=0.25, help="confidence threshold")
+    parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold")
+    parser.add_argument("--max-detections", type=int, default=300)
+    parser.add_argument(
+        "--classes", type=int, nargs="+", default=None, help="keep only these class ids"
+    )
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        nargs=2,
+        metavar=("W", "H"),
+        default=None,
+        help="network input size for models with a dynamic input",
+    )
+    parser.add_argument("--decoder", default="auto", help="output format (default: detected)")
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "detect", help="run a detector on an image, a folder of images or a video"
+    )
+    p.add_argument("source", help="image file, folder of images, or video file")
+    p.add_argument("--model", required=True, help="model file (ONNX, engine, ...) or 'sample'")
+    p.add_argument("--save", metavar="DIR", help="write annotated images (or video) here")
+    p.add_argument("--json", action="store_true", help="one JSON line per frame, then a summary")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_detector_options(p)
+    p.set_defaults(func=_cmd_detect, handler=_cmd_detect)

@@ -1,0 +1,93 @@
+"""Which decoder fits a model, told from its output names and shapes, and one entry point that
+runs the chosen decoder on a dict of outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from trtpipe.decode.common import DecodeOptions, Transforms
+from trtpipe.decode.detections import Detections
+from trtpipe.decode.detectnet import decode_detectnet
+from trtpipe.decode.efficient_nms import OUTPUT_NAMES as EFFICIENT_NMS_NAMES
+from trtpipe.decode.efficient_nms import decode_efficient_nms
+from trtpipe.decode.end_to_end import decode_end_to_end
+from trtpipe.decode.yolov5 import decode_yolov5
+from trtpipe.decode.yolov8 import decode_yolov8
+from trtpipe.errors import InputError
+
+FORMATS = ("yolov8", "yolov5", "end_to_end", "efficient_nms", "detectnet")
+
+
+def detect_format(shapes: Mapping[str, Sequence[int]]) -> str:
+    """The output format of a model whose outputs have these (concrete) shapes, by name."""
+    names = list(shapes)
+    if set(EFFICIENT_NMS_NAMES) <= set(names):
+        return "efficient_nms"
+    if len(names) == 2:
+        a, b = (tuple(shapes[n]) for n in names)
+        if len(a) == len(b) == 4 and (b[1] == 4 * a[1] or a[1] == 4 * b[1]):
+            return "detectnet"
+    if len(names) == 4 and [len(shapes[n]) for n in names] == [2, 3, 2, 2]:
+        return "efficient_nms"
+    if len(names) == 1:
+        shape = tuple(shapes[names[0]])
+        if len(shape) == 3:
+            _, rows, cols = shape
+            if cols == 6 and rows > 6:
+                return "end_to_end"
+            # YOLOv8 puts the few channel rows first; YOLOv5 the many anchor rows first.
+            return "yolov8" if rows < cols else "yolov5"
+    described = ", ".join(f"{n} {tuple(s)}" for n, s in shapes.items())
+    raise InputError(
+        f"outputs: expected a known detector layout ({', '.join(FORMATS)}), given {described}; "
+        "pass decoder= to choose one"
+    )
+
+
+def _detectnet(outputs: Mapping[str, np.ndarray], transforms: Transforms, opts: DecodeOptions):
+    a, b = outputs.values()
+    cov, bbox = (a, b) if np.shape(b)[1] == 4 * np.shape(a)[1] else (b, a)
+    return decode_detectnet(cov, bbox, transforms, opts)
+
+
+def _efficient_nms(outputs: Mapping[str, np.ndarray], transforms: Transforms, opts):
+    if set(EFFICIENT_NMS_NAMES) <= set(outputs):
+        arrays = [outputs[n] for n in EFFICIENT_NMS_NAMES]
+    else:
+        arrays = list(outputs.values())
+    return decode_efficient_nms(*arrays, transforms, opts)
+
+
+def _single(fn: Callable[..., list[Detections]]):
+    def run(outputs: Mapping[str, np.ndarray], transforms: Transforms, opts: DecodeOptions):
+        if len(outputs) != 1:
+            raise InputError(f"outputs: expected one output, given {list(outputs)}")
+        return fn(next(iter(outputs.values())), transforms, opts)
+
+    return run
+
+
+_DECODERS: dict[str, Callable[..., list[Detections]]] = {
+    "yolov8": _single(decode_yolov8),
+    "yolov5": _single(decode_yolov5),
+    "end_to_end": _single(decode_end_to_end),
+    "efficient_nms": _efficient_nms,
+    "detectnet": _detectnet,
+}
+
+
+def decode(
+    fmt: str,
+    outputs: Mapping[str, Any],
+    transforms: Transforms = None,
+    options: DecodeOptions | None = None,
+) -> list[Detections]:
+    """Runs the decoder of format ``fmt`` on a model's outputs (name -> array)."""
+    try:
+        fn = _DECODERS[fmt]
+    except KeyError:
+        raise InputError(f"decoder: expected one of {FORMATS}, given {fmt!r}") from None
+    return fn(outputs, transforms, options or DecodeOptions())

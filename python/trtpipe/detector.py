@@ -1,0 +1,256 @@
+"""trtpipe.Detector: an image in, detections in source pixels out, with one object.
+
+Per frame: the preprocessor letterboxes the image straight into the engine's input buffer (a
+device buffer on the GPU, a NumPy array on the CPU), the engine runs, the decoder (chosen from
+the output shapes) thresholds, suppresses and maps boxes back. Host times of each stage go to
+a PerformanceMonitor on every call and are in ``last_timings``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trtpipe.backends.base import Engine, PendingResult, TensorInfo
+from trtpipe.decode.common import DecodeOptions
+from trtpipe.decode.detections import Detections
+from trtpipe.decode.formats import FORMATS, decode, detect_format
+from trtpipe.errors import EngineError, InputError
+from trtpipe.model_metadata import class_names, image_size, onnx_metadata
+from trtpipe.monitor import PerformanceMonitor
+from trtpipe.preprocess import Preprocessor
+
+log = logging.getLogger(__name__)
+
+# Frames that may be in flight between submit() and result(); each owns one input buffer.
+PIPELINE_DEPTH = 2
+# Ultralytics' export size, used when neither the model nor the caller gives one.
+DEFAULT_INPUT_SIZE = (640, 640)
+
+
+@dataclass
+class Ticket:
+    """A frame between ``submit`` and ``result``."""
+
+    pending: PendingResult
+    transform: Any
+    slot: int
+    start: float
+    preprocess_ms: float
+    submit_ms: float
+    done: bool = False
+
+
+def _load_engine(model: Any, backend: str, device: str) -> Engine:
+    if isinstance(model, Engine):
+        return model
+    from trtpipe.backends.loader import load
+
+    return load(model, backend=backend, device=None if device == "auto" else device)
+
+
+def _input_layout(info: TensorInfo) -> str:
+    shape = info.shape
+    if len(shape) != 4:
+        raise EngineError(f"model input {info.name}: expected 4 dims (NCHW/NHWC), given {shape}")
+    if shape[1] == 3:
+        return "NCHW"
+    if shape[3] == 3:
+        return "NHWC"
+    raise EngineError(f"model input {info.name}: expected 3 channels, given shape {shape}")
+
+
+def _size_of(value: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(value, int):
+        return value, value
+    w, h = (int(v) for v in value)
+    return w, h
+
+
+class Detector:
+    """Runs a detection model on images: ``det(image)``, ``det.detect_bytes(...)`` or
+    ``det.submit(image)`` then ``det.result(ticket)``; boxes come back in source pixels.
+
+    ``model``: a model file for :func:`trtpipe.load` or a loaded :class:`Engine`.
+    ``input_size``: (width, height) for models with a dynamic input (default: the model's
+    ``imgsz`` metadata, else 640×640). ``labels``: class names (default: the model's ``names``
+    metadata). ``decoder``: the output format (default: told from the first outputs).
+    """
+
+    def __init__(
+        self,
+        model: str | Path | Engine,
+        backend: str = "auto",
+        input_size: int | Sequence[int] | None = None,
+        conf: float = 0.25,
+        iou: float = 0.45,
+        labels: Sequence[str] | None = None,
+        max_detections: int = 300,
+        classes: Sequence[int] | None = None,
+        decoder: str = "auto",
+        device: str = "auto",
+        monitor: PerformanceMonitor | None = None,
+    ):
+        if decoder != "auto" and decoder not in FORMATS:
+            raise InputError(f"decoder: expected 'auto' or one of {FORMATS}, given {decoder!r}")
+        if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
+            raise InputError(f"device: expected 'auto', 'cpu' or 'cuda[:N]', given {device!r}")
+        self.engine = _load_engine(model, backend, device)
+        inputs = self.engine.inputs
+        if len(inputs) != 1:
+            raise EngineError(f"model: expected one image input, given {[i.name for i in inputs]}")
+        self._input_info = inputs[0]
+        metadata = onnx_metadata(model) if isinstance(model, (str, Path)) else {}
+        self.input_size = self._resolve_input_size(input_size, metadata)
+        names = list(labels) if labels is not None else class_names(metadata)
+        self.options = DecodeOptions.of(
+            None,
+            conf=conf,
+            iou=iou,
+            max_detections=max_detections,
+            classes=classes,
+            label_names=names,
+        )
+        self.labels = names
+        self.decoder = None if decoder == "auto" else decoder
+        on_gpu = self.engine.device.startswith("cuda") and device != "cpu"
+        self.device = self.engine.device if on_gpu else "cpu"
+        half = np.dtype(self._input_info.dtype) == np.float16
+        self._pre = Preprocessor(
+            size=self.input_size,
+            layout=_input_layout(self._input_info),
+            dtype="float16" if half else "float32",
+            device=self.device,
+        )
+        self.monitor = monitor if monitor is not None else PerformanceMonitor(nvml_device=None)
+        self._pool = None
+        if on_gpu:
+            self._buffers = self._device_buffers(half)
+        else:
+            self._buffers = [self._pre.empty(batch=1) for _ in range(PIPELINE_DEPTH)]
+        self._free: deque[int] = deque(range(PIPELINE_DEPTH))
+        self._stream = getattr(self.engine, "stream", None) or 0
+        self.last_timings: dict[str, float] = {}
+
+    def _device_buffers(self, half: bool) -> list[Any]:
+        """The engine's input buffers, one per frame in flight, from one device pool."""
+        from trtpipe.memory import DevicePool
+
+        w, h = self.input_size
+        layout = _input_layout(self._input_info)
+        shape = (1, 3, h, w) if layout == "NCHW" else (1, h, w, 3)
+        dtype = np.float16 if half else np.float32
+        # 256-byte aligned blocks: leave room for the alignment of each
+        nbytes = (int(np.prod(shape)) * np.dtype(dtype).itemsize + 256) * PIPELINE_DEPTH
+        device = int(self.engine.device.partition(":")[2] or 0)
+        self._pool = DevicePool(nbytes, device=device)
+        self.monitor.add_pool("detector_input", self._pool)
+        return [self._pool.empty(shape, dtype) for _ in range(PIPELINE_DEPTH)]
+
+    @property
+    def backend(self) -> str:
+        return self.engine.backend
+
+    def _resolve_input_size(
+        self, input_size: int | Sequence[int] | None, metadata: Mapping[str, str]
+    ) -> tuple[int, int]:
+        shape = self._input_info.shape
+        layout = _input_layout(self._input_info)
+        h, w = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
+        if h > 0 and w > 0:
+            if input_size is not None and _size_of(input_size) != (w, h):
+                raise InputError(
+                    f"input_size: the model's input is fixed at {w}x{h}, given {input_size}"
+                )
+            return w, h
+        if input_size is not None:
+            return _size_of(input_size)
+        size = image_size(dict(metadata))
+        if size is None:
+            log.warning(
+                "model input has dynamic size and no imgsz metadata; using %dx%d",
+                *DEFAULT_INPUT_SIZE,
+            )
+            return DEFAULT_INPUT_SIZE
+        return size
+
+    # -- the frame path ---------------------------------------------------------------------
+
+    def __call__(self, image: Any, encoding: str | None = None) -> Detections:
+        return self.result(self.submit(image, encoding))
+
+    def detect_bytes(
+        self, data: Any, width: int, height: int, encoding: str, step: int | None = None
+    ) -> Detections:
+        """Detections of a raw camera frame (e.g. a ROS ``sensor_msgs/Image``'s data)."""
+        return self.result(self._submit(data, encoding, width=width, height=height, step=step))
+
+    def submit(self, image: Any, encoding: str | None = None) -> Ticket:
+        """Starts a frame; at most PIPELINE_DEPTH frames may be in flight."""
+        return self._submit(image, encoding)
+
+    def _submit(self, image: Any, encoding: str | None, **raw: Any) -> Ticket:
+        if not self._free:
+            raise InputError(
+                f"submit: expected at most {PIPELINE_DEPTH} frames in flight; call result() "
+                "on an earlier ticket first"
+            )
+        start = time.perf_counter()
+        slot = self._free[0]
+        buffer = self._buffers[slot]
+        # on the engine's stream where it has one, so inference is ordered after preprocessing
+        transform = self._pre(image, buffer, encoding, stream=self._stream, **raw)
+        t_pre = time.perf_counter()
+        try:
+            pending = self.engine.submit({self._input_info.name: buffer})
+        except Exception:
+            self.monitor.count_drop("engine_error")
+            raise
+        t_sub = time.perf_counter()
+        self._free.popleft()
+        return Ticket(pending, transform, slot, start, (t_pre - start) * 1e3, (t_sub - t_pre) * 1e3)
+
+    def result(self, ticket: Ticket) -> Detections:
+        """Waits for a submitted frame and decodes it."""
+        if not isinstance(ticket, Ticket) or ticket.done:
+            raise InputError(f"ticket: expected a pending Ticket from submit(), given {ticket!r}")
+        t0 = time.perf_counter()
+        try:
+            outputs = self.engine.result(ticket.pending)
+        except Exception:
+            self.monitor.count_drop("engine_error")
+            raise
+        finally:
+            ticket.done = True
+            self._free.append(ticket.slot)
+        t1 = time.perf_counter()
+        if self.decoder is None:
+            self.decoder = detect_format({k: np.shape(v) for k, v in outputs.items()})
+            log.debug("decoder chosen from the output shapes: %s", self.decoder)
+        dets = decode(self.decoder, outputs, ticket.transform, self.options)[0]
+        t2 = time.perf_counter()
+        timings = {
+            "preprocess": ticket.preprocess_ms,
+            "inference": ticket.submit_ms + (t1 - t0) * 1e3,
+            "postprocess": (t2 - t1) * 1e3,
+            "end_to_end": (t2 - ticket.start) * 1e3,
+        }
+        self.last_timings = timings
+        self.monitor.record_frame(**timings)
+        return dets
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> Detector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,82 @@
+"""``trtpipe demo`` and ``trtpipe detect`` end to end, against Detector called directly."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+from trtpipe.cli import main
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("nudenet")
+if importlib.util.find_spec("skimage") is None:  # its data files, not an import
+    pytest.skip("scikit-image is not installed", allow_module_level=True)
+cv2 = pytest.importorskip("cv2")
+
+from trtpipe import samples  # noqa: E402
+from trtpipe.detector import Detector  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    for name, image in samples.sample_images():
+        cv2.imwrite(str(folder / f"{name}.png"), image)
+    return folder
+
+
+def test_demo_writes_annotated_images(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "astronaut.png: 1 detection: FACE_FEMALE" in out
+    assert "camera.png: 1 detection: FACE_MALE" in out
+    assert "4 frames, 2 detections" in out
+    written = sorted(p.name for p in (tmp_path / "trtpipe-demo").iterdir())
+    assert written == ["astronaut.png", "camera.png", "chelsea.png", "coffee.png"]
+    original = dict(samples.sample_images())["astronaut"]
+    annotated = cv2.imread(str(tmp_path / "trtpipe-demo" / "astronaut.png"))
+    assert annotated.shape == original.shape
+    assert not np.array_equal(annotated, original)  # boxes were drawn
+
+
+def test_detect_folder_json_equals_detector(image_folder, tmp_path, capsys):
+    save = tmp_path / "annotated"
+    code = main(["detect", str(image_folder), "--model", "sample", "--json", "--save", str(save)])
+    assert code == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    frames, summary = lines[:-1], lines[-1]["summary"]
+    assert [f["source"] for f in frames] == sorted(p.name for p in image_folder.iterdir())
+    det = Detector(samples.sample_model())
+    for frame in frames:
+        want = det(cv2.imread(str(image_folder / frame["source"]), cv2.IMREAD_UNCHANGED))
+        assert [d["label"] for d in frame["detections"]] == want.class_names()
+        got = np.array([d["box"] for d in frame["detections"]]).reshape(-1, 4)
+        np.testing.assert_allclose(got, want.boxes, atol=0.01)
+    assert summary["frames"] == 4
+    assert summary["detections"] == sum(len(f["detections"]) for f in frames)
+    assert set(summary["latency"]) == {"preprocess", "inference", "postprocess", "end_to_end"}
+    assert len(list(save.iterdir())) == 4
+
+
+def test_detect_video(tmp_path, capsys):
+    image = dict(samples.sample_images())["astronaut"]
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, image.shape[1::-1])
+    for _ in range(5):
+        writer.write(image)
+    writer.release()
+    assert main(["detect", str(path), "--model", "sample", "--json", "--save", str(tmp_path)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [f["source"] for f in lines[:-1]] == [f"clip:{i:06d}" for i in range(5)]
+    assert all(f["detections"][0]["label"] == "FACE_FEMALE" for f in lines[:-1])
+    assert lines[-1]["summary"]["frames"] == 5
+    assert (tmp_path / "clip.mp4").stat().st_size > 0
+
+
+def test_detect_missing_source_is_an_error(tmp_path):
+    assert main(["detect", str(tmp_path / "absent.png"), "--model", "sample"]) == 2
+    assert main(["detect", str(tmp_path), "--model", "sample"]) == 2  # no images in it
