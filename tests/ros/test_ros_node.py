@@ -42,12 +42,12 @@ def _node(context: Any, factory: Any, topic: str, **overrides: Any) -> Any:
 class Graph:
     """A camera publisher, the detector node and a detections subscriber, all spinning."""
 
-    def __init__(self, context: Any, detector: Any, topic: str, **overrides: Any):
+    def __init__(self, context: Any, factory: Any, topic: str, **overrides: Any):
         import rclpy
         from sensor_msgs.msg import CompressedImage, Image
         from vision_msgs.msg import Detection2DArray
 
-        self.node = _node(context, factory_of(detector), topic, **overrides)
+        self.node = _node(context, factory, topic, **overrides)
         self.peer = rclpy.create_node(f"peer_{topic}", context=context)
         msg_type = CompressedImage if overrides.get("input_type") == "compressed" else Image
         self.pub = self.peer.create_publisher(msg_type, f"{topic}/image", 10)
@@ -82,7 +82,7 @@ def graph_factory(ros_context):
     graphs: list[Graph] = []
 
     def make(detector: Any, topic: str, **overrides: Any) -> Graph:
-        graphs.append(Graph(ros_context, detector, topic, **overrides))
+        graphs.append(Graph(ros_context, factory_of(detector), topic, **overrides))
         return graphs[-1]
 
     yield make
