@@ -39,7 +39,7 @@ class Profile:
     max: Mapping[str, tuple[int, ...]]
 
 
-class PendingResult(abc.ABC):
+class PendingResult:
     """A frame in flight; ``Engine.result`` turns it into outputs."""
 
 
@@ -75,7 +75,7 @@ class Engine(abc.ABC):
             raise TypeError(f"result: expected a PendingResult of this engine, given {pending!r}")
         return pending.outputs
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most backends free on garbage collection
         """Releases the model's resources; the engine cannot run afterwards."""
 
     def __enter__(self) -> Engine:
