@@ -3,15 +3,41 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import os
+import random
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from trtpipe.errors import EngineError
+
+ROOT = Path(__file__).resolve().parents[2]
+PREFIX = ROOT / ".cache" / "ros-msgs"
+
+# Stay on this machine, in a domain of our own: other test runs may share the host.
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+DOMAIN_ID = random.Random(os.getpid()).randrange(1, 101)
+
+
+def use_local_vision_msgs() -> None:
+    site = PREFIX / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    if not (site / "vision_msgs").is_dir():
+        return
+    sys.path.insert(0, str(site))
+    os.environ["AMENT_PREFIX_PATH"] = os.pathsep.join(
+        p for p in (str(PREFIX), sys.prefix, os.environ.get("AMENT_PREFIX_PATH")) if p
+    )
+    # The middleware looks the type support libraries up by name; load them up front
+    # since LD_LIBRARY_PATH cannot be changed for a running process.
+    for lib in sorted((PREFIX / "lib").glob("libvision_msgs__*.so")):
+        ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
 
 
 class Spinner:
@@ -72,7 +98,7 @@ def stamp_ns(header: Any) -> int:
 
 @dataclass
 class MeanDetections:
-    """One full-frame box scored by the frame's mean pixel value / 255 (an oracle a test recomputes)."""
+    """One full-frame box scored by the mean pixel value / 255 (an oracle a test recomputes)."""
 
     boxes: np.ndarray
     scores: np.ndarray
@@ -88,7 +114,9 @@ class MeanDetections:
         out = Detection2DArray()
         if header is not None:
             out.header = header
-        for (x1, y1, x2, y2), score, cls in zip(self.boxes, self.scores, self.class_ids, strict=True):
+        for (x1, y1, x2, y2), score, cls in zip(
+            self.boxes, self.scores, self.class_ids, strict=True
+        ):
             det = Detection2D()
             det.bbox.center.position.x = float(x1 + x2) / 2
             det.bbox.center.position.y = float(y1 + y2) / 2
@@ -128,7 +156,9 @@ class ScriptedDetector:
             class_ids=np.array([0], np.int64),
         )
 
-    def detect_bytes(self, data: Any, width: int, height: int, encoding: str, step: int | None = None):
+    def detect_bytes(
+        self, data: Any, width: int, height: int, encoding: str, step: int | None = None
+    ):
         bpp = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}[encoding]
         step = step or width * bpp
         flat = np.frombuffer(data, np.uint8, count=height * step)
@@ -150,3 +180,65 @@ def factory_of(*detectors: Any) -> Callable[..., Any]:
 
     factory.calls = calls  # type: ignore[attr-defined]
     return factory
+
+
+def detector_node(context: Any, factory: Any, topic: str, **overrides: Any) -> Any:
+    from rclpy.parameter import Parameter
+
+    from trtpipe.ros.node import DetectorNode
+
+    values = {
+        "image_topic": f"{topic}/image",
+        "detections_topic": f"{topic}/detections",
+        "qos": "default",
+        "nvml_device": -1,
+        **overrides,
+    }
+    return DetectorNode(
+        f"det_{topic}",
+        context=context,
+        detector_factory=factory,
+        parameter_overrides=[Parameter(k, value=v) for k, v in values.items()],
+    )
+
+
+class Graph:
+    """A camera publisher, the detector node and a detections subscriber, all spinning."""
+
+    def __init__(self, context: Any, factory: Any, topic: str, **overrides: Any):
+        import rclpy
+        from sensor_msgs.msg import CompressedImage, Image
+        from vision_msgs.msg import Detection2DArray
+
+        self.node = detector_node(context, factory, topic, **overrides)
+        self.peer = rclpy.create_node(f"peer_{topic}", context=context)
+        msg_type = CompressedImage if overrides.get("input_type") == "compressed" else Image
+        self.pub = self.peer.create_publisher(msg_type, f"{topic}/image", 10)
+        self.received: list[Any] = []
+        self._lock = threading.Lock()
+        self.peer.create_subscription(
+            Detection2DArray, f"{topic}/detections", self._on_detections, 10
+        )
+        self.spinner = Spinner(context, self.node, self.peer)
+        wait_for(lambda: self.pub.get_subscription_count() > 0, what="detector subscription")
+        wait_for(
+            lambda: self.peer.count_publishers(f"{topic}/detections") > 0, what="detections pub"
+        )
+
+    def _on_detections(self, msg: Any) -> None:
+        with self._lock:
+            self.received.append(msg)
+
+    def send_and_wait(self, msg: Any, count: int) -> Any:
+        self.pub.publish(msg)
+        wait_for(lambda: len(self.received) >= count, what=f"detections #{count}")
+        return self.received[count - 1]
+
+    def close(self) -> None:
+        self.spinner.stop()
+        self.node.destroy_node()
+        self.peer.destroy_node()
+
+
+def drops(node: Any) -> dict[str, int]:
+    return node.runtime.monitor.snapshot().dropped_frames

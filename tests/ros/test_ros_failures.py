@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ros_harness import ScriptedDetector, factory_of, image_msg, stamp_ns, wait_for
-from test_ros_node import Graph, drops
+
+from .ros_harness import Graph, ScriptedDetector, drops, factory_of, image_msg, stamp_ns, wait_for
 
 pytestmark = pytest.mark.ros
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ros_harness import ScriptedDetector, Spinner, factory_of, image_msg, stamp_ns, wait_for
+
+from .ros_harness import ScriptedDetector, Spinner, factory_of, image_msg, stamp_ns, wait_for
 
 pytestmark = pytest.mark.ros
 

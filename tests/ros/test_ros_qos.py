@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ros_harness import ScriptedDetector, Spinner, factory_of, image_msg, wait_for
-from test_ros_node import _node
+
+from .ros_harness import ScriptedDetector, Spinner, detector_node, factory_of, image_msg, wait_for
 
 pytestmark = pytest.mark.ros
 
@@ -26,7 +26,7 @@ def test_best_effort_camera_against_reliable_preset_is_an_incompatible_qos(ros_c
 
     from trtpipe.ros.diagnostics import WARN, status_level
 
-    node = _node(ros_context, factory_of(ScriptedDetector()), "mismatch", qos="reliable")
+    node = detector_node(ros_context, factory_of(ScriptedDetector()), "mismatch", qos="reliable")
     peer, _ = _peer_publisher(ros_context, "mismatch", qos_profile_sensor_data)
     spinner = Spinner(ros_context, node, peer)
     try:
@@ -43,7 +43,7 @@ def test_best_effort_camera_against_reliable_preset_is_an_incompatible_qos(ros_c
 def test_reliable_preset_counts_missed_input_deadlines(ros_context):
     from trtpipe.ros.qos import make_qos
 
-    node = _node(ros_context, factory_of(ScriptedDetector()), "deadline", qos="reliable")
+    node = detector_node(ros_context, factory_of(ScriptedDetector()), "deadline", qos="reliable")
     # The camera offers what the reliable preset requests (33 ms deadline, 100 ms lease).
     peer, pub = _peer_publisher(ros_context, "deadline", make_qos("reliable"))
     spinner = Spinner(ros_context, node, peer)

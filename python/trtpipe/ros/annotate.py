@@ -16,8 +16,14 @@ def draw_boxes(image: np.ndarray, boxes_xyxy: np.ndarray, thickness: int = 2) ->
     if out.ndim == 2:
         colour = colour[0]
     for x1, y1, x2, y2 in np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4):
-        left, right = int(np.clip(np.floor(x1), 0, width - 1)), int(np.clip(np.ceil(x2), 0, width - 1))
-        top, bottom = int(np.clip(np.floor(y1), 0, height - 1)), int(np.clip(np.ceil(y2), 0, height - 1))
+        left, right = (
+            int(np.clip(np.floor(x1), 0, width - 1)),
+            int(np.clip(np.ceil(x2), 0, width - 1)),
+        )
+        top, bottom = (
+            int(np.clip(np.floor(y1), 0, height - 1)),
+            int(np.clip(np.ceil(y2), 0, height - 1)),
+        )
         if right < left or bottom < top:
             continue
         t = thickness

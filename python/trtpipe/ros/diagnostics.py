@@ -26,7 +26,9 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def diagnostic_values(snap: Snapshot, counters: NodeCounters, backend: str) -> list[tuple[str, str]]:
+def diagnostic_values(
+    snap: Snapshot, counters: NodeCounters, backend: str
+) -> list[tuple[str, str]]:
     values = [
         ("backend", backend),
         ("fps", f"{snap.fps:.2f}"),
@@ -58,7 +60,9 @@ def diagnostic_values(snap: Snapshot, counters: NodeCounters, backend: str) -> l
         ("cpu_fallbacks", str(counters.cpu_fallbacks)),
         ("last_error", counters.last_error),
     ]
-    values += [(f"qos_incompatible.{p}", str(n)) for p, n in sorted(counters.incompatible_qos.items())]
+    values += [
+        (f"qos_incompatible.{p}", str(n)) for p, n in sorted(counters.incompatible_qos.items())
+    ]
     device = snap.device
     if device.reason is None:
         values += [

@@ -15,8 +15,10 @@ import numpy as np
 
 from trtpipe.errors import InputError
 
-# Bytes per pixel of the encodings the preprocessing reads directly.
-BYTES_PER_PIXEL = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
+# Bytes per pixel of the encodings the preprocessing reads directly (sensor_msgs names).
+PACKED = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
+YUV422 = ("yuv422", "uyvy", "yuv422_yuy2", "yuyv")  # 2 bytes per pixel, pixel pairs
+BYTES_PER_PIXEL = {**PACKED, **dict.fromkeys(YUV422, 2), "nv12": 1}
 
 
 class FrameRejected(InputError):
@@ -36,8 +38,10 @@ class RawFrame:
     encoding: str
 
     def as_array(self) -> np.ndarray:
-        """HWC (or HW for mono8) uint8 view of the pixels, no copy."""
-        bpp = BYTES_PER_PIXEL[self.encoding]
+        """HWC (or HW for mono8) uint8 view of the pixels of a packed encoding, no copy."""
+        if self.encoding not in PACKED:
+            raise InputError(f"encoding: expected one of {sorted(PACKED)}, given {self.encoding!r}")
+        bpp = PACKED[self.encoding]
         rows = np.frombuffer(self.data, dtype=np.uint8, count=self.height * self.step)
         pixels = rows.reshape(self.height, self.step)[:, : self.width * bpp]
         return pixels.reshape(self.height, self.width, bpp) if bpp > 1 else pixels
@@ -62,11 +66,18 @@ def raw_frame(msg: Any) -> RawFrame:
             "bad_step",
             f"step: expected >= width x {bpp} = {width * bpp} bytes for {encoding}, given {step}",
         )
-    data = memoryview(msg.data).cast("B")
-    if data.nbytes < height * step:
+    subsampled = encoding == "nv12" or encoding in YUV422
+    if subsampled and (width % 2 or (encoding == "nv12" and height % 2)):
         raise FrameRejected(
-            "short_data",
-            f"data: expected >= height x step = {height * step} bytes, given {data.nbytes}",
+            "odd_size",
+            f"width x height: expected even dimensions for {encoding}, given {width}x{height}",
+        )
+    rows = height * 3 // 2 if encoding == "nv12" else height  # nv12: Y plane + half-height UV
+    data = memoryview(msg.data).cast("B")
+    if data.nbytes < rows * step:
+        what = "height x 3/2 x step" if encoding == "nv12" else "height x step"
+        raise FrameRejected(
+            "short_data", f"data: expected >= {what} = {rows * step} bytes, given {data.nbytes}"
         )
     return RawFrame(data=data, width=width, height=height, step=step, encoding=encoding)
 
@@ -81,7 +92,9 @@ def decode_compressed(msg: Any) -> np.ndarray:
         ) from exc
     payload = memoryview(msg.data).cast("B")
     if payload.nbytes == 0:
-        raise FrameRejected("bad_compressed", f"data: expected a {msg.format!r} payload, given 0 bytes")
+        raise FrameRejected(
+            "bad_compressed", f"data: expected a {msg.format!r} payload, given 0 bytes"
+        )
     try:
         with Image.open(io.BytesIO(payload)) as image:
             rgb = image.convert("RGB")

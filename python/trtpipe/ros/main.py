@@ -13,6 +13,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from trtpipe.errors import TrtpipeError
+
 COMMANDS = ("detector", "lifecycle", "isaac-bridge")
 
 EXIT_MISSING_DEPENDENCY = 3
@@ -23,7 +25,9 @@ def _missing_ros_reason() -> str | None:
         import rclpy  # noqa: F401
         import sensor_msgs.msg  # noqa: F401
     except ImportError as exc:
-        return f"rclpy is not importable ({exc}): source a ROS 2 install or pip install 'trtpipe[ros]'"
+        return (
+            f"rclpy is not importable ({exc}): source a ROS 2 install or pip install 'trtpipe[ros]'"
+        )
     try:
         import vision_msgs.msg  # noqa: F401
     except ImportError as exc:
@@ -59,6 +63,9 @@ def _spin(command: str, argv: Sequence[str]) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except TrtpipeError as exc:  # a model that does not load, a bad parameter, ...
+        print(f"trtpipe-ros {command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     finally:
         if node is not None:
             node.destroy_node()

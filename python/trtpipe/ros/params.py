@@ -102,5 +102,7 @@ class DetectorParams:
                 f"labels_file: expected a readable text file, given {self.labels_file!r} ({exc})"
             ) from exc
         if not labels:
-            raise InputError(f"labels_file: expected one label per line, {self.labels_file!r} is empty")
+            raise InputError(
+                f"labels_file: expected one label per line, {self.labels_file!r} is empty"
+            )
         return labels

@@ -27,7 +27,13 @@ from trtpipe.ros.annotate import draw_boxes
 from trtpipe.ros.counters import NodeCounters
 from trtpipe.ros.detector_factory import CPU_BACKEND, CPU_DEVICE, DetectorFactory, load_detector
 from trtpipe.ros.diagnostics import diagnostic_array
-from trtpipe.ros.image_input import FrameRejected, RawFrame, decode_compressed, raw_frame
+from trtpipe.ros.image_input import (
+    PACKED,
+    FrameRejected,
+    RawFrame,
+    decode_compressed,
+    raw_frame,
+)
 from trtpipe.ros.mailbox import LatestMailbox
 from trtpipe.ros.params import DetectorParams
 from trtpipe.ros.qos import make_qos
@@ -94,7 +100,9 @@ class DetectorRuntime:
         out_qos = make_qos(
             p.detections_qos, deadline_ms=p.deadline_ms, liveliness_lease_ms=p.liveliness_lease_ms
         )
-        create = self.node.create_lifecycle_publisher if self._lifecycle else self.node.create_publisher
+        create = (
+            self.node.create_lifecycle_publisher if self._lifecycle else self.node.create_publisher
+        )
         self._det_pub = create(
             Detection2DArray, p.detections_topic, out_qos, event_callbacks=self._publisher_events()
         )
@@ -119,7 +127,9 @@ class DetectorRuntime:
         # Diagnostics go out while active; a plain publisher so they need no activation.
         self._diag_pub = self.node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._timer = self.node.create_timer(p.diagnostics_period_s, self.publish_diagnostics)
-        in_qos = make_qos(p.qos, deadline_ms=p.deadline_ms, liveliness_lease_ms=p.liveliness_lease_ms)
+        in_qos = make_qos(
+            p.qos, deadline_ms=p.deadline_ms, liveliness_lease_ms=p.liveliness_lease_ms
+        )
         msg_type = Image if p.input_type == "raw" else CompressedImage
         self._sub = self.node.create_subscription(
             msg_type,
@@ -143,7 +153,9 @@ class DetectorRuntime:
 
     def cleanup(self) -> None:
         destroy = (
-            self.node.destroy_lifecycle_publisher if self._lifecycle else self.node.destroy_publisher
+            self.node.destroy_lifecycle_publisher
+            if self._lifecycle
+            else self.node.destroy_publisher
         )
         for pub in (self._det_pub, self._debug_pub):
             if pub is not None:
@@ -314,6 +326,8 @@ class DetectorRuntime:
         from sensor_msgs.msg import Image
 
         if image is None:
+            if frame.payload.encoding not in PACKED:
+                return  # no drawing on YUV frames; the detections went out regardless
             image, encoding = frame.payload.as_array(), frame.payload.encoding
         else:
             encoding = "rgb8"
