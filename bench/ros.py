@@ -57,13 +57,14 @@ def _frame(width: int, height: int) -> np.ndarray:
 
 
 def _real_detector() -> tuple[Any, str]:
-    import trtpipe
-
-    if not hasattr(trtpipe, "Detector"):
-        raise SuiteUnavailable("trtpipe.Detector is not in this installation")
     from trtpipe import samples
+    from trtpipe.errors import BackendUnavailableError
+    from trtpipe.ros.detector_factory import detector_class
 
-    detector = trtpipe.Detector(samples.sample_model(), backend="auto")
+    try:
+        detector = detector_class()(samples.sample_model(), backend="auto")
+    except BackendUnavailableError as exc:
+        raise SuiteUnavailable(str(exc)) from exc
     return detector, f"sample model on {getattr(detector, 'device', '?')}"
 
 

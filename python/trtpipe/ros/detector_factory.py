@@ -14,15 +14,24 @@ DetectorFactory = Callable[[DetectorParams, str, str], Any]
 CPU_BACKEND, CPU_DEVICE = "onnxruntime", "cpu"
 
 
-def load_detector(params: DetectorParams, backend: str, device: str) -> Any:
-    """Build or load the engine (this is what the lifecycle ``configure`` transition waits for)."""
+def detector_class() -> Any:
+    """``trtpipe.Detector``; raises BackendUnavailableError where this installation lacks it."""
     import trtpipe
 
     detector_cls = getattr(trtpipe, "Detector", None)
     if detector_cls is None:
-        raise BackendUnavailableError(
-            "trtpipe.Detector: expected in this trtpipe installation, given a build without it"
-        )
+        try:
+            from trtpipe.detector import Detector as detector_cls
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                "trtpipe.Detector: expected in this trtpipe installation, given one without it"
+            ) from exc
+    return detector_cls
+
+
+def load_detector(params: DetectorParams, backend: str, device: str) -> Any:
+    """Build or load the engine (this is what the lifecycle ``configure`` transition waits for)."""
+    detector_cls = detector_class()
     model: Any = params.model
     if not model:
         from trtpipe import samples
