@@ -139,3 +139,32 @@ def test_slow_inference_keeps_the_newest_frame_and_counts_drops(graph_factory):
     assert drops(g.node)["newest_frame_wins"] >= sent - 4
     stamps = [stamp_ns(m.header) for m in g.received]
     assert stamps == sorted(stamps)
+
+
+def test_debug_image_has_the_boxes_drawn_and_the_input_header(graph_factory, ros_context):
+    import rclpy
+    from sensor_msgs.msg import Image
+
+    g = graph_factory(
+        ScriptedDetector(), "dbg", publish_debug_image=True, debug_image_topic="dbg/debug"
+    )
+    images: list[Any] = []
+    listener = rclpy.create_node("dbg_listener", context=ros_context)
+    listener.create_subscription(Image, "dbg/debug", images.append, 10)
+    g.spinner.add(listener)
+    try:
+        wait_for(lambda: listener.count_publishers("dbg/debug") == 1, what="debug pub")
+        pixels = np.full((20, 30, 3), 9, np.uint8)
+        g.send_and_wait(image_msg(pixels, "bgr8", 5, pad=2), 1)
+        wait_for(lambda: len(images) == 1, what="debug image")
+        out = images[0]
+        assert (out.width, out.height, out.encoding, stamp_ns(out.header)) == (30, 20, "bgr8", 5)
+        drawn = np.frombuffer(out.data, np.uint8).reshape(20, 30, 3)
+        # The scripted detector's box is the whole frame: a 2-px border, the inside untouched.
+        border = np.ones((20, 30), bool)
+        border[2:-2, 2:-2] = False
+        assert (drawn[border] == (0, 255, 0)).all()
+        assert (drawn[~border] == 9).all()
+    finally:
+        g.spinner.executor.remove_node(listener)
+        listener.destroy_node()

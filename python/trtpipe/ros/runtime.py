@@ -12,6 +12,7 @@ when inference is slower than the camera, and every dropped frame is seen and co
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import threading
 import time
@@ -40,6 +41,21 @@ from trtpipe.ros.qos import make_qos
 
 MONITOR_STAGES = ("preprocess", "inference", "postprocess")
 WORKER_JOIN_TIMEOUT_S = 30.0  # one inference at most; a CPU fallback can be slow
+
+
+def _event_module() -> Any:
+    try:
+        from rclpy import event_handler  # Iron and later
+    except ImportError:  # Humble
+        from rclpy import qos_event as event_handler
+    return event_handler
+
+
+def event_callbacks(kind: str, **callbacks: Any) -> Any:
+    """``rclpy`` Subscription/PublisherEventCallbacks with the callbacks this rclpy knows."""
+    cls = getattr(_event_module(), kind)
+    known = inspect.signature(cls).parameters
+    return cls(**{name: cb for name, cb in callbacks.items() if name in known})
 
 
 @dataclass
@@ -131,13 +147,24 @@ class DetectorRuntime:
             p.qos, deadline_ms=p.deadline_ms, liveliness_lease_ms=p.liveliness_lease_ms
         )
         msg_type = Image if p.input_type == "raw" else CompressedImage
-        self._sub = self.node.create_subscription(
-            msg_type,
-            p.image_topic,
-            self.on_image if p.input_type == "raw" else self.on_compressed,
-            in_qos,
-            event_callbacks=self._subscription_events(),
-        )
+        callback = self.on_image if p.input_type == "raw" else self.on_compressed
+        unsupported = getattr(_event_module(), "UnsupportedEventTypeError", RuntimeError)
+        try:
+            self._sub = self.node.create_subscription(
+                msg_type,
+                p.image_topic,
+                callback,
+                in_qos,
+                event_callbacks=self._subscription_events(),
+            )
+        except unsupported:  # a middleware without message-lost events
+            self._sub = self.node.create_subscription(
+                msg_type,
+                p.image_topic,
+                callback,
+                in_qos,
+                event_callbacks=self._subscription_events(message_lost=False),
+            )
 
     def deactivate(self) -> None:
         if self._sub is not None:
@@ -192,21 +219,21 @@ class DetectorRuntime:
 
     # -- QoS events -------------------------------------------------------------------------
 
-    def _subscription_events(self) -> Any:
-        from rclpy.event_handler import SubscriptionEventCallbacks
-
-        return SubscriptionEventCallbacks(
-            deadline=self._on_input_deadline,
-            incompatible_qos=self._on_incompatible_qos,
-            liveliness=self._on_liveliness,
-            message_lost=self._on_message_lost,
-        )
+    def _subscription_events(self, message_lost: bool = True) -> Any:
+        callbacks = {
+            "deadline": self._on_input_deadline,
+            "incompatible_qos": self._on_incompatible_qos,
+            "liveliness": self._on_liveliness,
+        }
+        if message_lost:
+            callbacks["message_lost"] = self._on_message_lost
+        return event_callbacks("SubscriptionEventCallbacks", **callbacks)
 
     def _publisher_events(self) -> Any:
-        from rclpy.event_handler import PublisherEventCallbacks
-
-        return PublisherEventCallbacks(
-            deadline=self._on_output_deadline, incompatible_qos=self._on_incompatible_qos
+        return event_callbacks(
+            "PublisherEventCallbacks",
+            deadline=self._on_output_deadline,
+            incompatible_qos=self._on_incompatible_qos,
         )
 
     def _on_input_deadline(self, info: Any) -> None:
