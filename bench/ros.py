@@ -291,6 +291,7 @@ def _sustained(quick: bool) -> list[Series]:
 
 def _copies(quick: bool) -> list[Series]:
     """What handing msg.data to the preprocessing costs: the node's view against copies."""
+    from rclpy.serialization import deserialize_message, serialize_message
     from sensor_msgs.msg import Image
 
     from trtpipe.ros.image_input import raw_frame
@@ -300,11 +301,17 @@ def _copies(quick: bool) -> list[Series]:
     for w, h in SIZES:
         msg = Image(height=h, width=w, encoding="bgr8", step=w * 3)
         msg.data = _frame(w, h).tobytes()
+        wire = serialize_message(msg)
         case = f"{w}×{h} msg.data → detector input"
         for impl, fn, note in (
             ("trtpipe", lambda m=msg: raw_frame(m), "validated memoryview, no copy"),
             ("bytes(msg.data)", lambda m=msg: bytes(m.data), "one copy"),
             ("np.array(msg.data)", lambda m=msg: np.array(m.data, np.uint8), "one copy"),
+            (
+                "rclpy deserialize",
+                lambda b=wire: deserialize_message(b, Image),
+                "rclpy's own receive-side copies (CDR → C message → Python), for scale",
+            ),
         ):
             samples = []
             for _ in range(repeats):

@@ -47,18 +47,25 @@ def _as_tuples(msg: Any) -> list[tuple]:
     ]
 
 
-def test_sample_images_through_the_node_match_the_direct_detector(ros_context, samples):
+@pytest.mark.parametrize(
+    ("backend", "device"),
+    [("onnxruntime", "cpu"), pytest.param("auto", "cuda", marks=pytest.mark.gpu)],
+    ids=["onnxruntime-cpu", "gpu"],
+)
+def test_sample_images_through_the_node_match_the_direct_detector(
+    ros_context, samples, backend, device
+):
     from trtpipe.ros.detector_factory import load_detector
 
     detector_cls, model, images = samples
-    direct = detector_cls(model, backend="onnxruntime", device="cpu")
+    direct = detector_cls(model, backend=backend, device=device)
     g = Graph(
         ros_context,
         load_detector,  # the node's own loading path, from its parameters
-        "e2e",
+        f"e2e_{device}",
         model=str(model),
-        backend="onnxruntime",
-        device="cpu",
+        backend=backend,
+        device=device,
     )
     try:
         for i, (name, image) in enumerate(images):
