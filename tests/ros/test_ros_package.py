@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ast
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -61,8 +63,8 @@ def test_entry_points_resolve_to_trtpipe_ros_main():
     compile((PACKAGE / "launch" / "trtpipe.launch.py").read_text(), "trtpipe.launch.py", "exec")
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
+def _env() -> dict[str, str]:
+    env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID))
     site = PREFIX / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
     if site.is_dir():
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
@@ -70,12 +72,16 @@ def _run(*args: str) -> subprocess.CompletedProcess:
             filter(None, [str(PREFIX / "lib"), env.get("LD_LIBRARY_PATH")])
         )
         env["AMENT_PREFIX_PATH"] = os.pathsep.join([str(PREFIX), sys.prefix])
+    return env
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "trtpipe.ros.main", *args],
         capture_output=True,
         text=True,
         timeout=60,
-        env=env,
+        env=_env(),
     )
 
 
@@ -93,3 +99,37 @@ def test_detector_with_a_missing_model_exits_non_zero_with_the_reason(tmp_path: 
     done = _run("detector", "--ros-args", "-p", f"model:={missing}", "-p", "nvml_device:=-1")
     assert done.returncode == 1, done.stderr
     assert "trtpipe-ros detector:" in done.stderr
+
+
+@pytest.mark.ros
+def test_lifecycle_process_stops_cleanly_on_sigint():
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trtpipe.ros.main",
+            "lifecycle",
+            "--ros-args",
+            "-p",
+            "nvml_device:=-1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_env(),
+    )
+    watchdog = threading.Timer(60.0, proc.kill)
+    watchdog.start()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # nothing is loaded before configure: it comes up quickly
+            if "trtpipe-ros lifecycle: spinning" in line:
+                break
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -23,9 +23,9 @@ def missing_interfaces_reason() -> str | None:
         importlib.import_module(f"{ISAAC_PACKAGE}.msg")
     except ImportError as exc:
         return (
-            f"{ISAAC_PACKAGE} is not importable ({exc}). It comes with Isaac ROS "
-            "(apt install ros-$ROS_DISTRO-isaac-ros-detectnet, or the Isaac ROS container); source "
-            "that ROS environment and run again. trtpipe's own detector node needs no Isaac ROS."
+            f"{ISAAC_PACKAGE} is not importable ({exc}). It is part of Isaac ROS (the "
+            "isaac_ros_object_detection packages, or the Isaac ROS container); source that ROS "
+            "environment and run again. trtpipe's own detector node needs no Isaac ROS."
         )
     return None
 

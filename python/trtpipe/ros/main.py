@@ -60,6 +60,7 @@ def _spin(command: str, argv: Sequence[str]) -> int:
             node = IsaacBridgeNode()
         executor = SingleThreadedExecutor()
         executor.add_node(node)
+        node.get_logger().info(f"trtpipe-ros {command}: spinning")
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
