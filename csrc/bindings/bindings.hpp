@@ -6,5 +6,7 @@ namespace trtpipe::bindings {
 
 void bind_errors(pybind11::module_& m);
 void bind_info(pybind11::module_& m);
+void bind_memory(pybind11::module_& m);
+void bind_preprocess(pybind11::module_& m);
 
 }  // namespace trtpipe::bindings

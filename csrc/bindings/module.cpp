@@ -4,4 +4,6 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "trtpipe's compiled core: CUDA preprocessing, memory pools and the TensorRT loop.";
   trtpipe::bindings::bind_errors(m);
   trtpipe::bindings::bind_info(m);
+  trtpipe::bindings::bind_memory(m);
+  trtpipe::bindings::bind_preprocess(m);
 }

@@ -12,15 +12,20 @@ from trtpipe.errors import (
     TrtpipeError,
 )
 from trtpipe.info import Info, info
+from trtpipe.memory import DevicePool, HostPool, PinnedPool, PoolStats
 
 __all__ = [
     "BackendUnavailableError",
     "CudaError",
+    "DevicePool",
     "EngineError",
+    "HostPool",
     "Info",
     "InputError",
     "NoGpuError",
+    "PinnedPool",
     "PoolExhaustedError",
+    "PoolStats",
     "TrtpipeError",
     "__version__",
     "errors",

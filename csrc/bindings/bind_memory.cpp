@@ -1,0 +1,455 @@
+// Memory pools and their buffers: HostPool everywhere, DevicePool/PinnedPool in CUDA builds.
+// Buffers expose __cuda_array_interface__ v3 and DLPack (device) or the buffer protocol (host).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bindings/bindings.hpp"
+#include "bindings/dlpack.hpp"
+#include "memory/block_policy.hpp"
+#include "memory/host_pool.hpp"
+#include "memory/pool_block.hpp"
+
+#if TRTPIPE_WITH_CUDA
+#include "memory/device_pool.hpp"
+#include "memory/memory_bench.hpp"
+#include "memory/pinned_pool.hpp"
+#include "memory/stream_order.hpp"
+#endif
+
+namespace py = pybind11;
+
+namespace trtpipe::bindings {
+namespace {
+
+using memory::BlockInfo;
+using memory::PoolBlock;
+using memory::PoolOptions;
+using memory::PoolStats;
+using memory::StreamId;
+
+[[noreturn]] void raise_input_error(const std::string& message) {
+  py::object cls = py::module_::import("trtpipe.errors").attr("InputError");
+  PyErr_SetString(cls.ptr(), message.c_str());
+  throw py::error_already_set();
+}
+
+// How the bytes of a buffer are viewed as an array (C-contiguous).
+struct Layout {
+  std::vector<py::ssize_t> shape;
+  std::string typestr = "|u1";
+  std::string format = "B";
+  py::ssize_t itemsize = 1;
+  std::uint8_t dl_code = dlpack::kUInt;
+
+  std::vector<py::ssize_t> byte_strides() const {
+    std::vector<py::ssize_t> strides(shape.size());
+    py::ssize_t step = itemsize;
+    for (std::size_t i = shape.size(); i-- > 0;) {
+      strides[i] = step;
+      step *= shape[i];
+    }
+    return strides;
+  }
+};
+
+Layout bytes_layout(std::size_t nbytes) {
+  Layout layout;
+  layout.shape = {static_cast<py::ssize_t>(nbytes)};
+  return layout;
+}
+
+// A pool block seen from Python: keeps its pool alive and knows its array layout.
+struct BufferBase {
+  std::shared_ptr<void> pool;
+  PoolBlock block;
+  Layout layout;
+  std::size_t nbytes = 0;  // as requested; block.size() is the rounded block
+  int device = 0;
+  StreamId stream = 0;
+  bool fallback = false;
+  bool mapped = false;
+
+  void require_live(const char* what) const {
+    if (!block) {
+      raise_input_error(std::string(what) +
+                        ": expected a live pool buffer, given one already released");
+    }
+  }
+  std::uintptr_t ptr(const char* what) const {
+    require_live(what);
+    return reinterpret_cast<std::uintptr_t>(block.data());
+  }
+  void release(const py::object& stream_arg) {
+    require_live("release");
+    const StreamId on = stream_arg.is_none() ? stream : stream_arg.cast<StreamId>();
+    py::gil_scoped_release unlocked;
+    block.release(on);
+  }
+};
+struct DeviceBuffer : BufferBase {};
+struct HostBuffer : BufferBase {};
+
+template <typename Buffer, typename Pool>
+std::unique_ptr<Buffer> make_buffer(const std::shared_ptr<Pool>& pool, PoolBlock block,
+                                    Layout layout, std::size_t nbytes, int device) {
+  auto out = std::make_unique<Buffer>();
+  out->stream = block.stream();
+  out->fallback = block.fallback();
+  out->mapped = block.device_data() != nullptr;
+  out->pool = pool;
+  out->block = std::move(block);
+  out->layout = std::move(layout);
+  out->nbytes = nbytes;
+  out->device = device;
+  return out;
+}
+
+Layout array_layout(std::vector<py::ssize_t> shape, std::string typestr, std::string format,
+                    py::ssize_t itemsize, std::uint8_t dl_code) {
+  Layout layout;
+  layout.shape = std::move(shape);
+  layout.typestr = std::move(typestr);
+  layout.format = std::move(format);
+  layout.itemsize = itemsize;
+  layout.dl_code = dl_code;
+  return layout;
+}
+
+PoolOptions make_options(std::size_t initial, std::size_t max_bytes, std::size_t grow,
+                         bool fallback) {
+  PoolOptions options;
+  options.initial_bytes = initial;
+  options.max_bytes = max_bytes;
+  options.grow_bytes = grow;
+  options.fallback = fallback;
+  return options;
+}
+
+py::dict stats_dict(const PoolStats& s) {
+  py::dict d;
+  d["capacity"] = s.capacity;
+  d["in_use"] = s.in_use;
+  d["peak_in_use"] = s.peak_in_use;
+  d["free_bytes"] = s.free_bytes;
+  d["largest_free_block"] = s.largest_free_block;
+  d["fragmentation"] = s.fragmentation;
+  d["stream_cached_bytes"] = s.stream_cached_bytes;
+  d["pending_bytes"] = s.pending_bytes;
+  d["allocations"] = s.allocations;
+  d["releases"] = s.releases;
+  d["fallbacks"] = s.fallbacks;
+  d["fallback_bytes_in_use"] = s.fallback_bytes_in_use;
+  d["fence_waits"] = s.fence_waits;
+  d["live_blocks"] = s.live_blocks;
+  d["live_fallbacks"] = s.live_fallbacks;
+  d["free_blocks"] = s.free_blocks;
+  d["arenas"] = s.arenas;
+  return d;
+}
+
+const char* state_name(BlockInfo::State state) {
+  switch (state) {
+    case BlockInfo::State::Used: return "used";
+    case BlockInfo::State::Free: return "free";
+    case BlockInfo::State::StreamCached: return "stream_cached";
+    case BlockInfo::State::Pending: return "pending";
+  }
+  return "unknown";
+}
+
+py::list blocks_list(const memory::BlockPolicy& policy) {
+  py::list out;
+  for (const BlockInfo& b : policy.blocks()) {
+    out.append(py::make_tuple(b.address, b.size, b.arena, state_name(b.state), b.stream));
+  }
+  return out;
+}
+
+py::list arenas_list(const memory::BlockPolicy& policy) {
+  py::list out;
+  for (const auto& a : policy.arenas()) out.append(py::make_tuple(a.address, a.size));
+  return out;
+}
+
+// Methods every pool class has; `allocate` differs only in how the stream is typed.
+template <typename Pool, typename Buffer, typename Class, typename Allocate>
+void def_pool_methods(Class& cls, Allocate allocate, int (*device_of)(const Pool&)) {
+  cls.def(
+         "allocate",
+         [allocate, device_of](const std::shared_ptr<Pool>& self, std::size_t nbytes,
+                               StreamId stream) {
+           return make_buffer<Buffer>(self, allocate(*self, nbytes, stream),
+                                      bytes_layout(nbytes), nbytes, device_of(*self));
+         },
+         py::arg("nbytes"), py::arg("stream") = 0, py::call_guard<py::gil_scoped_release>(),
+         "A buffer of `nbytes` bytes (viewed as uint8) usable on `stream`.")
+      .def(
+          "allocate_array",
+          [allocate, device_of](const std::shared_ptr<Pool>& self, std::size_t nbytes,
+                                std::vector<py::ssize_t> shape, std::string typestr,
+                                std::string format, py::ssize_t itemsize, std::uint8_t dl_code,
+                                StreamId stream) {
+            Layout layout = array_layout(std::move(shape), std::move(typestr), std::move(format),
+                                         itemsize, dl_code);
+            return make_buffer<Buffer>(self, allocate(*self, nbytes, stream), std::move(layout),
+                                       nbytes, device_of(*self));
+          },
+          py::arg("nbytes"), py::arg("shape"), py::arg("typestr"), py::arg("format"),
+          py::arg("itemsize"), py::arg("dl_code"), py::arg("stream") = 0,
+          py::call_guard<py::gil_scoped_release>())
+      .def("stats", [](const Pool& self) { return stats_dict(self.stats()); })
+      .def("reset_peak", &Pool::reset_peak)
+      .def("reclaim", [](Pool& self) { self.policy().reclaim(); },
+           py::call_guard<py::gil_scoped_release>(),
+           "Hands free blocks whose streams finished with them to every stream, coalesced.")
+      .def("blocks", [](const Pool& self) { return blocks_list(self.policy()); },
+           "(address, size, arena, state, stream) for every block, in address order.")
+      .def("arenas", [](const Pool& self) { return arenas_list(self.policy()); })
+      .def_property_readonly("options", [](const Pool& self) {
+        const PoolOptions& o = self.policy().options();
+        py::dict d;
+        d["initial_bytes"] = o.initial_bytes;
+        d["max_bytes"] = o.max_bytes;
+        d["grow_bytes"] = o.grow_bytes;
+        d["fallback"] = o.fallback;
+        return d;
+      });
+}
+
+template <typename Buffer>
+py::class_<Buffer> def_buffer_common(py::module_& m, const char* name, const char* doc) {
+  py::class_<Buffer> cls(m, name, py::buffer_protocol(), doc);
+  cls.def_property_readonly("ptr", [](const Buffer& b) { return b.ptr("ptr"); })
+      .def_property_readonly("nbytes", [](const Buffer& b) { return b.nbytes; })
+      .def_property_readonly("block_size",
+                             [](const Buffer& b) {
+                               b.require_live("block_size");
+                               return b.block.size();
+                             })
+      .def_property_readonly(
+          "shape", [](const Buffer& b) { return py::tuple(py::cast(b.layout.shape)); })
+      .def_property_readonly("typestr", [](const Buffer& b) { return b.layout.typestr; })
+      .def_property_readonly("stream", [](const Buffer& b) { return b.stream; })
+      .def_property_readonly("device", [](const Buffer& b) { return b.device; })
+      .def_property_readonly("fallback", [](const Buffer& b) { return b.fallback; },
+                             "True when the pool was full and this is a direct allocation.")
+      .def_property_readonly("released", [](const Buffer& b) { return !b.block; })
+      .def("release", &Buffer::release, py::arg("stream") = py::none(),
+           "Gives the memory back now. Work queued on the buffer's stream (or on `stream`, when "
+           "given: the caller orders every use before it) may still be using it. Raises "
+           "InputError when already released.");
+  return cls;
+}
+
+void bind_host(py::module_& m) {
+  auto host_buffer = def_buffer_common<HostBuffer>(
+      m, "HostBuffer", "A block of a host-memory pool (HostPool, PinnedPool): buffer protocol.");
+  host_buffer
+      .def_buffer([](HostBuffer& b) {
+        b.require_live("buffer");
+        return py::buffer_info(b.block.data(), b.layout.itemsize, b.layout.format,
+                               static_cast<py::ssize_t>(b.layout.shape.size()), b.layout.shape,
+                               b.layout.byte_strides(), false);
+      })
+      .def(
+          "__array__",
+          [](const py::object& self, const py::object& dtype, const py::object& copy) {
+            self.cast<const HostBuffer&>().require_live("__array__");
+            py::object np = py::module_::import("numpy");
+            py::object view = np.attr("asarray")(py::memoryview(self));
+            if (!dtype.is_none()) view = view.attr("astype")(dtype, py::arg("copy") = false);
+            if (!copy.is_none() && copy.cast<bool>()) view = view.attr("copy")();
+            return view;
+          },
+          py::arg("dtype") = py::none(), py::arg("copy") = py::none())
+      .def_property_readonly(
+          "device_ptr",
+          [](const HostBuffer& b) -> py::object {
+            b.require_live("device_ptr");
+            if (!b.mapped) return py::none();
+            return py::int_(reinterpret_cast<std::uintptr_t>(b.block.device_data()));
+          },
+          "Device address of the same bytes (mapped pinned memory), None for plain host memory.");
+
+  py::class_<memory::HostPool, std::shared_ptr<memory::HostPool>> host_pool(
+      m, "HostPool",
+      "Block pool over plain host memory, running the same policy as the GPU pools. Streams are "
+      "plain integers; with deferred_fences, fences complete only on complete_fences().");
+  host_pool.def(py::init([](std::size_t initial, std::size_t max_bytes, std::size_t grow,
+                            bool fallback, bool deferred) {
+                  return std::make_shared<memory::HostPool>(
+                      make_options(initial, max_bytes, grow, fallback), deferred);
+                }),
+                py::arg("initial_bytes"), py::arg("max_bytes") = 0, py::arg("grow_bytes") = 0,
+                py::arg("fallback") = true, py::arg("deferred_fences") = false)
+      .def("complete_fences", &memory::HostPool::complete_fences);
+  def_pool_methods<memory::HostPool, HostBuffer>(
+      host_pool,
+      [](memory::HostPool& pool, std::size_t nbytes, StreamId stream) {
+        return pool.allocate(nbytes, stream);
+      },
+      [](const memory::HostPool&) { return -1; });
+}
+
+#if TRTPIPE_WITH_CUDA
+py::object dlpack_capsule(const py::object& owner, const BufferBase& b, std::int32_t device_type) {
+  struct Context {
+    py::object owner;
+    std::vector<std::int64_t> shape;
+    std::vector<std::int64_t> strides;
+    dlpack::ManagedTensor tensor;
+  };
+  auto ctx = std::make_unique<Context>();
+  ctx->owner = owner;
+  for (py::ssize_t extent : b.layout.shape) ctx->shape.push_back(extent);
+  for (py::ssize_t stride : b.layout.byte_strides()) {
+    ctx->strides.push_back(stride / b.layout.itemsize);
+  }
+  dlpack::Tensor& t = ctx->tensor.dl_tensor;
+  t.data = b.block.data();
+  t.device = {device_type, b.device};
+  t.ndim = static_cast<std::int32_t>(ctx->shape.size());
+  t.dtype = {b.layout.dl_code, static_cast<std::uint8_t>(b.layout.itemsize * 8), 1};
+  t.shape = ctx->shape.data();
+  t.strides = ctx->strides.data();
+  t.byte_offset = 0;
+  ctx->tensor.manager_ctx = ctx.get();
+  ctx->tensor.deleter = [](dlpack::ManagedTensor* self) {
+    // Consumers may call this from any thread, with or without the GIL.
+    py::gil_scoped_acquire gil;
+    delete static_cast<Context*>(self->manager_ctx);
+  };
+  dlpack::ManagedTensor* managed = &ctx->tensor;
+  PyObject* capsule = PyCapsule_New(managed, "dltensor", [](PyObject* cap) {
+    // Still named "dltensor": no consumer took it, so its deleter is ours to call.
+    if (PyCapsule_IsValid(cap, "dltensor")) {
+      auto* tensor = static_cast<dlpack::ManagedTensor*>(PyCapsule_GetPointer(cap, "dltensor"));
+      tensor->deleter(tensor);
+    }
+  });
+  if (capsule == nullptr) throw py::error_already_set();
+  static_cast<void>(ctx.release());
+  return py::reinterpret_steal<py::object>(capsule);
+}
+
+void bind_cuda(py::module_& m) {
+  auto device_buffer = def_buffer_common<DeviceBuffer>(
+      m, "DeviceBuffer",
+      "A block of a DevicePool: __cuda_array_interface__ v3 and DLPack, zero-copy.");
+  device_buffer
+      .def_property_readonly(
+          "__cuda_array_interface__",
+          [](const DeviceBuffer& b) {
+            py::dict d;
+            d["shape"] = py::tuple(py::cast(b.layout.shape));
+            d["typestr"] = b.layout.typestr;
+            d["data"] = py::make_tuple(b.ptr("__cuda_array_interface__"), false);
+            d["version"] = 3;
+            d["strides"] = py::none();
+            // 0 is ambiguous in the protocol; 1 names the legacy default stream.
+            d["stream"] = b.stream == 0 ? StreamId{1} : b.stream;
+            return d;
+          })
+      .def(
+          "__dlpack__",
+          [](const py::object& self, const py::object& stream, const py::object& /*max_version*/,
+             const py::object& dl_device, const py::object& copy) {
+            const auto& b = self.cast<const DeviceBuffer&>();
+            b.require_live("__dlpack__");
+            if (!copy.is_none() && copy.cast<bool>()) {
+              raise_input_error("copy: expected None or False (pool buffers export in place), "
+                                "given True");
+            }
+            if (!dl_device.is_none()) {
+              auto wanted = dl_device.cast<std::pair<int, int>>();
+              if (wanted.first != dlpack::kCUDA || wanted.second != b.device) {
+                raise_input_error("dl_device: expected (2, " + std::to_string(b.device) +
+                                  "), given (" + std::to_string(wanted.first) + ", " +
+                                  std::to_string(wanted.second) + ")");
+              }
+            }
+            if (!stream.is_none()) {
+              const auto consumer = stream.cast<std::int64_t>();
+              if (consumer != -1) {
+                memory::order_after(static_cast<StreamId>(consumer), b.stream, b.device);
+              }
+            }
+            return dlpack_capsule(self, b, dlpack::kCUDA);
+          },
+          py::kw_only(), py::arg("stream") = py::none(), py::arg("max_version") = py::none(),
+          py::arg("dl_device") = py::none(), py::arg("copy") = py::none())
+      .def("__dlpack_device__",
+           [](const DeviceBuffer& b) { return py::make_tuple(int{dlpack::kCUDA}, b.device); });
+
+  py::class_<memory::DevicePool, std::shared_ptr<memory::DevicePool>> device_pool(
+      m, "DevicePool", "Block pool of device memory (cudaMalloc'd arenas) on one GPU.");
+  device_pool.def(py::init([](std::size_t initial, std::size_t max_bytes, std::size_t grow,
+                              bool fallback, int device) {
+                    return std::make_shared<memory::DevicePool>(
+                        make_options(initial, max_bytes, grow, fallback), device);
+                  }),
+                  py::arg("initial_bytes"), py::arg("max_bytes") = 0, py::arg("grow_bytes") = 0,
+                  py::arg("fallback") = true, py::arg("device") = 0);
+  def_pool_methods<memory::DevicePool, DeviceBuffer>(
+      device_pool,
+      [](memory::DevicePool& pool, std::size_t nbytes, StreamId stream) {
+        return pool.allocate(nbytes, reinterpret_cast<cudaStream_t>(stream));
+      },
+      [](const memory::DevicePool& pool) { return pool.device(); });
+
+  py::class_<memory::PinnedPool, std::shared_ptr<memory::PinnedPool>> pinned_pool(
+      m, "PinnedPool", "Block pool of pinned host memory mapped into the GPU's address space.");
+  pinned_pool.def(py::init([](std::size_t initial, std::size_t max_bytes, std::size_t grow,
+                              bool fallback, int device) {
+                    return std::make_shared<memory::PinnedPool>(
+                        make_options(initial, max_bytes, grow, fallback), device);
+                  }),
+                  py::arg("initial_bytes"), py::arg("max_bytes") = 0, py::arg("grow_bytes") = 0,
+                  py::arg("fallback") = true, py::arg("device") = 0);
+  def_pool_methods<memory::PinnedPool, HostBuffer>(
+      pinned_pool,
+      [](memory::PinnedPool& pool, std::size_t nbytes, StreamId stream) {
+        return pool.allocate(nbytes, reinterpret_cast<cudaStream_t>(stream));
+      },
+      [](const memory::PinnedPool& pool) { return pool.device(); });
+
+  m.def(
+      "memory_bench",
+      [](const std::vector<std::size_t>& sizes, int iterations, int warmup, int device) {
+        std::vector<memory::BenchSeries> series;
+        {
+          py::gil_scoped_release unlocked;
+          series = memory::memory_bench(sizes, iterations, warmup, device);
+        }
+        py::list out;
+        for (const auto& s : series) {
+          out.append(py::make_tuple(s.impl, s.bytes,
+                                    py::array_t<double>(static_cast<py::ssize_t>(s.ns.size()),
+                                                        s.ns.data())));
+        }
+        return out;
+      },
+      py::arg("sizes"), py::arg("iterations") = 2000, py::arg("warmup") = 200,
+      py::arg("device") = 0,
+      "Allocate+release pairs timed from C++: [(impl, bytes, ns samples)] for trtpipe's "
+      "DevicePool, cudaMalloc/cudaFree and cudaMallocAsync/cudaFreeAsync.");
+}
+#endif
+
+}  // namespace
+
+void bind_memory(py::module_& m) {
+  bind_host(m);
+#if TRTPIPE_WITH_CUDA
+  bind_cuda(m);
+#endif
+}
+
+}  // namespace trtpipe::bindings

@@ -1,0 +1,181 @@
+// trtpipe.preprocess's view of csrc/preprocess: options, the letterbox geometry, the CPU
+// reference and the GPU path. Arrays arrive as addresses and shapes (trtpipe.preprocess reads
+// them from NumPy, __cuda_array_interface__ or DLPack); this file only converts.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bindings/bindings.hpp"
+#include "preprocess/cpu_reference.hpp"
+#include "preprocess/gpu_preprocessor.hpp"
+#include "preprocess/letterbox.hpp"
+#include "preprocess/options.hpp"
+
+namespace py = pybind11;
+
+namespace trtpipe::bindings {
+namespace {
+
+using preprocess::Frame;
+using preprocess::Tensor;
+
+py::dict letterbox_dict(const preprocess::Letterbox& lb) {
+  py::dict out;
+  out["scale_x"] = lb.scale_x;
+  out["scale_y"] = lb.scale_y;
+  out["pad_x"] = lb.pad_x;
+  out["pad_y"] = lb.pad_y;
+  out["new_w"] = lb.new_w;
+  out["new_h"] = lb.new_h;
+  out["src_w"] = lb.src_w;
+  out["src_h"] = lb.src_h;
+  out["dst_w"] = lb.dst_w;
+  out["dst_h"] = lb.dst_h;
+  return out;
+}
+
+Frame make_frame(std::uintptr_t data, std::size_t size, int width, int height, std::int64_t step,
+                 const std::string& encoding) {
+  Frame frame;
+  frame.data = reinterpret_cast<const void*>(data);
+  frame.size = size;
+  frame.width = width;
+  frame.height = height;
+  frame.step = step;
+  frame.encoding = preprocess::parse_encoding(encoding);
+  return frame;
+}
+
+Tensor make_tensor(std::uintptr_t data, std::vector<std::int64_t> shape,
+                   std::vector<std::int64_t> strides, std::string dtype, int batch_index) {
+  Tensor tensor;
+  tensor.data = reinterpret_cast<void*>(data);
+  tensor.shape = std::move(shape);
+  tensor.strides = std::move(strides);
+  tensor.dtype = std::move(dtype);
+  tensor.batch_index = batch_index;
+  return tensor;
+}
+
+py::dict timing_dict(const preprocess::HostInputTiming& timing) {
+  py::dict out;
+  out["mapped_us"] = timing.mapped_us;
+  out["copy_us"] = timing.copy_us;
+  out["faster"] = preprocess::host_input_name(timing.faster);
+  return out;
+}
+
+}  // namespace
+
+void bind_preprocess(py::module_& m) {
+  m.def("preprocess_encodings", [] { return preprocess::encoding_names(); },
+        "Every camera encoding the preprocessing reads (ROS sensor_msgs/Image names).");
+
+  m.def(
+      "letterbox_params",
+      [](int src_w, int src_h, int dst_w, int dst_h, const std::string& mode) {
+        return letterbox_dict(preprocess::letterbox_params(src_w, src_h, dst_w, dst_h,
+                                                           preprocess::parse_resize(mode, "mode")));
+      },
+      py::arg("src_w"), py::arg("src_h"), py::arg("dst_w"), py::arg("dst_h"),
+      py::arg("mode") = "letterbox");
+
+  py::class_<preprocess::Options>(m, "PreprocessOptions")
+      .def(py::init(&preprocess::make_options), py::arg("dst_w"), py::arg("dst_h"),
+           py::arg("layout"), py::arg("dtype"), py::arg("channel_order"), py::arg("resize"),
+           py::arg("interpolation"), py::arg("pad_value"), py::arg("scale"), py::arg("mean"),
+           py::arg("std"))
+      .def_readonly("dst_w", &preprocess::Options::dst_w)
+      .def_readonly("dst_h", &preprocess::Options::dst_h)
+      .def_property_readonly("dtype",
+                             [](const preprocess::Options& o) {
+                               return preprocess::dtype_name(o.dtype);
+                             })
+      .def_property_readonly("layout", [](const preprocess::Options& o) {
+        return preprocess::layout_name(o.layout);
+      });
+
+  m.def(
+      "preprocess_cpu",
+      [](const preprocess::Options& options, std::uintptr_t data, std::size_t size, int width,
+         int height, std::int64_t step, const std::string& encoding, std::uintptr_t out,
+         std::vector<std::int64_t> shape, std::vector<std::int64_t> strides, std::string dtype,
+         int batch_index) {
+        const Frame frame = make_frame(data, size, width, height, step, encoding);
+        const Tensor tensor =
+            make_tensor(out, std::move(shape), std::move(strides), std::move(dtype), batch_index);
+        preprocess::Letterbox lb;
+        {
+          py::gil_scoped_release release;
+          lb = preprocess::preprocess_cpu(options, frame, tensor);
+        }
+        return letterbox_dict(lb);
+      },
+      py::arg("options"), py::arg("data"), py::arg("size"), py::arg("width"), py::arg("height"),
+      py::arg("step"), py::arg("encoding"), py::arg("out"), py::arg("shape"), py::arg("strides"),
+      py::arg("dtype"), py::arg("batch_index"),
+      "Preprocesses the host frame at address `data` into the host tensor at `out`.");
+
+  py::class_<preprocess::GpuPreprocessor>(m, "GpuPreprocessor")
+      .def(py::init([](const preprocess::Options& options, const std::string& host_input,
+                       int device) {
+             return new preprocess::GpuPreprocessor(
+                 options, preprocess::parse_host_input(host_input), device);
+           }),
+           py::arg("options"), py::arg("host_input") = "auto", py::arg("device") = 0)
+      .def(
+          "run",
+          [](preprocess::GpuPreprocessor& self, std::uintptr_t data, std::size_t size, int width,
+             int height, std::int64_t step, const std::string& encoding, bool on_device,
+             std::uintptr_t out, std::vector<std::int64_t> shape,
+             std::vector<std::int64_t> strides, std::string dtype, int batch_index,
+             std::uintptr_t stream, std::uintptr_t frame_stream, std::uintptr_t out_stream) {
+            const Frame frame = make_frame(data, size, width, height, step, encoding);
+            const Tensor tensor = make_tensor(out, std::move(shape), std::move(strides),
+                                              std::move(dtype), batch_index);
+            preprocess::Letterbox lb;
+            {
+              py::gil_scoped_release release;
+              lb = self.run(frame, on_device, tensor, stream, frame_stream, out_stream);
+            }
+            return letterbox_dict(lb);
+          },
+          py::arg("data"), py::arg("size"), py::arg("width"), py::arg("height"), py::arg("step"),
+          py::arg("encoding"), py::arg("on_device"), py::arg("out"), py::arg("shape"),
+          py::arg("strides"), py::arg("dtype"), py::arg("batch_index"), py::arg("stream"),
+          py::arg("frame_stream") = 0, py::arg("out_stream") = 0)
+      .def(
+          "measure_host_input",
+          [](preprocess::GpuPreprocessor& self, std::uintptr_t data, std::size_t size, int width,
+             int height, std::int64_t step, const std::string& encoding, std::uintptr_t out,
+             std::vector<std::int64_t> shape, std::vector<std::int64_t> strides,
+             std::string dtype, std::uintptr_t stream, int iterations) {
+            const Frame frame = make_frame(data, size, width, height, step, encoding);
+            const Tensor tensor =
+                make_tensor(out, std::move(shape), std::move(strides), std::move(dtype), 0);
+            preprocess::HostInputTiming timing;
+            {
+              py::gil_scoped_release release;
+              timing = self.measure_host_input(frame, tensor, stream, iterations);
+            }
+            return timing_dict(timing);
+          },
+          py::arg("data"), py::arg("size"), py::arg("width"), py::arg("height"), py::arg("step"),
+          py::arg("encoding"), py::arg("out"), py::arg("shape"), py::arg("strides"),
+          py::arg("dtype"), py::arg("stream"), py::arg("iterations") = 20)
+      .def_property_readonly("host_input",
+                             [](const preprocess::GpuPreprocessor& self) {
+                               return preprocess::host_input_name(self.host_input());
+                             })
+      .def_property_readonly("last_host_choice",
+                             [](const preprocess::GpuPreprocessor& self) {
+                               return timing_dict(self.last_host_choice());
+                             })
+      .def_property_readonly("integrated", &preprocess::GpuPreprocessor::integrated)
+      .def_property_readonly("device", &preprocess::GpuPreprocessor::device);
+}
+
+}  // namespace trtpipe::bindings

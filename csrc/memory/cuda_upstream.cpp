@@ -1,0 +1,81 @@
+#include "memory/cuda_upstream.hpp"
+
+#include <string>
+
+#include "common/cuda_check.hpp"
+
+namespace trtpipe::memory {
+
+DeviceGuard::DeviceGuard(int device) {
+  TRTPIPE_CUDA_CHECK(cudaGetDevice(&previous_), "reading the current device");
+  if (previous_ != device) {
+    TRTPIPE_CUDA_CHECK(cudaSetDevice(device), "selecting GPU " + std::to_string(device));
+    changed_ = true;
+  }
+}
+
+DeviceGuard::~DeviceGuard() {
+  if (changed_) static_cast<void>(cudaSetDevice(previous_));
+}
+
+bool is_out_of_memory(cudaError_t status) noexcept {
+  return status == cudaErrorMemoryAllocation;
+}
+
+CudaUpstream::CudaUpstream(int device) : device_(device) {
+  // Fails with NoGpuError here, before any arena, when there is no usable GPU.
+  DeviceGuard guard(device_);
+  TRTPIPE_CUDA_CHECK(cudaFree(nullptr), "initialising the CUDA context of GPU " +
+                                            std::to_string(device_));
+}
+
+CudaUpstream::~CudaUpstream() {
+  for (cudaEvent_t event : spare_events_) static_cast<void>(cudaEventDestroy(event));
+}
+
+Fence CudaUpstream::record_fence(StreamId stream) {
+  cudaEvent_t event = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!spare_events_.empty()) {
+      event = spare_events_.back();
+      spare_events_.pop_back();
+    }
+  }
+  DeviceGuard guard(device_);
+  if (event == nullptr) {
+    TRTPIPE_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming),
+                       "creating a stream fence for a memory pool");
+  }
+  const cudaError_t status = cudaEventRecord(event, reinterpret_cast<cudaStream_t>(stream));
+  if (status != cudaSuccess) {
+    destroy_fence(reinterpret_cast<Fence>(event));
+    TRTPIPE_CUDA_CHECK(status, "recording a memory-pool fence on a stream");
+  }
+  return reinterpret_cast<Fence>(event);
+}
+
+bool CudaUpstream::fence_done(Fence fence) {
+  const cudaError_t status = cudaEventQuery(reinterpret_cast<cudaEvent_t>(fence));
+  if (status == cudaErrorNotReady) return false;
+  TRTPIPE_CUDA_CHECK(status, "querying a memory-pool fence");
+  return true;
+}
+
+bool CudaUpstream::wait_fence(Fence fence) {
+  TRTPIPE_CUDA_CHECK(cudaEventSynchronize(reinterpret_cast<cudaEvent_t>(fence)),
+                     "waiting for a stream to finish with released pool blocks");
+  return true;
+}
+
+void CudaUpstream::destroy_fence(Fence fence) noexcept {
+  auto event = reinterpret_cast<cudaEvent_t>(fence);
+  try {
+    std::lock_guard<std::mutex> lock(mutex_);
+    spare_events_.push_back(event);
+  } catch (...) {
+    static_cast<void>(cudaEventDestroy(event));
+  }
+}
+
+}  // namespace trtpipe::memory

@@ -1,0 +1,47 @@
+#pragma once
+// Plain descriptions of a run's input frame and output tensor, and their validation. No CUDA:
+// the CPU reference and the GPU path check their arguments with the same code.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "preprocess/letterbox.hpp"
+#include "preprocess/options.hpp"
+#include "preprocess/pixel.hpp"
+
+namespace trtpipe::preprocess {
+
+struct Frame {
+  const void* data = nullptr;
+  std::size_t size = 0;  // bytes readable from data
+  int width = 0;
+  int height = 0;
+  std::int64_t step = 0;  // 0: tightly packed
+  Encoding encoding = Encoding::kBgr8;
+};
+
+struct Tensor {
+  void* data = nullptr;
+  std::vector<std::int64_t> shape;
+  std::vector<std::int64_t> strides;  // bytes; empty: C-contiguous
+  std::string dtype;                  // NumPy dtype name, e.g. "float32"
+  int batch_index = 0;
+};
+
+// Bytes a frame must provide: every row up to the last pixel of the last row (both planes).
+std::size_t required_bytes(const Frame& frame);
+
+// Validates the frame (sizes, step, 4:2:2 and 4:2:0 parity, buffer size) and returns it with
+// step filled in. Throws InputError naming the field, expected and given.
+Frame checked_frame(Frame frame);
+
+// Validates the output tensor against the options (rank, shape, dtype, contiguity, batch slot).
+void check_tensor(const Tensor& tensor, const Options& options);
+
+// Bytes of one batch slot of the output.
+std::size_t slot_bytes(const Options& options);
+
+PixelParams pixel_params(const Options& options, const Frame& frame, const Letterbox& lb);
+
+}  // namespace trtpipe::preprocess

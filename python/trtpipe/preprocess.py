@@ -1,0 +1,551 @@
+"""Camera frame to network input in one pass: colour conversion, letterbox or stretch resize,
+normalisation and layout, written into one batch slot of a caller-given tensor.
+
+On a GPU this is one fused CUDA kernel writing straight into a device buffer (the engine's
+input binding); elsewhere the CPU reference in ``trtpipe._core`` computes the same numbers.
+
+    pre = Preprocessor(size=(640, 640), dtype="float16")
+    out = pre.empty(batch=1)
+    lb = pre(frame_bgr, out)              # NumPy HWC, raw bytes, or a GPU array
+    boxes_src = lb.to_source(boxes_net)   # undo the letterbox for detections
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trtpipe import _core
+from trtpipe.errors import BackendUnavailableError, InputError
+
+logger = logging.getLogger(__name__)
+
+ENCODINGS: tuple[str, ...] = tuple(_core.preprocess_encodings())
+
+_CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
+_YUV422 = ("yuv422", "uyvy", "yuv422_yuy2", "yuyv")
+_DEFAULT_BY_CHANNELS = {1: "mono8", 3: "bgr8", 4: "bgra8"}
+_FLOAT_TYPESTR = {"<f4": "float32", "<f2": "float16"}
+_DLPACK_CUDA = (2, 13)  # kDLCUDA, kDLCUDAManaged
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How a source image sits in the network input: network px = source px * scale + pad."""
+
+    scale_x: float
+    scale_y: float
+    pad_x: int
+    pad_y: int
+    src_w: int
+    src_h: int
+    dst_w: int
+    dst_h: int
+
+    @property
+    def new_w(self) -> int:
+        """Width of the resized image inside the network input."""
+        return round(self.src_w * self.scale_x)
+
+    @property
+    def new_h(self) -> int:
+        return round(self.src_h * self.scale_y)
+
+    def to_source(self, boxes_xyxy: np.ndarray) -> np.ndarray:
+        """Boxes (..., 4) x1 y1 x2 y2 in network px to source px, clipped to the image."""
+        boxes = _boxes(boxes_xyxy)
+        out = np.empty_like(boxes)
+        out[..., 0::2] = np.clip((boxes[..., 0::2] - self.pad_x) / self.scale_x, 0, self.src_w)
+        out[..., 1::2] = np.clip((boxes[..., 1::2] - self.pad_y) / self.scale_y, 0, self.src_h)
+        return out
+
+    def to_network(self, boxes_xyxy: np.ndarray) -> np.ndarray:
+        """Boxes (..., 4) x1 y1 x2 y2 in source px to network px."""
+        boxes = _boxes(boxes_xyxy)
+        out = np.empty_like(boxes)
+        out[..., 0::2] = boxes[..., 0::2] * self.scale_x + self.pad_x
+        out[..., 1::2] = boxes[..., 1::2] * self.scale_y + self.pad_y
+        return out
+
+
+def _boxes(boxes_xyxy: Any) -> np.ndarray:
+    boxes = np.asarray(boxes_xyxy)
+    if boxes.ndim == 0 or boxes.shape[-1] != 4:
+        raise InputError(f"boxes_xyxy: expected shape (..., 4), given {boxes.shape}")
+    return boxes if np.issubdtype(boxes.dtype, np.floating) else boxes.astype(np.float32)
+
+
+def _letterbox(params: dict[str, Any]) -> Letterbox:
+    return Letterbox(
+        scale_x=params["scale_x"],
+        scale_y=params["scale_y"],
+        pad_x=params["pad_x"],
+        pad_y=params["pad_y"],
+        src_w=params["src_w"],
+        src_h=params["src_h"],
+        dst_w=params["dst_w"],
+        dst_h=params["dst_h"],
+    )
+
+
+def letterbox_params(
+    src_w: int, src_h: int, dst_w: int, dst_h: int, mode: str = "letterbox"
+) -> Letterbox:
+    """The geometry the preprocessing uses for a src_w x src_h frame and a dst_w x dst_h input.
+
+    "letterbox": keep the aspect ratio, centre, pad; "stretch": fill, no padding.
+    """
+    return _letterbox(_core.letterbox_params(src_w, src_h, dst_w, dst_h, mode))
+
+
+@dataclass(frozen=True)
+class _Frame:
+    address: int
+    size: int
+    width: int
+    height: int
+    step: int
+    encoding: str
+    on_device: bool
+    stream: int  # producer stream from __cuda_array_interface__, 0 for none
+
+
+@dataclass(frozen=True)
+class _Out:
+    address: int
+    shape: list[int]
+    strides: list[int]
+    dtype: str
+    on_device: bool
+    stream: int
+
+
+def _cuda_interface(obj: Any) -> dict[str, Any] | None:
+    """__cuda_array_interface__ of obj, or of a DLPack CUDA tensor seen through CuPy/PyTorch."""
+    cai = getattr(obj, "__cuda_array_interface__", None)
+    if cai is not None:
+        return cai
+    device = getattr(obj, "__dlpack_device__", None)
+    if device is None or isinstance(obj, np.ndarray) or device()[0] not in _DLPACK_CUDA:
+        return None
+    for module in ("cupy", "torch.utils.dlpack"):
+        try:
+            lib = __import__(module, fromlist=["from_dlpack"])
+        except ImportError:
+            continue
+        # Zero-copy view; the producer keeps ownership of the memory.
+        return lib.from_dlpack(obj).__cuda_array_interface__
+    raise BackendUnavailableError(
+        "a DLPack CUDA tensor without __cuda_array_interface__ needs CuPy or PyTorch to be read"
+    )
+
+
+def _cai_stream(cai: dict[str, Any]) -> int:
+    stream = cai.get("stream")
+    return int(stream) if stream else 0
+
+
+def _shape_strides(cai: dict[str, Any], itemsize: int) -> tuple[list[int], list[int]]:
+    shape = [int(n) for n in cai["shape"]]
+    strides = cai.get("strides")
+    if strides is None:
+        strides, running = [], itemsize
+        for n in reversed(shape):
+            strides.insert(0, running)
+            running *= n
+    return shape, [int(s) for s in strides]
+
+
+def _raw_frame(
+    address: int,
+    nbytes: int,
+    encoding: str | None,
+    width: int | None,
+    height: int | None,
+    step: int | None,
+    on_device: bool,
+    stream: int,
+) -> _Frame:
+    for name, value in (("encoding", encoding), ("width", width), ("height", height)):
+        if value is None:
+            raise InputError(f"{name}: expected a value for a raw byte buffer, given None")
+    return _Frame(
+        address, nbytes, int(width), int(height), int(step or 0), encoding, on_device, stream
+    )
+
+
+def _image_frame(
+    address: int,
+    shape: Sequence[int],
+    strides: Sequence[int],
+    encoding: str | None,
+    step: int | None,
+    on_device: bool,
+    stream: int,
+) -> _Frame:
+    """A 2-D (H, W) or 3-D (H, W, C) uint8 array whose rows may be padded (strides[0] = step)."""
+    if len(shape) not in (2, 3):
+        raise InputError(
+            f"image: expected an (H, W) or (H, W, C) uint8 array, given shape {tuple(shape)}"
+        )
+    channels = shape[2] if len(shape) == 3 else 1
+    if encoding is None:
+        encoding = _DEFAULT_BY_CHANNELS.get(channels)
+        if encoding is None:
+            raise InputError(
+                f"encoding: expected one of {', '.join(ENCODINGS)} for a {channels}-channel "
+                f"array, given None"
+            )
+    rows, cols = shape[0], shape[1]
+    if encoding == "nv12":
+        # OpenCV's layout: an (H * 3/2, W) array, the U V plane below the Y plane.
+        if channels != 1 or rows % 3 != 0:
+            raise InputError(
+                f"image: expected an (H * 3/2, W) array for nv12, given shape {tuple(shape)}"
+            )
+        width, height, want = cols, rows * 2 // 3, 1
+    elif encoding in _YUV422:
+        width, height, want = cols, rows, 2  # OpenCV's layout: (H, W, 2)
+    elif encoding in _CHANNELS:
+        width, height, want = cols, rows, _CHANNELS[encoding]
+    else:
+        raise InputError(f"encoding: expected one of {', '.join(ENCODINGS)}, given {encoding!r}")
+    if channels != want:
+        raise InputError(
+            f"image: expected {want} channel(s) per pixel for {encoding}, given an array of "
+            f"shape {tuple(shape)}"
+        )
+    inner = (want, 1) if len(shape) == 3 else (1,)
+    if tuple(strides[1:]) != inner and cols > 1:
+        want_strides = ", ".join(map(str, inner))
+        raise InputError(
+            f"image: expected rows of contiguous pixels (strides (step, {want_strides})), "
+            f"given strides {tuple(strides)}"
+        )
+    row_step = int(strides[0])
+    if step is not None and int(step) != row_step:
+        raise InputError(f"step: expected {row_step} (the array's row stride), given {step}")
+    if row_step <= 0 and rows > 0 and cols > 0:
+        raise InputError(f"image: expected a positive row stride, given {row_step}")
+    size = (rows - 1) * row_step + cols * want if rows and cols else 0
+    return _Frame(address, size, width, height, row_step, encoding, on_device, stream)
+
+
+def _frame(
+    image: Any,
+    encoding: str | None,
+    width: int | None,
+    height: int | None,
+    step: int | None,
+) -> tuple[_Frame, Any]:
+    """Where the frame's bytes are; the second value keeps any converted array alive."""
+    cai = _cuda_interface(image)
+    if cai is not None:
+        if cai["typestr"] not in ("|u1", "<u1"):
+            raise InputError(f"image: expected a uint8 GPU array, given typestr {cai['typestr']}")
+        shape, strides = _shape_strides(cai, 1)
+        address, stream = int(cai["data"][0]), _cai_stream(cai)
+        if width is not None or height is not None:
+            contiguous = _shape_strides({"shape": shape}, 1)[1] == strides
+            if not contiguous:
+                raise InputError(
+                    "image: expected a C-contiguous buffer when width/height are given, "
+                    f"given strides {tuple(strides)} for shape {tuple(shape)}"
+                )
+            nbytes = int(np.prod(shape)) if shape else 0
+            frame = _raw_frame(address, nbytes, encoding, width, height, step, True, stream)
+        else:
+            frame = _image_frame(address, shape, strides, encoding, step, True, stream)
+        return frame, image
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        array = np.frombuffer(image, dtype=np.uint8)
+    elif isinstance(image, np.ndarray):
+        array = image
+    else:
+        raise InputError(
+            "image: expected a NumPy array, bytes/memoryview or a GPU array "
+            f"(__cuda_array_interface__ or DLPack), given {type(image).__name__}"
+        )
+    if array.dtype != np.uint8:
+        raise InputError(f"image: expected dtype uint8, given {array.dtype}")
+    if width is not None or height is not None or array.ndim == 1:
+        if not array.flags.c_contiguous:
+            array = np.ascontiguousarray(array)
+        frame = _raw_frame(array.ctypes.data, array.nbytes, encoding, width, height, step, False, 0)
+        return frame, array
+    if array.ndim in (2, 3) and array.size and any(s < 0 for s in array.strides):
+        array = np.ascontiguousarray(array)
+    if array.ndim == 3 and array.size and array.strides[1:] != (array.shape[2], 1):
+        array = np.ascontiguousarray(array)  # pixels not contiguous in a row: one copy
+    if array.ndim == 2 and array.size and array.strides[1] != 1:
+        array = np.ascontiguousarray(array)
+    frame = _image_frame(array.ctypes.data, array.shape, array.strides, encoding, step, False, 0)
+    return frame, array
+
+
+def _output(out: Any) -> _Out:
+    cai = _cuda_interface(out)
+    if cai is not None:
+        typestr = cai["typestr"]
+        dtype = _FLOAT_TYPESTR.get(typestr, f"typestr {typestr}")
+        if cai["data"][1]:
+            raise InputError("out: expected a writable GPU array, given a read-only one")
+        itemsize = int(typestr[2:]) if typestr[2:].isdigit() else 1
+        shape, strides = _shape_strides(cai, itemsize)
+        return _Out(int(cai["data"][0]), shape, strides, dtype, True, _cai_stream(cai))
+    if isinstance(out, np.ndarray):
+        if not out.flags.writeable:
+            raise InputError("out: expected a writable array, given a read-only one")
+        return _Out(out.ctypes.data, list(out.shape), list(out.strides), str(out.dtype), False, 0)
+    raise InputError(
+        "out: expected a NumPy array or a GPU array (__cuda_array_interface__ or DLPack), "
+        f"given {type(out).__name__}"
+    )
+
+
+def _stream_handle(stream: Any) -> int:
+    handle = getattr(stream, "cuda_stream", stream)
+    try:
+        return int(handle or 0)
+    except (TypeError, ValueError):
+        raise InputError(
+            "stream: expected a cudaStream_t as int or an object with .cuda_stream, "
+            f"given {type(stream).__name__}"
+        ) from None
+
+
+@functools.cache
+def _gpu_usable() -> bool:
+    return bool(_core.build_info()["with_cuda"]) and bool(_core.query_devices()["gpus"])
+
+
+def _parse_device(device: str) -> tuple[str, int]:
+    if device == "auto":
+        return ("cuda" if _gpu_usable() else "cpu"), 0
+    if device == "cpu":
+        return "cpu", 0
+    if device == "cuda":
+        return "cuda", 0
+    if device.startswith("cuda:") and device[5:].isdigit():
+        return "cuda", int(device[5:])
+    raise InputError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', given {device!r}")
+
+
+class Preprocessor:
+    """Turns camera frames into a network's input tensor; one call per frame and batch slot.
+
+    ``device``: "cpu" (the reference implementation), "cuda"/"cuda:N" (the fused kernel), or
+    "auto" (where ``out`` lives decides; :meth:`empty` allocates on the GPU when one is usable).
+    ``host_input`` (GPU only): how a frame in host memory reaches the kernel — "mapped" (the
+    kernel reads pinned memory in place), "copy" (async copy to device memory first), or "auto"
+    (mapped on integrated GPUs; elsewhere the faster of the two, timed once per frame size).
+    Mean and std are per output channel, in ``channel_order``, applied after ``scale``.
+
+    Not thread-safe: use one Preprocessor per thread (they share nothing).
+    """
+
+    def __init__(
+        self,
+        size: tuple[int, int] = (640, 640),
+        layout: str = "NCHW",
+        dtype: str = "float32",
+        channel_order: str = "RGB",
+        resize: str = "letterbox",
+        interpolation: str = "bilinear",
+        pad_value: float = 114,
+        scale: float = 1 / 255,
+        mean: Sequence[float] = (0.0, 0.0, 0.0),
+        std: Sequence[float] = (1.0, 1.0, 1.0),
+        device: str = "auto",
+        host_input: str = "auto",
+    ) -> None:
+        if len(size) != 2:
+            raise InputError(f"size: expected (width, height), given {size!r}")
+        self._options = _core.PreprocessOptions(
+            int(size[0]),
+            int(size[1]),
+            layout,
+            str(np.dtype(dtype)) if dtype in ("float16", "float32") else str(dtype),
+            channel_order,
+            resize,
+            interpolation,
+            float(pad_value),
+            float(scale),
+            [float(v) for v in mean],
+            [float(v) for v in std],
+        )
+        if host_input not in ("auto", "mapped", "copy"):
+            raise InputError(
+                f"host_input: expected 'auto', 'mapped' or 'copy', given {host_input!r}"
+            )
+        self.size = (int(size[0]), int(size[1]))
+        self.layout = layout
+        self.dtype = self._options.dtype
+        self.resize = resize
+        self.host_input = host_input
+        self._auto = device == "auto"
+        self.device, self._device_index = _parse_device(device)
+        self._gpu: Any = None
+        if self.device == "cuda" and not self._auto:
+            self._gpu_path()
+
+    def _gpu_path(self) -> Any:
+        if self._gpu is None:
+            self._gpu = _core.GpuPreprocessor(self._options, self.host_input, self._device_index)
+        return self._gpu
+
+    def output_shape(self, batch: int = 1) -> tuple[int, int, int, int]:
+        w, h = self.size
+        return (batch, 3, h, w) if self.layout == "NCHW" else (batch, h, w, 3)
+
+    def letterbox(self, src_w: int, src_h: int) -> Letterbox:
+        """The geometry a src_w x src_h frame gets (what a call returns)."""
+        return letterbox_params(src_w, src_h, self.size[0], self.size[1], self.resize)
+
+    def empty(self, batch: int = 1) -> Any:
+        """An uninitialised output tensor of the right shape and dtype on this device.
+
+        On the GPU: a CuPy array, else a PyTorch tensor (any GPU array works as ``out``).
+        """
+        if batch < 1:
+            raise InputError(f"batch: expected >= 1, given {batch}")
+        shape = self.output_shape(batch)
+        if self.device == "cpu":
+            return np.empty(shape, dtype=self.dtype)
+        return _device_empty(shape, self.dtype, self._device_index)
+
+    @property
+    def host_input_choice(self) -> dict[str, Any] | None:
+        """What "auto" chose for the last host frame, with the timings behind it (GPU only)."""
+        return None if self._gpu is None else dict(self._gpu.last_host_choice)
+
+    def __call__(
+        self,
+        image: Any,
+        out: Any,
+        encoding: str | None = None,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        step: int | None = None,
+        batch_index: int = 0,
+        stream: Any = 0,
+    ) -> Letterbox:
+        """Writes ``image`` into slot ``batch_index`` of ``out``; returns the geometry used.
+
+        On the GPU the work is enqueued on ``stream``; a pageable host frame has been copied
+        when this returns, a device or pinned frame must stay valid until the stream ran it.
+        """
+        target = _output(out)
+        on_gpu = target.on_device
+        if not self._auto and on_gpu != (self.device == "cuda"):
+            where = "a GPU array" if on_gpu else "a NumPy array"
+            raise InputError(
+                f"out: expected {'a GPU array' if self.device == 'cuda' else 'a NumPy array'} "
+                f"for device={self.device!r}, given {where}"
+            )
+        frame, keep = _frame(image, encoding, width, height, step)
+        if on_gpu:
+            params = self._gpu_path().run(
+                frame.address,
+                frame.size,
+                frame.width,
+                frame.height,
+                frame.step,
+                frame.encoding,
+                frame.on_device,
+                target.address,
+                target.shape,
+                target.strides,
+                target.dtype,
+                int(batch_index),
+                _stream_handle(stream),
+                frame.stream,
+                target.stream,
+            )
+        else:
+            if frame.on_device:
+                raise InputError(
+                    "image: expected a host array (NumPy, bytes) for a NumPy output, "
+                    "given a GPU array"
+                )
+            params = _core.preprocess_cpu(
+                self._options,
+                frame.address,
+                frame.size,
+                frame.width,
+                frame.height,
+                frame.step,
+                frame.encoding,
+                target.address,
+                target.shape,
+                target.strides,
+                target.dtype,
+                int(batch_index),
+            )
+        del keep
+        return _letterbox(params)
+
+    def measure_host_input(
+        self,
+        image: np.ndarray,
+        out: Any,
+        encoding: str | None = None,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        step: int | None = None,
+        stream: Any = 0,
+        iterations: int = 20,
+    ) -> dict[str, Any]:
+        """GPU time (µs, median) of reading this host frame mapped vs copy + kernel."""
+        target = _output(out)
+        if not target.on_device:
+            raise InputError("out: expected a GPU array, given a NumPy array")
+        frame, keep = _frame(image, encoding, width, height, step)
+        if frame.on_device:
+            raise InputError("image: expected a host array, given a GPU array")
+        timing = self._gpu_path().measure_host_input(
+            frame.address,
+            frame.size,
+            frame.width,
+            frame.height,
+            frame.step,
+            frame.encoding,
+            target.address,
+            target.shape,
+            target.strides,
+            target.dtype,
+            _stream_handle(stream),
+            int(iterations),
+        )
+        del keep
+        return dict(timing)
+
+
+def _device_empty(shape: tuple[int, ...], dtype: str, device: int) -> Any:
+    try:
+        import cupy
+    except ImportError:
+        pass
+    else:
+        with cupy.cuda.Device(device):
+            return cupy.empty(shape, dtype=dtype)
+    try:
+        import torch
+    except ImportError:
+        pass
+    else:
+        return torch.empty(shape, dtype=getattr(torch, dtype), device=f"cuda:{device}")
+    raise BackendUnavailableError(
+        "Preprocessor.empty on the GPU needs CuPy or PyTorch to allocate; "
+        "pass any GPU array as `out` instead"
+    )
+
+
+__all__ = ["ENCODINGS", "Letterbox", "Preprocessor", "letterbox_params"]
