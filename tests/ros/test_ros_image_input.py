@@ -72,3 +72,23 @@ def test_compressed_png_decodes_to_rgb_and_garbage_is_rejected():
         with pytest.raises(FrameRejected) as info:
             decode_compressed(SimpleNamespace(format="jpeg", data=payload))
         assert info.value.reason == "bad_compressed"
+
+
+def test_validated_encodings_are_the_ones_the_preprocessing_reads():
+    preprocess = pytest.importorskip("trtpipe.preprocess")
+    from trtpipe.ros.image_input import BYTES_PER_PIXEL
+
+    assert set(BYTES_PER_PIXEL) == set(preprocess.ENCODINGS)
+
+
+def test_a_validated_frame_preprocesses_like_the_same_pixels_as_an_array():
+    preprocess = pytest.importorskip("trtpipe.preprocess")
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    padded = np.concatenate([pixels.reshape(30, -1), np.zeros((30, 8), np.uint8)], axis=1)
+    frame = raw_frame(_msg("bgr8", 40, 30, step=128, data=array.array("B", padded.tobytes())))
+    pre = preprocess.Preprocessor(size=(32, 32), device="cpu")
+    from_view, from_array = pre.empty(batch=1), pre.empty(batch=1)
+    pre(frame.data, from_view, frame.encoding, width=40, height=30, step=frame.step)
+    pre(pixels, from_array, "bgr8")
+    np.testing.assert_array_equal(from_view, from_array)
