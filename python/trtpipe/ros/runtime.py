@@ -396,7 +396,7 @@ class DetectorRuntime:
         if not to_cpu:
             self._log.warning(f"reloading the engine after {p.max_consecutive_failures} failures")
             try:
-                self.detector = self._factory(p, self.backend, p.device)
+                self._replace_detector(self._factory(p, self.backend, p.device))
                 with self._lock:
                     self.counters.reloads += 1
                 self._reloads_without_success += 1
@@ -410,7 +410,7 @@ class DetectorRuntime:
         cpu_params = dataclasses.replace(p, model=p.fallback_model or p.model)
         self._log.warning(f"falling back to the CPU backend ({CPU_BACKEND})")
         try:
-            self.detector = self._factory(cpu_params, CPU_BACKEND, CPU_DEVICE)
+            self._replace_detector(self._factory(cpu_params, CPU_BACKEND, CPU_DEVICE))
         except Exception as exc:
             self._log.error(f"CPU fallback failed: {type(exc).__name__}: {exc}")
             with self._lock:
@@ -420,6 +420,15 @@ class DetectorRuntime:
         self.backend = CPU_BACKEND
         with self._lock:
             self.counters.cpu_fallbacks += 1
+
+    def _replace_detector(self, detector: Any) -> None:
+        old, self.detector = self.detector, detector
+        close = getattr(old, "close", None)
+        if old is not detector and callable(close):
+            try:
+                close()
+            except Exception as exc:  # a broken engine may fail to close too
+                self._log.warning(f"closing the replaced engine failed: {exc}")
 
     # -- diagnostics ------------------------------------------------------------------------
 
