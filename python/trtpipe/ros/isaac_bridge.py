@@ -31,7 +31,19 @@ def missing_interfaces_reason() -> str | None:
 
 
 def detection_array_from_detectnet(msg: Any) -> Any:
-    """vision_msgs/Detection2DArray (4.x layout) with the contents of an Isaac DetectionArray."""
+    """vision_msgs/Detection2DArray (4.x layout) with the contents of an Isaac DetectionArray.
+
+    trtpipe's own conversion (``trtpipe.decode.detections.detectnet_to_msg``) where this
+    installation has it, else the same mapping here.
+    """
+    try:
+        from trtpipe.decode.detections import detectnet_to_msg
+    except ImportError:
+        return _convert(msg)
+    return detectnet_to_msg(msg)
+
+
+def _convert(msg: Any) -> Any:
     from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
     out = Detection2DArray(header=msg.header)
