@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import preprocess_oracle as oracle
@@ -161,6 +161,20 @@ def test_float16_output_is_the_float32_result_rounded():
     np.testing.assert_array_equal(b, a.astype(np.float16))
 
 
+@pytest.mark.parametrize(
+    "scale", [1e-7, 3e-6, 1.0, 300.0], ids=["subnormal", "tiny", "1", "overflow"]
+)
+def test_float16_rounding_covers_subnormals_and_overflow(scale):
+    img = RNG.integers(0, 256, size=(21, 37, 3), dtype=np.uint8)
+    kwargs = dict(size=(24, 24), scale=scale, mean=(0.0, 1e-6 * scale, -0.5), device="cpu")
+    f32, f16 = Preprocessor(**kwargs), Preprocessor(dtype="float16", **kwargs)
+    a, b = f32.empty(1), f16.empty(1)
+    f32(img, a)
+    f16(img, b)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(b.view(np.uint16), a.astype(np.float16).view(np.uint16))
+
+
 def test_batch_slot_writes_only_its_slot():
     img = RNG.integers(0, 256, size=(20, 30, 3), dtype=np.uint8)
     pre = Preprocessor(size=(16, 16), device="cpu")
@@ -310,6 +324,24 @@ def test_bad_outputs_raise_input_error_naming_the_field():
         pre(img, [0.0])
 
 
+def test_stream_handles_from_ints_torch_and_cupy_style_objects():
+    from trtpipe.preprocess import _stream_handle
+
+    class TorchLike:
+        cuda_stream = 0x1234
+
+    class CupyLike:
+        ptr = 0x5678
+
+    assert _stream_handle(0) == 0
+    assert _stream_handle(None) == 0
+    assert _stream_handle(np.uint64(7)) == 7
+    assert _stream_handle(TorchLike()) == 0x1234
+    assert _stream_handle(CupyLike()) == 0x5678
+    with bad(r"stream: expected a cudaStream_t as int, a torch.cuda.Stream or a CuPy stream"):
+        _stream_handle("default")
+
+
 def test_bad_options_raise_input_error_naming_the_field():
     with bad(r"size: expected \(width, height\) each in 1..32768, given \(0, 640\)"):
         Preprocessor(size=(0, 640), device="cpu")
@@ -317,6 +349,9 @@ def test_bad_options_raise_input_error_naming_the_field():
         Preprocessor(layout="CHW", device="cpu")
     with bad(r"dtype: expected one of float32, float16, given 'int8'"):
         Preprocessor(dtype="int8", device="cpu")
+    with bad(r"dtype: expected one of float32, float16, given 'half-ish'"):
+        Preprocessor(dtype="half-ish", device="cpu")
+    assert Preprocessor(dtype=np.float16, device="cpu").empty(1).dtype == np.float16
     with bad(r"channel_order: expected one of RGB, BGR, given 'rgb'"):
         Preprocessor(channel_order="rgb", device="cpu")
     with bad(r"interpolation: expected one of bilinear, nearest, given 'cubic'"):
@@ -336,16 +371,41 @@ def test_bad_options_raise_input_error_naming_the_field():
 # --- fuzzing the entry point ----------------------------------------------------------------
 
 
+FAULTS = ("none", "none", "none", "zero", "step", "short", "parity", "slot", "any")
+
+
 @st.composite
 def fuzz_case(draw):
+    """A raw frame that is valid, or has one chosen fault (or anything at all, for "any")."""
+    fault = draw(st.sampled_from(FAULTS))
     encoding = draw(st.sampled_from(ENCODINGS))
-    width = draw(st.integers(0, 24))
-    height = draw(st.integers(0, 24))
     bpp = oracle.BYTES_PER_PIXEL[encoding]
-    step = width * bpp + draw(st.integers(-3, 9))
+    subsampled = encoding in (*oracle.YUV422, "nv12")
+    width, height = draw(st.integers(1, 24)), draw(st.integers(1, 24))
+    if subsampled:
+        width += width % 2
+    if encoding == "nv12":
+        height += height % 2
+    step = width * bpp + draw(st.integers(0, 9))
+    batch = draw(st.integers(1, 3))
+    batch_index = draw(st.integers(0, batch - 1))
+    if fault == "zero":
+        width, height = draw(st.sampled_from([(0, height), (width, 0), (0, 0)]))
+    elif fault == "step":
+        step = width * bpp - draw(st.integers(1, 3))
+    elif fault == "parity" and subsampled:
+        width += 1
+    elif fault == "slot":
+        batch_index = draw(st.sampled_from([-1, batch]))
+    elif fault == "any":
+        width, height = draw(st.integers(0, 24)), draw(st.integers(0, 24))
+        step = width * bpp + draw(st.integers(-3, 9))
+        batch_index = draw(st.integers(-1, 3))
     rows = height + height // 2 if encoding == "nv12" else height
     needed = max(step, 0) * max(rows - 1, 0) + width * bpp if rows else 0
-    size = max(needed + draw(st.integers(-4, 4)), 0)
+    size = needed + draw(st.integers(0, 4))
+    if fault in ("short", "any"):
+        size = max(needed - draw(st.integers(1 if fault == "short" else -4, 4)), 0)
     options = dict(
         size=(draw(st.integers(1, 20)), draw(st.integers(1, 20))),
         layout=draw(st.sampled_from(["NCHW", "NHWC"])),
@@ -355,8 +415,6 @@ def fuzz_case(draw):
         interpolation=draw(st.sampled_from(["bilinear", "nearest"])),
         pad_value=draw(st.integers(0, 255)),
     )
-    batch = draw(st.integers(1, 3))
-    batch_index = draw(st.integers(-1, 3))
     seed = draw(st.integers(0, 2**31))
     return encoding, width, height, step, size, options, batch, batch_index, seed
 
@@ -379,6 +437,7 @@ def test_fuzz_entry_point_raises_input_error_or_is_correct(case):
     )
     rows = height + height // 2 if encoding == "nv12" else height
     valid = valid and size >= step_used * (rows - 1) + width * oracle.BYTES_PER_PIXEL[encoding]
+    event("valid" if valid else "invalid")
     try:
         lb = pre(buf, out, encoding, width=width, height=height, step=step, batch_index=batch_index)
     except InputError:
@@ -401,3 +460,90 @@ def test_fuzz_entry_point_raises_input_error_or_is_correct(case):
     tolerance = 1.0 + (0.25 if options["dtype"] == "float16" else 0.0)  # fp16 spacing at 255
     np.testing.assert_allclose(got, want, atol=tolerance)
     assert (lb.src_w, lb.src_h, lb.dst_w, lb.dst_h) == (width, height, dst_w, dst_h)
+
+
+@st.composite
+def array_case(draw):
+    """An image array (often a view with padded rows) shaped for its encoding, or not."""
+    encoding = draw(st.sampled_from([None, *ENCODINGS]))
+    rows, cols = draw(st.integers(1, 18)), draw(st.integers(1, 18))
+    if encoding in (*oracle.YUV422, "nv12"):
+        cols += cols % 2
+    if encoding == "nv12":
+        rows = 3 * (rows + rows % 2) // 2
+    if encoding is None:
+        shape = draw(st.sampled_from([(rows, cols), (rows, cols, 3), (rows, cols, 4)]))
+    elif encoding in ("mono8", "nv12"):
+        shape = (rows, cols)
+    else:
+        shape = (rows, cols, 2 if encoding in oracle.YUV422 else oracle.BYTES_PER_PIXEL[encoding])
+    if draw(st.integers(0, 3)) == 0:  # anything at all
+        ndim = draw(st.sampled_from([1, 2, 3]))
+        rows, cols = draw(st.integers(0, 18)), draw(st.integers(0, 18))
+        shape = {1: (rows * cols,), 2: (rows, cols), 3: (rows, cols, draw(st.integers(1, 5)))}[ndim]
+        encoding = draw(st.sampled_from([encoding, "rgb16"]))
+    # a view into a larger array: rows (and sometimes pixels) further apart than packed
+    row_gap, col_step = draw(st.integers(0, 5)), draw(st.sampled_from([1, 1, 1, 2, -1]))
+    bad_out = draw(st.sampled_from([None, None, None, "float64", "float16", "shape"]))
+    out_layout = draw(st.sampled_from(["NCHW", "NHWC"]))
+    seed = draw(st.integers(0, 2**31))
+    return shape, row_gap, col_step, encoding, bad_out, out_layout, seed
+
+
+def expected_rgb(image: np.ndarray, encoding: str | None) -> np.ndarray | None:
+    """The oracle's RGB for an (H, W[, C]) array read the way the contract describes, or None
+    where the array cannot be read as that encoding."""
+    if image.ndim not in (2, 3) or image.size == 0:
+        return None
+    channels = image.shape[2] if image.ndim == 3 else 1
+    encoding = encoding or {1: "mono8", 3: "bgr8", 4: "bgra8"}.get(channels)
+    if encoding not in oracle.BYTES_PER_PIXEL:
+        return None
+    packed = np.ascontiguousarray(image)
+    if encoding == "nv12":
+        if channels != 1 or packed.shape[0] % 3 or packed.shape[1] % 2:
+            return None
+        height, width = packed.shape[0] * 2 // 3, packed.shape[1]
+        if height % 2:
+            return None
+    else:
+        height, width = packed.shape[0], packed.shape[1]
+        want = 2 if encoding in oracle.YUV422 else oracle.BYTES_PER_PIXEL[encoding]
+        if channels != want or (encoding in oracle.YUV422 and width % 2):
+            return None
+    step = width * oracle.BYTES_PER_PIXEL[encoding]
+    return oracle.decode(packed.reshape(-1), width, height, step, encoding)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(array_case())
+def test_fuzz_arrays_views_and_outputs(case):
+    shape, row_gap, col_step, encoding, bad_out, out_layout, seed = case
+    wrong_shape = bad_out == "shape"
+    out_dtype = bad_out if bad_out in ("float64", "float16") else "float32"
+    rng = np.random.default_rng(seed)
+    if len(shape) >= 2:
+        base_shape = (shape[0], (shape[1] + row_gap) * abs(col_step), *shape[2:])
+        base = rng.integers(0, 256, size=base_shape, dtype=np.uint8)
+        image = base[:, ::col_step][:, : shape[1]]
+    else:
+        image = rng.integers(0, 256, size=shape, dtype=np.uint8)
+    pre = Preprocessor(size=(12, 10), layout=out_layout, scale=1.0, device="cpu")
+    out_shape = list(pre.output_shape(2))
+    if wrong_shape:
+        out_shape[-1] += 1
+    out = np.full(out_shape, 7, dtype=out_dtype)
+    rgb = expected_rgb(image, encoding)
+    valid = rgb is not None and out_dtype == "float32" and not wrong_shape
+    event("valid" if valid else "invalid")
+    try:
+        pre(image, out, encoding, batch_index=1)
+    except InputError:
+        assert not valid, "a readable array with a good output was refused"
+        assert np.all(out == 7)
+        return
+    assert valid, "an unreadable array or a bad output was accepted"
+    want = oracle.preprocess(rgb, 12, 10)
+    got = out[1].transpose(1, 2, 0) if out_layout == "NCHW" else out[1]
+    np.testing.assert_allclose(got, want, atol=1.0)
+    assert np.all(out[0] == 7)

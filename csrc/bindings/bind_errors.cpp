@@ -43,6 +43,8 @@ void translate(std::exception_ptr pending) {
     raise_as("CudaError", e.what(), fields);
   } catch (const InputError& e) {
     raise_as("InputError", e.what());
+  } catch (const BackendUnavailableError& e) {
+    raise_as("BackendUnavailableError", e.what());
   } catch (const EngineError& e) {
     raise_as("EngineError", e.what());
   } catch (const Error& e) {

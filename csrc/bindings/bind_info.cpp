@@ -29,6 +29,7 @@ void bind_info(py::module_& m) {
         out["tensorrt_include_dir"] =
             info.tensorrt_include_dir.empty() ? py::object(py::none())
                                               : py::object(py::str(info.tensorrt_include_dir));
+        out["engine_module"] = info.engine_module;
         return out;
       },
       "What this _core was compiled with (fixed at build time).");

@@ -40,6 +40,51 @@ using memory::StreamId;
   throw py::error_already_set();
 }
 
+std::string type_name(py::handle value) {
+  return py::str(py::type::handle_of(value).attr("__name__")).cast<std::string>();
+}
+
+// Python int (or anything with __index__, not bool) in [0, 2**63) -> bytes; else InputError.
+std::size_t to_nbytes(py::handle value, const char* field) {
+  PyObject* obj = value.ptr();
+  if (!PyBool_Check(obj) && PyIndex_Check(obj)) {
+    py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(obj));
+    if (!index) throw py::error_already_set();
+    int overflow = 0;
+    const long long count = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+    if (overflow == 0 && count >= 0) return static_cast<std::size_t>(count);
+    raise_input_error(std::string(field) + ": expected 0 <= " + field + " <= 2**63-1, given " +
+                      py::str(index).cast<std::string>());
+  }
+  raise_input_error(std::string(field) + ": expected an int number of bytes, given " +
+                    type_name(value));
+}
+
+// None, an int CUDA stream handle, or an object with an int .cuda_stream (PyTorch) or .ptr
+// (CuPy) -> the handle; else InputError.
+StreamId to_stream(py::handle value) {
+  if (value.is_none()) return 0;
+  PyObject* obj = value.ptr();
+  if (PyLong_Check(obj) && !PyBool_Check(obj)) {
+    const unsigned long long handle = PyLong_AsUnsignedLongLong(obj);
+    if (handle == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+      PyErr_Clear();
+      raise_input_error("stream: expected a non-negative stream handle, given " +
+                        py::str(value).cast<std::string>());
+    }
+    return static_cast<StreamId>(handle);
+  }
+  for (const char* attribute : {"cuda_stream", "ptr"}) {
+    if (py::hasattr(value, attribute)) {
+      py::object handle = value.attr(attribute);
+      if (PyLong_Check(handle.ptr()) && !PyBool_Check(handle.ptr())) return to_stream(handle);
+    }
+  }
+  raise_input_error(
+      "stream: expected an int CUDA stream handle or an object with .cuda_stream or .ptr, "
+      "given " + type_name(value));
+}
+
 // How the bytes of a buffer are viewed as an array (C-contiguous).
 struct Layout {
   std::vector<py::ssize_t> shape;
@@ -86,10 +131,14 @@ struct BufferBase {
     require_live(what);
     return reinterpret_cast<std::uintptr_t>(block.data());
   }
-  void release(const py::object& stream_arg) {
+  void release() { release_on(stream); }
+  void release_on(StreamId on) {
     require_live("release");
-    const StreamId on = stream_arg.is_none() ? stream : stream_arg.cast<StreamId>();
-    py::gil_scoped_release unlocked;
+    if (!block.fallback()) {
+      block.release(on);  // never blocks: keep the GIL, it costs more to drop than this takes
+      return;
+    }
+    py::gil_scoped_release unlocked;  // a direct cudaFree may wait for the device
     block.release(on);
   }
 };
@@ -179,39 +228,54 @@ py::list arenas_list(const memory::BlockPolicy& policy) {
 }
 
 // Methods every pool class has; `allocate` differs only in how the stream is typed.
+// A block for `nbytes` on `stream`: the non-blocking path keeps the GIL; only when the pool must
+// wait for a stream, grow or fall back (CUDA calls that may block) are other threads let run.
+template <typename Pool, typename Allocate>
+PoolBlock allocate_block(Pool& pool, Allocate allocate, std::size_t nbytes, StreamId stream) {
+  PoolBlock block = PoolBlock::try_allocate(pool.policy(), nbytes, stream);
+  if (block) return block;
+  py::gil_scoped_release unlocked;
+  return allocate(pool, nbytes, stream);
+}
+
 template <typename Pool, typename Buffer, typename Class, typename Allocate>
 void def_pool_methods(Class& cls, Allocate allocate, int (*device_of)(const Pool&)) {
   cls.def(
-         "allocate",
-         [allocate, device_of](const std::shared_ptr<Pool>& self, std::size_t nbytes,
-                               StreamId stream) {
-           return make_buffer<Buffer>(self, allocate(*self, nbytes, stream),
+         "alloc",
+         [allocate, device_of](const std::shared_ptr<Pool>& self, py::handle nbytes_arg,
+                               py::handle stream_arg) {
+           const std::size_t nbytes = to_nbytes(nbytes_arg, "nbytes");
+           const StreamId stream = to_stream(stream_arg);
+           return make_buffer<Buffer>(self, allocate_block(*self, allocate, nbytes, stream),
                                       bytes_layout(nbytes), nbytes, device_of(*self));
          },
-         py::arg("nbytes"), py::arg("stream") = 0, py::call_guard<py::gil_scoped_release>(),
-         "A buffer of `nbytes` bytes (viewed as uint8) usable on `stream`.")
+         py::arg("nbytes"), py::kw_only(), py::arg("stream") = py::none(),
+         "alloc(nbytes, *, stream=None): a buffer of `nbytes` bytes (a uint8 vector) for use on "
+         "`stream` (None: the default stream; an int handle, or an object with .cuda_stream or "
+         ".ptr). Raises InputError for a bad size or stream, PoolExhaustedError when full and "
+         "fallback is off.")
       .def(
           "allocate_array",
           [allocate, device_of](const std::shared_ptr<Pool>& self, std::size_t nbytes,
                                 std::vector<py::ssize_t> shape, std::string typestr,
                                 std::string format, py::ssize_t itemsize, std::uint8_t dl_code,
-                                StreamId stream) {
+                                py::handle stream_arg) {
+            const StreamId stream = to_stream(stream_arg);
             Layout layout = array_layout(std::move(shape), std::move(typestr), std::move(format),
                                          itemsize, dl_code);
-            return make_buffer<Buffer>(self, allocate(*self, nbytes, stream), std::move(layout),
-                                       nbytes, device_of(*self));
+            return make_buffer<Buffer>(self, allocate_block(*self, allocate, nbytes, stream),
+                                       std::move(layout), nbytes, device_of(*self));
           },
           py::arg("nbytes"), py::arg("shape"), py::arg("typestr"), py::arg("format"),
-          py::arg("itemsize"), py::arg("dl_code"), py::arg("stream") = 0,
-          py::call_guard<py::gil_scoped_release>())
-      .def("stats", [](const Pool& self) { return stats_dict(self.stats()); })
-      .def("reset_peak", &Pool::reset_peak)
+          py::arg("itemsize"), py::arg("dl_code"), py::arg("stream") = py::none())
+      .def("stats_dict", [](const Pool& self) { return stats_dict(self.stats()); })
+      .def("reset_peak", &Pool::reset_peak, "Starts peak_in_use again from the bytes in use now.")
       .def("reclaim", [](Pool& self) { self.policy().reclaim(); },
            py::call_guard<py::gil_scoped_release>(),
            "Hands free blocks whose streams finished with them to every stream, coalesced.")
-      .def("blocks", [](const Pool& self) { return blocks_list(self.policy()); },
+      .def("block_table", [](const Pool& self) { return blocks_list(self.policy()); },
            "(address, size, arena, state, stream) for every block, in address order.")
-      .def("arenas", [](const Pool& self) { return arenas_list(self.policy()); })
+      .def("arena_table", [](const Pool& self) { return arenas_list(self.policy()); })
       .def_property_readonly("options", [](const Pool& self) {
         const PoolOptions& o = self.policy().options();
         py::dict d;
@@ -241,7 +305,9 @@ py::class_<Buffer> def_buffer_common(py::module_& m, const char* name, const cha
       .def_property_readonly("fallback", [](const Buffer& b) { return b.fallback; },
                              "True when the pool was full and this is a direct allocation.")
       .def_property_readonly("released", [](const Buffer& b) { return !b.block; })
-      .def("release", &Buffer::release, py::arg("stream") = py::none(),
+      .def("release", [](Buffer& b) { b.release(); })
+      .def("release", [](Buffer& b, py::handle stream) { b.release_on(to_stream(stream)); },
+           py::arg("stream"),
            "Gives the memory back now. Work queued on the buffer's stream (or on `stream`, when "
            "given: the caller orders every use before it) may still be using it. Raises "
            "InputError when already released.");
@@ -289,7 +355,8 @@ void bind_host(py::module_& m) {
                 }),
                 py::arg("initial_bytes"), py::arg("max_bytes") = 0, py::arg("grow_bytes") = 0,
                 py::arg("fallback") = true, py::arg("deferred_fences") = false)
-      .def("complete_fences", &memory::HostPool::complete_fences);
+      .def("complete_fences", &memory::HostPool::complete_fences,
+           "Completes every fence recorded so far (only matters with deferred fences).");
   def_pool_methods<memory::HostPool, HostBuffer>(
       host_pool,
       [](memory::HostPool& pool, std::size_t nbytes, StreamId stream) {

@@ -1,6 +1,7 @@
 // trtpipe.preprocess's view of csrc/preprocess: options, the letterbox geometry, the CPU
-// reference and the GPU path. Arrays arrive as addresses and shapes (trtpipe.preprocess reads
-// them from NumPy, __cuda_array_interface__ or DLPack); this file only converts.
+// reference and the GPU path. Arrays arrive as addresses (or NumPy arrays, whose address is read
+// here because that is cheaper than in Python) and shapes; this file only converts.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -37,10 +38,18 @@ py::dict letterbox_dict(const preprocess::Letterbox& lb) {
   return out;
 }
 
-Frame make_frame(std::uintptr_t data, std::size_t size, int width, int height, std::int64_t step,
+// An address given as an int, or the address of a NumPy array's first element.
+std::uintptr_t address_of(const py::object& obj) {
+  if (py::isinstance<py::array>(obj)) {
+    return reinterpret_cast<std::uintptr_t>(py::reinterpret_borrow<py::array>(obj).data());
+  }
+  return obj.cast<std::uintptr_t>();
+}
+
+Frame make_frame(const py::object& data, std::size_t size, int width, int height, std::int64_t step,
                  const std::string& encoding) {
   Frame frame;
-  frame.data = reinterpret_cast<const void*>(data);
+  frame.data = reinterpret_cast<const void*>(address_of(data));
   frame.size = size;
   frame.width = width;
   frame.height = height;
@@ -49,10 +58,10 @@ Frame make_frame(std::uintptr_t data, std::size_t size, int width, int height, s
   return frame;
 }
 
-Tensor make_tensor(std::uintptr_t data, std::vector<std::int64_t> shape,
+Tensor make_tensor(const py::object& data, std::vector<std::int64_t> shape,
                    std::vector<std::int64_t> strides, std::string dtype, int batch_index) {
   Tensor tensor;
-  tensor.data = reinterpret_cast<void*>(data);
+  tensor.data = reinterpret_cast<void*>(address_of(data));
   tensor.shape = std::move(shape);
   tensor.strides = std::move(strides);
   tensor.dtype = std::move(dtype);
@@ -100,8 +109,8 @@ void bind_preprocess(py::module_& m) {
 
   m.def(
       "preprocess_cpu",
-      [](const preprocess::Options& options, std::uintptr_t data, std::size_t size, int width,
-         int height, std::int64_t step, const std::string& encoding, std::uintptr_t out,
+      [](const preprocess::Options& options, const py::object& data, std::size_t size, int width,
+         int height, std::int64_t step, const std::string& encoding, const py::object& out,
          std::vector<std::int64_t> shape, std::vector<std::int64_t> strides, std::string dtype,
          int batch_index) {
         const Frame frame = make_frame(data, size, width, height, step, encoding);
@@ -128,9 +137,9 @@ void bind_preprocess(py::module_& m) {
            py::arg("options"), py::arg("host_input") = "auto", py::arg("device") = 0)
       .def(
           "run",
-          [](preprocess::GpuPreprocessor& self, std::uintptr_t data, std::size_t size, int width,
-             int height, std::int64_t step, const std::string& encoding, bool on_device,
-             std::uintptr_t out, std::vector<std::int64_t> shape,
+          [](preprocess::GpuPreprocessor& self, const py::object& data, std::size_t size,
+             int width, int height, std::int64_t step, const std::string& encoding,
+             bool on_device, const py::object& out, std::vector<std::int64_t> shape,
              std::vector<std::int64_t> strides, std::string dtype, int batch_index,
              std::uintptr_t stream, std::uintptr_t frame_stream, std::uintptr_t out_stream) {
             const Frame frame = make_frame(data, size, width, height, step, encoding);
@@ -149,8 +158,9 @@ void bind_preprocess(py::module_& m) {
           py::arg("frame_stream") = 0, py::arg("out_stream") = 0)
       .def(
           "measure_host_input",
-          [](preprocess::GpuPreprocessor& self, std::uintptr_t data, std::size_t size, int width,
-             int height, std::int64_t step, const std::string& encoding, std::uintptr_t out,
+          [](preprocess::GpuPreprocessor& self, const py::object& data, std::size_t size,
+             int width, int height, std::int64_t step, const std::string& encoding,
+             const py::object& out,
              std::vector<std::int64_t> shape, std::vector<std::int64_t> strides,
              std::string dtype, std::uintptr_t stream, int iterations) {
             const Frame frame = make_frame(data, size, width, height, step, encoding);

@@ -31,6 +31,9 @@ BuildInfo make_build_info() {
   info.tensorrt_headers_version = TRTPIPE_TENSORRT_HEADERS_VERSION;
   info.tensorrt_include_dir = TRTPIPE_TENSORRT_INCLUDE_DIR;
 #endif
+#if TRTPIPE_WITH_TENSORRT
+  info.engine_module = true;
+#endif
   return info;
 }
 

@@ -14,6 +14,7 @@ struct BuildInfo {
   std::vector<std::string> cuda_architectures;  // CMake form, e.g. "90-real", "120"
   std::string tensorrt_headers_version;     // empty when compiled without TensorRT headers
   std::string tensorrt_include_dir;
+  bool engine_module = false;  // the TensorRT adapter is compiled in (needs CUDA and the headers)
 };
 
 const BuildInfo& build_info();

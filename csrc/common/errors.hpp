@@ -56,6 +56,12 @@ class PoolExhaustedError : public Error {
   std::size_t largest_free_block_;
 };
 
+// An inference backend (e.g. the TensorRT runtime library) is not installed or cannot be used.
+class BackendUnavailableError : public Error {
+ public:
+  using Error::Error;
+};
+
 // Loading, deserialising or running a TensorRT engine failed.
 class EngineError : public Error {
  public:

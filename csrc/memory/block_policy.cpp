@@ -66,6 +66,15 @@ bool BlockPolicy::add_arena(std::size_t bytes) {
   return true;
 }
 
+bool BlockPolicy::try_allocate(std::size_t bytes, StreamId stream, Allocation& out) {
+  if (bytes > kMaxRequest) return false;
+  const std::size_t size = round_up(bytes);
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto own = stream_cached_.find(stream);
+  if (own != stream_cached_.end() && take(own->second, size, stream, out)) return true;
+  return take(free_, size, stream, out);
+}
+
 Allocation BlockPolicy::allocate(std::size_t bytes, StreamId stream) {
   if (bytes > kMaxRequest) {
     throw InputError("bytes: expected at most " + std::to_string(kMaxRequest) + ", given " +

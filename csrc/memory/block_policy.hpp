@@ -12,6 +12,8 @@
 // every stream once the fence is done. Fences are recorded lazily, only when another stream
 // needs memory, so the common case (one stream per pipeline stage reusing its own buffers)
 // pays nothing per release. A block is never given to another stream before its fence is done.
+// The price: a stream must stay valid while the pool holds free blocks it released (fences are
+// recorded on it later); reclaim() before destroying such a stream moves them off it.
 //
 // When nothing fits: grow by an arena (up to max_bytes), then wait for pending fences, then
 // either allocate directly from the upstream (counted as a fallback, freed back directly) or
@@ -95,6 +97,9 @@ class BlockPolicy {
   // `bytes` is rounded up to 256 (0 gives one 256-byte block). Throws InputError for a size that
   // cannot be represented, PoolExhaustedError when full and fallback is off.
   Allocation allocate(std::size_t bytes, StreamId stream);
+  // The part of allocate() that never blocks, grows or falls back: a block already free for
+  // `stream`. False when there is none (then allocate() does the rest).
+  bool try_allocate(std::size_t bytes, StreamId stream, Allocation& out);
   // Returns an allocation; work queued on `stream` may still use it. Throws InputError when the
   // allocation is not live in this pool (double release, foreign pointer).
   void release(const Allocation& allocation, StreamId stream);

@@ -48,14 +48,22 @@ Fence CudaUpstream::record_fence(StreamId stream) {
                        "creating a stream fence for a memory pool");
   }
   const cudaError_t status = cudaEventRecord(event, reinterpret_cast<cudaStream_t>(stream));
-  if (status != cudaSuccess) {
-    destroy_fence(reinterpret_cast<Fence>(event));
-    TRTPIPE_CUDA_CHECK(status, "recording a memory-pool fence on a stream");
+  if (status == cudaSuccess) return reinterpret_cast<Fence>(event);
+  destroy_fence(reinterpret_cast<Fence>(event));
+  if (status == cudaErrorInvalidResourceHandle) {
+    // The stream was destroyed while the pool held blocks it released. Its last work may still
+    // be running; only waiting for the whole device makes those blocks safe.
+    cudaGetLastError();
+    TRTPIPE_CUDA_CHECK(cudaDeviceSynchronize(),
+                       "waiting for the device because a stream holding pool blocks is gone");
+    return kDoneFence;
   }
-  return reinterpret_cast<Fence>(event);
+  TRTPIPE_CUDA_CHECK(status, "recording a memory-pool fence on a stream");
+  return kDoneFence;
 }
 
 bool CudaUpstream::fence_done(Fence fence) {
+  if (fence == kDoneFence) return true;
   const cudaError_t status = cudaEventQuery(reinterpret_cast<cudaEvent_t>(fence));
   if (status == cudaErrorNotReady) return false;
   TRTPIPE_CUDA_CHECK(status, "querying a memory-pool fence");
@@ -63,12 +71,14 @@ bool CudaUpstream::fence_done(Fence fence) {
 }
 
 bool CudaUpstream::wait_fence(Fence fence) {
+  if (fence == kDoneFence) return true;
   TRTPIPE_CUDA_CHECK(cudaEventSynchronize(reinterpret_cast<cudaEvent_t>(fence)),
                      "waiting for a stream to finish with released pool blocks");
   return true;
 }
 
 void CudaUpstream::destroy_fence(Fence fence) noexcept {
+  if (fence == kDoneFence) return;
   auto event = reinterpret_cast<cudaEvent_t>(fence);
   try {
     std::lock_guard<std::mutex> lock(mutex_);

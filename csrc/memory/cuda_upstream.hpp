@@ -35,6 +35,9 @@ class CudaUpstream : public Upstream {
   void destroy_fence(Fence fence) noexcept override;
   int device() const noexcept { return device_; }
 
+  // A fence that is complete from the start (no event behind it).
+  static constexpr Fence kDoneFence = 0;
+
  protected:
   int device_;
 

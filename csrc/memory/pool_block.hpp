@@ -28,6 +28,13 @@ class PoolBlock {
     return *this;
   }
 
+  // A block, or an empty PoolBlock when only allocate()'s slow path could serve the request.
+  static PoolBlock try_allocate(BlockPolicy& policy, std::size_t bytes, StreamId stream) {
+    Allocation allocation;
+    if (!policy.try_allocate(bytes, stream, allocation)) return PoolBlock();
+    return PoolBlock(&policy, allocation);
+  }
+
   explicit operator bool() const noexcept { return policy_ != nullptr; }
   // The pointer the pool hands out: device memory for DevicePool, host memory otherwise.
   void* data() const noexcept { return policy_ ? allocation_.ptr : nullptr; }

@@ -94,6 +94,7 @@ struct GpuPreprocessor::Impl {
           "address the GPU cannot read");
     }
     src.host = true;
+    staging.next_frame();
     const std::size_t bytes = required_bytes(frame);
     if (attr.type == cudaMemoryTypeHost) {
       // Pinned already (a pinned-pool buffer, cudaHostAlloc or cudaHostRegister memory).
@@ -158,9 +159,10 @@ struct GpuPreprocessor::Impl {
   }
 };
 
-GpuPreprocessor::GpuPreprocessor(const Options& options, HostInput host_input, int device)
-    : impl_(std::make_unique<Impl>(options, host_input, device)) {
+GpuPreprocessor::GpuPreprocessor(const Options& options, HostInput host_input, int device) {
+  // The events and buffers belong to `device`: create them with it current.
   DeviceScope scope(device);
+  impl_ = std::make_unique<Impl>(options, host_input, device);
   int integrated = 0;
   TRTPIPE_CUDA_CHECK(cudaDeviceGetAttribute(&integrated, cudaDevAttrIntegrated, device),
                      "asking whether GPU " + std::to_string(device) + " is integrated");

@@ -3,8 +3,6 @@
 // the same numbers: read the source neighbours, convert them to RGB (BT.601 limited range, the
 // fixed-point formula OpenCV's COLOR_YUV2RGB_* use), resize (bilinear with OpenCV's INTER_LINEAR
 // pixel-centre convention, or nearest pixel centre), letterbox, then x * scale, (x - mean) / std.
-#include <math.h>
-
 #include <cstdint>
 
 #include "preprocess/options.hpp"
@@ -111,7 +109,8 @@ TRTPIPE_HD Rgb load_rgb(const PixelParams& p, int x, int y) {
 // OpenCV INTER_LINEAR: source coordinate of the pixel centre, clamped at the borders.
 TRTPIPE_HD void linear_tap(int dst, float inv, int src_size, int& i0, int& i1, float& w1) {
   const float f = (static_cast<float>(dst) + 0.5f) * inv - 0.5f;
-  int i = static_cast<int>(floorf(f));
+  int i = static_cast<int>(f);  // floor, without a libm call on the host
+  if (static_cast<float>(i) > f) --i;
   float w = f - static_cast<float>(i);
   if (i < 0) {
     i = 0;
@@ -146,10 +145,12 @@ TRTPIPE_HD Rgb sample(const PixelParams& p, int x, int y) {
   float ax, ay;
   linear_tap(rx, p.inv_x, p.src_w, x0, x1, ax);
   linear_tap(ry, p.inv_y, p.src_h, y0, y1, ay);
+  // A zero weight (exact integer ratios such as 1080p -> 360p) skips its row or column: the
+  // result is bit-identical (0 * finite = 0) and the kernel reads half the bytes.
   const Rgb a = load_rgb(p, x0, y0);
-  const Rgb b = load_rgb(p, x1, y0);
-  const Rgb c = load_rgb(p, x0, y1);
-  const Rgb d = load_rgb(p, x1, y1);
+  const Rgb b = ax != 0.0f ? load_rgb(p, x1, y0) : a;
+  const Rgb c = ay != 0.0f ? load_rgb(p, x0, y1) : a;
+  const Rgb d = ay != 0.0f ? (ax != 0.0f ? load_rgb(p, x1, y1) : c) : b;
   const float bx = 1.0f - ax;
   const float by = 1.0f - ay;
   return {by * (bx * a.r + ax * b.r) + ay * (bx * c.r + ax * d.r),

@@ -1,7 +1,7 @@
 #pragma once
 // The memory a host frame passes through on its way to the kernel: pinned staging for pageable
-// frames (read mapped, or copied on) and device staging for the copy path. Both are reused from
-// frame to frame; before reuse, the last kernel that read them must be done. One class, so that
+// frames (read mapped, or copied on) and device staging for the copy path, two sets used in
+// turn; before a set is reused, the last kernel that read it must be done. One class, so that
 // pool-backed staging can replace these one-off allocations without touching the callers.
 #include <cuda_runtime_api.h>
 
@@ -35,40 +35,57 @@ class Event {
 
 class Staging {
  public:
+  // Moves on to the next set of buffers, for the next frame. Two sets: while the GPU still
+  // reads one frame's staging (queued behind other work on the stream), the host fills the other.
+  void next_frame() noexcept { current_ = (current_ + 1) % kSlots; }
+
   // Copies `bytes` of a pageable frame into pinned staging; returns the staging's host pointer.
   const void* host_copy(const void* frame, std::size_t bytes) {
-    wait_until_free();
-    if (host_.size() < bytes) host_ = PinnedBuffer(rounded(bytes), "staging pageable frames");
-    std::memcpy(host_.host_data(), frame, bytes);
-    return host_.host_data();
+    Slot& slot = slots_[current_];
+    wait_until_free(slot);
+    if (slot.host.size() < bytes) {
+      slot.host = PinnedBuffer(rounded(bytes), "staging pageable frames");
+    }
+    std::memcpy(slot.host.host_data(), frame, bytes);
+    return slot.host.host_data();
   }
   // The pinned staging as the GPU reads it in place.
-  const void* host_mapped() const noexcept { return host_.device_data(); }
+  const void* host_mapped() const noexcept { return slots_[current_].host.device_data(); }
 
   // Enqueues a copy of `bytes` of pinned memory into device staging; returns the device copy.
   const void* device_copy(const void* pinned, std::size_t bytes, cudaStream_t stream) {
-    if (device_.size() < bytes) {
-      wait_until_free();
-      device_ = DeviceBuffer(rounded(bytes), "staging host frames on the GPU");
+    Slot& slot = slots_[current_];
+    if (slot.device.size() < bytes) {
+      wait_until_free(slot);
+      slot.device = DeviceBuffer(rounded(bytes), "staging host frames on the GPU");
     }
-    TRTPIPE_CUDA_CHECK(cudaStreamWaitEvent(stream, done_.get(), 0),
+    TRTPIPE_CUDA_CHECK(cudaStreamWaitEvent(stream, slot.done.get(), 0),
                        "ordering the frame copy after the last kernel that read the staging");
     TRTPIPE_CUDA_CHECK(
-        cudaMemcpyAsync(device_.data(), pinned, bytes, cudaMemcpyHostToDevice, stream),
+        cudaMemcpyAsync(slot.device.data(), pinned, bytes, cudaMemcpyHostToDevice, stream),
         "copying a " + std::to_string(bytes) + "-byte frame to the GPU");
-    return device_.data();
+    return slot.device.data();
   }
 
-  // Marks the staging busy until the work enqueued on `stream` so far (the kernel) is done.
+  // Marks this frame's staging busy until the work enqueued on `stream` so far is done.
   void release_after(cudaStream_t stream) {
-    TRTPIPE_CUDA_CHECK(cudaEventRecord(done_.get(), stream), "marking the staging buffers' use");
-    recorded_ = true;
+    Slot& slot = slots_[current_];
+    TRTPIPE_CUDA_CHECK(cudaEventRecord(slot.done.get(), stream), "marking the staging's use");
+    slot.recorded = true;
   }
 
  private:
-  void wait_until_free() {
-    if (recorded_) {
-      TRTPIPE_CUDA_CHECK(cudaEventSynchronize(done_.get()),
+  struct Slot {
+    PinnedBuffer host;
+    DeviceBuffer device;
+    Event done;
+    bool recorded = false;
+  };
+  static constexpr int kSlots = 2;
+
+  static void wait_until_free(const Slot& slot) {
+    if (slot.recorded) {
+      TRTPIPE_CUDA_CHECK(cudaEventSynchronize(slot.done.get()),
                          "waiting for the last kernel that read the staging buffers");
     }
   }
@@ -77,10 +94,8 @@ class Staging {
     return (bytes + kGranule - 1) / kGranule * kGranule;
   }
 
-  PinnedBuffer host_;
-  DeviceBuffer device_;
-  Event done_;
-  bool recorded_ = false;
+  Slot slots_[kSlots];
+  int current_ = 0;
 };
 
 }  // namespace trtpipe::preprocess

@@ -2,6 +2,8 @@
 
 from trtpipe import errors
 from trtpipe._version import __version__
+from trtpipe.backends.loader import load
+from trtpipe.build import build_engine
 from trtpipe.errors import (
     BackendUnavailableError,
     CudaError,
@@ -13,6 +15,7 @@ from trtpipe.errors import (
 )
 from trtpipe.info import Info, info
 from trtpipe.memory import DevicePool, HostPool, PinnedPool, PoolStats
+from trtpipe.preprocess import Letterbox, Preprocessor, letterbox_params
 
 __all__ = [
     "BackendUnavailableError",
@@ -22,12 +25,17 @@ __all__ = [
     "HostPool",
     "Info",
     "InputError",
+    "Letterbox",
     "NoGpuError",
     "PinnedPool",
     "PoolExhaustedError",
     "PoolStats",
+    "Preprocessor",
     "TrtpipeError",
     "__version__",
+    "build_engine",
     "errors",
     "info",
+    "letterbox_params",
+    "load",
 ]

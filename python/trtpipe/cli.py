@@ -11,6 +11,10 @@ import sys
 import numpy as np
 
 from trtpipe import _core
+from trtpipe.commands import bench as bench_command
+from trtpipe.commands import build as build_command
+from trtpipe.commands import inspect as inspect_command
+from trtpipe.commands import validate as validate_command
 from trtpipe.errors import TrtpipeError
 from trtpipe.info import info
 
@@ -54,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--self-test", action="store_true", help="also run a kernel on every visible GPU"
     )
     p_info.set_defaults(handler=_cmd_info)
+    bench_command.add_parser(commands)
+    build_command.add_parser(commands)
+    inspect_command.add_parser(commands)
+    validate_command.add_parser(commands)
     return parser
 
 

@@ -31,6 +31,7 @@ class Info:
     gpus: list[GpuInfo]
     no_gpu_reason: str | None
     driver_version: int
+    engine_module: bool = False  # the TensorRT engine module is compiled into _core
     backends: list[BackendStatus] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,7 +45,13 @@ class Info:
         if self.core_with_cuda:
             rows.append(("CUDA (built with)", str(self.cuda_version)))
             rows.append(("CUDA architectures", " ".join(self.cuda_architectures)))
-        rows.append(("TensorRT headers", self.tensorrt_headers or "none (engine module left out)"))
+        if self.tensorrt_headers is None:
+            engine = "none (engine module left out)"
+        elif self.engine_module:
+            engine = f"{self.tensorrt_headers} (engine module compiled in)"
+        else:
+            engine = f"{self.tensorrt_headers} (engine module left out: needs a CUDA build)"
+        rows.append(("TensorRT headers", engine))
         if self.driver_version:
             major, minor = divmod(self.driver_version, 1000)
             rows.append(("CUDA driver", f"{major}.{minor // 10}"))
@@ -90,5 +97,6 @@ def info(backends: bool = True) -> Info:
         gpus=gpus,
         no_gpu_reason=devices["reason"],
         driver_version=devices["driver_version"],
+        engine_module=bool(build.get("engine_module", False)),
         backends=probe_backends() if backends else [],
     )

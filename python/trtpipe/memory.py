@@ -8,8 +8,9 @@ arenas up to ``max_bytes``, and, when full, a counted direct allocation (``fallb
 
 Streams: a buffer belongs to the stream it was allocated on. Released, it is reused at once by
 that stream and by another stream only after the work queued before the release has finished
-(the pool records a CUDA event lazily, when another stream needs the memory). Pass a CUDA stream
-as an integer handle or as an object with ``.cuda_stream`` (PyTorch) or ``.ptr`` (CuPy).
+(the pool records a CUDA event lazily, when another stream needs the memory, so a stream must
+outlive the free blocks it released: call ``pool.reclaim()`` before destroying it). Pass a CUDA
+stream as an integer handle or as an object with ``.cuda_stream`` (PyTorch) or ``.ptr`` (CuPy).
 
 A buffer is released when it is garbage-collected or on ``release()``. Releasing twice, or using
 a released buffer, raises :class:`~trtpipe.errors.InputError`. Views other libraries made of the
@@ -73,24 +74,6 @@ class BlockInfo:
     stream: int
 
 
-def stream_handle(stream: object) -> int:
-    """The integer CUDA stream handle of `stream` (None and 0: the default stream)."""
-    if stream is None:
-        return 0
-    if isinstance(stream, int) and not isinstance(stream, bool):
-        if stream < 0:
-            raise InputError(f"stream: expected a non-negative stream handle, given {stream}")
-        return stream
-    for attribute in ("cuda_stream", "ptr"):
-        handle = getattr(stream, attribute, None)
-        if isinstance(handle, int):
-            return handle
-    raise InputError(
-        "stream: expected an int CUDA stream handle or an object with .cuda_stream or .ptr, "
-        f"given {type(stream).__name__}"
-    )
-
-
 def _byte_count(field: str, value: object) -> int:
     try:
         count = operator.index(value)  # type: ignore[arg-type]
@@ -136,49 +119,26 @@ def _array_layout(
     return nbytes, extents, dt.str, fmt, dt.itemsize, _DLPACK_CODES[dt.kind]
 
 
-class _BlockPool:
-    """What every pool offers; subclasses create the compiled pool."""
-
-    def __init__(self, core: Any) -> None:
-        self._core = core
-
-    def alloc(self, nbytes: int, *, stream: object = None) -> Any:
-        """A buffer of `nbytes` bytes (a uint8 vector) for use on `stream`."""
-        if type(nbytes) is not int or not 0 <= nbytes <= _MAX_BYTES:
-            nbytes = _byte_count("nbytes", nbytes)
-        if stream is None:
-            return self._core.allocate(nbytes, 0)
-        return self._core.allocate(nbytes, stream_handle(stream))
+class _PoolMethods:
+    """What every pool offers beside the compiled ``alloc`` (see its docstring)."""
 
     def empty(
         self, shape: int | Sequence[int], dtype: object = np.float32, *, stream: object = None
     ) -> Any:
-        """An uninitialised C-contiguous array buffer of `shape` and `dtype`."""
+        """An uninitialised C-contiguous array buffer of `shape` and `dtype` on `stream`."""
         nbytes, extents, typestr, fmt, itemsize, code = _array_layout(shape, dtype)
-        return self._core.allocate_array(
-            nbytes, extents, typestr, fmt, itemsize, code, stream_handle(stream)
-        )
+        return self.allocate_array(nbytes, extents, typestr, fmt, itemsize, code, stream)  # type: ignore[attr-defined]
 
     def stats(self) -> PoolStats:
-        return PoolStats(**self._core.stats())
-
-    def reset_peak(self) -> None:
-        """Starts peak_in_use again from the bytes in use now."""
-        self._core.reset_peak()
-
-    def reclaim(self) -> None:
-        """Makes blocks released on any stream whose work has finished usable by every stream,
-        coalesced with their neighbours (never blocks; the pool also does this by itself when a
-        request misses)."""
-        self._core.reclaim()
+        return PoolStats(**self.stats_dict())  # type: ignore[attr-defined]
 
     def blocks(self) -> list[BlockInfo]:
         """Every block of every arena, in address order (for inspection; takes the pool lock)."""
-        return [BlockInfo(*entry) for entry in self._core.blocks()]
+        return [BlockInfo(*entry) for entry in self.block_table()]  # type: ignore[attr-defined]
 
     def arenas(self) -> list[tuple[int, int]]:
-        """(address, size) of each arena."""
-        return list(self._core.arenas())
+        """(address, size) of each arena, in the order they were added."""
+        return list(self.arena_table())  # type: ignore[attr-defined]
 
     @property
     def capacity(self) -> int:
@@ -192,6 +152,13 @@ class _BlockPool:
         )
 
 
+class _WithoutCuda:
+    """Stands in for a GPU pool in a _core built without CUDA."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise NoGpuError(f"{type(self).__name__}: trtpipe._core was built without CUDA")
+
+
 def _pool_args(nbytes: int, max_bytes: int | None, grow_bytes: int | None) -> tuple[int, int, int]:
     initial = _byte_count("nbytes", nbytes)
     limit = initial if max_bytes is None else _byte_count("max_bytes", max_bytes)
@@ -201,12 +168,7 @@ def _pool_args(nbytes: int, max_bytes: int | None, grow_bytes: int | None) -> tu
     return initial, limit, grow
 
 
-def _require_cuda(name: str) -> None:
-    if not _core.build_info()["with_cuda"]:
-        raise NoGpuError(f"{name}: trtpipe._core was built without CUDA")
-
-
-class DevicePool(_BlockPool):
+class DevicePool(_PoolMethods, getattr(_core, "DevicePool", _WithoutCuda)):
     """Device memory on GPU `device`, from cudaMalloc'd arenas.
 
     `nbytes` is the first arena; the pool grows by arenas of `grow_bytes` (default `nbytes`) up
@@ -224,14 +186,13 @@ class DevicePool(_BlockPool):
         fallback: bool = True,
         device: int = 0,
     ) -> None:
-        _require_cuda("DevicePool")
         initial, limit, grow = _pool_args(nbytes, max_bytes, grow_bytes)
-        super().__init__(_core.DevicePool(initial, limit, grow, bool(fallback), int(device)))
+        super().__init__(initial, limit, grow, bool(fallback), int(device))
         self.device = int(device)
         logger.debug("DevicePool on GPU %d: %d bytes (max %d)", self.device, initial, limit)
 
 
-class PinnedPool(_BlockPool):
+class PinnedPool(_PoolMethods, getattr(_core, "PinnedPool", _WithoutCuda)):
     """Pinned host memory mapped into GPU `device`'s address space (cudaHostAlloc, mapped).
 
     Buffers support the buffer protocol (``np.asarray(buf)`` is a view) and give
@@ -248,14 +209,13 @@ class PinnedPool(_BlockPool):
         fallback: bool = True,
         device: int = 0,
     ) -> None:
-        _require_cuda("PinnedPool")
         initial, limit, grow = _pool_args(nbytes, max_bytes, grow_bytes)
-        super().__init__(_core.PinnedPool(initial, limit, grow, bool(fallback), int(device)))
+        super().__init__(initial, limit, grow, bool(fallback), int(device))
         self.device = int(device)
         logger.debug("PinnedPool for GPU %d: %d bytes (max %d)", self.device, initial, limit)
 
 
-class HostPool(_BlockPool):
+class HostPool(_PoolMethods, _core.HostPool):
     """Plain host memory under the same policy as the GPU pools; needs no GPU.
 
     Streams are plain integers here. With `deferred_fences=True` a released block stays
@@ -273,13 +233,7 @@ class HostPool(_BlockPool):
         deferred_fences: bool = False,
     ) -> None:
         initial, limit, grow = _pool_args(nbytes, max_bytes, grow_bytes)
-        super().__init__(
-            _core.HostPool(initial, limit, grow, bool(fallback), bool(deferred_fences))
-        )
-
-    def complete_fences(self) -> None:
-        """Completes every fence recorded so far (only matters with deferred fences)."""
-        self._core.complete_fences()
+        super().__init__(initial, limit, grow, bool(fallback), bool(deferred_fences))
 
 
 __all__ = [
@@ -290,5 +244,4 @@ __all__ = [
     "HostPool",
     "PinnedPool",
     "PoolStats",
-    "stream_handle",
 ]

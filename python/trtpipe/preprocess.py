@@ -31,6 +31,7 @@ _CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
 _YUV422 = ("yuv422", "uyvy", "yuv422_yuy2", "yuyv")
 _DEFAULT_BY_CHANNELS = {1: "mono8", 3: "bgr8", 4: "bgra8"}
 _FLOAT_TYPESTR = {"<f4": "float32", "<f2": "float16"}
+_NUMPY_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float16): "float16"}
 _DLPACK_CUDA = (2, 13)  # kDLCUDA, kDLCUDAManaged
 
 
@@ -105,7 +106,7 @@ def letterbox_params(
 
 @dataclass(frozen=True)
 class _Frame:
-    address: int
+    address: Any  # an int, or a NumPy array (_core reads its address)
     size: int
     width: int
     height: int
@@ -117,7 +118,7 @@ class _Frame:
 
 @dataclass(frozen=True)
 class _Out:
-    address: int
+    address: Any  # an int, or a NumPy array (_core reads its address)
     shape: list[int]
     strides: list[int]
     dtype: str
@@ -162,7 +163,7 @@ def _shape_strides(cai: dict[str, Any], itemsize: int) -> tuple[list[int], list[
 
 
 def _raw_frame(
-    address: int,
+    address: Any,
     nbytes: int,
     encoding: str | None,
     width: int | None,
@@ -180,7 +181,7 @@ def _raw_frame(
 
 
 def _image_frame(
-    address: int,
+    address: Any,
     shape: Sequence[int],
     strides: Sequence[int],
     encoding: str | None,
@@ -244,7 +245,7 @@ def _frame(
     step: int | None,
 ) -> tuple[_Frame, Any]:
     """Where the frame's bytes are; the second value keeps any converted array alive."""
-    cai = _cuda_interface(image)
+    cai = None if isinstance(image, (np.ndarray, bytes)) else _cuda_interface(image)
     if cai is not None:
         if cai["typestr"] not in ("|u1", "<u1"):
             raise InputError(f"image: expected a uint8 GPU array, given typestr {cai['typestr']}")
@@ -266,17 +267,22 @@ def _frame(
         array = np.frombuffer(image, dtype=np.uint8)
     elif isinstance(image, np.ndarray):
         array = image
+    elif hasattr(image, "__array__"):  # e.g. a CPU torch tensor, PIL image
+        array = np.asarray(image)
     else:
-        raise InputError(
-            "image: expected a NumPy array, bytes/memoryview or a GPU array "
-            f"(__cuda_array_interface__ or DLPack), given {type(image).__name__}"
-        )
+        try:  # anything exporting the buffer protocol, e.g. a pinned-pool buffer
+            array = np.asarray(memoryview(image))
+        except TypeError:
+            raise InputError(
+                "image: expected a NumPy array, bytes/memoryview or a GPU array "
+                f"(__cuda_array_interface__ or DLPack), given {type(image).__name__}"
+            ) from None
     if array.dtype != np.uint8:
         raise InputError(f"image: expected dtype uint8, given {array.dtype}")
     if width is not None or height is not None or array.ndim == 1:
         if not array.flags.c_contiguous:
             array = np.ascontiguousarray(array)
-        frame = _raw_frame(array.ctypes.data, array.nbytes, encoding, width, height, step, False, 0)
+        frame = _raw_frame(array, array.nbytes, encoding, width, height, step, False, 0)
         return frame, array
     if array.ndim in (2, 3) and array.size and any(s < 0 for s in array.strides):
         array = np.ascontiguousarray(array)
@@ -284,11 +290,16 @@ def _frame(
         array = np.ascontiguousarray(array)  # pixels not contiguous in a row: one copy
     if array.ndim == 2 and array.size and array.strides[1] != 1:
         array = np.ascontiguousarray(array)
-    frame = _image_frame(array.ctypes.data, array.shape, array.strides, encoding, step, False, 0)
+    frame = _image_frame(array, array.shape, array.strides, encoding, step, False, 0)
     return frame, array
 
 
 def _output(out: Any) -> _Out:
+    if isinstance(out, np.ndarray):
+        if not out.flags.writeable:
+            raise InputError("out: expected a writable array, given a read-only one")
+        dtype = _NUMPY_DTYPES.get(out.dtype) or out.dtype.name
+        return _Out(out, list(out.shape), list(out.strides), dtype, False, 0)
     cai = _cuda_interface(out)
     if cai is not None:
         typestr = cai["typestr"]
@@ -298,10 +309,6 @@ def _output(out: Any) -> _Out:
         itemsize = int(typestr[2:]) if typestr[2:].isdigit() else 1
         shape, strides = _shape_strides(cai, itemsize)
         return _Out(int(cai["data"][0]), shape, strides, dtype, True, _cai_stream(cai))
-    if isinstance(out, np.ndarray):
-        if not out.flags.writeable:
-            raise InputError("out: expected a writable array, given a read-only one")
-        return _Out(out.ctypes.data, list(out.shape), list(out.strides), str(out.dtype), False, 0)
     raise InputError(
         "out: expected a NumPy array or a GPU array (__cuda_array_interface__ or DLPack), "
         f"given {type(out).__name__}"
@@ -309,14 +316,27 @@ def _output(out: Any) -> _Out:
 
 
 def _stream_handle(stream: Any) -> int:
-    handle = getattr(stream, "cuda_stream", stream)
-    try:
-        return int(handle or 0)
-    except (TypeError, ValueError):
+    """A cudaStream_t from an int, a torch.cuda.Stream (.cuda_stream) or a CuPy stream (.ptr)."""
+    handle = stream
+    for attribute in ("cuda_stream", "ptr"):
+        if hasattr(stream, attribute):
+            handle = getattr(stream, attribute)
+            break
+    if handle is None:
+        return 0
+    if isinstance(handle, bool) or not isinstance(handle, (int, np.integer)):
         raise InputError(
-            "stream: expected a cudaStream_t as int or an object with .cuda_stream, "
+            "stream: expected a cudaStream_t as int, a torch.cuda.Stream or a CuPy stream, "
             f"given {type(stream).__name__}"
-        ) from None
+        )
+    return int(handle)
+
+
+def _dtype_name(dtype: Any) -> str:
+    try:
+        return np.dtype(dtype).name  # "float16", np.float16, torch-style names alike
+    except TypeError:
+        return str(dtype)
 
 
 @functools.cache
@@ -370,7 +390,7 @@ class Preprocessor:
             int(size[0]),
             int(size[1]),
             layout,
-            str(np.dtype(dtype)) if dtype in ("float16", "float32") else str(dtype),
+            _dtype_name(dtype),
             channel_order,
             resize,
             interpolation,

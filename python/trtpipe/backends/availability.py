@@ -37,6 +37,22 @@ def _tensorrt_version(lib: ctypes.CDLL) -> str | None:
 
 
 def probe_tensorrt() -> BackendStatus:
+    from trtpipe import _core
+
+    if _core.build_info().get("engine_module"):
+        # The engine module's own loader is the authority: same search, same version check.
+        from trtpipe.errors import BackendUnavailableError
+
+        try:
+            found = _core.engine.load_tensorrt_library()
+        except BackendUnavailableError as exc:
+            return BackendStatus("tensorrt", False, None, " ".join(str(exc).split()))
+        return BackendStatus("tensorrt", True, found["version"], f"runtime {found['path']}")
+    return _probe_tensorrt_library()
+
+
+def _probe_tensorrt_library() -> BackendStatus:
+    """Looks for a TensorRT runtime where _core has no engine module to load it with."""
     explicit = os.environ.get("TRTPIPE_TENSORRT_LIBRARY")
     candidates = (explicit,) if explicit else TENSORRT_LIBRARY_NAMES
     broken = []

@@ -81,10 +81,25 @@ def _stage_table(snapshot) -> dict[str, dict[str, float]]:
     return out
 
 
-def _progress(total: int, description: str):
-    from tqdm import tqdm
+class _Progress:
+    """A rich progress bar over frames, on stderr, shown only where stderr is a terminal."""
 
-    return tqdm(total=total, desc=description, unit="frame", leave=False)
+    def __init__(self, total: int, description: str):
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self._progress = Progress(console=Console(stderr=True), transient=True)
+        self._task = self._progress.add_task(description, total=total)
+
+    def __enter__(self) -> _Progress:
+        self._progress.start()
+        return self
+
+    def update(self) -> None:
+        self._progress.advance(self._task)
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
 
 
 def run_bench(model: str, spec: InputSpec, frames: int, warmup: int, backend: str) -> BenchResult:
@@ -105,7 +120,7 @@ def run_bench(model: str, spec: InputSpec, frames: int, warmup: int, backend: st
     for _ in range(warmup):
         one()
     count = 0
-    with _progress(frames, "sequential") as bar:
+    with _Progress(frames, "sequential") as bar:
         start = time.perf_counter()
         for _ in range(frames):
             count = one()
@@ -117,7 +132,7 @@ def run_bench(model: str, spec: InputSpec, frames: int, warmup: int, backend: st
     image = frame.as_image() if packed else None
     pipelined = float("nan")
     if image is not None:
-        with _progress(frames, "pipelined") as bar:
+        with _Progress(frames, "pipelined") as bar:
             start = time.perf_counter()
             pending = det.submit(image, encoding=frame.encoding)
             for _ in range(frames - 1):

@@ -1,0 +1,221 @@
+"""Host overhead of the per-frame engine loop (target: <= 10 µs per frame from Python with graph
+replay): ``python -m bench.engine_loop [--quick] [--out DIR]``.
+
+The engine is _core's test model (a trivial one-kernel network on a 1×4 float32 frame) behind
+the same interface as a TensorRT engine, so what is timed is the loop itself: input staging,
+binding, enqueue or graph replay, output copy to pinned memory, event completion, result
+conversion. Measured from a loop inside _core (no Python) and from Python, plain enqueue against
+graph replay, one frame at a time and pipelined; CuPy and PyTorch doing the same frame the
+usual way (copy in, compute, copy out, synchronise) are the peers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from bench import report
+from bench.report import Series
+
+try:
+    from bench.compare import SuiteUnavailable
+except ImportError:  # bench.compare is the shared runner; without it this suite still runs alone
+
+    class SuiteUnavailable(Exception):  # type: ignore[no-redef]
+        """This machine lacks what the suite measures."""
+
+
+log = logging.getLogger("bench.engine_loop")
+SHAPE = (1, 4)
+TIMEOUT_MS = 10_000.0
+
+
+def _require_gpu() -> None:
+    from trtpipe import _core
+
+    if not _core.build_info()["with_cuda"]:
+        raise SuiteUnavailable("trtpipe._core was built without CUDA")
+    devices = _core.query_devices()
+    if not devices["gpus"]:
+        raise SuiteUnavailable(f"no usable GPU: {devices['reason']}")
+
+
+def _runner(cuda_graphs: bool, slots: int = 2):
+    from trtpipe import _core
+
+    model = _core._testing.ScaleModel(channels=SHAPE[1], static_batch=SHAPE[0])
+    return _core.engine.EngineRunner(model, slots=slots, cuda_graphs=cuda_graphs)
+
+
+def _python_loop(runner, frame: np.ndarray, frames: int, warmup: int, depth: int) -> np.ndarray:
+    inputs = {"input": frame}
+    samples = np.empty(frames)
+    pending: list[int] = []
+    clock = time.perf_counter
+    last = clock()
+    done = 0
+    while done < warmup + frames:
+        start = clock()
+        while len(pending) < depth:
+            pending.append(runner.submit(inputs))
+        runner.result(pending.pop(0), TIMEOUT_MS)
+        end = clock()
+        if done >= warmup:
+            samples[done - warmup] = (end - (start if depth == 1 else last)) * 1e6
+        last = end
+        done += 1
+    return samples
+
+
+def _python_host_cost(runner, frame: np.ndarray, frames: int, warmup: int) -> np.ndarray:
+    """Host time of submit() plus result() of an already finished frame: the loop's own cost,
+    without the GPU's execution time."""
+    inputs = {"input": frame}
+    samples = np.empty(frames)
+    clock = time.perf_counter
+    for i in range(warmup + frames):
+        t0 = clock()
+        ticket = runner.submit(inputs)
+        t1 = clock()
+        runner.wait(ticket, TIMEOUT_MS)
+        t2 = clock()
+        runner.result(ticket, TIMEOUT_MS)
+        t3 = clock()
+        if i >= warmup:
+            samples[i - warmup] = ((t1 - t0) + (t3 - t2)) * 1e6
+    return samples
+
+
+def _peer_loop(step: Callable[[], object], frames: int, warmup: int) -> np.ndarray:
+    for _ in range(warmup):
+        step()
+    samples = np.empty(frames)
+    clock = time.perf_counter
+    for i in range(frames):
+        start = clock()
+        step()
+        samples[i] = (clock() - start) * 1e6
+    return samples
+
+
+def _peers(frame: np.ndarray, frames: int, warmup: int) -> list[Series]:
+    series = []
+    try:
+        import cupy
+
+        def cupy_step() -> object:
+            x = cupy.asarray(frame)
+            y = x * 2.0 + 1.0
+            s = y.sum(axis=1)
+            return cupy.asnumpy(y), cupy.asnumpy(s)  # asnumpy synchronises
+
+        series.append(
+            Series(
+                "submit→result, one frame at a time, Python",
+                "CuPy",
+                _peer_loop(cupy_step, frames, warmup),
+                note="asarray, 2 kernels, 2× asnumpy",
+            )
+        )
+    except ImportError:
+        log.info("CuPy not installed: no CuPy peer")
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            host = torch.from_numpy(frame)
+
+            def torch_step() -> object:
+                x = host.to("cuda", non_blocking=False)
+                y = x * 2.0 + 1.0
+                s = y.sum(dim=1)
+                return y.cpu(), s.cpu()  # .cpu() synchronises
+
+            series.append(
+                Series(
+                    "submit→result, one frame at a time, Python",
+                    "PyTorch",
+                    _peer_loop(torch_step, frames, warmup),
+                    note="to(cuda), 2 kernels, 2× cpu()",
+                )
+            )
+    except ImportError:
+        log.info("PyTorch not installed: no PyTorch peer")
+    return series
+
+
+def collect(quick: bool = False) -> list[Series]:
+    _require_gpu()
+    from trtpipe import _core
+
+    frames, warmup = (300, 30) if quick else (5000, 200)
+    frame = np.arange(np.prod(SHAPE), dtype=np.float32).reshape(SHAPE)
+    series: list[Series] = []
+    for depth, label in ((1, "one frame at a time"), (2, "pipelined, 2 in flight")):
+        for cuda_graphs, impl in ((True, "trtpipe"), (False, "trtpipe plain enqueue")):
+            runner = _runner(cuda_graphs)
+            cpp = _core._testing.time_frames(
+                runner, {"input": frame}, frames, warmup=warmup, depth=depth
+            )
+            py = _python_loop(runner, frame, frames, warmup, depth)
+            stats = runner.stats()
+            mode = "graph replay" if cuda_graphs else "plain enqueue"
+            if cuda_graphs and stats["graph_replays"] == 0:
+                mode = f"plain enqueue (graph capture failed: {stats['graph_fallback_reason']})"
+            what = "per frame" if depth == 1 else "interval between finished frames"
+            series.append(Series(f"submit→result, {label}, C++", impl, cpp, note=f"{mode}; {what}"))
+            series.append(
+                Series(
+                    f"submit→result, {label}, Python",
+                    impl,
+                    py,
+                    note=f"{mode}; {what}",
+                    extra={"target_us": 10.0} if cuda_graphs and depth == 1 else {},
+                )
+            )
+    for cuda_graphs, impl in ((True, "trtpipe"), (False, "trtpipe plain enqueue")):
+        runner = _runner(cuda_graphs)
+        series.append(
+            Series(
+                "host overhead: submit() + result() of a finished frame, Python",
+                impl,
+                _python_host_cost(runner, frame, frames, warmup),
+                note="graph replay" if cuda_graphs else "plain enqueue",
+                extra={"target_us": 10.0} if cuda_graphs else {},
+            )
+        )
+    series.extend(_peers(frame, frames, warmup))
+    return series
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.engine_loop", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer frames (smoke run)")
+    parser.add_argument(
+        "--out", type=Path, default=Path(os.environ.get("TRTPIPE_BENCH_OUT", "bench/results"))
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        series = collect(quick=args.quick)
+    except SuiteUnavailable as exc:
+        print(f"engine_loop: skipped: {exc}")
+        return 0
+    try:
+        path = report.write(series, args.out, "engine_loop", header="## engine_loop")
+    except ImportError as exc:  # no matplotlib: the table and JSON are written, the plot is not
+        log.warning("no plot: %s", exc)
+        path = args.out / "engine_loop.md"
+    print(path.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Per-frame host overhead of the engine loop around a trivial network (target: <= 10 µs from
+Python with graph replay).
+
+python -m pytest bench/test_bench_engine_loop.py --benchmark-only
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trtpipe import _core
+
+
+def _no_gpu_reason() -> str | None:
+    if not _core.build_info()["with_cuda"]:
+        return "trtpipe._core was built without CUDA"
+    devices = _core.query_devices()
+    return None if devices["gpus"] else f"no usable GPU: {devices['reason']}"
+
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(_no_gpu_reason() is not None, reason=str(_no_gpu_reason())),
+]
+
+FRAME = np.arange(4, dtype=np.float32).reshape(1, 4)
+
+
+def _runner(cuda_graphs: bool, slots: int = 2):
+    model = _core._testing.ScaleModel(channels=4, static_batch=1)
+    return _core.engine.EngineRunner(model, slots=slots, cuda_graphs=cuda_graphs)
+
+
+@pytest.mark.parametrize("cuda_graphs", [True, False], ids=["graph-replay", "plain-enqueue"])
+def test_submit_result_one_frame(benchmark, cuda_graphs):
+    runner = _runner(cuda_graphs)
+    inputs = {"input": FRAME}
+
+    def one_frame():
+        return runner.result(runner.submit(inputs), 10_000.0)
+
+    out = benchmark(one_frame)
+    np.testing.assert_allclose(out["scaled"], FRAME * 2 + 1)
+    stats = runner.stats()
+    if cuda_graphs:
+        assert stats["graph_replays"] > 0, stats["graph_fallback_reason"]
+    else:
+        assert stats["graph_replays"] == 0
+
+
+@pytest.mark.parametrize("cuda_graphs", [True, False], ids=["graph-replay", "plain-enqueue"])
+def test_pipelined_two_in_flight(benchmark, cuda_graphs):
+    runner = _runner(cuda_graphs)
+    inputs = {"input": FRAME}
+    pending = [runner.submit(inputs)]
+
+    def next_frame():
+        # One frame always stays in flight while the next is submitted.
+        pending.append(runner.submit(inputs))
+        return runner.result(pending.pop(0), 10_000.0)
+
+    out = benchmark(next_frame)
+    runner.result(pending.pop(0), 10_000.0)
+    np.testing.assert_allclose(out["row_sum"], (FRAME * 2 + 1).sum(axis=1))
+
+
+def test_cpp_loop_graph_replay(benchmark):
+    runner = _runner(True)
+    samples = benchmark.pedantic(
+        _core._testing.time_frames,
+        args=(runner, {"input": FRAME}, 1000),
+        kwargs={"warmup": 50},
+        rounds=5,
+    )
+    benchmark.extra_info["median_us_per_frame"] = float(np.median(samples))
+    assert runner.stats()["graph_replays"] > 0

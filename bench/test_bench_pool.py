@@ -1,0 +1,69 @@
+"""Allocate+release pairs through trtpipe's pools and the peers (pytest-benchmark).
+
+python -m pytest bench/test_bench_pool.py --benchmark-only       # per-size timings
+python -m pytest bench/test_bench_pool.py -k report               # full comparison table
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bench import pool as pool_bench
+from bench import report
+from trtpipe.memory import HostPool
+
+SIZES = pool_bench.SIZES
+IDS = [pool_bench.size_label(s).replace(" ", "") for s in SIZES]
+GPU_REASON = pool_bench.gpu_unusable_reason()
+needs_gpu = pytest.mark.skipif(GPU_REASON is not None, reason=GPU_REASON or "")
+
+
+@pytest.mark.parametrize("nbytes", SIZES, ids=IDS)
+def test_host_pool_pair(benchmark, nbytes):
+    pool = HostPool(pool_bench.POOL_BYTES, fallback=False)
+    benchmark(lambda: pool.alloc(nbytes).release())
+    assert pool.stats().live_blocks == 0 and pool.stats().fallbacks == 0
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("nbytes", SIZES, ids=IDS)
+def test_device_pool_pair(benchmark, nbytes):
+    from trtpipe import DevicePool
+
+    pool = DevicePool(pool_bench.POOL_BYTES, fallback=False)
+    benchmark(lambda: pool.alloc(nbytes).release())
+    assert pool.stats().live_blocks == 0 and pool.stats().fallbacks == 0
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("nbytes", SIZES, ids=IDS)
+def test_torch_empty_pair(benchmark, nbytes):
+    torch = pytest.importorskip("torch")
+    benchmark(lambda: torch.empty(nbytes, dtype=torch.uint8, device="cuda"))
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("nbytes", SIZES, ids=IDS)
+def test_cupy_memory_pool_pair(benchmark, nbytes):
+    cupy = pytest.importorskip("cupy")
+    memory_pool = cupy.cuda.MemoryPool()
+    benchmark(lambda: memory_pool.malloc(nbytes))
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_report():
+    """Every peer in one process; writes pool.md/.json/.png to $TRTPIPE_BENCH_OUT."""
+    series = pool_bench.collect(quick=os.environ.get("TRTPIPE_BENCH_QUICK") == "1")
+    out = Path(os.environ.get("TRTPIPE_BENCH_OUT", "bench/results"))
+    path = report.write(series, out, "pool", header=pool_bench.skipped_peers_note(series))
+    assert path.exists()
+    cases = {s.case for s in series}
+    assert len(cases) == 2 * len(SIZES)
+    assert all(s.median > 0 for s in series)

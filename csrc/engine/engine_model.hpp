@@ -1,0 +1,67 @@
+#pragma once
+// The internal interface between the per-frame loop (EngineRunner) and whatever executes the
+// network. The TensorRT adapter is one implementation; the test model in engine/testing/ is the
+// other, so every part of the loop runs on a GPU even where no TensorRT engine can.
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace trtpipe::engine {
+
+enum class DType { kFloat32, kFloat16, kBFloat16, kInt8, kUInt8, kInt32, kInt64, kBool, kOther };
+
+// NumPy's name for the type ("float32", ...); "bfloat16" and "other" have no NumPy equivalent.
+const char* dtype_name(DType dtype) noexcept;
+// Bytes per element; 0 for kOther (sub-byte or exotic types the runner does not handle).
+std::size_t dtype_size(DType dtype) noexcept;
+
+using Shape = std::vector<std::int64_t>;  // -1 marks a dynamic axis
+
+std::string shape_text(const Shape& shape);
+// Number of elements; -1 when any axis is dynamic.
+std::int64_t element_count(const Shape& shape) noexcept;
+
+struct TensorDesc {
+  std::string name;
+  bool is_input = false;
+  DType dtype = DType::kFloat32;
+  Shape shape;  // as built; -1 for dynamic axes
+};
+
+// Per input that has dynamic axes: the shapes an optimisation profile accepts.
+struct ProfileShapes {
+  struct Range {
+    std::string name;
+    Shape min, opt, max;
+  };
+  std::vector<Range> inputs;
+};
+
+// One execution context: its own bindings and scratch memory. Not thread-safe; the runner gives
+// each pipeline slot its own context so frames in flight never share one.
+class EngineContext {
+ public:
+  virtual ~EngineContext() = default;
+  // Each throws EngineError naming the tensor/profile and what the engine rejected.
+  virtual void set_profile(int index, cudaStream_t stream) = 0;
+  virtual void set_input_shape(const std::string& name, const Shape& shape) = 0;
+  virtual void set_tensor_address(const std::string& name, void* address) = 0;
+  virtual void enqueue(cudaStream_t stream) = 0;
+  // After every input shape is set: the shape the engine infers (outputs) or was given (inputs).
+  virtual Shape tensor_shape(const std::string& name) const = 0;
+};
+
+class EngineModel {
+ public:
+  virtual ~EngineModel() = default;
+  virtual std::vector<TensorDesc> io() const = 0;
+  virtual int profile_count() const = 0;
+  virtual ProfileShapes profile(int index) const = 0;
+  virtual std::unique_ptr<EngineContext> create_context() = 0;
+};
+
+}  // namespace trtpipe::engine

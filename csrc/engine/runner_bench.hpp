@@ -1,0 +1,15 @@
+#pragma once
+// Times the per-frame loop from C++ (no Python in it), for bench/engine_loop.py.
+#include <vector>
+
+#include "engine/engine_runner.hpp"
+
+namespace trtpipe::engine {
+
+// depth == 1: each sample is one frame's submit -> wait -> take, in microseconds.
+// depth > 1: `depth` frames are kept in flight and each sample is the time between two
+// consecutive finished frames (the steady-state cost of one frame).
+std::vector<double> time_frames(EngineRunner& runner, const std::vector<InputView>& inputs,
+                                int frames, int warmup, int depth, double timeout_ms);
+
+}  // namespace trtpipe::engine

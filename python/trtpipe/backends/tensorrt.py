@@ -1,0 +1,278 @@
+"""TensorRT backend: a serialised engine run by ``_core``'s per-frame loop.
+
+The TensorRT runtime library is loaded at run time (``TRTPIPE_TENSORRT_LIBRARY``, else
+``libnvinfer.so.<major>``, else the lean runtime), so this module imports everywhere and says
+why it cannot run where TensorRT or the compiled engine module is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trtpipe import _core
+from trtpipe.backends.base import Engine, PendingResult, Profile, TensorInfo
+from trtpipe.errors import BackendUnavailableError, EngineError, InputError
+from trtpipe.memory import PoolStats
+
+logger = logging.getLogger(__name__)
+
+
+def engine_module_unavailable_reason() -> str | None:
+    """Why this ``_core`` cannot run TensorRT engines, or None when it can (given the library)."""
+    build = _core.build_info()
+    if not build["with_cuda"]:
+        return "trtpipe._core was built without CUDA, so it has no TensorRT engine module"
+    if not build.get("engine_module"):
+        return (
+            "trtpipe._core was built without TensorRT headers, so its TensorRT engine module was "
+            "left out (rebuild with TENSORRT_ROOT pointing at a TensorRT SDK or headers)"
+        )
+    return None
+
+
+def _device_index(device: int | str | None) -> int:
+    """0 for None / "cuda"; N for N / "cuda:N"."""
+    if device is None or device == "cuda":
+        return 0
+    if isinstance(device, int) and device >= 0:
+        return device
+    if isinstance(device, str) and device.startswith("cuda:") and device[5:].isdigit():
+        return int(device[5:])
+    raise InputError(f"device: expected None, a GPU index or 'cuda:N', given {device!r}")
+
+
+def _engine_module() -> Any:
+    reason = engine_module_unavailable_reason()
+    if reason is not None:
+        raise BackendUnavailableError(reason)
+    return _core.engine
+
+
+def _check_pool(field: str, pool: object, kind: str) -> None:
+    """None, or a trtpipe pool of `kind` ("DevicePool" / "PinnedPool")."""
+    if pool is None:
+        return
+    cls = getattr(_core, kind, None)
+    if cls is None or not isinstance(pool, cls):
+        raise InputError(f"{field}: expected a trtpipe.{kind} or None, given {type(pool).__name__}")
+
+
+@dataclass(frozen=True)
+class RunnerPool:
+    """A pool the runner made to hold exactly its own buffers, seen through its statistics
+    (what :meth:`trtpipe.monitor.PerformanceMonitor.add_pool` reads)."""
+
+    pool: Any
+
+    def stats(self) -> PoolStats:
+        return PoolStats(**self.pool.stats_dict())
+
+
+@dataclass
+class TensorRTPending(PendingResult):
+    """A frame in flight on a :class:`TensorRTEngine`."""
+
+    engine: TensorRTEngine
+    ticket: int
+
+
+class TensorRTEngine(Engine):
+    """Runs a serialised TensorRT engine with pinned outputs, CUDA graphs and pipelined frames.
+
+    ``engine`` is a path to an engine file or its bytes. ``slots`` frames can be in flight at
+    once (``submit`` without ``result``); ``cuda_graphs`` replays a captured graph while shapes
+    and bindings repeat; ``timeout`` (seconds, None: wait forever) bounds every wait.
+
+    Every buffer (bindings, staging of host inputs, outputs) is a block of a pool, taken once
+    when the engine is made: ``device_pool`` (a :class:`trtpipe.DevicePool`) and
+    ``pinned_pool`` (a :class:`trtpipe.PinnedPool`) share pools with the rest of the pipeline;
+    a pool left as None is made to hold exactly this engine's buffers. Either way,
+    :attr:`device_pool` and :attr:`pinned_pool` can be handed to ``PerformanceMonitor.add_pool``.
+    """
+
+    backend = "tensorrt"
+
+    def __init__(
+        self,
+        engine: str | os.PathLike[str] | bytes,
+        *,
+        library: str | None = None,
+        device: int | str | None = None,
+        slots: int = 2,
+        cuda_graphs: bool = True,
+        profile: int = 0,
+        timeout: float | None = 5.0,
+        device_pool: Any = None,
+        pinned_pool: Any = None,
+    ) -> None:
+        _check_pool("device_pool", device_pool, "DevicePool")
+        _check_pool("pinned_pool", pinned_pool, "PinnedPool")
+        module = _engine_module()
+        index = _device_index(device)
+        if isinstance(engine, bytes | bytearray | memoryview):
+            model = module.load_tensorrt_bytes(bytes(engine), library or "", index)
+        else:
+            model = module.load_tensorrt_file(os.fspath(Path(engine)), library or "", index)
+        self._setup(
+            model,
+            device=index,
+            slots=slots,
+            cuda_graphs=cuda_graphs,
+            profile=profile,
+            timeout=timeout,
+            device_pool=device_pool,
+            pinned_pool=pinned_pool,
+        )
+
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        *,
+        device: int | str | None = None,
+        slots: int = 2,
+        cuda_graphs: bool = True,
+        profile: int = 0,
+        timeout: float | None = 5.0,
+        device_pool: Any = None,
+        pinned_pool: Any = None,
+    ) -> TensorRTEngine:
+        """Wraps an already loaded ``_core.engine.EngineModel`` (e.g. the test model)."""
+        self = cls.__new__(cls)
+        self._setup(
+            model,
+            device=_device_index(device),
+            slots=slots,
+            cuda_graphs=cuda_graphs,
+            profile=profile,
+            timeout=timeout,
+            device_pool=device_pool,
+            pinned_pool=pinned_pool,
+        )
+        return self
+
+    def _setup(
+        self,
+        model: Any,
+        *,
+        device: int,
+        slots: int,
+        cuda_graphs: bool,
+        profile: int,
+        timeout: float | None,
+        device_pool: Any,
+        pinned_pool: Any,
+    ) -> None:
+        _check_pool("device_pool", device_pool, "DevicePool")
+        _check_pool("pinned_pool", pinned_pool, "PinnedPool")
+        if timeout is not None and timeout <= 0:
+            raise InputError(f"timeout: expected seconds > 0 or None, given {timeout!r}")
+        table = model.io()
+        for entry in table:
+            if entry["dtype"] in ("bfloat16", "other"):
+                raise EngineError(
+                    f"tensor {entry['name']!r}: dtype {entry['dtype']} has no NumPy equivalent"
+                )
+        infos = [
+            TensorInfo(e["name"], tuple(e["shape"]), np.dtype(e["dtype"]), e["is_input"])
+            for e in table
+        ]
+        self._model = model
+        self._inputs = [t for t in infos if t.is_input]
+        self._outputs = [t for t in infos if not t.is_input]
+        self._profiles = [self._profile(model, i) for i in range(model.profile_count())]
+        self._device = device
+        self._timeout_ms = -1.0 if timeout is None else timeout * 1000.0
+        self._runner: Any = _core.engine.EngineRunner(
+            model,
+            slots=slots,
+            cuda_graphs=cuda_graphs,
+            profile=profile,
+            device=device,
+            device_pool=device_pool,
+            pinned_pool=pinned_pool,
+        )
+        self._shared_pools = {"device": device_pool, "pinned": pinned_pool}
+        logger.debug(
+            "TensorRT engine ready: %d inputs, %d outputs, %d slots",
+            len(self._inputs),
+            len(self._outputs),
+            slots,
+        )
+
+    @staticmethod
+    def _profile(model: Any, index: int) -> Profile:
+        ranges = model.profile(index)
+        return Profile(
+            min={name: tuple(r[0]) for name, r in ranges.items()},
+            opt={name: tuple(r[1]) for name, r in ranges.items()},
+            max={name: tuple(r[2]) for name, r in ranges.items()},
+        )
+
+    @property
+    def inputs(self) -> list[TensorInfo]:
+        return list(self._inputs)
+
+    @property
+    def outputs(self) -> list[TensorInfo]:
+        return list(self._outputs)
+
+    @property
+    def profiles(self) -> list[Profile]:
+        return list(self._profiles)
+
+    @property
+    def device(self) -> str:
+        return f"cuda:{self._device}"
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Counters of the loop (enqueues, graph captures/replays/failures, rebinds, timeouts) and
+        the statistics of its pools under ``device_pool`` and ``pinned_pool``."""
+        return self._live_runner().stats()
+
+    @property
+    def device_pool(self) -> Any:
+        """The pool of the bindings: the DevicePool given, or a :class:`RunnerPool`."""
+        return self._pool("device")
+
+    @property
+    def pinned_pool(self) -> Any:
+        """The pool of staging and output buffers: the PinnedPool given, or a RunnerPool."""
+        return self._pool("pinned")
+
+    def _pool(self, kind: str) -> Any:
+        runner = self._live_runner()
+        shared = self._shared_pools[kind]
+        return shared if shared is not None else RunnerPool(getattr(runner, f"{kind}_pool"))
+
+    def _live_runner(self) -> Any:
+        runner = getattr(self, "_runner", None)
+        if runner is None:
+            raise EngineError("this TensorRT engine was closed")
+        return runner
+
+    def infer(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        return self.result(self.submit(inputs))
+
+    def submit(self, inputs: Mapping[str, Any]) -> TensorRTPending:
+        return TensorRTPending(self, self._live_runner().submit(dict(inputs)))
+
+    def result(self, pending: PendingResult, timeout: float | None = None) -> dict[str, np.ndarray]:
+        """Waits for a submitted frame; EngineError after ``timeout`` seconds (default: the
+        engine's), and the frame can then be waited for again."""
+        if not isinstance(pending, TensorRTPending) or pending.engine is not self:
+            raise TypeError(f"result: expected a PendingResult of this engine, given {pending!r}")
+        timeout_ms = self._timeout_ms if timeout is None else timeout * 1000.0
+        return self._live_runner().result(pending.ticket, timeout_ms)
+
+    def close(self) -> None:
+        self._runner = None
+        self._model = None

@@ -1,0 +1,215 @@
+"""A cache of built engines that rebuilds what no longer fits.
+
+An engine's key is the SHA-256 of the ONNX file's bytes, the TensorRT flavour and version, the build
+target (GPU name and compute capability, or "cpu-build" and the TensorRT-RTX target list) and every
+build option. A new TensorRT, another GPU or an edited model gives a new key, so the stale engine is
+simply never looked up again; an entry whose sidecar is missing, unreadable or describes other
+bytes (a build that died, a file copied in from elsewhere) is rebuilt. Builds of one key take a
+file lock, and each file lands by an atomic rename, so concurrent processes never see half an
+engine and build it only once.
+
+Layout: ``<cache dir>/<key>.engine``, ``<key>.engine.json`` (sidecar), ``<key>.lock`` and a shared
+``timing.cache``. The cache dir is ``$TRTPIPE_CACHE_DIR``, else ``~/.cache/trtpipe``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from trtpipe.backends.base import Profile
+from trtpipe.build import BuildOptions, build_from_options, resolve_options
+from trtpipe.cache_dir import CACHE_DIR_ENV, default_cache_dir
+from trtpipe.engine_info import EngineMetadata, read_sidecar, sidecar_path
+from trtpipe.errors import InputError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CACHE_DIR_ENV", "CacheKey", "CachedEngine", "EngineCache", "default_cache_dir"]
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    onnx_sha256: str
+    options: BuildOptions
+
+    @property
+    def digest(self) -> str:
+        text = json.dumps(
+            {"onnx_sha256": self.onnx_sha256, **self.options.key_dict()}, sort_keys=True
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class CachedEngine:
+    path: Path
+    metadata: EngineMetadata
+    built: bool  # False: an existing entry was reused
+
+
+class EngineCache:
+    """Engines by key under ``root`` (default: :func:`default_cache_dir`)."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, lock_timeout: float = 3600.0):
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.lock_timeout = lock_timeout
+
+    def engine_path(self, key: CacheKey) -> Path:
+        return self.root / f"{key.digest}.engine"
+
+    @property
+    def timing_cache_path(self) -> Path:
+        return self.root / "timing.cache"
+
+    def lookup(self, key: CacheKey) -> EngineMetadata | None:
+        """The entry's metadata when a complete engine built for exactly this key is stored."""
+        path = self.engine_path(key)
+        if not path.is_file():
+            return None
+        metadata = read_sidecar(path)
+        if metadata is None:
+            log.warning("engine cache: %s has no valid sidecar; rebuilding it", path.name)
+            return None
+        if metadata.onnx_sha256 != key.onnx_sha256 or metadata.options != key.options.key_dict():
+            log.warning("engine cache: %s was built for another key; rebuilding it", path.name)
+            return None
+        return metadata
+
+    def get_or_build(
+        self,
+        onnx: str | os.PathLike[str],
+        precision: str | None = None,
+        profiles: str | Sequence[int] | Profile | Sequence[Profile] | None = None,
+        optimization: str = "balanced",
+        workspace: int | None = None,
+        calibration: str | os.PathLike[str] | None = None,
+        *,
+        shapes: Mapping[str, Sequence[int]] | None = None,
+        compute_capabilities: Sequence[str] | None = None,
+        flavour: str | None = None,
+        progress: bool | None = None,
+    ) -> CachedEngine:
+        """The cached engine for this model and these options, built first when missing."""
+        onnx_path = Path(onnx)
+        if not onnx_path.is_file():
+            raise InputError(f"onnx: expected an existing ONNX file, given {str(onnx)!r}")
+        onnx_bytes = onnx_path.read_bytes()
+        resolved, options = resolve_options(
+            precision,
+            profiles,
+            optimization,
+            workspace,
+            calibration,
+            shapes=shapes,
+            compute_capabilities=compute_capabilities,
+            flavour=flavour,
+        )
+        key = CacheKey(hashlib.sha256(onnx_bytes).hexdigest(), options)
+        path = self.engine_path(key)
+        metadata = self.lookup(key)
+        if metadata is not None:
+            log.info("engine cache: using %s for %s", path, onnx_path.name)
+            return CachedEngine(path, metadata, built=False)
+        self.root.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.root / f"{key.digest}.lock"), timeout=self.lock_timeout):
+            # Another process may have built it while this one waited for the lock.
+            metadata = self.lookup(key)
+            if metadata is not None:
+                log.info("engine cache: %s was built by another process", path.name)
+                return CachedEngine(path, metadata, built=False)
+            log.info("engine cache: no engine for %s with these options; building", onnx_path.name)
+            with FileLock(str(self.timing_cache_path) + ".lock", timeout=self.lock_timeout):
+                built = build_from_options(
+                    onnx_path,
+                    onnx_bytes,
+                    resolved,
+                    options,
+                    timing_cache=self.timing_cache_path,
+                    output=path,
+                    progress=progress,
+                )
+        return CachedEngine(path, built.metadata, built=True)
+
+    def refresh(self, engine: str | os.PathLike[str], progress: bool | None = None) -> CachedEngine:
+        """Rebuilds ``engine`` in place when it no longer matches its ONNX model or this machine.
+
+        Needs the sidecar trtpipe wrote at build time (it names the ONNX file and the options).
+        Stale means: another flavour or version, another target, or the ONNX file has changed.
+        """
+        path = Path(engine)
+        metadata = read_sidecar(path) if path.is_file() else None
+        if metadata is None:
+            raise InputError(
+                f"engine: expected a trtpipe-built engine with its sidecar "
+                f"{sidecar_path(path).name}, given {str(path)!r}"
+            )
+        onnx_path = Path(metadata.onnx_path)
+        if not onnx_path.is_file():
+            log.warning("engine %s: its ONNX model %s is gone; keeping it", path, onnx_path)
+            return CachedEngine(path, metadata, built=False)
+        recorded = metadata.options
+        resolved, options = resolve_options(
+            recorded["precision"],
+            _recorded_profiles(recorded),
+            recorded["optimization"],
+            recorded["workspace"],
+            recorded["calibration"],
+            shapes=recorded["shapes"],
+            compute_capabilities=_recorded_targets(recorded),
+        )
+        onnx_bytes = onnx_path.read_bytes()
+        onnx_sha = hashlib.sha256(onnx_bytes).hexdigest()
+        reasons = []
+        if onnx_sha != metadata.onnx_sha256:
+            reasons.append(f"{onnx_path.name} has changed")
+        if (options.flavour, options.flavour_version) != (
+            metadata.flavour,
+            metadata.flavour_version,
+        ):
+            reasons.append(
+                f"built by {metadata.flavour} {metadata.flavour_version}, "
+                f"this machine has {options.flavour} {options.flavour_version}"
+            )
+        if options.target != metadata.target:
+            reasons.append(f"built for {metadata.target}, this machine is {options.target}")
+        if not reasons:
+            return CachedEngine(path, metadata, built=False)
+        log.warning("engine %s is stale (%s); rebuilding it", path, "; ".join(reasons))
+        with FileLock(str(path) + ".lock", timeout=self.lock_timeout):
+            built = build_from_options(
+                onnx_path, onnx_bytes, resolved, options, output=path, progress=progress
+            )
+        return CachedEngine(path, built.metadata, built=True)
+
+
+def _recorded_profiles(recorded: dict[str, Any]) -> Any:
+    if recorded["profiles"]:
+        return [
+            Profile(**{k: {n: tuple(s) for n, s in p[k].items()} for k in ("min", "opt", "max")})
+            for p in recorded["profiles"]
+        ]
+    return tuple(recorded["batch"]) if recorded["batch"] else None
+
+
+def _recorded_targets(recorded: dict[str, Any]) -> list[str] | None:
+    # A chosen TensorRT-RTX target list is kept; "the GPU here" and "every target" (the defaults)
+    # are decided afresh on this machine.
+    ccs = list(recorded.get("compute_capabilities") or [])
+    if not ccs or "CURRENT" in ccs:
+        return None
+    from trtpipe.tensorrt_flavour import find_flavour
+
+    try:
+        members = find_flavour("tensorrt-rtx").module.ComputeCapability.__members__
+    except Exception:
+        return None  # no TensorRT-RTX here: the builder that is here decides
+    return None if set(ccs) == {n for n in members if n.startswith("SM")} else ccs

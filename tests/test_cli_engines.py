@@ -1,0 +1,135 @@
+"""`trtpipe build`, `trtpipe inspect` and `trtpipe validate`, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from onnx_models import write_conv_net
+from trtpipe.cli import main
+from trtpipe.errors import BackendUnavailableError
+
+pytest.importorskip("onnxruntime")
+
+
+def _needs_builder():
+    from trtpipe.tensorrt_flavour import find_flavour
+
+    try:
+        return find_flavour()
+    except BackendUnavailableError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.mark.tensorrt
+def test_build_then_inspect(tmp_path, capsys):
+    _needs_builder()
+    model = write_conv_net(tmp_path / "m.onnx", batch="N")
+    engine = tmp_path / "m.engine"
+    assert (
+        main(
+            [
+                "build",
+                str(model),
+                "--precision",
+                "fp16",
+                "--batch",
+                "1:4:8",
+                "-o",
+                str(engine),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert str(engine) in out and "fp16" in out and "build time" in out
+    assert main(["inspect", str(engine), "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert described["kind"] == "engine" and described["precision"] == "fp16"
+    assert described["inputs"] == [{"name": "x", "shape": [-1, 3, 16, 16], "dtype": "float32"}]
+    assert described["profiles"] == [
+        {"min": {"x": [1, 3, 16, 16]}, "opt": {"x": [4, 3, 16, 16]}, "max": {"x": [8, 3, 16, 16]}}
+    ]
+    assert described["size"] == engine.stat().st_size
+    assert main(["inspect", str(engine)]) == 0
+    table = capsys.readouterr().out
+    assert "profile 0  x: min 1x3x16x16  opt 4x3x16x16  max 8x3x16x16" in table
+
+
+@pytest.mark.tensorrt
+def test_build_into_the_cache(tmp_path, capsys):
+    _needs_builder()
+    model = write_conv_net(tmp_path / "m.onnx")
+    args = ["build", str(model), "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    assert main(args) == 0
+    assert "(cached)" not in capsys.readouterr().out
+    assert main(args) == 0
+    assert "(cached)" in capsys.readouterr().out
+    assert len(list((tmp_path / "cache").glob("*.engine"))) == 1
+
+
+def test_build_reports_bad_arguments(tmp_path, capsys):
+    _needs_builder()
+    model = write_conv_net(tmp_path / "m.onnx")
+    assert main(["build", str(model), "--batch", "1:4:8", "-o", str(tmp_path / "x.engine")]) == 2
+    assert main(["build", str(model), "--batch", "8:4:1"]) == 2
+    assert main(["build", str(model), "--shape", "x=oops"]) == 2
+
+
+def test_inspect_onnx(tmp_path, capsys):
+    model = write_conv_net(tmp_path / "m.onnx", batch="N")
+    assert main(["inspect", str(model), "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert described["kind"] == "onnx"
+    assert [t["name"] for t in described["inputs"]] == ["x"]  # initializers are not inputs
+    assert described["outputs"][0]["shape"] == [-1, 4, 16, 16]
+    assert "float32" in described["precision"]
+
+
+def test_validate_passes_for_the_same_model_and_fails_loudly_for_another(tmp_path, capsys):
+    model = write_conv_net(tmp_path / "m.onnx", batch="N")
+    same = write_conv_net(tmp_path / "same.onnx", batch="N")
+    other = write_conv_net(tmp_path / "other.onnx", batch="N", seed=4)
+    common = ["--backend", "onnxruntime", "--batch", "2", "--json"]
+    assert main(["validate", str(model), "--candidate", str(same), *common]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["passed"] and report["outputs"][0]["max_abs"] == 0.0
+    assert main(["validate", str(model), "--candidate", str(other), *common[:-1]]) == 1
+    out = capsys.readouterr().out
+    assert "beyond threshold" in out and "FAILED" in out
+
+
+def test_fp16_conversion_stays_close_to_fp32(tmp_path):
+    """The float16 model a strongly typed build parses, run by ORT: within 1% of FP32."""
+    flavour = _needs_builder()
+    if not flavour.strongly_typed:
+        pytest.skip(f"{flavour.tag} takes fp16 as a builder flag; no model conversion")
+    from trtpipe.backends.onnxruntime import OnnxRuntimeEngine
+    from trtpipe.build import _model_for_precision, resolve_options
+    from trtpipe.validate import compare_outputs
+
+    model = write_conv_net(tmp_path / "m.onnx", batch="N")
+    fp16 = tmp_path / "m16.onnx"
+    _, options = resolve_options("fp16", flavour=flavour)
+    fp16.write_bytes(_model_for_precision(flavour, model.read_bytes(), options))
+    import onnx
+
+    converted = onnx.load(str(fp16))
+    assert {i.data_type for i in converted.graph.initializer} == {onnx.TensorProto.FLOAT16}
+    x = {"x": np.random.default_rng(0).random((2, 3, 16, 16), dtype=np.float32)}
+    (error,) = compare_outputs(
+        OnnxRuntimeEngine(model, device="cpu").infer(x),
+        OnnxRuntimeEngine(fp16, device="cpu").infer(x),
+    )
+    assert 0 < error.relative < 1e-2
+
+
+def test_inspect_an_engine_without_sidecar_explains(tmp_path, caplog):
+    engine = tmp_path / "foreign.engine"
+    engine.write_bytes(b"ftrt" + bytes(100))
+    assert main(["inspect", str(engine)]) == 2
+    assert "sidecar" in caplog.text
+    assert main(["inspect", str(tmp_path / "absent.engine")]) == 2

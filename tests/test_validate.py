@@ -1,0 +1,86 @@
+"""The accuracy report: error statistics and detection changes, against hand-computed answers."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from trtpipe.backends.base import TensorInfo
+from trtpipe.errors import InputError
+from trtpipe.validate import compare_detections, compare_outputs, make_inputs
+
+
+def test_error_statistics_are_the_definitions():
+    ref = {"y": np.array([[1.0, -4.0, 2.0]], np.float32)}
+    got = {"y": np.array([[1.5, -4.0, 1.0]], np.float32)}
+    (error,) = compare_outputs(ref, got)
+    assert error.max_abs == pytest.approx(1.0)
+    assert error.mean_abs == pytest.approx(0.5)
+    assert error.relative == pytest.approx(0.25)  # 1.0 / max |ref| = 4
+    with pytest.raises(InputError, match="shape"):
+        compare_outputs(ref, {"y": np.zeros((1, 2), np.float32)})
+    with pytest.raises(InputError, match="names"):
+        compare_outputs(ref, {"z": got["y"]})
+
+
+def test_make_inputs_fills_the_batch_and_is_seeded():
+    table = [TensorInfo("x", (-1, 3, 4, 4), np.dtype(np.float32), True)]
+    a = make_inputs(table, batch=2, seed=3)["x"]
+    assert a.shape == (2, 3, 4, 4) and a.dtype == np.float32 and a.min() >= 0 and a.max() < 1
+    np.testing.assert_array_equal(a, make_inputs(table, batch=2, seed=3)["x"])
+    dynamic = [TensorInfo("images", (-1, 3, -1, -1), np.dtype(np.float32), True)]
+    with pytest.raises(InputError, match="--shape images="):
+        make_inputs(dynamic)
+    assert make_inputs(dynamic, shapes={"images": (-1, 3, 8, 8)})["images"].shape == (1, 3, 8, 8)
+
+
+class _Dets:
+    def __init__(self, boxes, classes):
+        self.boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        self.class_ids = np.asarray(classes, np.int64)
+
+    def __len__(self):
+        return len(self.class_ids)
+
+
+def _iou(a, b):
+    # Written out for two box lists, as the oracle for the matching rule.
+    out = np.zeros((len(a), len(b)))
+    for i, p in enumerate(a):
+        for j, q in enumerate(b):
+            w = max(0.0, min(p[2], q[2]) - max(p[0], q[0]))
+            h = max(0.0, min(p[3], q[3]) - max(p[1], q[1]))
+            union = (p[2] - p[0]) * (p[3] - p[1]) + (q[2] - q[0]) * (q[3] - q[1]) - w * h
+            out[i, j] = w * h / union
+    return out
+
+
+def test_detection_changes_count_matches_by_class_and_iou(monkeypatch):
+    # A stand-in decoder: each output row is one detection (x1, y1, x2, y2, class).
+    decode_module = types.ModuleType("trtpipe.decode")
+    decode_module.detect_format = lambda shapes: "rows"
+    decode_module.decode = lambda fmt, outputs: [
+        _Dets(outputs["det"][0][:, :4], outputs["det"][0][:, 4])
+    ]
+    decode_module.box_iou = _iou
+    monkeypatch.setitem(sys.modules, "trtpipe.decode", decode_module)
+    ref = {"det": np.array([[[0, 0, 10, 10, 1], [20, 20, 30, 30, 2], [0, 0, 5, 5, 3]]], float)}
+    got = {
+        "det": np.array(
+            [[[1, 0, 10, 10, 1], [20, 20, 30, 30, 1], [40, 40, 50, 50, 3], [0, 0, 5, 5, 3]]],
+            float,
+        )
+    }
+    (change,), note = compare_detections(ref, got)
+    assert note is None
+    # Box 1 moved a little (IoU 0.9, same class): matched. Box 2 changed class: lost. Box 3 kept.
+    assert (change.reference_count, change.candidate_count, change.matched) == (3, 4, 2)
+
+
+def test_detection_comparison_says_why_it_is_skipped(monkeypatch):
+    monkeypatch.setitem(sys.modules, "trtpipe.decode", None)  # makes the import fail
+    changes, note = compare_detections({"y": np.zeros(1)}, {"y": np.zeros(1)})
+    assert changes == [] and "not available" in note
