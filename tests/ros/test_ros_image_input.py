@@ -1,0 +1,94 @@
+"""Validation of camera messages before they reach the detector (no ROS needed: duck-typed)."""
+
+from __future__ import annotations
+
+import array
+import io
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from trtpipe.errors import InputError
+from trtpipe.ros.image_input import FrameRejected, decode_compressed, raw_frame
+
+
+def _msg(encoding="rgb8", width=6, height=4, step=None, data=None, bpp=3):
+    step = width * bpp if step is None else step
+    if data is None:
+        data = array.array("B", bytes(range(256)) * (height * step // 256 + 1))[: height * step]
+    return SimpleNamespace(encoding=encoding, width=width, height=height, step=step, data=data)
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason", "field"),
+    [
+        ({"encoding": "32FC1"}, "unknown_encoding", "encoding"),
+        ({"width": 0}, "zero_size", "width x height"),
+        ({"height": 0, "data": b""}, "zero_size", "width x height"),
+        ({"step": 17}, "bad_step", "step"),
+        ({"data": bytes(4 * 18 - 1)}, "short_data", "data"),
+        ({"encoding": "yuyv", "width": 5, "step": 10, "bpp": 2}, "odd_size", "width x height"),
+        ({"encoding": "nv12", "height": 4, "step": 6, "data": bytes(6 * 4)}, "short_data", "data"),
+    ],
+)
+def test_bad_messages_are_rejected_with_a_reason(fields, reason, field):
+    with pytest.raises(FrameRejected) as info:
+        raw_frame(_msg(**fields))
+    assert info.value.reason == reason
+    assert isinstance(info.value, InputError)
+    assert str(info.value).startswith(field + ":")
+    assert "given" in str(info.value)
+
+
+@pytest.mark.parametrize(("encoding", "bpp"), [("rgb8", 3), ("bgra8", 4), ("mono8", 1)])
+def test_padded_rows_view_the_pixels_only(encoding, bpp):
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (5, 7, bpp), dtype=np.uint8)
+    padded = np.concatenate([pixels.reshape(5, -1), np.zeros((5, 3), np.uint8)], axis=1)
+    data = array.array("B", padded.tobytes())
+    frame = raw_frame(_msg(encoding, 7, 5, step=7 * bpp + 3, data=data))
+    expected = pixels if bpp > 1 else pixels[..., 0]
+    np.testing.assert_array_equal(frame.as_array(), expected)
+    assert np.shares_memory(frame.as_array(), np.frombuffer(data, np.uint8))
+
+
+def test_nv12_and_extra_trailing_bytes_are_accepted():
+    frame = raw_frame(_msg("nv12", 6, 4, step=8, data=bytes(8 * 6 + 5)))
+    assert (frame.width, frame.height, frame.step) == (6, 4, 8)
+    with pytest.raises(InputError, match="encoding: expected one of"):
+        frame.as_array()
+
+
+def test_compressed_png_decodes_to_rgb_and_garbage_is_rejected():
+    from PIL import Image
+
+    rgb = np.random.default_rng(2).integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    good = SimpleNamespace(format="png", data=array.array("B", buf.getvalue()))
+    np.testing.assert_array_equal(decode_compressed(good), rgb)
+    for payload in (b"", b"\xff\xd8\xff\xe0 truncated jpeg", buf.getvalue()[:40]):
+        with pytest.raises(FrameRejected) as info:
+            decode_compressed(SimpleNamespace(format="jpeg", data=payload))
+        assert info.value.reason == "bad_compressed"
+
+
+def test_validated_encodings_are_the_ones_the_preprocessing_reads():
+    preprocess = pytest.importorskip("trtpipe.preprocess")
+    from trtpipe.ros.image_input import BYTES_PER_PIXEL
+
+    assert set(BYTES_PER_PIXEL) == set(preprocess.ENCODINGS)
+
+
+def test_a_validated_frame_preprocesses_like_the_same_pixels_as_an_array():
+    preprocess = pytest.importorskip("trtpipe.preprocess")
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    padded = np.concatenate([pixels.reshape(30, -1), np.zeros((30, 8), np.uint8)], axis=1)
+    frame = raw_frame(_msg("bgr8", 40, 30, step=128, data=array.array("B", padded.tobytes())))
+    pre = preprocess.Preprocessor(size=(32, 32), device="cpu")
+    from_view, from_array = pre.empty(batch=1), pre.empty(batch=1)
+    pre(frame.data, from_view, frame.encoding, width=40, height=30, step=frame.step)
+    pre(pixels, from_array, "bgr8")
+    np.testing.assert_array_equal(from_view, from_array)
