@@ -246,22 +246,21 @@ def test_buffers_keep_their_pool_alive():
 
 # --- property-based: random alloc/release sequences keep every invariant -------------------
 
+# Weighted: mostly allocations and releases; "complete" (all streams idle) is rare, or the
+# stream-safety oracle would be reset before it could catch anything.
+_KINDS = ["alloc"] * 5 + ["release"] * 4 + ["reclaim", "complete"]
 _ops = st.lists(
-    st.one_of(
-        st.tuples(
-            st.just("alloc"),
-            st.integers(0, 48 * KIB) | st.sampled_from([1, 255, 256, 257, 4096]),
-            st.integers(0, 2),
-        ),
-        st.tuples(st.just("release"), st.integers(0, 63), st.integers(0, 2)),
-        st.tuples(st.just("complete"), st.just(0), st.just(0)),
-        st.tuples(st.just("reclaim"), st.just(0), st.just(0)),
+    st.tuples(
+        st.sampled_from(_KINDS),
+        st.integers(0, 12 * KIB) | st.sampled_from([1, 255, 256, 257, 4096, 16 * KIB]),
+        st.integers(0, 2),
+        st.integers(0, 63),
     ),
-    max_size=60,
+    max_size=80,
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     ops=_ops,
     fallback=st.booleans(),
@@ -270,9 +269,9 @@ _ops = st.lists(
 )
 def test_random_sequences_keep_invariants(ops, fallback, deferred, growth):
     pool = HostPool(
-        64 * KIB,
-        max_bytes=192 * KIB if growth else None,
-        grow_bytes=32 * KIB,
+        16 * KIB,
+        max_bytes=48 * KIB if growth else None,
+        grow_bytes=8 * KIB,
         fallback=fallback,
         deferred_fences=deferred,
     )
@@ -280,7 +279,7 @@ def test_random_sequences_keep_invariants(ops, fallback, deferred, growth):
     # Ranges released on a stream whose "work" may still run: no other stream may get them.
     in_flight: dict[int, list[tuple[int, int]]] = {0: [], 1: [], 2: []}
     allocations = fallbacks = 0
-    for op, value, stream in ops:
+    for op, value, stream, index in ops:
         if op == "alloc":
             try:
                 buf = pool.alloc(value, stream=stream)
@@ -301,7 +300,7 @@ def test_random_sequences_keep_invariants(ops, fallback, deferred, growth):
             np.asarray(buf)[:] = len(live) % 251  # the memory is really there
             live.append(buf)
         elif op == "release" and live:
-            buf = live.pop(value % len(live))
+            buf = live.pop(index % len(live))
             if not buf.fallback:
                 in_flight[buf.stream].append((buf.ptr, buf.ptr + buf.block_size))
             buf.release()
