@@ -128,7 +128,15 @@ def _python_peers(nbytes: int) -> list[tuple[str, Callable[[], object] | None, s
         def rmm_pair() -> None:
             rmm_pool.deallocate(rmm_pool.allocate(nbytes), nbytes)
 
-        peers.append(("RMM PoolMemoryResource", rmm_pair, ""))
+        def rmm_buffer() -> None:
+            rmm.DeviceBuffer(size=nbytes, mr=rmm_pool)  # an owning object, like trtpipe's
+
+        peers.append(("RMM PoolMemoryResource", rmm_pair, "allocate/deallocate, raw pointer"))
+        try:
+            rmm_buffer()
+            peers.append(("RMM DeviceBuffer (pool)", rmm_buffer, "owning object"))
+        except TypeError as exc:
+            peers.append(("RMM DeviceBuffer (pool)", None, f"skipped: {exc}"))
     except Exception as exc:
         peers.append(("RMM PoolMemoryResource", None, f"skipped: {exc}"))
     return peers
@@ -146,7 +154,18 @@ def python_series(iterations: int, warmup: int) -> tuple[list[Series], list[str]
         def trtpipe_pair(nbytes: int = nbytes) -> None:
             pool.alloc(nbytes).release()
 
+        def trtpipe_gc(nbytes: int = nbytes) -> None:
+            pool.alloc(nbytes)  # released when the buffer object dies
+
         series.append(Series(case, "trtpipe", time_pairs(trtpipe_pair, iterations, warmup)))
+        series.append(
+            Series(
+                case,
+                "trtpipe (released by GC)",
+                time_pairs(trtpipe_gc, iterations, warmup),
+                note="no explicit release()",
+            )
+        )
         for name, pair, note in _python_peers(nbytes):
             if pair is None:
                 if nbytes == SIZES[0]:
