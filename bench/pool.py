@@ -197,6 +197,15 @@ def skipped_peers_note(series: list[Series]) -> str:
     return f"Peers not measured (not importable here): {', '.join(missing)}" if missing else ""
 
 
+def write_report(series: list[Series], out_dir: Path, header: str) -> Path:
+    """pool.md, pool.json and (with matplotlib) pool.png in out_dir; returns pool.md."""
+    try:
+        return report.write(series, out_dir, "pool", header=header)
+    except ImportError as exc:  # the table and JSON are written before the plot
+        log.warning("no plot: %s", exc)
+        return out_dir / "pool.md"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pool", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
@@ -212,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     header = "# Memory pool: allocate+release pairs (median / p99 µs; ratio = peer / trtpipe)"
     note = skipped_peers_note(series)
-    path = report.write(series, args.out, "pool", header=header + (f"\n\n{note}" if note else ""))
+    path = write_report(series, args.out, header + (f"\n\n{note}" if note else ""))
     print(path.read_text())
     return 0
 
