@@ -158,6 +158,16 @@ def test_pending_blocks_go_to_fallback_not_to_another_stream():
     assert other.ptr >= span[1] or other.ptr + other.block_size <= span[0]
 
 
+@pytest.mark.parametrize("fallback", [True, False], ids=["fallback", "no-fallback"])
+def test_own_cached_block_coalesces_with_free_neighbour_before_any_fallback(fallback):
+    pool = HostPool(4 * KIB, fallback=fallback)
+    half = pool.alloc(2 * KIB, stream=5)
+    half.release()  # cached for stream 5, next to 2 KiB free for everyone
+    whole = pool.alloc(4 * KIB, stream=5)
+    assert not whole.fallback and whole.ptr == pool.arenas()[0][0]
+    assert pool.stats().fallbacks == 0
+
+
 def test_immediate_fences_let_other_streams_reuse():
     pool = HostPool(2 * KIB, fallback=False)
     first = pool.alloc(2 * KIB, stream=1)
