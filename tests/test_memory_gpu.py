@@ -294,3 +294,19 @@ def test_cuda_array_interface_describes_the_buffer():
     assert cai["version"] == 3 and cai["shape"] == (3, 4) and cai["typestr"] == "<i2"
     assert cai["data"] == (buf.ptr, False) and cai["strides"] is None
     assert cai["stream"] == 1  # allocated on the default stream
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("pool_class", [DevicePool, PinnedPool])
+def test_native_threads_hammering_a_gpu_pool(pool_class):
+    pool = pool_class(4 * MIB, max_bytes=8 * MIB, grow_bytes=2 * MIB)
+    threads, iterations = 8, 2000
+    report = pool.stress(
+        threads, iterations, 64 * KIB, seed=3, write_patterns=pool_class is PinnedPool
+    )
+    assert report["overlaps"] == 0 and report["corrupted"] == 0
+    assert report["allocations"] == threads * iterations and report["exhausted"] == 0
+    stats = pool.stats()
+    assert stats.allocations == stats.releases == threads * iterations
+    pool.reclaim()
+    check_invariants(pool, [])

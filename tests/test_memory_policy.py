@@ -382,3 +382,24 @@ def test_concurrent_alloc_release_under_contention(fallback):
     assert stats.live_blocks == 0 and stats.live_fallbacks == 0
     pool.reclaim()
     check_fully_coalesced(pool)
+
+
+@pytest.mark.parametrize(
+    ("fallback", "max_bytes"),
+    [(True, None), (False, None), (False, 2 * MIB)],
+    ids=["fallback", "no-fallback", "growth"],
+)
+def test_native_threads_hammering_one_pool(fallback, max_bytes):
+    pool = HostPool(MIB, max_bytes=max_bytes, grow_bytes=256 * KIB, fallback=fallback)
+    threads, iterations = 8, 3000
+    report = pool.stress(threads, iterations, 48 * KIB, seed=7, write_patterns=True)
+    assert report["overlaps"] == 0 and report["corrupted"] == 0
+    assert report["allocations"] + report["exhausted"] == threads * iterations
+    assert report["allocations"] > threads * iterations // 2
+    if fallback:
+        assert report["exhausted"] == 0
+    stats = pool.stats()
+    assert stats.allocations == stats.releases == report["allocations"]
+    assert stats.live_blocks == 0 and stats.live_fallbacks == 0
+    pool.reclaim()
+    check_fully_coalesced(pool)
