@@ -128,7 +128,15 @@ def _python_peers(nbytes: int) -> list[tuple[str, Callable[[], object] | None, s
         def rmm_pair() -> None:
             rmm_pool.deallocate(rmm_pool.allocate(nbytes), nbytes)
 
-        peers.append(("RMM PoolMemoryResource", rmm_pair, ""))
+        def rmm_buffer() -> None:
+            rmm.DeviceBuffer(size=nbytes, mr=rmm_pool)  # an owning object, like trtpipe's
+
+        peers.append(("RMM PoolMemoryResource", rmm_pair, "allocate/deallocate, raw pointer"))
+        try:
+            rmm_buffer()
+            peers.append(("RMM DeviceBuffer (pool)", rmm_buffer, "owning object"))
+        except TypeError as exc:
+            peers.append(("RMM DeviceBuffer (pool)", None, f"skipped: {exc}"))
     except Exception as exc:
         peers.append(("RMM PoolMemoryResource", None, f"skipped: {exc}"))
     return peers
@@ -146,7 +154,18 @@ def python_series(iterations: int, warmup: int) -> tuple[list[Series], list[str]
         def trtpipe_pair(nbytes: int = nbytes) -> None:
             pool.alloc(nbytes).release()
 
+        def trtpipe_gc(nbytes: int = nbytes) -> None:
+            pool.alloc(nbytes)  # released when the buffer object dies
+
         series.append(Series(case, "trtpipe", time_pairs(trtpipe_pair, iterations, warmup)))
+        series.append(
+            Series(
+                case,
+                "trtpipe (released by GC)",
+                time_pairs(trtpipe_gc, iterations, warmup),
+                note="no explicit release()",
+            )
+        )
         for name, pair, note in _python_peers(nbytes):
             if pair is None:
                 if nbytes == SIZES[0]:
@@ -178,6 +197,15 @@ def skipped_peers_note(series: list[Series]) -> str:
     return f"Peers not measured (not importable here): {', '.join(missing)}" if missing else ""
 
 
+def write_report(series: list[Series], out_dir: Path, header: str) -> Path:
+    """pool.md, pool.json and (with matplotlib) pool.png in out_dir; returns pool.md."""
+    try:
+        return report.write(series, out_dir, "pool", header=header)
+    except ImportError as exc:  # the table and JSON are written before the plot
+        log.warning("no plot: %s", exc)
+        return out_dir / "pool.md"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pool", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
@@ -193,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     header = "# Memory pool: allocate+release pairs (median / p99 µs; ratio = peer / trtpipe)"
     note = skipped_peers_note(series)
-    path = report.write(series, args.out, "pool", header=header + (f"\n\n{note}" if note else ""))
+    path = write_report(series, args.out, header + (f"\n\n{note}" if note else ""))
     print(path.read_text())
     return 0
 

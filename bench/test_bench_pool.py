@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from bench import pool as pool_bench
-from bench import report
 from trtpipe.memory import HostPool
 
 SIZES = pool_bench.SIZES
@@ -62,8 +61,8 @@ def test_report():
     """Every peer in one process; writes pool.md/.json/.png to $TRTPIPE_BENCH_OUT."""
     series = pool_bench.collect(quick=os.environ.get("TRTPIPE_BENCH_QUICK") == "1")
     out = Path(os.environ.get("TRTPIPE_BENCH_OUT", "bench/results"))
-    path = report.write(series, out, "pool", header=pool_bench.skipped_peers_note(series))
-    assert path.exists()
+    path = pool_bench.write_report(series, out, pool_bench.skipped_peers_note(series))
+    assert path.exists() and (out / "pool.json").exists()
     cases = {s.case for s in series}
     assert len(cases) == 2 * len(SIZES)
     assert all(s.median > 0 for s in series)

@@ -15,6 +15,7 @@
 #include "memory/block_policy.hpp"
 #include "memory/host_pool.hpp"
 #include "memory/pool_block.hpp"
+#include "memory/pool_stress.hpp"
 
 #if TRTPIPE_WITH_CUDA
 #include "memory/device_pool.hpp"
@@ -273,6 +274,27 @@ void def_pool_methods(Class& cls, Allocate allocate, int (*device_of)(const Pool
       .def("reclaim", [](Pool& self) { self.policy().reclaim(); },
            py::call_guard<py::gil_scoped_release>(),
            "Hands free blocks whose streams finished with them to every stream, coalesced.")
+      .def(
+          "stress",
+          [](Pool& self, int threads, int iterations, std::size_t max_request, std::uint64_t seed,
+             bool write_patterns) {
+            memory::StressReport r;
+            {
+              py::gil_scoped_release unlocked;
+              r = memory::stress_pool(self.policy(), threads, iterations, max_request, seed,
+                                      write_patterns);
+            }
+            py::dict d;
+            d["allocations"] = r.allocations;
+            d["exhausted"] = r.exhausted;
+            d["overlaps"] = r.overlaps;
+            d["corrupted"] = r.corrupted;
+            return d;
+          },
+          py::arg("threads"), py::arg("iterations"), py::arg("max_request"), py::arg("seed") = 0,
+          py::arg("write_patterns") = false,
+          "Self-check of the pool's locking: `threads` native threads allocate and release at "
+          "once; counts overlapping live allocations and (host memory) clobbered blocks.")
       .def("block_table", [](const Pool& self) { return blocks_list(self.policy()); },
            "(address, size, arena, state, stream) for every block, in address order.")
       .def("arena_table", [](const Pool& self) { return arenas_list(self.policy()); })

@@ -102,8 +102,19 @@ Allocation BlockPolicy::allocate(std::size_t bytes, StreamId stream) {
     }
   }
 
+  // With fallback on, a direct allocation (counted) beats stalling this thread on another
+  // stream's queue; with it off, waiting is the only way to serve the request.
+  if (options_.fallback) {
+    // Without blocking: this stream's own cached blocks may merge with free neighbours.
+    auto cached = stream_cached_.find(stream);
+    if (cached != stream_cached_.end() && !cached->second.empty()) {
+      fence_stream(stream, cached->second);
+      settle_done_batches();
+      if (take(free_, size, stream, out)) return out;
+    }
+    return fallback_allocate(size, stream);
+  }
   if (wait_for_pending(size, stream, out)) return out;
-  if (options_.fallback) return fallback_allocate(size, stream);
   throw_exhausted(bytes, "fallback to direct allocation is off");
 }
 

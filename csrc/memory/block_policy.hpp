@@ -15,9 +15,10 @@
 // The price: a stream must stay valid while the pool holds free blocks it released (fences are
 // recorded on it later); reclaim() before destroying such a stream moves them off it.
 //
-// When nothing fits: grow by an arena (up to max_bytes), then wait for pending fences, then
-// either allocate directly from the upstream (counted as a fallback, freed back directly) or
-// throw PoolExhaustedError naming the request, the free bytes and the largest free block.
+// When nothing fits: grow by an arena (up to max_bytes); then, with fallback on, allocate
+// directly from the upstream (counted as a fallback, freed back directly) rather than stall on
+// another stream's work; with fallback off, wait for the pending fences and, if still nothing
+// fits, throw PoolExhaustedError naming the request, the free bytes and the largest free block.
 // Every public method is thread-safe (one mutex).
 #include <cstddef>
 #include <cstdint>
