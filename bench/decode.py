@@ -243,6 +243,12 @@ def detector_series(repeats: int) -> list[Series]:
     ]
 
 
+def collect(quick: bool = False) -> list[Series]:
+    """The suite for ``python -m bench.compare``."""
+    repeats = 100 if quick else 500
+    return decode_series(repeats) + detector_series(max(50, repeats // 10))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=500)
