@@ -180,7 +180,7 @@ def format_result(result: BenchResult) -> str:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from trtpipe.samples import sample_model
 
-    model = args.model or str(sample_model())
+    model = str(sample_model()) if args.model in (None, "sample") else args.model
     result = run_bench(model, parse_input_spec(args.input), args.frames, args.warmup, args.backend)
     print(json.dumps(asdict(result), indent=2) if args.json else format_result(result))
     return 0
@@ -190,7 +190,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "bench", help="stage breakdown and sustained FPS of a model on this machine"
     )
-    p.add_argument("--model", help="ONNX file, engine or model (default: the sample detector)")
+    p.add_argument(
+        "--model", help="ONNX file, engine or model, or 'sample' (the default: the sample detector)"
+    )
     p.add_argument("--input", default="1920x1080:bgr8", help="camera frames, WIDTHxHEIGHT:ENCODING")
     p.add_argument("--frames", type=int, default=1000, help="frames to time (default 1000)")
     p.add_argument("--warmup", type=int, default=20, help="untimed frames first (default 20)")
