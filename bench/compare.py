@@ -42,10 +42,12 @@ def machine_description() -> str:
     return f"{platform.node()} · {cpu} · {os.cpu_count()} CPUs · {gpu}"
 
 
-def run(suites: list[str], out_dir: Path, quick: bool) -> str:
+def run(suites: list[str], out_dir: Path, quick: bool) -> tuple[str, list[str]]:
+    """Runs the suites; returns the summary and the names of the suites that failed."""
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     header = f"Machine: {machine_description()} · {stamp}"
     sections = [f"# trtpipe benchmarks\n\n{header}\n"]
+    failed: list[str] = []
     for name in suites:
         started = time.perf_counter()
         try:
@@ -54,6 +56,11 @@ def run(suites: list[str], out_dir: Path, quick: bool) -> str:
         except SuiteUnavailable as exc:
             sections.append(f"## {name}\n\nskipped: {exc}\n")
             log.warning("%s: skipped: %s", name, exc)
+            continue
+        except Exception as exc:  # one broken suite must not hide the others' results
+            sections.append(f"## {name}\n\nFAILED: {type(exc).__name__}: {exc}\n")
+            log.exception("%s: failed", name)
+            failed.append(name)
             continue
         if not series:
             sections.append(f"## {name}\n\nskipped: nothing measured\n")
@@ -65,7 +72,7 @@ def run(suites: list[str], out_dir: Path, quick: bool) -> str:
     summary = "\n".join(sections)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.md").write_text(summary)
-    return summary
+    return summary, failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.suites) - set(SUITES))
     if unknown:
         parser.error(f"unknown suite(s) {', '.join(unknown)}; expected any of {', '.join(SUITES)}")
-    print(run(list(args.suites) or list(SUITES), args.out, args.quick))
-    return 0
+    summary, failed = run(list(args.suites) or list(SUITES), args.out, args.quick)
+    print(summary)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -204,21 +204,33 @@ class TorchEngine(Engine):
         return values
 
     def _probe_outputs(self) -> list[TensorInfo]:
+        """Output shapes from two forward passes on zeros, with every dynamic input axis at two
+        sizes: an output axis that differs between them is dynamic (-1). Dynamic image axes
+        get multiples of 64, so detectors with strides up to 64 see whole feature maps."""
         torch = self._torch
-        shapes = [tuple(max(d, 1) for d in t.shape) for t in self._inputs]
-        zeros = [
-            torch.zeros(s, dtype=_torch_dtype(torch, t.dtype), device=self._device)
-            for s, t in zip(shapes, self._inputs, strict=True)
-        ]
-        with torch.no_grad():
-            values = self._run(zeros)
-        batch_dynamic = any(t.shape and t.shape[0] < 0 for t in self._inputs)
+
+        def run(batch: int, extent: int) -> list[tuple[tuple[int, ...], np.dtype]]:
+            zeros = [
+                torch.zeros(
+                    tuple(
+                        d if d > 0 else (batch if axis == 0 else extent)
+                        for axis, d in enumerate(t.shape)
+                    ),
+                    dtype=_torch_dtype(torch, t.dtype),
+                    device=self._device,
+                )
+                for t in self._inputs
+            ]
+            with torch.no_grad():
+                return [
+                    (tuple(int(d) for d in v.shape), _np_dtype(v.dtype)) for v in self._run(zeros)
+                ]
+
+        first, second = run(1, 64), run(2, 128)
         infos = []
-        for name, value in zip(self._output_names or [], values, strict=True):
-            shape = tuple(int(d) for d in value.shape)
-            if batch_dynamic and shape:
-                shape = (-1, *shape[1:])  # outputs follow the batch of the inputs
-            infos.append(TensorInfo(name, shape, _np_dtype(value.dtype), False))
+        for name, (a, dtype), (b, _) in zip(self._output_names or [], first, second, strict=True):
+            shape = tuple(x if x == y else -1 for x, y in zip(a, b, strict=True))
+            infos.append(TensorInfo(name, shape, dtype, False))
         return infos
 
     # -- Engine interface ----------------------------------------------------------------------
