@@ -252,7 +252,9 @@ void bind_runner(py::module_& m) {
           "take",
           [](engine::EngineRunner& runner, std::uint64_t ticket, bool copy) {
             const auto& outputs = runner.take(ticket);
-            const py::object owner = copy ? py::object() : py::cast(&runner);
+            // `runner` is this Python object's own: cast finds it, never takes ownership.
+            const py::object owner =
+                copy ? py::object() : py::cast(&runner, py::return_value_policy::reference);
             return to_outputs(outputs, copy, owner);
           },
           py::arg("ticket"), py::arg("copy") = true,
@@ -267,7 +269,9 @@ void bind_runner(py::module_& m) {
               runner.wait(ticket, timeout_ms);
             }
             const auto& outputs = runner.take(ticket);
-            const py::object owner = copy ? py::object() : py::cast(&runner);
+            // `runner` is this Python object's own: cast finds it, never takes ownership.
+            const py::object owner =
+                copy ? py::object() : py::cast(&runner, py::return_value_policy::reference);
             return to_outputs(outputs, copy, owner);
           },
           py::arg("ticket"), py::arg("timeout_ms") = -1.0, py::arg("copy") = true,
