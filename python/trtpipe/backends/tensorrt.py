@@ -66,6 +66,7 @@ def _check_pool(field: str, pool: object, kind: str) -> None:
 
 # What _core's runner takes as it is: a dict by name, or a list / tuple in the engine's order.
 _RUNNER_INPUTS = (dict, list, tuple)
+_new_object = object.__new__
 
 
 def _runner_inputs(inputs: Mapping[str, Any] | Sequence[Any]) -> dict[str, Any] | list[Any]:
@@ -299,7 +300,11 @@ class TensorRTEngine(Engine):
             raise EngineError("this TensorRT engine was closed")
         if type(inputs) not in _RUNNER_INPUTS:
             inputs = _runner_inputs(inputs)
-        return TensorRTPending(self, runner.submit(inputs))
+        ticket = runner.submit(inputs)
+        pending = _new_object(TensorRTPending)  # skips a Python-level __init__ call per frame
+        pending.engine = self
+        pending.ticket = ticket
+        return pending
 
     def result(
         self, pending: PendingResult, timeout: float | None = None, *, copy: bool = True
