@@ -7,6 +7,11 @@ binding, enqueue or graph replay, output copy to pinned memory, event completion
 conversion. Measured from a loop inside _core (no Python) and from Python, plain enqueue against
 graph replay, one frame at a time and pipelined; CuPy and PyTorch doing the same frame the
 usual way (copy in, compute, copy out, synchronise) are the peers.
+
+"host overhead" is the host time of submit() plus result() of a frame that has already finished
+(the wait is not counted), from C++ and from Python, so the two cases side by side show what the
+bindings and the interpreter add; the Python case also runs with inputs as a list in the engine's
+input order, with outputs as views instead of copies, and through the TensorRTEngine backend.
 """
 
 from __future__ import annotations
@@ -74,10 +79,11 @@ def _python_loop(runner, frame: np.ndarray, frames: int, warmup: int, depth: int
     return samples
 
 
-def _python_host_cost(runner, frame: np.ndarray, frames: int, warmup: int) -> np.ndarray:
+def _python_host_cost(
+    runner, inputs: object, frames: int, warmup: int, copy: bool = True
+) -> np.ndarray:
     """Host time of submit() plus result() of an already finished frame: the loop's own cost,
-    without the GPU's execution time."""
-    inputs = {"input": frame}
+    without the GPU's execution time (the same as _core._testing.time_host_overhead in C++)."""
     samples = np.empty(frames)
     clock = time.perf_counter
     for i in range(warmup + frames):
@@ -86,7 +92,31 @@ def _python_host_cost(runner, frame: np.ndarray, frames: int, warmup: int) -> np
         t1 = clock()
         runner.wait(ticket, TIMEOUT_MS)
         t2 = clock()
-        runner.result(ticket, TIMEOUT_MS)
+        runner.result(ticket, TIMEOUT_MS, copy)
+        t3 = clock()
+        if i >= warmup:
+            samples[i - warmup] = ((t1 - t0) + (t3 - t2)) * 1e6
+    return samples
+
+
+def _backend_host_cost(frame: np.ndarray, frames: int, warmup: int) -> np.ndarray:
+    """The same through the Python backend, TensorRTEngine.submit() + result()."""
+    from trtpipe import _core
+    from trtpipe.backends.tensorrt import TensorRTEngine
+
+    model = _core._testing.ScaleModel(channels=SHAPE[1], static_batch=SHAPE[0])
+    engine = TensorRTEngine.from_model(model, timeout=TIMEOUT_MS / 1000)
+    runner = engine._runner  # to wait outside the timed part, as the other host-cost cases do
+    inputs = {"input": frame}
+    samples = np.empty(frames)
+    clock = time.perf_counter
+    for i in range(warmup + frames):
+        t0 = clock()
+        pending = engine.submit(inputs)
+        t1 = clock()
+        runner.wait(pending.ticket, TIMEOUT_MS)
+        t2 = clock()
+        engine.result(pending)
         t3 = clock()
         if i >= warmup:
             samples[i - warmup] = ((t1 - t0) + (t3 - t2)) * 1e6
@@ -180,17 +210,42 @@ def collect(quick: bool = False) -> list[Series]:
                     extra={"target_us": 10.0} if cuda_graphs and depth == 1 else {},
                 )
             )
+    host_case = "host overhead: submit + result of a finished frame"
     for cuda_graphs, impl in ((True, "trtpipe"), (False, "trtpipe plain enqueue")):
-        runner = _runner(cuda_graphs)
+        mode = "graph replay" if cuda_graphs else "plain enqueue"
+        cpp = _core._testing.time_host_overhead(
+            _runner(cuda_graphs), {"input": frame}, frames, warmup=warmup
+        )
+        series.append(Series(f"{host_case}, C++", impl, cpp, note=mode))
         series.append(
             Series(
-                "host overhead: submit() + result() of a finished frame, Python",
+                f"{host_case}, Python",
                 impl,
-                _python_host_cost(runner, frame, frames, warmup),
-                note="graph replay" if cuda_graphs else "plain enqueue",
+                _python_host_cost(_runner(cuda_graphs), {"input": frame}, frames, warmup),
+                note=f"{mode}; inputs as a dict",
                 extra={"target_us": 10.0} if cuda_graphs else {},
             )
         )
+    for label, inputs, copy in (
+        ("inputs as a list", [frame], True),
+        ("inputs as a list, outputs as views", [frame], False),
+    ):
+        series.append(
+            Series(
+                f"{host_case}, Python",
+                f"trtpipe, {label}",
+                _python_host_cost(_runner(True), inputs, frames, warmup, copy=copy),
+                note="graph replay",
+            )
+        )
+    series.append(
+        Series(
+            f"{host_case}, Python",
+            "trtpipe TensorRTEngine",
+            _backend_host_cost(frame, frames, warmup),
+            note="graph replay; the Python backend around the same runner",
+        )
+    )
     series.extend(_peers(frame, frames, warmup))
     return series
 

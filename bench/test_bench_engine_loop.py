@@ -75,3 +75,32 @@ def test_cpp_loop_graph_replay(benchmark):
     )
     benchmark.extra_info["median_us_per_frame"] = float(np.median(samples))
     assert runner.stats()["graph_replays"] > 0
+
+
+def test_cpp_host_overhead_graph_replay(benchmark):
+    runner = _runner(True)
+    samples = benchmark.pedantic(
+        _core._testing.time_host_overhead,
+        args=(runner, {"input": FRAME}, 1000),
+        kwargs={"warmup": 50},
+        rounds=5,
+    )
+    benchmark.extra_info["median_us_per_frame"] = float(np.median(samples))
+    assert runner.stats()["graph_replays"] > 0
+
+
+@pytest.mark.parametrize("copy", [True, False], ids=["copies", "views"])
+def test_host_overhead_python_graph_replay(benchmark, copy):
+    """One frame submitted as a list, waited for and collected, outputs as copies or as views of
+    the pinned buffers."""
+    runner = _runner(True)
+    inputs = [FRAME]
+
+    def finished_frame():
+        ticket = runner.submit(inputs)
+        runner.wait(ticket, 10_000.0)
+        return runner.result(ticket, 10_000.0, copy)
+
+    out = benchmark(finished_frame)
+    np.testing.assert_allclose(out["scaled"], FRAME * 2 + 1)
+    assert runner.stats()["graph_replays"] > 0

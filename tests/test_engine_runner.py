@@ -7,6 +7,7 @@ answer is checked against NumPy, and its own call counters check what the runner
 
 from __future__ import annotations
 
+import gc
 import time
 
 import numpy as np
@@ -303,3 +304,74 @@ def test_cpp_timing_loop_returns_one_sample_per_frame():
     assert r.stats()["completed"] == 55
     with pytest.raises(InputError, match="depth"):
         _core._testing.time_frames(r, {"input": frame(1, seed=0)}, 5, depth=3)
+
+
+def test_inputs_as_a_list_in_io_order_match_inputs_by_name():
+    r = runner(model(), slots=2, cuda_graphs=True)
+    for step, batch in enumerate([3, 3, 3, 5]):
+        x = frame(batch, seed=200 + step)
+        check(r.result(r.submit([x]), 5000), x)
+        check(r.result(r.submit((x,)), 5000), x)
+        check(r.result(r.submit({"input": x}), 5000), x)
+    assert r.stats()["graph_replays"] > 0
+    with pytest.raises(InputError, match=r"expected 1 tensors in the order of the engine's inputs"):
+        r.submit([frame(2, seed=0), frame(2, seed=1)])
+    with pytest.raises(InputError, match="expected a tensor named 'input', given none"):
+        r.submit([])
+    with pytest.raises(InputError, match="expected dtype float32, given float64"):
+        r.submit([frame(2, seed=0).astype(np.float64)])
+    with pytest.raises(InputError, match="expected a dict of input name to array, or a list"):
+        r.submit(frame(2, seed=0))
+    assert r.stats()["submitted"] == r.stats()["completed"] == 12
+
+
+def test_outputs_as_views_hold_the_frame_until_its_slot_is_reused():
+    r = runner(model(), slots=1, cuda_graphs=True)
+    x = frame(4, seed=300)
+    views = r.result(r.submit([x]), 5000, False)
+    check(views, x)
+    assert not views["scaled"].flags.owndata  # the pinned output buffer itself, not a copy
+    copies = r.result(r.submit([x]), 5000)
+    assert copies["scaled"].flags.owndata
+    # One slot: the next frame reuses it, so the views now show that frame's outputs.
+    y = frame(4, seed=301)
+    check(r.result(r.submit([y]), 5000), y)
+    check(views, y)
+    check(copies, x)
+
+
+def test_output_views_keep_the_runner_alive():
+    r = runner(model(), slots=1)
+    x = frame(2, seed=302)
+    views = r.take(_wait(r, r.submit([x])), copy=False)
+    del r
+    gc.collect()
+    check(views, x)
+
+
+def _wait(r, ticket: int) -> int:
+    r.wait(ticket, 5000)
+    return ticket
+
+
+def test_frame_seen_finished_is_taken_without_waiting_again():
+    r = runner(model(static_batch=2), slots=2, cuda_graphs=True)
+    for step in range(6):
+        x = frame(2, seed=400 + step)
+        ticket = r.submit([x])
+        r.wait(ticket, 5000)
+        assert r.ready(ticket)  # known finished: no new query, still the right answer
+        r.wait(ticket, 0)  # already finished: a zero timeout cannot fire
+        check(r.take(ticket), x)
+        with pytest.raises(InputError, match="already taken"):
+            r.ready(ticket)
+    assert r.stats()["timeouts"] == 0
+
+
+def test_cpp_host_overhead_timing_returns_one_sample_per_frame():
+    r = runner(model(static_batch=1), slots=2)
+    samples = _core._testing.time_host_overhead(r, [frame(1, seed=0)], 40, warmup=4)
+    assert samples.shape == (40,)
+    assert np.all(samples > 0)
+    assert r.stats()["completed"] == 44
+    assert r.stats()["graph_replays"] > 0

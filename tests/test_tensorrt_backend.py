@@ -59,3 +59,16 @@ def test_result_timeout_and_close():
     engine.close()
     with pytest.raises(EngineError, match="closed"):
         engine.infer({"input": np.ones((1, 3), np.float32)})
+
+
+def test_inputs_as_a_list_and_outputs_as_views():
+    engine, _ = make_engine(slots=1)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_allclose(engine.infer([x])["scaled"], x * 0.5 - 2.0, rtol=1e-6)
+    views = engine.result(engine.submit((x,)), copy=False)
+    np.testing.assert_allclose(views["scaled"], x * 0.5 - 2.0, rtol=1e-6)
+    assert not views["scaled"].flags.owndata
+    kept = np.array(views["scaled"])
+    engine.infer([x + 10])  # one slot: reused, so the views now hold that frame
+    np.testing.assert_allclose(views["scaled"], (x + 10) * 0.5 - 2.0, rtol=1e-6)
+    np.testing.assert_allclose(kept, x * 0.5 - 2.0, rtol=1e-6)

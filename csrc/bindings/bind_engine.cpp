@@ -37,20 +37,38 @@ DType dtype_from(char kind, std::size_t size) {
   return DType::kOther;
 }
 
-py::dtype numpy_dtype(const std::string& tensor, DType dtype) {
-  if (dtype == DType::kBFloat16 || dtype == DType::kOther) {
-    throw EngineError("tensor '" + tensor + "': its dtype " + engine::dtype_name(dtype) +
-                      " has no NumPy equivalent");
+// NumPy's number for float16 (NPY_HALF), part of NumPy's stable C ABI.
+constexpr int kNumpyHalf = 23;
+
+// From NumPy's type numbers: no string parsing per output per frame.
+py::dtype numpy_dtype(const engine::TensorDesc& desc) {
+  switch (desc.dtype) {
+    case DType::kFloat32: return py::dtype::of<float>();
+    case DType::kFloat16: return py::dtype(kNumpyHalf);
+    case DType::kInt8: return py::dtype::of<std::int8_t>();
+    case DType::kUInt8: return py::dtype::of<std::uint8_t>();
+    case DType::kInt32: return py::dtype::of<std::int32_t>();
+    case DType::kInt64: return py::dtype::of<std::int64_t>();
+    case DType::kBool: return py::dtype::of<bool>();
+    case DType::kBFloat16:
+    case DType::kOther: break;
   }
-  return py::dtype(engine::dtype_name(dtype));
+  throw EngineError("tensor '" + desc.name + "': its dtype " + engine::dtype_name(desc.dtype) +
+                    " has no NumPy equivalent");
+}
+
+// Exactly numpy.ndarray (not a subclass): it has no __cuda_array_interface__, so the attribute
+// lookup, slow when it fails, is skipped.
+bool is_plain_numpy(const py::handle& value) {
+  return Py_TYPE(value.ptr()) == py::detail::npy_api::get().PyArray_Type_;
 }
 
 // A GPU array (__cuda_array_interface__ v3) or anything NumPy can read, as an InputView.
-// Host arrays are kept alive in `keep` until submit() has copied them.
-engine::InputView to_input(const std::string& name, const py::handle& value, py::list& keep) {
-  engine::InputView view;
-  view.name = name;
-  if (py::hasattr(value, "__cuda_array_interface__")) {
+// Host arrays NumPy had to make (a copy, a conversion) are kept alive in `keep` until submit()
+// has copied them; the caller's own arrays are alive for the whole call anyway.
+engine::InputView to_input(engine::InputView view, const py::handle& value, py::list& keep) {
+  const std::string& name = view.name;
+  if (!is_plain_numpy(value) && py::hasattr(value, "__cuda_array_interface__")) {
     const py::dict cai = value.attr("__cuda_array_interface__");
     const auto shape = cai["shape"].cast<std::vector<std::int64_t>>();
     const auto typestr = cai["typestr"].cast<std::string>();
@@ -82,27 +100,60 @@ engine::InputView to_input(const std::string& name, const py::handle& value, py:
     throw InputError("input '" + name + "': expected a NumPy or GPU array, given " +
                      std::string(py::str(py::type::of(value))));
   }
-  keep.append(array);
+  if (array.ptr() != value.ptr()) keep.append(array);
   view.data = array.data();
   view.shape.assign(array.shape(), array.shape() + array.ndim());
   view.dtype = dtype_from(array.dtype().kind(), static_cast<std::size_t>(array.itemsize()));
-  view.dtype_label = py::str(array.dtype());
+  // Only error messages read the label, and only for types the runner has no name for.
+  if (view.dtype == DType::kOther) view.dtype_label = py::str(array.dtype());
   return view;
 }
 
-std::vector<engine::InputView> to_inputs(const py::dict& inputs, py::list& keep) {
+// A dict of name -> array, or a list/tuple of arrays in the order of the engine's inputs.
+std::vector<engine::InputView> to_inputs(const py::handle& inputs, py::list& keep) {
   std::vector<engine::InputView> views;
-  for (const auto& item : inputs) views.push_back(to_input(py::str(item.first), item.second, keep));
-  return views;
+  if (PyDict_Check(inputs.ptr())) {
+    const auto dict = py::reinterpret_borrow<py::dict>(inputs);
+    views.reserve(dict.size());
+    for (const auto& item : dict) {
+      engine::InputView view;
+      view.name = py::str(item.first);
+      views.push_back(to_input(std::move(view), item.second, keep));
+    }
+    return views;
+  }
+  if (PyList_Check(inputs.ptr()) || PyTuple_Check(inputs.ptr())) {
+    const auto sequence = py::reinterpret_borrow<py::sequence>(inputs);
+    const std::size_t count = sequence.size();
+    views.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      engine::InputView view;
+      view.index = static_cast<int>(i);
+      view.name = "#" + std::to_string(i);  // what error messages call it
+      views.push_back(to_input(std::move(view), sequence[i], keep));
+    }
+    return views;
+  }
+  throw InputError("inputs: expected a dict of input name to array, or a list or tuple of " +
+                   std::string("arrays in the order of the engine's inputs, given ") +
+                   std::string(py::str(py::type::of(inputs))));
 }
 
-py::dict to_outputs(const std::vector<engine::OutputView>& outputs) {
+// copy: arrays of their own. Otherwise views of the slot's pinned output buffers, which keep the
+// runner (`owner`) alive and hold the frame's outputs until a later submit() reuses that slot.
+py::dict to_outputs(const std::vector<engine::OutputView>& outputs, bool copy,
+                    const py::handle& owner) {
   py::dict out;
   for (const engine::OutputView& view : outputs) {
-    py::array array(numpy_dtype(view.name, view.dtype),
-                    std::vector<py::ssize_t>(view.shape.begin(), view.shape.end()));
-    std::memcpy(array.mutable_data(), view.host, view.bytes);
-    out[py::str(view.name)] = array;
+    std::vector<py::ssize_t> shape(view.shape->begin(), view.shape->end());
+    py::array array;
+    if (copy) {
+      array = py::array(numpy_dtype(*view.desc), std::move(shape));
+      std::memcpy(array.mutable_data(), view.host, view.bytes);
+    } else {
+      array = py::array(numpy_dtype(*view.desc), std::move(shape), {}, view.host, owner);
+    }
+    out[py::str(view.desc->name)] = std::move(array);
   }
   return out;
 }
@@ -186,31 +237,45 @@ void bind_runner(py::module_& m) {
           "The PinnedPool the staging and output buffers come from.")
       .def(
           "submit",
-          [](engine::EngineRunner& runner, const py::dict& inputs) {
+          [](engine::EngineRunner& runner, const py::object& inputs) {
             py::list keep;
             const auto views = to_inputs(inputs, keep);
             return runner.submit(views);
           },
-          py::arg("inputs"), "Starts a frame; returns its ticket.")
+          py::arg("inputs"),
+          "Starts a frame; returns its ticket. `inputs`: a dict of name -> array, or (faster) a "
+          "list or tuple of arrays in the order of the inputs in io().")
       .def("ready", &engine::EngineRunner::ready, py::arg("ticket"))
       .def("wait", &engine::EngineRunner::wait, py::arg("ticket"), py::arg("timeout_ms") = -1.0,
            py::call_guard<py::gil_scoped_release>())
       .def(
           "take",
-          [](engine::EngineRunner& runner, std::uint64_t ticket) {
-            return to_outputs(runner.take(ticket));
+          [](engine::EngineRunner& runner, std::uint64_t ticket, bool copy) {
+            const auto& outputs = runner.take(ticket);
+            // `runner` is this Python object's own: cast finds it, never takes ownership.
+            const py::object owner =
+                copy ? py::object() : py::cast(&runner, py::return_value_policy::reference);
+            return to_outputs(outputs, copy, owner);
           },
-          py::arg("ticket"))
+          py::arg("ticket"), py::arg("copy") = true,
+          "The outputs of a finished frame. copy=False: views of the pinned output buffers "
+          "instead of copies, valid until a later submit() reuses the frame's slot (possibly "
+          "the next one).")
       .def(
           "result",
-          [](engine::EngineRunner& runner, std::uint64_t ticket, double timeout_ms) {
-            {
+          [](engine::EngineRunner& runner, std::uint64_t ticket, double timeout_ms, bool copy) {
+            if (!runner.ready(ticket)) {  // only a frame still running is worth the GIL
               py::gil_scoped_release release;
               runner.wait(ticket, timeout_ms);
             }
-            return to_outputs(runner.take(ticket));
+            const auto& outputs = runner.take(ticket);
+            // `runner` is this Python object's own: cast finds it, never takes ownership.
+            const py::object owner =
+                copy ? py::object() : py::cast(&runner, py::return_value_policy::reference);
+            return to_outputs(outputs, copy, owner);
           },
-          py::arg("ticket"), py::arg("timeout_ms") = -1.0, "wait() then take().")
+          py::arg("ticket"), py::arg("timeout_ms") = -1.0, py::arg("copy") = true,
+          "wait() then take(); copy as for take().")
       .def("stats", &stats_dict,
            "Loop counters, plus device_pool and pinned_pool: the pools' statistics.");
 }
@@ -285,7 +350,7 @@ void bind_testing(py::module_& m) {
 
   m.def(
       "submit_with_pre_step",
-      [](engine::EngineRunner& runner, const py::dict& inputs, float add, std::uint64_t key) {
+      [](engine::EngineRunner& runner, const py::object& inputs, float add, std::uint64_t key) {
         py::list keep;
         const auto views = to_inputs(inputs, keep);
         engine::PreStep pre;
@@ -303,7 +368,7 @@ void bind_testing(py::module_& m) {
 
   m.def(
       "time_frames",
-      [](engine::EngineRunner& runner, const py::dict& inputs, int frames, int warmup, int depth,
+      [](engine::EngineRunner& runner, const py::object& inputs, int frames, int warmup, int depth,
          double timeout_ms) {
         py::list keep;
         const auto views = to_inputs(inputs, keep);
@@ -317,6 +382,23 @@ void bind_testing(py::module_& m) {
       py::arg("runner"), py::arg("inputs"), py::arg("frames"), py::arg("warmup") = 20,
       py::arg("depth") = 1, py::arg("timeout_ms") = 10000.0,
       "Per-frame times in microseconds of a loop run entirely in C++.");
+
+  m.def(
+      "time_host_overhead",
+      [](engine::EngineRunner& runner, const py::object& inputs, int frames, int warmup,
+         double timeout_ms) {
+        py::list keep;
+        const auto views = to_inputs(inputs, keep);
+        std::vector<double> samples;
+        {
+          py::gil_scoped_release release;
+          samples = engine::time_host_overhead(runner, views, frames, warmup, timeout_ms);
+        }
+        return py::array_t<double>(static_cast<py::ssize_t>(samples.size()), samples.data());
+      },
+      py::arg("runner"), py::arg("inputs"), py::arg("frames"), py::arg("warmup") = 20,
+      py::arg("timeout_ms") = 10000.0,
+      "Host microseconds of submit() plus take() of a finished frame, from C++ (waits excluded).");
 }
 
 }  // namespace

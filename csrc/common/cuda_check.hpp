@@ -20,5 +20,11 @@ inline void check_cuda(cudaError_t status, const char* call, const std::string& 
 
 }  // namespace trtpipe
 
-#define TRTPIPE_CUDA_CHECK(call, context) \
-  ::trtpipe::check_cuda((call), #call, (context), __FILE__, __LINE__)
+// `context` is evaluated only when the call failed, so a per-frame check builds no message.
+#define TRTPIPE_CUDA_CHECK(call, context)                                                  \
+  do {                                                                                     \
+    const cudaError_t trtpipe_cuda_status_ = (call);                                       \
+    if (trtpipe_cuda_status_ != cudaSuccess) {                                             \
+      ::trtpipe::throw_cuda_error(trtpipe_cuda_status_, #call, (context), __FILE__, __LINE__); \
+    }                                                                                      \
+  } while (0)

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "common/cuda_check.hpp"
 #include "common/cuda_handles.hpp"
@@ -41,8 +42,11 @@ struct EngineRunner::Slot {
   GraphExec graph;
   std::vector<std::int64_t> graph_key;  // bindings + shapes the graph was captured with
   std::vector<std::int64_t> last_key;   // bindings + shapes of the slot's previous frame
+  std::vector<std::int64_t> next_key;   // this frame's, built in place: frames allocate nothing
+  std::vector<OutputView> views;        // what take() hands out, pointing into `outputs`
   std::uint64_t ticket = 0;             // 0: free
   std::uint64_t last_used = 0;
+  bool finished = false;  // `done` was seen complete for this ticket: no need to ask again
 };
 
 namespace {
@@ -112,7 +116,7 @@ EngineRunner::EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions opt
   check_pool_device("pinned_pool", pools_.pinned.get(), options_.device);
   TRTPIPE_CUDA_CHECK(cudaSetDevice(options_.device),
                      "selecting GPU " + std::to_string(options_.device) + " for the engine");
-  io_ = model_->io();
+  io_ = model_->io();  // never resized again: descriptions are pointed to from here on
   if (profiles > 0) profile_ = model_->profile(options_.profile);
   stats_.graphs_enabled = options_.cuda_graphs;
 
@@ -126,6 +130,13 @@ EngineRunner::EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions opt
                         " but profile " + std::to_string(options_.profile) + " gives no range");
     }
   }
+
+  for (const TensorDesc& desc : io_) {
+    if (!desc.is_input) continue;
+    input_descs_.push_back(&desc);
+    input_ranges_.push_back(range_of(profile_, desc.name));
+  }
+  ordered_.assign(input_descs_.size(), nullptr);
 
   // Shape every slot first, so that all buffer sizes are known before the pools are made.
   // Every buffer is sized for the largest shape of the profile: frames then never reallocate.
@@ -196,6 +207,9 @@ EngineRunner::EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions opt
       ++stats_.address_binds;
       tensor.bound = tensor.device.data;
     }
+    for (const SlotTensor& tensor : slot.outputs) {
+      slot.views.push_back({tensor.desc, &tensor.shape, tensor.staging.data, tensor.bytes});
+    }
   }
 }
 
@@ -205,14 +219,47 @@ EngineRunner::~EngineRunner() {
   for (const auto& slot : slots_) static_cast<void>(cudaStreamSynchronize(slot->stream.get()));
 }
 
-void EngineRunner::check_inputs(const std::vector<InputView>& inputs) const {
-  std::size_t expected = 0;
-  for (const TensorDesc& desc : io_) {
-    if (!desc.is_input) continue;
-    ++expected;
-    const auto found = std::find_if(inputs.begin(), inputs.end(),
-                                    [&](const InputView& view) { return view.name == desc.name; });
-    if (found == inputs.end()) {
+void EngineRunner::check_inputs(const std::vector<InputView>& inputs) {
+  const std::size_t count = input_descs_.size();
+  const auto input_names = [&] {
+    std::string names;
+    for (const TensorDesc* desc : input_descs_) {
+      names += (names.empty() ? "'" : ", '") + desc->name + "'";
+    }
+    return names;
+  };
+  if (!inputs.empty() && inputs.front().index >= 0 && inputs.size() != count) {
+    throw InputError("inputs: expected " + std::to_string(count) + " tensors in the order of the " +
+                     "engine's inputs (" + input_names() + "), given " +
+                     std::to_string(inputs.size()));
+  }
+  std::fill(ordered_.begin(), ordered_.end(), nullptr);
+  const InputView* unknown = nullptr;
+  bool repeated = false;
+  for (const InputView& view : inputs) {
+    std::size_t index = count;
+    if (view.index >= 0) {
+      index = static_cast<std::size_t>(view.index);
+    } else {
+      for (std::size_t i = 0; i < count; ++i) {
+        if (input_descs_[i]->name == view.name) {
+          index = i;
+          break;
+        }
+      }
+    }
+    if (index >= count) {
+      if (unknown == nullptr) unknown = &view;
+    } else if (ordered_[index] != nullptr) {
+      repeated = true;
+    } else {
+      ordered_[index] = &view;
+    }
+  }
+  for (std::size_t index = 0; index < count; ++index) {
+    const TensorDesc& desc = *input_descs_[index];
+    const InputView* found = ordered_[index];
+    if (found == nullptr) {
       throw InputError("inputs: expected a tensor named '" + desc.name + "', given none");
     }
     if (found->dtype != desc.dtype) {
@@ -224,7 +271,7 @@ void EngineRunner::check_inputs(const std::vector<InputView>& inputs) const {
       throw InputError("input '" + desc.name + "': expected data, given a null pointer");
     }
     const Shape& shape = found->shape;
-    const auto* range = range_of(profile_, desc.name);
+    const auto* range = input_ranges_[index];
     bool fits = shape.size() == desc.shape.size();
     for (std::size_t i = 0; fits && i < shape.size(); ++i) {
       if (desc.shape[i] >= 0) {
@@ -243,32 +290,25 @@ void EngineRunner::check_inputs(const std::vector<InputView>& inputs) const {
                        shape_text(shape));
     }
   }
-  if (inputs.size() != expected) {
-    for (const InputView& view : inputs) {
-      const bool known = std::any_of(io_.begin(), io_.end(), [&](const TensorDesc& desc) {
-        return desc.is_input && desc.name == view.name;
-      });
-      if (!known) {
-        std::string names;
-        for (const TensorDesc& desc : io_) {
-          if (desc.is_input) names += (names.empty() ? "'" : ", '") + desc.name + "'";
-        }
-        throw InputError("inputs: expected only " + names + ", given an input named '" +
-                         view.name + "'");
-      }
+  if (unknown != nullptr) {
+    if (unknown->index >= 0) {
+      throw InputError("inputs: expected input indices 0.." + std::to_string(count - 1) +
+                       ", given " + std::to_string(unknown->index));
     }
-    throw InputError("inputs: expected " + std::to_string(expected) + " tensors, given " +
+    throw InputError("inputs: expected only " + input_names() + ", given an input named '" +
+                     unknown->name + "'");
+  }
+  if (repeated) {
+    throw InputError("inputs: expected " + std::to_string(count) + " tensors, given " +
                      std::to_string(inputs.size()) + " (a name repeats)");
   }
 }
 
-void EngineRunner::prepare(Slot& slot, const std::vector<InputView>& inputs,
-                           std::vector<std::int64_t>& key) {
+void EngineRunner::prepare(Slot& slot, std::vector<std::int64_t>& key) {
   bool shapes_changed = false;
-  for (SlotTensor& tensor : slot.inputs) {
-    const InputView& view = *std::find_if(inputs.begin(), inputs.end(), [&](const InputView& v) {
-      return v.name == tensor.desc->name;
-    });
+  for (std::size_t index = 0; index < slot.inputs.size(); ++index) {
+    SlotTensor& tensor = slot.inputs[index];
+    const InputView& view = *ordered_[index];  // check_inputs() found every one
     if (view.shape != tensor.shape) {
       slot.context->set_input_shape(tensor.desc->name, view.shape);
       ++stats_.shape_sets;
@@ -410,8 +450,9 @@ std::uint64_t EngineRunner::submit(const std::vector<InputView>& inputs, const P
   }
   TRTPIPE_CUDA_CHECK(cudaSetDevice(options_.device), "selecting the engine's GPU");
 
-  std::vector<std::int64_t> key;
-  prepare(*slot, inputs, key);
+  std::vector<std::int64_t>& key = slot->next_key;
+  key.clear();
+  prepare(*slot, key);
   const bool graphable = stats_.graphs_enabled && (pre == nullptr || !pre->run || pre->key != 0);
   key.push_back(pre != nullptr && pre->run ? static_cast<std::int64_t>(pre->key) : 0);
 
@@ -430,9 +471,10 @@ std::uint64_t EngineRunner::submit(const std::vector<InputView>& inputs, const P
     enqueue_work(*slot, pre);
     ++stats_.plain_enqueues;
   }
-  slot->last_key = std::move(key);
+  std::swap(slot->last_key, slot->next_key);
   TRTPIPE_CUDA_CHECK(cudaEventRecord(slot->done.get(), slot->stream.get()),
                      "recording the end of a frame");
+  slot->finished = false;
   slot->ticket = next_ticket_++;
   slot->last_used = slot->ticket;
   ++stats_.submitted;
@@ -447,15 +489,25 @@ EngineRunner::Slot& EngineRunner::slot_of(std::uint64_t ticket) const {
                    std::to_string(ticket) + " (already taken, or never submitted here)");
 }
 
+void EngineRunner::mark_finished(std::uint64_t ticket) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& slot : slots_) {
+    if (slot->ticket == ticket) slot->finished = true;  // (still in flight: not taken meanwhile)
+  }
+}
+
 bool EngineRunner::ready(std::uint64_t ticket) const {
   cudaEvent_t done = nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    done = slot_of(ticket).done.get();
+    const Slot& slot = slot_of(ticket);
+    if (slot.finished) return true;
+    done = slot.done.get();
   }
   const cudaError_t status = cudaEventQuery(done);
   if (status == cudaErrorNotReady) return false;
   TRTPIPE_CUDA_CHECK(status, "checking whether frame " + std::to_string(ticket) + " is done");
+  mark_finished(ticket);
   return true;
 }
 
@@ -464,16 +516,23 @@ void EngineRunner::wait(std::uint64_t ticket, double timeout_ms) {
   cudaEvent_t done = nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    done = slot_of(ticket).done.get();
+    const Slot& slot = slot_of(ticket);
+    if (slot.finished) return;
+    done = slot.done.get();
   }
-  const auto start = Clock::now();
+  // The clock is read only once the first query says the frame is still running.
+  Clock::time_point start;
   // Spin briefly (a frame is often microseconds from done), then poll without burning a core.
   for (int polls = 0;; ++polls) {
     const cudaError_t status = cudaEventQuery(done);
-    if (status == cudaSuccess) return;
+    if (status == cudaSuccess) {
+      mark_finished(ticket);
+      return;
+    }
     if (status != cudaErrorNotReady) {
       TRTPIPE_CUDA_CHECK(status, "waiting for frame " + std::to_string(ticket));
     }
+    if (polls == 0) start = Clock::now();
     const double waited =
         std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     if (timeout_ms >= 0 && waited >= timeout_ms) {
@@ -492,24 +551,24 @@ void EngineRunner::wait(std::uint64_t ticket, double timeout_ms) {
   }
 }
 
-std::vector<OutputView> EngineRunner::take(std::uint64_t ticket) {
+const std::vector<OutputView>& EngineRunner::take(std::uint64_t ticket) {
   std::lock_guard<std::mutex> lock(mutex_);
   Slot& slot = slot_of(ticket);
-  const cudaError_t status = cudaEventQuery(slot.done.get());
-  if (status == cudaErrorNotReady) {
-    throw InputError("ticket " + std::to_string(ticket) +
-                     ": expected a finished frame, given one still running (wait for it first)");
+  if (!slot.finished) {
+    const cudaError_t status = cudaEventQuery(slot.done.get());
+    if (status == cudaErrorNotReady) {
+      throw InputError("ticket " + std::to_string(ticket) +
+                       ": expected a finished frame, given one still running (wait for it first)");
+    }
+    TRTPIPE_CUDA_CHECK(status, "collecting frame " + std::to_string(ticket));
   }
-  TRTPIPE_CUDA_CHECK(status, "collecting frame " + std::to_string(ticket));
-  std::vector<OutputView> outputs;
-  outputs.reserve(slot.outputs.size());
-  for (const SlotTensor& tensor : slot.outputs) {
-    outputs.push_back({tensor.desc->name, tensor.desc->dtype, tensor.shape, tensor.staging.data,
-                       tensor.bytes});
+  for (std::size_t index = 0; index < slot.outputs.size(); ++index) {
+    slot.views[index].bytes = slot.outputs[index].bytes;
   }
   slot.ticket = 0;
+  slot.finished = false;
   ++stats_.completed;
-  return outputs;
+  return slot.views;
 }
 
 RunnerStats EngineRunner::stats() const {

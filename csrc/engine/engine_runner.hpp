@@ -36,8 +36,11 @@ struct RunnerOptions {
 
 // One input of one frame: host memory (copied through the slot's pinned staging buffer) or
 // device memory (bound as-is, zero-copy, when 256-byte aligned; else copied on the GPU).
+// An input is named by `index`, its position among the engine's inputs in io() order, or,
+// when index < 0, by `name`.
 struct InputView {
   std::string name;
+  int index = -1;
   const void* data = nullptr;
   Shape shape;
   DType dtype = DType::kFloat32;
@@ -62,11 +65,12 @@ struct PreStep {
   std::uint64_t key = 0;
 };
 
+// One output of a finished frame. Everything it points to belongs to the frame's slot and stays
+// valid until a later submit() reuses that slot (which can be the very next one).
 struct OutputView {
-  std::string name;
-  DType dtype = DType::kFloat32;
-  Shape shape;
-  const void* host = nullptr;  // pinned; valid until the next submit()
+  const TensorDesc* desc = nullptr;  // name and dtype; lives as long as the runner
+  const Shape* shape = nullptr;
+  const void* host = nullptr;  // pinned
   std::size_t bytes = 0;
 };
 
@@ -110,8 +114,10 @@ class EngineRunner {
   // Blocks until the frame is done; EngineError after timeout_ms (< 0: no limit), the frame
   // stays in flight and can be waited for again.
   void wait(std::uint64_t ticket, double timeout_ms);
-  // The outputs of a finished frame (call wait first); frees its slot.
-  std::vector<OutputView> take(std::uint64_t ticket);
+  // The outputs of a finished frame (call wait or ready first: a frame already seen finished is
+  // not queried again), in io() order; frees its slot. The views live in the slot, see
+  // OutputView.
+  const std::vector<OutputView>& take(std::uint64_t ticket);
   RunnerStats stats() const;
 
  private:
@@ -119,8 +125,10 @@ class EngineRunner {
   struct Slot;
 
   Slot& slot_of(std::uint64_t ticket) const;
-  void check_inputs(const std::vector<InputView>& inputs) const;
-  void prepare(Slot& slot, const std::vector<InputView>& inputs, std::vector<std::int64_t>& key);
+  void mark_finished(std::uint64_t ticket) const;
+  // Checks the frame's inputs and puts them in the order of the slots' inputs (ordered_).
+  void check_inputs(const std::vector<InputView>& inputs);
+  void prepare(Slot& slot, std::vector<std::int64_t>& key);
   void enqueue_work(Slot& slot, const PreStep* pre);
   bool try_capture(Slot& slot, const PreStep* pre, const std::vector<std::int64_t>& key);
 
@@ -130,6 +138,10 @@ class EngineRunner {
   std::unique_ptr<BufferAllocator> allocator_;
   std::vector<TensorDesc> io_;
   ProfileShapes profile_;
+  // Per input, in io() order: its description and profile range (null: static), found once.
+  std::vector<const TensorDesc*> input_descs_;
+  std::vector<const ProfileShapes::Range*> input_ranges_;
+  std::vector<const InputView*> ordered_;  // this frame's inputs, in that order
   std::vector<std::unique_ptr<Slot>> slots_;
   std::uint64_t next_ticket_ = 1;
   RunnerStats stats_;

@@ -41,4 +41,25 @@ std::vector<double> time_frames(EngineRunner& runner, const std::vector<InputVie
   return samples;
 }
 
+std::vector<double> time_host_overhead(EngineRunner& runner, const std::vector<InputView>& inputs,
+                                       int frames, int warmup, double timeout_ms) {
+  if (frames < 1) throw InputError("frames: expected >= 1, given " + std::to_string(frames));
+  using Clock = std::chrono::steady_clock;
+  std::vector<double> samples;
+  samples.reserve(static_cast<std::size_t>(frames));
+  for (int i = 0; i < warmup + frames; ++i) {
+    const auto t0 = Clock::now();
+    const std::uint64_t ticket = runner.submit(inputs);
+    const auto t1 = Clock::now();
+    runner.wait(ticket, timeout_ms);
+    const auto t2 = Clock::now();
+    static_cast<void>(runner.take(ticket));
+    const auto t3 = Clock::now();
+    if (i >= warmup) {
+      samples.push_back(std::chrono::duration<double, std::micro>((t1 - t0) + (t3 - t2)).count());
+    }
+  }
+  return samples;
+}
+
 }  // namespace trtpipe::engine

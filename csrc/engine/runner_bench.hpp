@@ -12,4 +12,9 @@ namespace trtpipe::engine {
 std::vector<double> time_frames(EngineRunner& runner, const std::vector<InputView>& inputs,
                                 int frames, int warmup, int depth, double timeout_ms);
 
+// Host time of the loop itself: each sample is submit() plus take() of the same frame once it
+// has finished (the wait between them is not counted), in microseconds.
+std::vector<double> time_host_overhead(EngineRunner& runner, const std::vector<InputView>& inputs,
+                                       int frames, int warmup, double timeout_ms);
+
 }  // namespace trtpipe::engine
