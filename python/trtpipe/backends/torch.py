@@ -118,6 +118,7 @@ class TorchEngine(Engine):
         self._cuda_graph = cuda_graph and self._device.type == "cuda"
         self._warmup = max(int(warmup), 1)
         self._graphs: dict[tuple[tuple[int, ...], ...], _Graph] = {}
+        self.graph_fallback_reason: str | None = None
         self._output_names = list(output_names) if output_names is not None else None
         self._outputs = self._probe_outputs()
 
@@ -294,8 +295,20 @@ class TorchEngine(Engine):
                     self._run(static)
             torch.cuda.current_stream(self._device).wait_stream(side)
             cuda_graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(cuda_graph):
-                outputs = self._run(static)
+            try:
+                with torch.cuda.graph(cuda_graph):
+                    outputs = self._run(static)
+            except RuntimeError as exc:
+                # e.g. a model that reads a GPU value on the host in forward(): it cannot be
+                # captured, so it runs eagerly from now on, and says why.
+                self._cuda_graph = False
+                self.graph_fallback_reason = str(exc).splitlines()[0]
+                torch.cuda.synchronize(self._device)
+                log.warning(
+                    "torch engine: CUDA graph capture failed, running eagerly: %s",
+                    self.graph_fallback_reason,
+                )
+                return None
         graph = _Graph(cuda_graph, static, list(outputs))
         self._graphs[shapes] = graph
         log.debug("torch engine: captured a CUDA graph for input shapes %s", shapes)
@@ -321,7 +334,10 @@ class TorchEngine(Engine):
             shapes.append(tuple(s))
         graph = self._graph_for(tuple(shapes))
         if graph is None:
-            raise EngineError(f"input_tensor: no more CUDA graphs can be captured ({MAX_GRAPHS})")
+            why = (
+                self.graph_fallback_reason or f"no more CUDA graphs can be captured ({MAX_GRAPHS})"
+            )
+            raise EngineError(f"input_tensor: no static input: {why}")
         return graph.inputs[names.index(name)]
 
     def infer_tensors(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
