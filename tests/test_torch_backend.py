@@ -193,3 +193,28 @@ def test_torch_onnx_export_runs_the_same_on_ort_cpu(tmp_path):
     want = OnnxRuntimeEngine(path, device="cpu").infer({"x": x})["y"]
     engine = TorchEngine(conv_module(), device="cuda", input_shapes={"x": (1, 3, 16, 16)})
     np.testing.assert_allclose(engine.infer({"x": x})["output0"], want, **GPU_TOL)
+
+
+class _ReadsOnTheHost(torch.nn.Module):
+    """forward() reads a GPU value on the host, which CUDA graph capture cannot record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = conv_module()
+        self.register_buffer("gain", torch.tensor([2.0]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x) * float(self.gain.tolist()[0])
+
+
+@pytest.mark.gpu
+def test_model_that_cannot_be_captured_runs_eagerly(ort_reference):
+    engine = TorchEngine(_ReadsOnTheHost(), device="cuda", input_shapes={"x": (1, 3, 16, 16)})
+    x = frames(1, seed=5)
+    out = engine.infer({"x": x})["output0"]
+    assert not engine.uses_cuda_graph and engine.graph_fallback_reason
+    np.testing.assert_allclose(out, 2.0 * ort_reference(x), **GPU_TOL)
+    # and it keeps serving frames
+    np.testing.assert_allclose(engine.infer({"x": x})["output0"], out, rtol=0, atol=0)
+    with pytest.raises(EngineError, match="no static input"):
+        engine.input_tensor("x")
