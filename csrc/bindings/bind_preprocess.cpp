@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "bindings/bindings.hpp"
+#include "preprocess/cpu_preprocessor.hpp"
 #include "preprocess/cpu_reference.hpp"
 #include "preprocess/gpu_preprocessor.hpp"
+#include "preprocess/half_rows.hpp"
 #include "preprocess/letterbox.hpp"
 #include "preprocess/options.hpp"
 
@@ -108,7 +110,7 @@ void bind_preprocess(py::module_& m) {
       });
 
   m.def(
-      "preprocess_cpu",
+      "preprocess_cpu_reference",
       [](const preprocess::Options& options, const py::object& data, std::size_t size, int width,
          int height, std::int64_t step, const std::string& encoding, const py::object& out,
          std::vector<std::int64_t> shape, std::vector<std::int64_t> strides, std::string dtype,
@@ -119,14 +121,43 @@ void bind_preprocess(py::module_& m) {
         preprocess::Letterbox lb;
         {
           py::gil_scoped_release release;
-          lb = preprocess::preprocess_cpu(options, frame, tensor);
+          lb = preprocess::preprocess_cpu_reference(options, frame, tensor);
         }
         return letterbox_dict(lb);
       },
       py::arg("options"), py::arg("data"), py::arg("size"), py::arg("width"), py::arg("height"),
       py::arg("step"), py::arg("encoding"), py::arg("out"), py::arg("shape"), py::arg("strides"),
       py::arg("dtype"), py::arg("batch_index"),
-      "Preprocesses the host frame at address `data` into the host tensor at `out`.");
+      "The per-pixel CPU reference (slow; the oracle): the host frame at address `data` into "
+      "the host tensor at `out`.");
+
+  m.def("half_conversion_in_hardware", &preprocess::half_conversion_in_hardware,
+        "Whether the CPU path converts to float16 with the CPU's instruction (F16C).");
+
+  py::class_<preprocess::CpuPreprocessor>(m, "CpuPreprocessor")
+      .def(py::init<const preprocess::Options&, int>(), py::arg("options"),
+           py::arg("threads") = 0)
+      .def(
+          "run",
+          [](preprocess::CpuPreprocessor& self, const py::object& data, std::size_t size,
+             int width, int height, std::int64_t step, const std::string& encoding,
+             const py::object& out, std::vector<std::int64_t> shape,
+             std::vector<std::int64_t> strides, std::string dtype, int batch_index) {
+            const Frame frame = make_frame(data, size, width, height, step, encoding);
+            const Tensor tensor = make_tensor(out, std::move(shape), std::move(strides),
+                                              std::move(dtype), batch_index);
+            preprocess::Letterbox lb;
+            {
+              py::gil_scoped_release release;
+              lb = self.run(frame, tensor);
+            }
+            return letterbox_dict(lb);
+          },
+          py::arg("data"), py::arg("size"), py::arg("width"), py::arg("height"), py::arg("step"),
+          py::arg("encoding"), py::arg("out"), py::arg("shape"), py::arg("strides"),
+          py::arg("dtype"), py::arg("batch_index"),
+          "Preprocesses the host frame at address `data` into the host tensor at `out`.")
+      .def_property_readonly("threads", &preprocess::CpuPreprocessor::threads);
 
   py::class_<preprocess::GpuPreprocessor>(m, "GpuPreprocessor")
       .def(py::init([](const preprocess::Options& options, const std::string& host_input,

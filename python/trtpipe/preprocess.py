@@ -2,7 +2,8 @@
 normalisation and layout, written into one batch slot of a caller-given tensor.
 
 On a GPU this is one fused CUDA kernel writing straight into a device buffer (the engine's
-input binding); elsewhere the CPU reference in ``trtpipe._core`` computes the same numbers.
+input binding); elsewhere the CPU path in ``trtpipe._core`` computes the same numbers, bit for
+bit the per-pixel CPU reference (:meth:`Preprocessor.reference`), over a few threads.
 
     pre = Preprocessor(size=(640, 640), dtype="float16")
     out = pre.empty(batch=1)
@@ -359,12 +360,14 @@ def _parse_device(device: str) -> tuple[str, int]:
 class Preprocessor:
     """Turns camera frames into a network's input tensor; one call per frame and batch slot.
 
-    ``device``: "cpu" (the reference implementation), "cuda"/"cuda:N" (the fused kernel), or
+    ``device``: "cpu" (the CPU path), "cuda"/"cuda:N" (the fused kernel), or
     "auto" (where ``out`` lives decides; :meth:`empty` allocates on the GPU when one is usable).
     ``host_input`` (GPU only): how a frame in host memory reaches the kernel — "mapped" (the
     kernel reads pinned memory in place), "copy" (async copy to device memory first), or "auto"
     (mapped on integrated GPUs; elsewhere the faster of the two, timed once per frame size).
     Mean and std are per output channel, in ``channel_order``, applied after ``scale``.
+    ``threads`` (CPU only): threads sharing a frame's rows, the calling one included (None: one
+    per CPU core); the GIL is released while they work.
 
     Not thread-safe: use one Preprocessor per thread (they share nothing).
     """
@@ -383,6 +386,7 @@ class Preprocessor:
         std: Sequence[float] = (1.0, 1.0, 1.0),
         device: str = "auto",
         host_input: str = "auto",
+        threads: int | None = None,
     ) -> None:
         if len(size) != 2:
             raise InputError(f"size: expected (width, height), given {size!r}")
@@ -403,6 +407,14 @@ class Preprocessor:
             raise InputError(
                 f"host_input: expected 'auto', 'mapped' or 'copy', given {host_input!r}"
             )
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1
+        ):
+            raise InputError(
+                f"threads: expected None (one per CPU core) or an int >= 1, given {threads!r}"
+            )
+        self.threads = threads
+        self._cpu: Any = None
         self.size = (int(size[0]), int(size[1]))
         self.layout = layout
         self.dtype = self._options.dtype
@@ -418,6 +430,11 @@ class Preprocessor:
         if self._gpu is None:
             self._gpu = _core.GpuPreprocessor(self._options, self.host_input, self._device_index)
         return self._gpu
+
+    def _cpu_path(self) -> Any:
+        if self._cpu is None:
+            self._cpu = _core.CpuPreprocessor(self._options, int(self.threads or 0))
+        return self._cpu
 
     def output_shape(self, batch: int = 1) -> tuple[int, int, int, int]:
         w, h = self.size
@@ -489,27 +506,52 @@ class Preprocessor:
                 target.stream,
             )
         else:
-            if frame.on_device:
-                raise InputError(
-                    "image: expected a host array (NumPy, bytes) for a NumPy output, "
-                    "given a GPU array"
-                )
-            params = _core.preprocess_cpu(
-                self._options,
-                frame.address,
-                frame.size,
-                frame.width,
-                frame.height,
-                frame.step,
-                frame.encoding,
-                target.address,
-                target.shape,
-                target.strides,
-                target.dtype,
-                int(batch_index),
-            )
+            params = self._host_run(self._cpu_path().run, frame, target, batch_index)
         del keep
         return _letterbox(params)
+
+    def reference(
+        self,
+        image: Any,
+        out: np.ndarray,
+        encoding: str | None = None,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        step: int | None = None,
+        batch_index: int = 0,
+    ) -> Letterbox:
+        """The per-pixel CPU reference: the kernel's maths once per output pixel, slow and
+        plain. Same arguments and results as a CPU call (bit for bit); ``out`` is a NumPy array.
+        """
+        target = _output(out)
+        if target.on_device:
+            raise InputError("out: expected a NumPy array for the CPU reference, given a GPU array")
+        frame, keep = _frame(image, encoding, width, height, step)
+        run = functools.partial(_core.preprocess_cpu_reference, self._options)
+        params = self._host_run(run, frame, target, batch_index)
+        del keep
+        return _letterbox(params)
+
+    @staticmethod
+    def _host_run(run: Any, frame: _Frame, target: _Out, batch_index: int) -> dict[str, Any]:
+        if frame.on_device:
+            raise InputError(
+                "image: expected a host array (NumPy, bytes) for a NumPy output, given a GPU array"
+            )
+        return run(
+            frame.address,
+            frame.size,
+            frame.width,
+            frame.height,
+            frame.step,
+            frame.encoding,
+            target.address,
+            target.shape,
+            target.strides,
+            target.dtype,
+            int(batch_index),
+        )
 
     def measure_host_input(
         self,
