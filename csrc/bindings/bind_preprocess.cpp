@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,11 @@
 #include "preprocess/half_rows.hpp"
 #include "preprocess/letterbox.hpp"
 #include "preprocess/options.hpp"
+
+#if TRTPIPE_WITH_CUDA
+#include "memory/device_pool.hpp"
+#include "memory/pinned_pool.hpp"
+#endif
 
 namespace py = pybind11;
 
@@ -69,6 +75,17 @@ Tensor make_tensor(const py::object& data, std::vector<std::int64_t> shape,
   tensor.dtype = std::move(dtype);
   tensor.batch_index = batch_index;
   return tensor;
+}
+
+// A pool given from Python (None: the preprocessor's own); pools exist only in CUDA builds.
+template <typename Pool>
+std::shared_ptr<Pool> optional_pool(const py::object& pool) {
+#if TRTPIPE_WITH_CUDA
+  if (!pool.is_none()) return pool.cast<std::shared_ptr<Pool>>();
+#else
+  static_cast<void>(pool);
+#endif
+  return nullptr;
 }
 
 py::dict timing_dict(const preprocess::HostInputTiming& timing) {
@@ -161,11 +178,14 @@ void bind_preprocess(py::module_& m) {
 
   py::class_<preprocess::GpuPreprocessor>(m, "GpuPreprocessor")
       .def(py::init([](const preprocess::Options& options, const std::string& host_input,
-                       int device) {
+                       int device, const py::object& pinned_pool, const py::object& device_pool) {
              return new preprocess::GpuPreprocessor(
-                 options, preprocess::parse_host_input(host_input), device);
+                 options, preprocess::parse_host_input(host_input), device,
+                 optional_pool<memory::PinnedPool>(pinned_pool),
+                 optional_pool<memory::DevicePool>(device_pool));
            }),
-           py::arg("options"), py::arg("host_input") = "auto", py::arg("device") = 0)
+           py::arg("options"), py::arg("host_input") = "auto", py::arg("device") = 0,
+           py::arg("pinned_pool") = py::none(), py::arg("device_pool") = py::none())
       .def(
           "run",
           [](preprocess::GpuPreprocessor& self, const py::object& data, std::size_t size,

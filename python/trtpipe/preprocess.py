@@ -23,6 +23,7 @@ import numpy as np
 
 from trtpipe import _core
 from trtpipe.errors import BackendUnavailableError, InputError
+from trtpipe.memory import DevicePool, PinnedPool
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ _DEFAULT_BY_CHANNELS = {1: "mono8", 3: "bgr8", 4: "bgra8"}
 _FLOAT_TYPESTR = {"<f4": "float32", "<f2": "float16"}
 _NUMPY_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float16): "float16"}
 _DLPACK_CUDA = (2, 13)  # kDLCUDA, kDLCUDAManaged
+_OWN_POOL_MAX = 1 << 34  # the preprocessor's own output pool: room for any batch of inputs
 
 
 @dataclass(frozen=True)
@@ -365,6 +367,9 @@ class Preprocessor:
     ``host_input`` (GPU only): how a frame in host memory reaches the kernel — "mapped" (the
     kernel reads pinned memory in place), "copy" (async copy to device memory first), or "auto"
     (mapped on integrated GPUs; elsewhere the faster of the two, timed once per frame size).
+    ``pinned_pool`` / ``device_pool`` (GPU only): where the staging of host frames comes from
+    (pinned copies of pageable frames; device copies on the "copy" path), and ``device_pool``
+    also :meth:`empty`'s outputs; None: pools of the preprocessor's own.
     Mean and std are per output channel, in ``channel_order``, applied after ``scale``.
     ``threads`` (CPU only): threads sharing a frame's rows, the calling one included (None: one
     per CPU core); the GIL is released while they work.
@@ -387,6 +392,8 @@ class Preprocessor:
         device: str = "auto",
         host_input: str = "auto",
         threads: int | None = None,
+        pinned_pool: PinnedPool | None = None,
+        device_pool: DevicePool | None = None,
     ) -> None:
         if len(size) != 2:
             raise InputError(f"size: expected (width, height), given {size!r}")
@@ -414,6 +421,18 @@ class Preprocessor:
                 f"threads: expected None (one per CPU core) or an int >= 1, given {threads!r}"
             )
         self.threads = threads
+        for field, pool, kind in (
+            ("pinned_pool", pinned_pool, PinnedPool),
+            ("device_pool", device_pool, DevicePool),
+        ):
+            if pool is not None and not isinstance(pool, kind):
+                raise InputError(
+                    f"{field}: expected None or a trtpipe.{kind.__name__}, "
+                    f"given {type(pool).__name__}"
+                )
+        self.pinned_pool = pinned_pool
+        self.device_pool = device_pool
+        self._own_device_pool: DevicePool | None = None
         self._cpu: Any = None
         self.size = (int(size[0]), int(size[1]))
         self.layout = layout
@@ -428,7 +447,13 @@ class Preprocessor:
 
     def _gpu_path(self) -> Any:
         if self._gpu is None:
-            self._gpu = _core.GpuPreprocessor(self._options, self.host_input, self._device_index)
+            self._gpu = _core.GpuPreprocessor(
+                self._options,
+                self.host_input,
+                self._device_index,
+                self.pinned_pool,
+                self.device_pool,
+            )
         return self._gpu
 
     def _cpu_path(self) -> Any:
@@ -447,14 +472,25 @@ class Preprocessor:
     def empty(self, batch: int = 1) -> Any:
         """An uninitialised output tensor of the right shape and dtype on this device.
 
-        On the GPU: a CuPy array, else a PyTorch tensor (any GPU array works as ``out``).
+        On the GPU: a buffer of ``device_pool`` (or of the preprocessor's own DevicePool), with
+        ``__cuda_array_interface__`` and DLPack, so CuPy and PyTorch view it without a copy.
         """
         if batch < 1:
             raise InputError(f"batch: expected >= 1, given {batch}")
         shape = self.output_shape(batch)
         if self.device == "cpu":
             return np.empty(shape, dtype=self.dtype)
-        return _device_empty(shape, self.dtype, self._device_index)
+        return self._output_pool().empty(shape, self.dtype)
+
+    def _output_pool(self) -> DevicePool:
+        if self.device_pool is not None:
+            return self.device_pool
+        if self._own_device_pool is None:
+            # No arena until the first request, then growth by what is asked.
+            self._own_device_pool = DevicePool(
+                0, max_bytes=_OWN_POOL_MAX, device=self._device_index
+            )
+        return self._own_device_pool
 
     @property
     def host_input_choice(self) -> dict[str, Any] | None:
@@ -588,26 +624,6 @@ class Preprocessor:
         )
         del keep
         return dict(timing)
-
-
-def _device_empty(shape: tuple[int, ...], dtype: str, device: int) -> Any:
-    try:
-        import cupy
-    except ImportError:
-        pass
-    else:
-        with cupy.cuda.Device(device):
-            return cupy.empty(shape, dtype=dtype)
-    try:
-        import torch
-    except ImportError:
-        pass
-    else:
-        return torch.empty(shape, dtype=getattr(torch, dtype), device=f"cuda:{device}")
-    raise BackendUnavailableError(
-        "Preprocessor.empty on the GPU needs CuPy or PyTorch to allocate; "
-        "pass any GPU array as `out` instead"
-    )
 
 
 __all__ = ["ENCODINGS", "Letterbox", "Preprocessor", "letterbox_params"]
