@@ -4,6 +4,7 @@ thread count."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -139,7 +140,6 @@ def test_bad_thread_counts_raise_input_error(threads):
 
 
 def test_thread_count_defaults_to_the_cores():
-    import os
 
     pre = Preprocessor(device="cpu")
     assert pre._cpu_path().threads == (os.cpu_count() or 1)
@@ -154,3 +154,38 @@ def test_reference_refuses_gpu_outputs_and_bad_input_like_the_fast_path():
             run(np.zeros(100, np.uint8), out, "bgr8", width=10, height=3, step=20)
         with pytest.raises(InputError, match="out: expected dtype float32, given float16"):
             run(np.zeros((4, 4, 3), np.uint8), np.zeros(out.shape, np.float16))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_forked_child_runs_its_own_workers():
+    """A data-loader pattern: a Preprocessor used in the parent, then in a forked child."""
+    import select
+    import signal
+
+    pre = Preprocessor(size=(320, 320), device="cpu", threads=2)
+    image = RNG.integers(0, 256, size=(480, 640, 3), dtype=np.uint8)
+    want, got = pre.empty(1), pre.empty(1)
+    pre.reference(image, want)
+    pre(image, got)  # the parent's workers are running now
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running the parent's cleanup
+        verdict = b"?"
+        try:
+            for _ in range(3):
+                out = pre.empty(1)
+                pre(image, out)
+            verdict = b"1" if np.array_equal(out, want) else b"0"
+        finally:
+            os.write(write_end, verdict)
+            os._exit(0)
+    os.close(write_end)
+    ready, _, _ = select.select([read_end], [], [], 60.0)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+    verdict = os.read(read_end, 1) if ready else b"hung"
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert verdict == b"1"
+    pre(image, got)  # and the parent's workers still serve the parent
+    np.testing.assert_array_equal(got, want)

@@ -1,14 +1,87 @@
 #include "preprocess/worker_pool.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "common/errors.hpp"
 
-namespace trtpipe::preprocess {
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
 
-WorkerPool::WorkerPool(int threads) {
+namespace trtpipe::preprocess {
+namespace {
+
+long process_id() noexcept {
+#if defined(__unix__) || defined(__APPLE__)
+  return static_cast<long>(::getpid());
+#else
+  return 0;
+#endif
+}
+
+using Job = std::function<void(int, int)>;
+
+}  // namespace
+
+struct WorkerPool::Shared {
+  std::mutex run_mutex;  // one parallel_for at a time
+  std::mutex mutex;      // guards everything below
+  std::condition_variable wake;
+  std::condition_variable done;
+  std::vector<std::thread> workers;
+  const Job* job = nullptr;
+  int count = 0;
+  int grain = 1;
+  long generation = 0;
+  int active = 0;
+  bool stop = false;
+  std::exception_ptr error;
+  std::atomic<int> next{0};
+
+  void work_on(const Job* work, int total, int step) {
+    if (work == nullptr) return;
+    for (;;) {
+      const int begin = next.fetch_add(step, std::memory_order_relaxed);
+      if (begin >= total) return;
+      try {
+        (*work)(begin, std::min(begin + step, total));
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!error) error = std::current_exception();
+      }
+    }
+  }
+
+  void worker_loop() {
+    long seen = 0;
+    std::unique_lock<std::mutex> lock(mutex);
+    for (;;) {
+      wake.wait(lock, [&] { return stop || generation != seen; });
+      if (stop) return;
+      seen = generation;
+      // Registered under the lock: the caller cannot finish (nor start the next run) until
+      // this worker is done with the job it copied here.
+      ++active;
+      const Job* work = job;
+      const int total = count;
+      const int step = grain;
+      lock.unlock();
+      work_on(work, total, step);
+      lock.lock();
+      if (--active == 0) done.notify_all();
+    }
+  }
+};
+
+WorkerPool::WorkerPool(int threads) : owner_pid_(process_id()), shared_(new Shared) {
   if (threads < 0) {
     throw InputError("threads: expected 0 (one per hardware thread) or more, given " +
                      std::to_string(threads));
@@ -18,51 +91,20 @@ WorkerPool::WorkerPool(int threads) {
 }
 
 WorkerPool::~WorkerPool() {
+  leave_if_forked();
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    shared_->stop = true;
   }
-  wake_.notify_all();
-  for (std::thread& worker : workers_) worker.join();
+  shared_->wake.notify_all();
+  for (std::thread& worker : shared_->workers) worker.join();
 }
 
-void WorkerPool::start_workers() {
-  workers_.reserve(static_cast<std::size_t>(threads_ - 1));
-  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
-}
-
-void WorkerPool::work_on(const std::function<void(int, int)>* job, int count, int grain) {
-  if (job == nullptr) return;
-  for (;;) {
-    const int begin = next_.fetch_add(grain, std::memory_order_relaxed);
-    if (begin >= count) return;
-    try {
-      (*job)(begin, std::min(begin + grain, count));
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!error_) error_ = std::current_exception();
-    }
-  }
-}
-
-void WorkerPool::worker_loop() {
-  long seen = 0;
-  std::unique_lock<std::mutex> lock(mutex_);
-  for (;;) {
-    wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-    if (stop_) return;
-    seen = generation_;
-    // Registered under the lock: the caller cannot finish (nor start the next run) until
-    // this worker is done with the job it copied here.
-    ++active_;
-    const auto* job = job_;
-    const int count = count_;
-    const int grain = grain_;
-    lock.unlock();
-    work_on(job, count, grain);
-    lock.lock();
-    if (--active_ == 0) done_.notify_all();
-  }
+void WorkerPool::leave_if_forked() {
+  if (owner_pid_ == process_id()) return;
+  static_cast<void>(shared_.release());  // the parent's: not ours to unlock, join or free
+  shared_.reset(new Shared);
+  owner_pid_ = process_id();
 }
 
 void WorkerPool::parallel_for(int count, int grain, const std::function<void(int, int)>& fn) {
@@ -72,25 +114,30 @@ void WorkerPool::parallel_for(int count, int grain, const std::function<void(int
     fn(0, count);
     return;
   }
-  std::lock_guard<std::mutex> run(run_mutex_);
+  leave_if_forked();
+  Shared& s = *shared_;
+  std::lock_guard<std::mutex> run(s.run_mutex);
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (workers_.empty()) start_workers();
-    job_ = &fn;
-    count_ = count;
-    grain_ = grain;
-    error_ = nullptr;
-    next_.store(0, std::memory_order_relaxed);
-    ++generation_;
+    std::lock_guard<std::mutex> lock(s.mutex);
+    if (s.workers.empty()) {
+      s.workers.reserve(static_cast<std::size_t>(threads_ - 1));
+      for (int i = 1; i < threads_; ++i) s.workers.emplace_back([&s] { s.worker_loop(); });
+    }
+    s.job = &fn;
+    s.count = count;
+    s.grain = grain;
+    s.error = nullptr;
+    s.next.store(0, std::memory_order_relaxed);
+    ++s.generation;
   }
-  wake_.notify_all();
-  work_on(&fn, count, grain);
+  s.wake.notify_all();
+  s.work_on(&fn, count, grain);
   std::exception_ptr error;
   {
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return active_ == 0; });
-    job_ = nullptr;
-    error = std::exchange(error_, nullptr);
+    std::unique_lock<std::mutex> lock(s.mutex);
+    s.done.wait(lock, [&] { return s.active == 0; });
+    s.job = nullptr;
+    error = std::exchange(s.error, nullptr);
   }
   if (error) std::rethrow_exception(error);
 }
