@@ -410,8 +410,8 @@ def _host_input_case(clock, frame, encoding, mode, iterations, repeats, peak) ->
     case = Case(encoding, "float16", 1)
     name = f"pinned host {encoding} 1080p→640² float16 (GPU time incl. the PCIe read)"
     pre = Preprocessor(size=(DST, DST), dtype="float16", device="cuda", host_input=mode)
-    out = pre.empty(1)
     handle = clock.stream.cuda_stream
+    out = pre.empty(1, stream=handle)
 
     def run():
         pre(frame, out, encoding, stream=handle)
@@ -445,7 +445,7 @@ def _end_to_end_case(torch, cv2, stream, source, encoding, kind, iterations) -> 
 
     name = f"end to end: {kind} host {encoding} 1080p→640² float16 on GPU"
     pre = Preprocessor(size=(DST, DST), dtype="float16", device="cuda")
-    out = pre.empty(1)
+    out = pre.empty(1, stream=stream.cuda_stream)
     chain = TorchChain(torch, encoding, "float16")
     torch_out = torch.empty(pre.output_shape(1), dtype=torch.float16, device="cuda")
     host_tensor = torch.from_numpy(source)

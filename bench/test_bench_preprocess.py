@@ -68,7 +68,7 @@ def setup():
 @pytest.mark.parametrize("source", ["device", "pinned host", "pageable host"])
 def test_trtpipe(benchmark, setup, source):
     torch, frame, pre, stream = setup
-    out = pre.empty(1)
+    out = pre.empty(1, stream=stream.cuda_stream)
     if source == "device":
         image = torch.from_numpy(frame).cuda()
     elif source == "pinned host":

@@ -103,6 +103,13 @@ def test_empty_hands_out_device_pool_buffers():
     given(image, out, batch_index=2)
     cp.cuda.runtime.deviceSynchronize()
     np.testing.assert_allclose(cp.asnumpy(cp.asarray(out))[2:], cpu_result(image), atol=1e-5)
+    stream = cp.cuda.Stream(non_blocking=True)
+    on_stream = given.empty(1, stream=stream)
+    assert on_stream.stream == stream.ptr  # calls on that stream wait for no other
+    given(image, on_stream, stream=stream)
+    stream.synchronize()
+    np.testing.assert_allclose(cp.asnumpy(cp.asarray(on_stream)), cpu_result(image), atol=1e-5)
+    on_stream.release()  # before the stream goes: the pool fences released blocks on it
 
 
 def test_pools_of_another_gpu_are_refused():

@@ -469,18 +469,20 @@ class Preprocessor:
         """The geometry a src_w x src_h frame gets (what a call returns)."""
         return letterbox_params(src_w, src_h, self.size[0], self.size[1], self.resize)
 
-    def empty(self, batch: int = 1) -> Any:
+    def empty(self, batch: int = 1, *, stream: Any = None) -> Any:
         """An uninitialised output tensor of the right shape and dtype on this device.
 
         On the GPU: a buffer of ``device_pool`` (or of the preprocessor's own DevicePool), with
         ``__cuda_array_interface__`` and DLPack, so CuPy and PyTorch view it without a copy.
+        It belongs to ``stream`` (default: the legacy default stream): calls on that stream need
+        no cross-stream wait, and the stream must outlive the buffer (see trtpipe.memory).
         """
         if batch < 1:
             raise InputError(f"batch: expected >= 1, given {batch}")
         shape = self.output_shape(batch)
         if self.device == "cpu":
             return np.empty(shape, dtype=self.dtype)
-        return self._output_pool().empty(shape, self.dtype)
+        return self._output_pool().empty(shape, self.dtype, stream=stream)
 
     def _output_pool(self) -> DevicePool:
         if self.device_pool is not None:
