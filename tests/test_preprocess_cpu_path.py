@@ -139,10 +139,10 @@ def test_bad_thread_counts_raise_input_error(threads):
         _core.CpuPreprocessor(Preprocessor(device="cpu")._options, -2)
 
 
-def test_thread_count_defaults_to_the_cores():
-
+def test_thread_count_defaults_to_the_usable_cores_up_to_eight():
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     pre = Preprocessor(device="cpu")
-    assert pre._cpu_path().threads == (os.cpu_count() or 1)
+    assert pre._cpu_path().threads == min(cores or 1, 8)
     assert Preprocessor(device="cpu", threads=3)._cpu_path().threads == 3
 
 

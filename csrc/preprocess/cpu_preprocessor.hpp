@@ -13,8 +13,8 @@ namespace trtpipe::preprocess {
 
 class CpuPreprocessor {
  public:
-  // `threads`: threads that share a frame's rows, the caller included; 0: one per hardware
-  // thread. Throws InputError for a negative count.
+  // `threads`: threads that share a frame's rows, the caller included; 0: one per usable core,
+  // at most 8. Throws InputError for a negative count.
   CpuPreprocessor(const Options& options, int threads);
   ~CpuPreprocessor();
   CpuPreprocessor(const CpuPreprocessor&) = delete;

@@ -15,6 +15,9 @@
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
 #endif
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 namespace trtpipe::preprocess {
 namespace {
@@ -28,6 +31,19 @@ long process_id() noexcept {
 }
 
 using Job = std::function<void(int, int)>;
+
+// Beyond this a frame's rows are too few chunks (and memory bandwidth is the limit anyway).
+constexpr int kMaxDefaultThreads = 8;
+
+// The cores this process may run on (its affinity mask, where there is one).
+int usable_cores() noexcept {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(CPU_COUNT(&set), 1);
+#endif
+  return std::max(static_cast<int>(std::thread::hardware_concurrency()), 1);
+}
 
 }  // namespace
 
@@ -83,11 +99,10 @@ struct WorkerPool::Shared {
 
 WorkerPool::WorkerPool(int threads) : owner_pid_(process_id()), shared_(new Shared) {
   if (threads < 0) {
-    throw InputError("threads: expected 0 (one per hardware thread) or more, given " +
+    throw InputError("threads: expected 0 (one per usable core, at most 8) or more, given " +
                      std::to_string(threads));
   }
-  const int hardware = static_cast<int>(std::thread::hardware_concurrency());
-  threads_ = threads > 0 ? threads : std::max(hardware, 1);
+  threads_ = threads > 0 ? threads : std::min(usable_cores(), kMaxDefaultThreads);
 }
 
 WorkerPool::~WorkerPool() {

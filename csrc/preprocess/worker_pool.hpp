@@ -8,8 +8,8 @@ namespace trtpipe::preprocess {
 
 class WorkerPool {
  public:
-  // `threads`: how many threads share the work, the caller included; 0 means one per hardware
-  // thread (std::thread::hardware_concurrency). Throws InputError for a negative count.
+  // `threads`: how many threads share the work, the caller included; 0 means one per core this
+  // process may use, at most 8. Throws InputError for a negative count.
   explicit WorkerPool(int threads);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;

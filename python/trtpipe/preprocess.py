@@ -372,7 +372,7 @@ class Preprocessor:
     also :meth:`empty`'s outputs; None: pools of the preprocessor's own.
     Mean and std are per output channel, in ``channel_order``, applied after ``scale``.
     ``threads`` (CPU only): threads sharing a frame's rows, the calling one included (None: one
-    per CPU core); the GIL is released while they work.
+    per core this process may use, at most 8); the GIL is released while they work.
 
     Not thread-safe: use one Preprocessor per thread (they share nothing).
     """
@@ -418,7 +418,8 @@ class Preprocessor:
             isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1
         ):
             raise InputError(
-                f"threads: expected None (one per CPU core) or an int >= 1, given {threads!r}"
+                "threads: expected None (one per core, at most 8) or an int >= 1, "
+                f"given {threads!r}"
             )
         self.threads = threads
         for field, pool, kind in (
