@@ -1,9 +1,11 @@
 """1080p camera frame to a 640×640 letterboxed network input: trtpipe's fused kernel against a
 PyTorch GPU op chain doing the same maths with its own ops, and OpenCV on the CPU
-(cv2.resize + copyMakeBorder + cv2.dnn.blobFromImage), all in this one process.
+(cv2.resize + copyMakeBorder + cv2.dnn.blobFromImage), all in this one process. On every
+machine, GPU or not, also trtpipe's CPU path against the same OpenCV chain (all threads and one).
 
     python -m bench.preprocess [--quick] [--out DIR] [--dram-gbps GB/s]
 
+GPU cases are left out (with the reason logged) where there is no CUDA GPU, PyTorch or CuPy.
 GPU times come from CUDA events around a run of back-to-back iterations queued behind a spin
 kernel, so host-side launch cost does not leak into them; host times from time.perf_counter.
 Results go to $TRTPIPE_BENCH_OUT (default bench/results) as preprocess.{md,json,png}.
@@ -232,7 +234,95 @@ def _bandwidth(case: Case, us: float, peak_gbps: float) -> tuple[dict[str, float
     return extra, note
 
 
+def _opencv() -> Any:
+    try:
+        import cv2
+    except ImportError:
+        log.warning("opencv-python-headless missing: OpenCV peer left out")
+        return None
+    return cv2
+
+
+CPU_CASES = [
+    Case(encoding, dtype, 1)
+    for encoding in ("bgr8", "rgb8", "nv12")
+    for dtype in ("float16", "float32")
+]
+
+
+def cpu_case_name(case: Case) -> str:
+    return f"CPU {case.name}"
+
+
+def collect_cpu(quick: bool = False) -> list[Series]:
+    """trtpipe's CPU path against the OpenCV chain, both with all cores and with one; the
+    per-pixel reference as the starting point. Host time per frame, result in a NumPy array."""
+    cv2 = _opencv()
+    iterations = 10 if quick else 100
+    series: list[Series] = []
+    for case in CPU_CASES:
+        frame = host_frames(case.encoding, 1)[0]
+        series += _trtpipe_cpu_series(case, frame, iterations)
+        if cv2 is not None:
+            series += _opencv_cpu_series(cv2, case, frame, iterations)
+    return series
+
+
+def _trtpipe_cpu_series(case: Case, frame: np.ndarray, iterations: int) -> list[Series]:
+    from trtpipe import _core
+    from trtpipe.preprocess import Preprocessor
+
+    name = cpu_case_name(case)
+    fp16 = "F16C" if _core.half_conversion_in_hardware() else "portable"
+    series = []
+    for threads, impl in ((None, "trtpipe"), (1, "trtpipe 1 thread")):
+        pre = Preprocessor(
+            size=(DST, DST), dtype=case.dtype, pad_value=PAD, device="cpu", threads=threads
+        )
+        out = pre.empty(1)
+
+        def run(pre: Preprocessor = pre, out: np.ndarray = out) -> None:
+            pre(frame, out, case.encoding)
+
+        note = f"{pre._cpu_path().threads} thread(s)"
+        note += f", float16 conversion {fp16}" if case.dtype == "float16" else ""
+        series.append(Series(name, impl, host_time(run, iterations), "host", note))
+        if threads == 1:
+
+            def reference(pre: Preprocessor = pre, out: np.ndarray = out) -> None:
+                pre.reference(frame, out, case.encoding)
+
+            samples = host_time(reference, max(3, iterations // 10))
+            series.append(Series(name, "trtpipe per-pixel reference", samples, "host", "1 thread"))
+    return series
+
+
+def _opencv_cpu_series(cv2: Any, case: Case, frame: np.ndarray, iterations: int) -> list[Series]:
+    run = opencv_pipeline(cv2, case.encoding, case.dtype)
+    name = cpu_case_name(case)
+    threads = cv2.getNumThreads()
+    samples = host_time(lambda: run([frame]), iterations)
+    series = [Series(name, "OpenCV CPU", samples, "host", f"{threads} thread(s)")]
+    cv2.setNumThreads(1)
+    try:
+        samples = host_time(lambda: run([frame]), iterations)
+    finally:
+        cv2.setNumThreads(threads)
+    series.append(Series(name, "OpenCV CPU 1 thread", samples, "host", "1 thread"))
+    return series
+
+
 def collect(quick: bool = False, dram: float | None = None) -> list[Series]:
+    """Every case this machine can run: the CPU cases always, the GPU cases where possible."""
+    series = collect_cpu(quick)
+    try:
+        series += collect_gpu(quick, dram)
+    except SuiteUnavailable as exc:
+        log.warning("GPU cases left out: %s", exc)
+    return series
+
+
+def collect_gpu(quick: bool = False, dram: float | None = None) -> list[Series]:
     try:
         import cupy  # noqa: F401  (the pinned/device arrays of the host-input cases)
         import torch
@@ -245,11 +335,7 @@ def collect(quick: bool = False, dram: float | None = None) -> list[Series]:
 
     if not _core.build_info()["with_cuda"]:
         raise SuiteUnavailable("trtpipe._core was built without CUDA")
-    try:
-        import cv2
-    except ImportError:
-        cv2 = None
-        log.warning("opencv-python-headless missing: OpenCV peer left out")
+    cv2 = _opencv()
 
     peak, peak_source = dram_gbps(dram)
     iterations, repeats = (20, 10) if quick else (200, 50)
@@ -324,8 +410,8 @@ def _host_input_case(clock, frame, encoding, mode, iterations, repeats, peak) ->
     case = Case(encoding, "float16", 1)
     name = f"pinned host {encoding} 1080p→640² float16 (GPU time incl. the PCIe read)"
     pre = Preprocessor(size=(DST, DST), dtype="float16", device="cuda", host_input=mode)
-    out = pre.empty(1)
     handle = clock.stream.cuda_stream
+    out = pre.empty(1, stream=handle)
 
     def run():
         pre(frame, out, encoding, stream=handle)
@@ -359,7 +445,7 @@ def _end_to_end_case(torch, cv2, stream, source, encoding, kind, iterations) -> 
 
     name = f"end to end: {kind} host {encoding} 1080p→640² float16 on GPU"
     pre = Preprocessor(size=(DST, DST), dtype="float16", device="cuda")
-    out = pre.empty(1)
+    out = pre.empty(1, stream=stream.cuda_stream)
     chain = TorchChain(torch, encoding, "float16")
     torch_out = torch.empty(pre.output_shape(1), dtype=torch.float16, device="cuda")
     host_tensor = torch.from_numpy(source)
@@ -406,18 +492,37 @@ def main(argv: list[str] | None = None) -> int:
 def targets(series: list[Series]) -> list[str]:
     """The goals: bgr8 1080p -> 640² fp16 letterbox <= 15 µs of GPU time, >= 5x faster than the
     PyTorch op chain and >= 50x faster than OpenCV on the CPU, same run."""
+    lines = cpu_targets(series)
     case = Case("bgr8", "float16", 1).name
     by_impl = {s.impl: s.median for s in series if s.case == case}
     ours = by_impl.get("trtpipe")
     if not ours:
-        return []
-    lines = [f"- {case}: trtpipe {ours:.1f} µs GPU time (goal <= 15 µs)"]
+        return lines
+    lines.append(f"- {case}: trtpipe {ours:.1f} µs GPU time (goal <= 15 µs)")
     for impl, goal in (("PyTorch op chain", 5), ("OpenCV CPU", 50)):
         if impl in by_impl:
             ratio = by_impl[impl] / ours
             lines.append(
                 f"- {impl}: {by_impl[impl]:.1f} µs, {ratio:.1f}× trtpipe (goal >= {goal}×)"
             )
+    return lines
+
+
+def cpu_targets(series: list[Series]) -> list[str]:
+    """Without a GPU the CPU path must still beat the OpenCV chain, thread for thread."""
+    lines = []
+    for case in CPU_CASES:
+        by_impl = {s.impl: s.median for s in series if s.case == cpu_case_name(case)}
+        for ours, theirs in (
+            ("trtpipe", "OpenCV CPU"),
+            ("trtpipe 1 thread", "OpenCV CPU 1 thread"),
+        ):
+            if ours in by_impl and theirs in by_impl:
+                lines.append(
+                    f"- {cpu_case_name(case)}: {ours} {by_impl[ours] / 1e3:.2f} ms, {theirs} "
+                    f"{by_impl[theirs] / 1e3:.2f} ms: {by_impl[theirs] / by_impl[ours]:.1f}× "
+                    "(goal > 1×)"
+                )
     return lines
 
 

@@ -4,7 +4,7 @@ peers in one run (host time per frame, synchronised), and the full GPU-time suit
     python -m pytest bench/test_bench_preprocess.py --benchmark-only   # pytest-benchmark
     python -m bench.preprocess                                         # CUDA-event GPU times
 
-Needs a CUDA GPU, PyTorch and CuPy; skips otherwise.
+The GPU cases need a CUDA GPU, PyTorch and CuPy and skip otherwise; the CPU cases run anywhere.
 """
 
 from __future__ import annotations
@@ -16,6 +16,33 @@ import numpy as np
 import pytest
 
 from bench import preprocess as suite
+
+
+@pytest.mark.parametrize("threads", [None, 1], ids=["all cores", "1 thread"])
+def test_trtpipe_cpu_path(benchmark, threads):
+    from trtpipe.preprocess import Preprocessor
+
+    frame = suite.host_frames("bgr8", 1)[0]
+    pre = Preprocessor(size=(suite.DST, suite.DST), dtype="float16", device="cpu", threads=threads)
+    out = pre.empty(1)
+    benchmark(pre, frame, out, "bgr8")
+
+
+def test_opencv_cpu_chain(benchmark):
+    cv2 = pytest.importorskip("cv2")
+    run = suite.opencv_pipeline(cv2, "bgr8", "float16")
+    blob = benchmark(run, [suite.host_frames("bgr8", 1)[0]])
+    assert blob.shape == (1, 3, suite.DST, suite.DST)
+
+
+def test_cpu_suite_compares_with_opencv_in_the_same_run():
+    pytest.importorskip("cv2")
+    series = suite.collect_cpu(quick=True)
+    for case in suite.CPU_CASES:
+        impls = {s.impl for s in series if s.case == suite.cpu_case_name(case)}
+        assert {"trtpipe", "trtpipe 1 thread", "OpenCV CPU", "OpenCV CPU 1 thread"} <= impls
+    assert all(np.all(s.samples_us > 0) for s in series)
+    assert len(suite.cpu_targets(series)) == 2 * len(suite.CPU_CASES)
 
 
 def _gpu_or_skip():
@@ -41,7 +68,7 @@ def setup():
 @pytest.mark.parametrize("source", ["device", "pinned host", "pageable host"])
 def test_trtpipe(benchmark, setup, source):
     torch, frame, pre, stream = setup
-    out = pre.empty(1)
+    out = pre.empty(1, stream=stream.cuda_stream)
     if source == "device":
         image = torch.from_numpy(frame).cuda()
     elif source == "pinned host":

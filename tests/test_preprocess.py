@@ -547,3 +547,10 @@ def test_fuzz_arrays_views_and_outputs(case):
     got = out[1].transpose(1, 2, 0) if out_layout == "NCHW" else out[1]
     np.testing.assert_allclose(got, want, atol=1.0)
     assert np.all(out[0] == 7)
+
+
+def test_pools_must_be_trtpipe_pools():
+    with pytest.raises(InputError, match=r"pinned_pool: expected None or a trtpipe\.PinnedPool"):
+        Preprocessor(device="cpu", pinned_pool=np.zeros(10, np.uint8))
+    with pytest.raises(InputError, match=r"device_pool: expected None or a trtpipe\.DevicePool"):
+        Preprocessor(device="cpu", device_pool=bytearray(10))

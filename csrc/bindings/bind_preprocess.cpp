@@ -6,14 +6,22 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "bindings/bindings.hpp"
+#include "preprocess/cpu_preprocessor.hpp"
 #include "preprocess/cpu_reference.hpp"
 #include "preprocess/gpu_preprocessor.hpp"
+#include "preprocess/half_rows.hpp"
 #include "preprocess/letterbox.hpp"
 #include "preprocess/options.hpp"
+
+#if TRTPIPE_WITH_CUDA
+#include "memory/device_pool.hpp"
+#include "memory/pinned_pool.hpp"
+#endif
 
 namespace py = pybind11;
 
@@ -69,6 +77,17 @@ Tensor make_tensor(const py::object& data, std::vector<std::int64_t> shape,
   return tensor;
 }
 
+// A pool given from Python (None: the preprocessor's own); pools exist only in CUDA builds.
+template <typename Pool>
+std::shared_ptr<Pool> optional_pool(const py::object& pool) {
+#if TRTPIPE_WITH_CUDA
+  if (!pool.is_none()) return pool.cast<std::shared_ptr<Pool>>();
+#else
+  static_cast<void>(pool);
+#endif
+  return nullptr;
+}
+
 py::dict timing_dict(const preprocess::HostInputTiming& timing) {
   py::dict out;
   out["mapped_us"] = timing.mapped_us;
@@ -108,7 +127,7 @@ void bind_preprocess(py::module_& m) {
       });
 
   m.def(
-      "preprocess_cpu",
+      "preprocess_cpu_reference",
       [](const preprocess::Options& options, const py::object& data, std::size_t size, int width,
          int height, std::int64_t step, const std::string& encoding, const py::object& out,
          std::vector<std::int64_t> shape, std::vector<std::int64_t> strides, std::string dtype,
@@ -119,22 +138,54 @@ void bind_preprocess(py::module_& m) {
         preprocess::Letterbox lb;
         {
           py::gil_scoped_release release;
-          lb = preprocess::preprocess_cpu(options, frame, tensor);
+          lb = preprocess::preprocess_cpu_reference(options, frame, tensor);
         }
         return letterbox_dict(lb);
       },
       py::arg("options"), py::arg("data"), py::arg("size"), py::arg("width"), py::arg("height"),
       py::arg("step"), py::arg("encoding"), py::arg("out"), py::arg("shape"), py::arg("strides"),
       py::arg("dtype"), py::arg("batch_index"),
-      "Preprocesses the host frame at address `data` into the host tensor at `out`.");
+      "The per-pixel CPU reference (slow; the oracle): the host frame at address `data` into "
+      "the host tensor at `out`.");
+
+  m.def("half_conversion_in_hardware", &preprocess::half_conversion_in_hardware,
+        "Whether the CPU path converts to float16 with the CPU's instruction (F16C).");
+
+  py::class_<preprocess::CpuPreprocessor>(m, "CpuPreprocessor")
+      .def(py::init<const preprocess::Options&, int>(), py::arg("options"),
+           py::arg("threads") = 0)
+      .def(
+          "run",
+          [](preprocess::CpuPreprocessor& self, const py::object& data, std::size_t size,
+             int width, int height, std::int64_t step, const std::string& encoding,
+             const py::object& out, std::vector<std::int64_t> shape,
+             std::vector<std::int64_t> strides, std::string dtype, int batch_index) {
+            const Frame frame = make_frame(data, size, width, height, step, encoding);
+            const Tensor tensor = make_tensor(out, std::move(shape), std::move(strides),
+                                              std::move(dtype), batch_index);
+            preprocess::Letterbox lb;
+            {
+              py::gil_scoped_release release;
+              lb = self.run(frame, tensor);
+            }
+            return letterbox_dict(lb);
+          },
+          py::arg("data"), py::arg("size"), py::arg("width"), py::arg("height"), py::arg("step"),
+          py::arg("encoding"), py::arg("out"), py::arg("shape"), py::arg("strides"),
+          py::arg("dtype"), py::arg("batch_index"),
+          "Preprocesses the host frame at address `data` into the host tensor at `out`.")
+      .def_property_readonly("threads", &preprocess::CpuPreprocessor::threads);
 
   py::class_<preprocess::GpuPreprocessor>(m, "GpuPreprocessor")
       .def(py::init([](const preprocess::Options& options, const std::string& host_input,
-                       int device) {
+                       int device, const py::object& pinned_pool, const py::object& device_pool) {
              return new preprocess::GpuPreprocessor(
-                 options, preprocess::parse_host_input(host_input), device);
+                 options, preprocess::parse_host_input(host_input), device,
+                 optional_pool<memory::PinnedPool>(pinned_pool),
+                 optional_pool<memory::DevicePool>(device_pool));
            }),
-           py::arg("options"), py::arg("host_input") = "auto", py::arg("device") = 0)
+           py::arg("options"), py::arg("host_input") = "auto", py::arg("device") = 0,
+           py::arg("pinned_pool") = py::none(), py::arg("device_pool") = py::none())
       .def(
           "run",
           [](preprocess::GpuPreprocessor& self, const py::object& data, std::size_t size,

@@ -29,7 +29,7 @@ void write_slot(const PixelParams& p, bool nchw, T* slot, Convert convert) {
 
 }  // namespace
 
-Letterbox preprocess_cpu(const Options& options, const Frame& frame_in, const Tensor& out) {
+Letterbox preprocess_cpu_reference(const Options& options, const Frame& frame_in, const Tensor& out) {
   const Frame frame = checked_frame(frame_in);
   check_tensor(out, options);
   const Letterbox lb =

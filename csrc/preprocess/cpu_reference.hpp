@@ -1,5 +1,7 @@
 #pragma once
-// The CPU implementation: the fallback where there is no GPU and the oracle for the kernel.
+// The CPU reference: sample() and normalise() of pixel.hpp once per output pixel, nothing
+// more. Slow and obviously the kernel's maths: the oracle for the kernel and for the fast CPU
+// path (cpu_preprocessor.hpp), which must match it bit for bit.
 #include "preprocess/frame.hpp"
 #include "preprocess/letterbox.hpp"
 #include "preprocess/options.hpp"
@@ -8,6 +10,6 @@ namespace trtpipe::preprocess {
 
 // Validates frame and output, writes batch slot `out.batch_index` of host tensor `out`, and
 // returns the geometry used. Throws InputError for bad input.
-Letterbox preprocess_cpu(const Options& options, const Frame& frame, const Tensor& out);
+Letterbox preprocess_cpu_reference(const Options& options, const Frame& frame, const Tensor& out);
 
 }  // namespace trtpipe::preprocess

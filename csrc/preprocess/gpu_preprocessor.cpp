@@ -70,7 +70,9 @@ struct GpuPreprocessor::Impl {
   HostInputTiming last;
   std::map<std::tuple<int, int, std::int64_t, int>, HostInputTiming> measured;
 
-  Impl(const Options& o, HostInput m, int d) : options(o), mode(m), device(d) {}
+  Impl(const Options& o, HostInput m, int d, std::shared_ptr<memory::PinnedPool> pinned,
+       std::shared_ptr<memory::DevicePool> device_pool)
+      : options(o), mode(m), device(d), staging(std::move(pinned), std::move(device_pool), d) {}
 
   void wait_for(StreamHandle producer, cudaStream_t stream) {
     if (producer == 0 || as_stream(producer) == stream) return;
@@ -81,7 +83,7 @@ struct GpuPreprocessor::Impl {
   }
 
   // Resolves where the frame is; a pageable host frame is copied into pinned staging here.
-  Source locate(const Frame& frame, bool frame_on_device) {
+  Source locate(const Frame& frame, bool frame_on_device, cudaStream_t stream) {
     const cudaPointerAttributes attr = attributes(frame.data, "input frame");
     Source src;
     if (on_device(attr)) {
@@ -101,7 +103,7 @@ struct GpuPreprocessor::Impl {
       src.pinned_host = frame.data;
       src.pinned_mapped = attr.devicePointer;
     } else {
-      src.pinned_host = staging.host_copy(frame.data, bytes);
+      src.pinned_host = staging.host_copy(frame.data, bytes, stream);
       src.pinned_mapped = staging.host_mapped();
     }
     return src;
@@ -159,10 +161,27 @@ struct GpuPreprocessor::Impl {
   }
 };
 
-GpuPreprocessor::GpuPreprocessor(const Options& options, HostInput host_input, int device) {
+namespace {
+
+template <typename Pool>
+void check_pool_device(const std::shared_ptr<Pool>& pool, const char* field, int device) {
+  if (pool && pool->device() != device) {
+    throw InputError(std::string(field) + ": expected a pool of GPU " + std::to_string(device) +
+                     " (the preprocessor's), given one of GPU " + std::to_string(pool->device()));
+  }
+}
+
+}  // namespace
+
+GpuPreprocessor::GpuPreprocessor(const Options& options, HostInput host_input, int device,
+                                 std::shared_ptr<memory::PinnedPool> pinned_pool,
+                                 std::shared_ptr<memory::DevicePool> device_pool) {
+  check_pool_device(pinned_pool, "pinned_pool", device);
+  check_pool_device(device_pool, "device_pool", device);
   // The events and buffers belong to `device`: create them with it current.
   DeviceScope scope(device);
-  impl_ = std::make_unique<Impl>(options, host_input, device);
+  impl_ = std::make_unique<Impl>(options, host_input, device, std::move(pinned_pool),
+                                 std::move(device_pool));
   int integrated = 0;
   TRTPIPE_CUDA_CHECK(cudaDeviceGetAttribute(&integrated, cudaDevAttrIntegrated, device),
                      "asking whether GPU " + std::to_string(device) + " is integrated");
@@ -184,7 +203,7 @@ Letterbox GpuPreprocessor::run(const Frame& frame_in, bool frame_on_device, cons
                        s.options.resize);
   s.wait_for(frame_stream, stream);
   s.wait_for(out_stream, stream);
-  const Source src = s.locate(frame, frame_on_device);
+  const Source src = s.locate(frame, frame_on_device, stream);
   Frame readable = frame;
   if (!src.host) {
     readable.data = src.device_ptr;
@@ -228,7 +247,7 @@ HostInputTiming GpuPreprocessor::measure_host_input(const Frame& frame_in, const
   DeviceScope scope(s.device);
   void* slot = s.checked_slot(out);
   const cudaStream_t stream = as_stream(stream_handle);
-  const Source src = s.locate(frame, false);
+  const Source src = s.locate(frame, false, stream);
   if (!src.host) {
     throw InputError("image: expected a frame in host memory, given device memory");
   }

@@ -13,6 +13,11 @@
 #include "preprocess/letterbox.hpp"
 #include "preprocess/options.hpp"
 
+namespace trtpipe::memory {
+class DevicePool;
+class PinnedPool;
+}  // namespace trtpipe::memory
+
 namespace trtpipe::preprocess {
 
 // How the kernel reads a frame in host memory: through the mapped pointer of pinned memory
@@ -33,7 +38,12 @@ using StreamHandle = std::uintptr_t;
 
 class GpuPreprocessor {
  public:
-  GpuPreprocessor(const Options& options, HostInput host_input, int device);
+  // Staging for host frames comes from `pinned_pool` (pinned host copies of pageable frames)
+  // and `device_pool` (device copies on the copy path); a null pool means one of the
+  // preprocessor's own. Throws InputError for a pool of another GPU.
+  GpuPreprocessor(const Options& options, HostInput host_input, int device,
+                  std::shared_ptr<memory::PinnedPool> pinned_pool = nullptr,
+                  std::shared_ptr<memory::DevicePool> device_pool = nullptr);
   ~GpuPreprocessor();
   GpuPreprocessor(const GpuPreprocessor&) = delete;
   GpuPreprocessor& operator=(const GpuPreprocessor&) = delete;

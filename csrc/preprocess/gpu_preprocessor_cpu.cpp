@@ -15,7 +15,9 @@ namespace {
 struct GpuPreprocessor::Impl {};
 
 GpuPreprocessor::GpuPreprocessor(const Options& /*options*/, HostInput /*host_input*/,
-                                 int /*device*/) {
+                                 int /*device*/,
+                                 std::shared_ptr<memory::PinnedPool> /*pinned_pool*/,
+                                 std::shared_ptr<memory::DevicePool> /*device_pool*/) {
   no_cuda("GpuPreprocessor");
 }
 GpuPreprocessor::~GpuPreprocessor() = default;

@@ -66,42 +66,62 @@ TRTPIPE_HD Rgb yuv_to_rgb(int y, int u, int v) {
           static_cast<float>(saturate_u8(b))};
 }
 
+// Source pixel `x` of one row as RGB, 0..255, for one encoding known at compile time (the CPU
+// path instantiates it per encoding). `uv_row`: nv12 only, the U V row serving this row.
+template <Encoding E>
+TRTPIPE_HD Rgb load_pixel(const std::uint8_t* row, const std::uint8_t* uv_row, int x) {
+  static_cast<void>(uv_row);
+  if constexpr (E == Encoding::kRgb8 || E == Encoding::kRgba8) {
+    const std::uint8_t* px = row + (E == Encoding::kRgb8 ? 3 : 4) * x;
+    return {static_cast<float>(px[0]), static_cast<float>(px[1]), static_cast<float>(px[2])};
+  } else if constexpr (E == Encoding::kBgr8 || E == Encoding::kBgra8) {
+    const std::uint8_t* px = row + (E == Encoding::kBgr8 ? 3 : 4) * x;
+    return {static_cast<float>(px[2]), static_cast<float>(px[1]), static_cast<float>(px[0])};
+  } else if constexpr (E == Encoding::kMono8) {
+    const float value = static_cast<float>(row[x]);
+    return {value, value, value};
+  } else if constexpr (E == Encoding::kUyvy) {
+    const std::uint8_t* pair = row + 4 * (x >> 1);
+    return yuv_to_rgb(pair[1 + 2 * (x & 1)], pair[0], pair[2]);
+  } else if constexpr (E == Encoding::kYuyv) {
+    const std::uint8_t* pair = row + 4 * (x >> 1);
+    return yuv_to_rgb(pair[2 * (x & 1)], pair[1], pair[3]);
+  } else {
+    static_assert(E == Encoding::kNv12, "every encoding is handled above");
+    const std::uint8_t* uv = uv_row + (x & ~1);
+    return yuv_to_rgb(row[x], uv[0], uv[1]);
+  }
+}
+
+TRTPIPE_HD const std::uint8_t* source_row(const PixelParams& p, int y) {
+  return p.src + static_cast<std::int64_t>(y) * p.step;
+}
+
+// nv12: the U V row shared by source rows 2k and 2k + 1.
+TRTPIPE_HD const std::uint8_t* uv_row(const PixelParams& p, int y) {
+  return p.uv + static_cast<std::int64_t>(y >> 1) * p.step;
+}
+
 // The source pixel (x, y) as RGB, 0..255.
 TRTPIPE_HD Rgb load_rgb(const PixelParams& p, int x, int y) {
-  const std::uint8_t* row = p.src + static_cast<std::int64_t>(y) * p.step;
+  const std::uint8_t* row = source_row(p, y);
   switch (static_cast<Encoding>(p.encoding)) {
-    case Encoding::kRgb8: {
-      const std::uint8_t* px = row + 3 * x;
-      return {static_cast<float>(px[0]), static_cast<float>(px[1]), static_cast<float>(px[2])};
-    }
-    case Encoding::kBgr8: {
-      const std::uint8_t* px = row + 3 * x;
-      return {static_cast<float>(px[2]), static_cast<float>(px[1]), static_cast<float>(px[0])};
-    }
-    case Encoding::kRgba8: {
-      const std::uint8_t* px = row + 4 * x;
-      return {static_cast<float>(px[0]), static_cast<float>(px[1]), static_cast<float>(px[2])};
-    }
-    case Encoding::kBgra8: {
-      const std::uint8_t* px = row + 4 * x;
-      return {static_cast<float>(px[2]), static_cast<float>(px[1]), static_cast<float>(px[0])};
-    }
-    case Encoding::kMono8: {
-      const float value = static_cast<float>(row[x]);
-      return {value, value, value};
-    }
-    case Encoding::kUyvy: {
-      const std::uint8_t* pair = row + 4 * (x >> 1);
-      return yuv_to_rgb(pair[1 + 2 * (x & 1)], pair[0], pair[2]);
-    }
-    case Encoding::kYuyv: {
-      const std::uint8_t* pair = row + 4 * (x >> 1);
-      return yuv_to_rgb(pair[2 * (x & 1)], pair[1], pair[3]);
-    }
-    case Encoding::kNv12: {
-      const std::uint8_t* uv = p.uv + static_cast<std::int64_t>(y >> 1) * p.step + (x & ~1);
-      return yuv_to_rgb(row[x], uv[0], uv[1]);
-    }
+    case Encoding::kRgb8:
+      return load_pixel<Encoding::kRgb8>(row, nullptr, x);
+    case Encoding::kBgr8:
+      return load_pixel<Encoding::kBgr8>(row, nullptr, x);
+    case Encoding::kRgba8:
+      return load_pixel<Encoding::kRgba8>(row, nullptr, x);
+    case Encoding::kBgra8:
+      return load_pixel<Encoding::kBgra8>(row, nullptr, x);
+    case Encoding::kMono8:
+      return load_pixel<Encoding::kMono8>(row, nullptr, x);
+    case Encoding::kUyvy:
+      return load_pixel<Encoding::kUyvy>(row, nullptr, x);
+    case Encoding::kYuyv:
+      return load_pixel<Encoding::kYuyv>(row, nullptr, x);
+    case Encoding::kNv12:
+      return load_pixel<Encoding::kNv12>(row, uv_row(p, y), x);
   }
   return {0.0f, 0.0f, 0.0f};
 }

@@ -1,17 +1,20 @@
 #pragma once
 // The memory a host frame passes through on its way to the kernel: pinned staging for pageable
 // frames (read mapped, or copied on) and device staging for the copy path, two sets used in
-// turn; before a set is reused, the last kernel that read it must be done. One class, so that
-// pool-backed staging can replace these one-off allocations without touching the callers.
+// turn; before a set is reused, the last kernel that read it must be done. The blocks come from
+// trtpipe's pools (the caller's, or this Staging's own) and are kept while their size serves.
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "common/cuda_check.hpp"
-#include "memory/device_buffer.hpp"
-#include "memory/pinned_buffer.hpp"
+#include "memory/device_pool.hpp"
+#include "memory/pinned_pool.hpp"
+#include "memory/pool_block.hpp"
 
 namespace trtpipe::preprocess {
 
@@ -35,16 +38,46 @@ class Event {
 
 class Staging {
  public:
+  // Staging blocks come from `pinned` (host staging) and `device` (device staging); a null pool
+  // is replaced by one of this Staging's own, made on first use on GPU `gpu`, which grows by
+  // what is asked (the frame sizes seen) up to 1 GiB and then falls back (counted).
+  Staging(std::shared_ptr<memory::PinnedPool> pinned, std::shared_ptr<memory::DevicePool> device,
+          int gpu)
+      : pinned_(std::move(pinned)), device_(std::move(device)), gpu_(gpu) {}
+
+  // Gives every block back once the GPU is done with it (a destructor cannot report errors).
+  ~Staging() {
+    for (Slot& slot : slots_) {
+      try {
+        wait_until_free(slot);
+        give_back(slot.host);
+        give_back(slot.device);
+      } catch (...) {
+        // The context is gone: the pool's memory goes with it.
+      }
+    }
+  }
+  Staging(const Staging&) = delete;
+  Staging& operator=(const Staging&) = delete;
+
   // Moves on to the next set of buffers, for the next frame. Two sets: while the GPU still
   // reads one frame's staging (queued behind other work on the stream), the host fills the other.
   void next_frame() noexcept { current_ = (current_ + 1) % kSlots; }
 
   // Copies `bytes` of a pageable frame into pinned staging; returns the staging's host pointer.
-  const void* host_copy(const void* frame, std::size_t bytes) {
+  const void* host_copy(const void* frame, std::size_t bytes, cudaStream_t stream) {
     Slot& slot = slots_[current_];
     wait_until_free(slot);
     if (slot.host.size() < bytes) {
-      slot.host = PinnedBuffer(rounded(bytes), "staging pageable frames");
+      give_back(slot.host);
+      if (!pinned_) {
+        pinned_ = std::make_shared<memory::PinnedPool>(own_pool_options(), gpu_);
+      }
+      slot.host = pinned_->allocate(bytes, stream);
+      // The pool hands `stream` blocks whose last use may still be queued on `stream`: that
+      // orders GPU work, not the host write below, so wait for the stream once per new block.
+      TRTPIPE_CUDA_CHECK(cudaStreamSynchronize(stream),
+                         "waiting for the last use of a pinned staging block");
     }
     std::memcpy(slot.host.host_data(), frame, bytes);
     return slot.host.host_data();
@@ -57,7 +90,11 @@ class Staging {
     Slot& slot = slots_[current_];
     if (slot.device.size() < bytes) {
       wait_until_free(slot);
-      slot.device = DeviceBuffer(rounded(bytes), "staging host frames on the GPU");
+      give_back(slot.device);
+      if (!device_) {
+        device_ = std::make_shared<memory::DevicePool>(own_pool_options(), gpu_);
+      }
+      slot.device = device_->allocate(bytes, stream);
     }
     TRTPIPE_CUDA_CHECK(cudaStreamWaitEvent(stream, slot.done.get(), 0),
                        "ordering the frame copy after the last kernel that read the staging");
@@ -76,12 +113,21 @@ class Staging {
 
  private:
   struct Slot {
-    PinnedBuffer host;
-    DeviceBuffer device;
+    memory::PoolBlock host;
+    memory::PoolBlock device;
     Event done;
     bool recorded = false;
   };
   static constexpr int kSlots = 2;
+
+  static memory::PoolOptions own_pool_options() {
+    memory::PoolOptions options;
+    options.initial_bytes = 0;  // no arena until the first frame: then one of its size
+    options.max_bytes = std::size_t{1} << 30;
+    options.grow_bytes = 0;  // grow by what is asked
+    options.fallback = true;
+    return options;
+  }
 
   static void wait_until_free(const Slot& slot) {
     if (slot.recorded) {
@@ -89,11 +135,15 @@ class Staging {
                          "waiting for the last kernel that read the staging buffers");
     }
   }
-  static std::size_t rounded(std::size_t bytes) {
-    constexpr std::size_t kGranule = std::size_t{1} << 20;
-    return (bytes + kGranule - 1) / kGranule * kGranule;
+  // After wait_until_free: no queued work uses the block, so it is free for any stream at once
+  // (released on the legacy stream, which stays valid whichever stream the frames came on).
+  static void give_back(memory::PoolBlock& block) {
+    if (block) block.release(memory::StreamId{0});
   }
 
+  std::shared_ptr<memory::PinnedPool> pinned_;
+  std::shared_ptr<memory::DevicePool> device_;
+  int gpu_;
   Slot slots_[kSlots];
   int current_ = 0;
 };

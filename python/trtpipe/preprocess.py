@@ -2,7 +2,8 @@
 normalisation and layout, written into one batch slot of a caller-given tensor.
 
 On a GPU this is one fused CUDA kernel writing straight into a device buffer (the engine's
-input binding); elsewhere the CPU reference in ``trtpipe._core`` computes the same numbers.
+input binding); elsewhere the CPU path in ``trtpipe._core`` computes the same numbers, bit for
+bit the per-pixel CPU reference (:meth:`Preprocessor.reference`), over a few threads.
 
     pre = Preprocessor(size=(640, 640), dtype="float16")
     out = pre.empty(batch=1)
@@ -22,6 +23,7 @@ import numpy as np
 
 from trtpipe import _core
 from trtpipe.errors import BackendUnavailableError, InputError
+from trtpipe.memory import DevicePool, PinnedPool
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ _DEFAULT_BY_CHANNELS = {1: "mono8", 3: "bgr8", 4: "bgra8"}
 _FLOAT_TYPESTR = {"<f4": "float32", "<f2": "float16"}
 _NUMPY_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float16): "float16"}
 _DLPACK_CUDA = (2, 13)  # kDLCUDA, kDLCUDAManaged
+_OWN_POOL_MAX = 1 << 34  # the preprocessor's own output pool: room for any batch of inputs
 
 
 @dataclass(frozen=True)
@@ -359,12 +362,17 @@ def _parse_device(device: str) -> tuple[str, int]:
 class Preprocessor:
     """Turns camera frames into a network's input tensor; one call per frame and batch slot.
 
-    ``device``: "cpu" (the reference implementation), "cuda"/"cuda:N" (the fused kernel), or
+    ``device``: "cpu" (the CPU path), "cuda"/"cuda:N" (the fused kernel), or
     "auto" (where ``out`` lives decides; :meth:`empty` allocates on the GPU when one is usable).
     ``host_input`` (GPU only): how a frame in host memory reaches the kernel — "mapped" (the
     kernel reads pinned memory in place), "copy" (async copy to device memory first), or "auto"
     (mapped on integrated GPUs; elsewhere the faster of the two, timed once per frame size).
+    ``pinned_pool`` / ``device_pool`` (GPU only): where the staging of host frames comes from
+    (pinned copies of pageable frames; device copies on the "copy" path), and ``device_pool``
+    also :meth:`empty`'s outputs; None: pools of the preprocessor's own.
     Mean and std are per output channel, in ``channel_order``, applied after ``scale``.
+    ``threads`` (CPU only): threads sharing a frame's rows, the calling one included (None: one
+    per core this process may use, at most 8); the GIL is released while they work.
 
     Not thread-safe: use one Preprocessor per thread (they share nothing).
     """
@@ -383,6 +391,9 @@ class Preprocessor:
         std: Sequence[float] = (1.0, 1.0, 1.0),
         device: str = "auto",
         host_input: str = "auto",
+        threads: int | None = None,
+        pinned_pool: PinnedPool | None = None,
+        device_pool: DevicePool | None = None,
     ) -> None:
         if len(size) != 2:
             raise InputError(f"size: expected (width, height), given {size!r}")
@@ -403,6 +414,27 @@ class Preprocessor:
             raise InputError(
                 f"host_input: expected 'auto', 'mapped' or 'copy', given {host_input!r}"
             )
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1
+        ):
+            raise InputError(
+                "threads: expected None (one per core, at most 8) or an int >= 1, "
+                f"given {threads!r}"
+            )
+        self.threads = threads
+        for field, pool, kind in (
+            ("pinned_pool", pinned_pool, PinnedPool),
+            ("device_pool", device_pool, DevicePool),
+        ):
+            if pool is not None and not isinstance(pool, kind):
+                raise InputError(
+                    f"{field}: expected None or a trtpipe.{kind.__name__}, "
+                    f"given {type(pool).__name__}"
+                )
+        self.pinned_pool = pinned_pool
+        self.device_pool = device_pool
+        self._own_device_pool: DevicePool | None = None
+        self._cpu: Any = None
         self.size = (int(size[0]), int(size[1]))
         self.layout = layout
         self.dtype = self._options.dtype
@@ -416,8 +448,19 @@ class Preprocessor:
 
     def _gpu_path(self) -> Any:
         if self._gpu is None:
-            self._gpu = _core.GpuPreprocessor(self._options, self.host_input, self._device_index)
+            self._gpu = _core.GpuPreprocessor(
+                self._options,
+                self.host_input,
+                self._device_index,
+                self.pinned_pool,
+                self.device_pool,
+            )
         return self._gpu
+
+    def _cpu_path(self) -> Any:
+        if self._cpu is None:
+            self._cpu = _core.CpuPreprocessor(self._options, int(self.threads or 0))
+        return self._cpu
 
     def output_shape(self, batch: int = 1) -> tuple[int, int, int, int]:
         w, h = self.size
@@ -427,17 +470,30 @@ class Preprocessor:
         """The geometry a src_w x src_h frame gets (what a call returns)."""
         return letterbox_params(src_w, src_h, self.size[0], self.size[1], self.resize)
 
-    def empty(self, batch: int = 1) -> Any:
+    def empty(self, batch: int = 1, *, stream: Any = None) -> Any:
         """An uninitialised output tensor of the right shape and dtype on this device.
 
-        On the GPU: a CuPy array, else a PyTorch tensor (any GPU array works as ``out``).
+        On the GPU: a buffer of ``device_pool`` (or of the preprocessor's own DevicePool), with
+        ``__cuda_array_interface__`` and DLPack, so CuPy and PyTorch view it without a copy.
+        It belongs to ``stream`` (default: the legacy default stream): calls on that stream need
+        no cross-stream wait, and the stream must outlive the buffer (see trtpipe.memory).
         """
         if batch < 1:
             raise InputError(f"batch: expected >= 1, given {batch}")
         shape = self.output_shape(batch)
         if self.device == "cpu":
             return np.empty(shape, dtype=self.dtype)
-        return _device_empty(shape, self.dtype, self._device_index)
+        return self._output_pool().empty(shape, self.dtype, stream=stream)
+
+    def _output_pool(self) -> DevicePool:
+        if self.device_pool is not None:
+            return self.device_pool
+        if self._own_device_pool is None:
+            # No arena until the first request, then growth by what is asked.
+            self._own_device_pool = DevicePool(
+                0, max_bytes=_OWN_POOL_MAX, device=self._device_index
+            )
+        return self._own_device_pool
 
     @property
     def host_input_choice(self) -> dict[str, Any] | None:
@@ -489,27 +545,52 @@ class Preprocessor:
                 target.stream,
             )
         else:
-            if frame.on_device:
-                raise InputError(
-                    "image: expected a host array (NumPy, bytes) for a NumPy output, "
-                    "given a GPU array"
-                )
-            params = _core.preprocess_cpu(
-                self._options,
-                frame.address,
-                frame.size,
-                frame.width,
-                frame.height,
-                frame.step,
-                frame.encoding,
-                target.address,
-                target.shape,
-                target.strides,
-                target.dtype,
-                int(batch_index),
-            )
+            params = self._host_run(self._cpu_path().run, frame, target, batch_index)
         del keep
         return _letterbox(params)
+
+    def reference(
+        self,
+        image: Any,
+        out: np.ndarray,
+        encoding: str | None = None,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        step: int | None = None,
+        batch_index: int = 0,
+    ) -> Letterbox:
+        """The per-pixel CPU reference: the kernel's maths once per output pixel, slow and
+        plain. Same arguments and results as a CPU call (bit for bit); ``out`` is a NumPy array.
+        """
+        target = _output(out)
+        if target.on_device:
+            raise InputError("out: expected a NumPy array for the CPU reference, given a GPU array")
+        frame, keep = _frame(image, encoding, width, height, step)
+        run = functools.partial(_core.preprocess_cpu_reference, self._options)
+        params = self._host_run(run, frame, target, batch_index)
+        del keep
+        return _letterbox(params)
+
+    @staticmethod
+    def _host_run(run: Any, frame: _Frame, target: _Out, batch_index: int) -> dict[str, Any]:
+        if frame.on_device:
+            raise InputError(
+                "image: expected a host array (NumPy, bytes) for a NumPy output, given a GPU array"
+            )
+        return run(
+            frame.address,
+            frame.size,
+            frame.width,
+            frame.height,
+            frame.step,
+            frame.encoding,
+            target.address,
+            target.shape,
+            target.strides,
+            target.dtype,
+            int(batch_index),
+        )
 
     def measure_host_input(
         self,
@@ -546,26 +627,6 @@ class Preprocessor:
         )
         del keep
         return dict(timing)
-
-
-def _device_empty(shape: tuple[int, ...], dtype: str, device: int) -> Any:
-    try:
-        import cupy
-    except ImportError:
-        pass
-    else:
-        with cupy.cuda.Device(device):
-            return cupy.empty(shape, dtype=dtype)
-    try:
-        import torch
-    except ImportError:
-        pass
-    else:
-        return torch.empty(shape, dtype=getattr(torch, dtype), device=f"cuda:{device}")
-    raise BackendUnavailableError(
-        "Preprocessor.empty on the GPU needs CuPy or PyTorch to allocate; "
-        "pass any GPU array as `out` instead"
-    )
 
 
 __all__ = ["ENCODINGS", "Letterbox", "Preprocessor", "letterbox_params"]
