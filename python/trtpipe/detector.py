@@ -336,14 +336,16 @@ class Detector:
             log.debug("decoder chosen from the output shapes: %s", self.decoder)
         dets = decode(self.decoder, outputs, ticket.transform, self.options)[0]
         t2 = time.perf_counter()
-        timings = {
-            "preprocess": ticket.preprocess_ms,
-            "inference": ticket.submit_ms + (t1 - t0) * 1e3,
-            "postprocess": (t2 - t1) * 1e3,
-            "end_to_end": (t2 - ticket.start) * 1e3,
+        pre, inference = ticket.preprocess_ms, ticket.submit_ms + (t1 - t0) * 1e3
+        post, end_to_end = (t2 - t1) * 1e3, (t2 - ticket.start) * 1e3
+        self.last_timings = {
+            "preprocess": pre,
+            "inference": inference,
+            "postprocess": post,
+            "end_to_end": end_to_end,
         }
-        self.last_timings = timings
-        self.monitor.record_frame(**timings)
+        # also reads the CUDA events of earlier frames that have completed since
+        self.monitor.record_frame(pre, inference, post, end_to_end)
         return dets
 
     def close(self) -> None:
