@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from trtpipe.backends.base import Engine, PendingResult, TensorInfo
+from trtpipe.backends.torch import TorchEngine  # imports PyTorch only when one is made
 from trtpipe.decode.common import DecodeOptions
 from trtpipe.decode.detections import Detections
 from trtpipe.decode.formats import FORMATS, decode, detect_format
@@ -162,6 +163,7 @@ class Detector:
         self._current_stream: Any = None
         self._events: StageEventRing | None = None
         engine_input = None
+        self._on_torch = isinstance(self.engine, TorchEngine)
         if on_gpu:
             engine_input = self._engine_input(half) if zero_copy else None
             if engine_input is not None:
@@ -186,12 +188,12 @@ class Detector:
 
     def _engine_input(self, half: bool) -> Any | None:
         """The engine's own input tensor (a CUDA graph's static input), or None."""
-        input_tensor = getattr(self.engine, "input_tensor", None)
-        if input_tensor is None or not getattr(self.engine, "uses_cuda_graph", False):
+        # only PyTorch engines: their graphs replay on the stream preprocessing is put on
+        if not self._on_torch or not self.engine.uses_cuda_graph:
             return None
         shape = self._input_shape()
         try:
-            tensor = input_tensor(self._input_info.name, shape)
+            tensor = self.engine.input_tensor(self._input_info.name, shape)
         except (EngineError, InputError) as exc:
             log.debug("preprocessing into pool buffers: the engine's input tensor: %s", exc)
             return None
@@ -211,7 +213,7 @@ class Detector:
         """Where GPU work is enqueued, and CUDA events on that stream for the monitor."""
         device = int(self.engine.device.partition(":")[2] or 0)
         time_inference = True
-        if self.engine.backend == "torch":
+        if self._on_torch:
             import torch
 
             self._current_stream = functools.partial(torch.cuda.current_stream, device)
