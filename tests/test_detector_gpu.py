@@ -67,13 +67,16 @@ def _same_detections(got, want, name: str, score_atol: float = 0.02) -> None:
         np.testing.assert_allclose(got.scores, want.scores, atol=score_atol, err_msg=name)
 
 
-def _torch_detector(**kwargs):
-    """The sample model on the PyTorch backend on the GPU."""
+def _torch_detector(monkeypatch, **kwargs):
+    """The sample model on the PyTorch backend on the GPU, in float32 arithmetic (no TF32
+    convolutions), so that it computes what ONNX Runtime on the CPU does."""
     _skip_without_samples()
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx2torch")
     if not torch.cuda.is_available():
         pytest.skip("torch.cuda.is_available() is False")
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
     from trtpipe.detector import Detector
     from trtpipe.samples import sample_model
 
@@ -111,8 +114,8 @@ def test_gpu_preprocessing_feeds_device_buffers_and_matches_cpu():
     assert snap.gpu["inference"] is None
 
 
-def test_gpu_event_timings_reach_the_monitor():
-    det = _torch_detector()
+def test_gpu_event_timings_reach_the_monitor(monkeypatch):
+    det = _torch_detector(monkeypatch)
     import torch
 
     from trtpipe.samples import sample_images
@@ -136,9 +139,9 @@ def test_gpu_event_timings_reach_the_monitor():
         assert stats.max_ms <= max(host_end_to_end), stage
 
 
-def test_zero_copy_input_matches_pool_buffers_and_cpu():
-    zero_copy = _torch_detector()
-    pooled = _torch_detector(zero_copy=False)
+def test_zero_copy_input_matches_pool_buffers_and_cpu(monkeypatch):
+    zero_copy = _torch_detector(monkeypatch)
+    pooled = _torch_detector(monkeypatch, zero_copy=False)
     assert zero_copy.zero_copy and not pooled.zero_copy
     from trtpipe.detector import Detector
     from trtpipe.samples import sample_images, sample_model
@@ -155,8 +158,8 @@ def test_zero_copy_input_matches_pool_buffers_and_cpu():
 
 
 @pytest.mark.parametrize("zero_copy", [True, False])
-def test_two_frames_in_flight_equal_one_at_a_time(zero_copy):
-    det = _torch_detector(zero_copy=zero_copy)
+def test_two_frames_in_flight_equal_one_at_a_time(monkeypatch, zero_copy):
+    det = _torch_detector(monkeypatch, zero_copy=zero_copy)
     assert det.zero_copy is zero_copy
     from trtpipe.samples import sample_images
 
