@@ -11,7 +11,9 @@ Cases:
 - NMS alone on those candidates: trtpipe vs the loop vs torchvision.
 - one Detector frame on the sample model vs the backend's own inference time on an input of
   the same shape (interleaved), and per frame the Detector's own time: end-to-end minus
-  inference (preprocess, decode, bookkeeping), the figure the ≤ 50 µs goal is about.
+  inference (preprocess, decode, bookkeeping), the figure the ≤ 50 µs goal is about. On a GPU
+  with PyTorch and onnx2torch, also on the PyTorch backend with the preprocessor writing into
+  the CUDA graph's input (zero-copy) and into pool buffers, with the GPU stage times.
 """
 
 from __future__ import annotations
@@ -189,12 +191,22 @@ def decode_series(repeats: int) -> list[Series]:
     return series
 
 
-def detector_series(repeats: int) -> list[Series]:
+def _torch_gpu_reason() -> str | None:
+    """Why the sample model cannot run on PyTorch on a GPU here (None: it can)."""
+    try:
+        import onnx2torch  # noqa: F401
+        import torch
+    except ImportError as exc:
+        return f"PyTorch / onnx2torch missing ({exc})"
+    return None if torch.cuda.is_available() else "torch.cuda.is_available() is False"
+
+
+def detector_series(repeats: int, backend: str = "auto", zero_copy: bool = True) -> list[Series]:
     try:
         from trtpipe.detector import Detector
         from trtpipe.samples import sample_images, sample_model
 
-        det = Detector(sample_model())
+        det = Detector(sample_model(), backend=backend, zero_copy=zero_copy)
         image = dict(sample_images())["astronaut"]
     except ImportError as exc:
         print(f"skipping the Detector case: {exc}")
@@ -205,17 +217,18 @@ def detector_series(repeats: int) -> list[Series]:
     shape = (1, 3, h, w) if info.shape[1] == 3 else (1, h, w, 3)
     buffer = np.random.default_rng(0).random(shape, dtype=np.float32).astype(info.dtype)
     name = info.name
-    case = f"one frame, sample model {w}x{h} ({det.engine.backend}, {det.device})"
+    where = f"{det.engine.backend}, {det.device}" + (", zero-copy input" if det.zero_copy else "")
+    case = f"one frame, sample model {w}x{h} ({where})"
     feeds = {name: buffer}
     for _ in range(5):
         det.engine.infer(feeds)
         det(image)
     # interleaved, so both see the same machine state
-    backend, full, own, pre, post = (np.empty(repeats) for _ in range(5))
+    backend_us, full, own, pre, post = (np.empty(repeats) for _ in range(5))
     for i in range(repeats):
         start = time.perf_counter()
         det.engine.infer(feeds)
-        backend[i] = (time.perf_counter() - start) * 1e6
+        backend_us[i] = (time.perf_counter() - start) * 1e6
         start = time.perf_counter()
         det(image)
         full[i] = (time.perf_counter() - start) * 1e6
@@ -223,30 +236,51 @@ def detector_series(repeats: int) -> list[Series]:
         own[i] = (t["end_to_end"] - t["inference"]) * 1e3  # everything but the engine
         pre[i], post[i] = t["preprocess"] * 1e3, t["postprocess"] * 1e3
     overhead = float(np.median(own))
+    extra = {
+        "overhead_us": overhead,
+        "preprocess_us": float(np.median(pre)),
+        "postprocess_us": float(np.median(post)),
+    }
+    gpu_note = ""
+    if det.gpu_event_ring is not None:
+        det(image)  # a synchronous frame: the events before it have completed
+        gpu = det.monitor.snapshot().gpu
+        for stage in ("preprocess", "inference"):
+            if gpu[stage] is not None:
+                extra[f"gpu_{stage}_p50_us"] = gpu[stage].p50_ms * 1e3
+                gpu_note += f", GPU {stage} p50 {gpu[stage].p50_ms * 1e3:.0f}"
     return [
-        Series(case, "backend infer only", backend),
+        Series(case, "backend infer only", backend_us),
         Series(
             case,
             "trtpipe",
             full,
             note=(
                 f"Detector's own time per frame {overhead:.0f} µs (preprocess "
-                f"{np.median(pre):.0f}, postprocess {np.median(post):.0f})"
+                f"{np.median(pre):.0f}, postprocess {np.median(post):.0f}{gpu_note})"
             ),
-            extra={
-                "overhead_us": overhead,
-                "preprocess_us": float(np.median(pre)),
-                "postprocess_us": float(np.median(post)),
-            },
+            extra=extra,
         ),
         Series(f"{case}: Detector's own time", "trtpipe", own, note="end_to_end - inference"),
     ]
 
 
+def detector_cases(repeats: int) -> list[Series]:
+    """The default backend, and on a GPU with PyTorch the zero-copy and pool-buffer inputs."""
+    series = detector_series(repeats)
+    why_not = _torch_gpu_reason()
+    if why_not is not None:
+        print(f"skipping the Detector on PyTorch/CUDA: {why_not}")
+        return series
+    for zero_copy in (True, False):
+        series += detector_series(repeats, backend="torch", zero_copy=zero_copy)
+    return series
+
+
 def collect(quick: bool = False) -> list[Series]:
     """The suite for ``python -m bench.compare``."""
     repeats = 100 if quick else 500
-    return decode_series(repeats) + detector_series(max(50, repeats // 10))
+    return decode_series(repeats) + detector_cases(max(50, repeats // 10))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     series = decode_series(args.repeats)
     if not args.no_detector:
-        series += detector_series(max(50, args.repeats // 10))
+        series += detector_cases(max(50, args.repeats // 10))
     out_dir = Path(os.environ.get("TRTPIPE_BENCH_OUT", Path(__file__).parent / "results"))
     ours = next(s for s in series if s.impl == "trtpipe")
     ref = next(s for s in series if s.impl == "numpy-reference")

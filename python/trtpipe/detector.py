@@ -1,13 +1,20 @@
 """trtpipe.Detector: an image in, detections in source pixels out, with one object.
 
-Per frame: the preprocessor letterboxes the image straight into the engine's input buffer (a
-device buffer on the GPU, a NumPy array on the CPU), the engine runs, the decoder (chosen from
-the output shapes) thresholds, suppresses and maps boxes back. Host times of each stage go to
-a PerformanceMonitor on every call and are in ``last_timings``.
+Per frame: the preprocessor letterboxes the image straight into the engine's input buffer, the
+engine runs, the decoder (chosen from the output shapes) thresholds, suppresses and maps boxes
+back. Host times of each stage go to a PerformanceMonitor on every call and are in
+``last_timings``; on the GPU, CUDA events time preprocessing and inference on their stream.
+
+The input buffer: on the CPU a NumPy array per frame in flight; on the GPU the engine's own
+input tensor where it has one (a PyTorch engine's CUDA-graph input), else a device-pool buffer
+per frame in flight. With the engine's one input tensor, frames in flight are kept apart by
+stream order: preprocessing is enqueued on the stream the engine runs on, so frame k+1 writes
+the tensor only after frame k's graph replay (and its output copies) ran.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import deque
@@ -19,13 +26,15 @@ from typing import Any
 import numpy as np
 
 from trtpipe.backends.base import Engine, PendingResult, TensorInfo
+from trtpipe.backends.torch import TorchEngine  # imports PyTorch only when one is made
 from trtpipe.decode.common import DecodeOptions
 from trtpipe.decode.detections import Detections
 from trtpipe.decode.formats import FORMATS, decode, detect_format
 from trtpipe.errors import EngineError, InputError
 from trtpipe.model_metadata import class_names, image_size, onnx_metadata
 from trtpipe.monitor import PerformanceMonitor
-from trtpipe.preprocess import Preprocessor
+from trtpipe.preprocess import Preprocessor, _stream_handle
+from trtpipe.stage_events import StageEventRing, cuda_event_source
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +55,20 @@ class Ticket:
     preprocess_ms: float
     submit_ms: float
     done: bool = False
+
+
+class _FixedDeviceArray:
+    """A GPU tensor behind a ``__cuda_array_interface__`` built once: its address never changes,
+    and building the interface per frame costs more than the rest of the frame's Python."""
+
+    __slots__ = ("__cuda_array_interface__", "tensor")
+
+    def __init__(self, tensor: Any) -> None:
+        cai = dict(tensor.__cuda_array_interface__)
+        # ordered by the Detector itself: the tensor is only written on the engine's stream
+        cai.pop("stream", None)
+        self.__cuda_array_interface__ = cai
+        self.tensor = tensor  # owns the memory
 
 
 def _load_engine(model: Any, backend: str, device: str) -> Engine:
@@ -82,6 +105,8 @@ class Detector:
     ``input_size``: (width, height) for models with a dynamic input (default: the model's
     ``imgsz`` metadata, else 640×640). ``labels``: class names (default: the model's ``names``
     metadata). ``decoder``: the output format (default: told from the first outputs).
+    ``zero_copy``: on the GPU, preprocess straight into the engine's own input tensor where it
+    has one (False: always into a pool buffer, which the engine then reads or copies).
     """
 
     def __init__(
@@ -97,6 +122,8 @@ class Detector:
         decoder: str = "auto",
         device: str = "auto",
         monitor: PerformanceMonitor | None = None,
+        *,
+        zero_copy: bool = True,
     ):
         if decoder != "auto" and decoder not in FORMATS:
             raise InputError(f"decoder: expected 'auto' or one of {FORMATS}, given {decoder!r}")
@@ -131,21 +158,82 @@ class Detector:
         )
         self.monitor = monitor if monitor is not None else PerformanceMonitor(nvml_device=None)
         self._pool = None
+        self._stream: Any = getattr(self.engine, "stream", None) or 0
+        # PyTorch runs on its current stream: read per frame, so preprocessing goes there too
+        self._current_stream: Any = None
+        self._events: StageEventRing | None = None
+        engine_input = None
+        self._on_torch = isinstance(self.engine, TorchEngine)
         if on_gpu:
-            self._buffers = self._device_buffers(half)
+            engine_input = self._engine_input(half) if zero_copy else None
+            if engine_input is not None:
+                # one tensor for every frame in flight, kept apart by stream order
+                self._buffers = [_FixedDeviceArray(engine_input)] * PIPELINE_DEPTH
+            else:
+                self._buffers = self._device_buffers(half)
+            self._gpu_timing()
         else:
             self._buffers = [self._pre.empty(batch=1) for _ in range(PIPELINE_DEPTH)]
+        self.zero_copy = engine_input is not None
+        name = self._input_info.name
+        self._feeds = [
+            {name: engine_input if engine_input is not None else buffer} for buffer in self._buffers
+        ]
         self._free: deque[int] = deque(range(PIPELINE_DEPTH))
-        self._stream = getattr(self.engine, "stream", None) or 0
         self.last_timings: dict[str, float] = {}
+
+    def _input_shape(self) -> tuple[int, int, int, int]:
+        w, h = self.input_size
+        return (1, 3, h, w) if _input_layout(self._input_info) == "NCHW" else (1, h, w, 3)
+
+    def _engine_input(self, half: bool) -> Any | None:
+        """The engine's own input tensor (a CUDA graph's static input), or None."""
+        # only PyTorch engines: their graphs replay on the stream preprocessing is put on
+        if not self._on_torch or not self.engine.uses_cuda_graph:
+            return None
+        shape = self._input_shape()
+        try:
+            tensor = self.engine.input_tensor(self._input_info.name, shape)
+        except (EngineError, InputError) as exc:
+            log.debug("preprocessing into pool buffers: the engine's input tensor: %s", exc)
+            return None
+        cai = getattr(tensor, "__cuda_array_interface__", None)
+        want = "<f2" if half else "<f4"
+        if (
+            cai is None
+            or tuple(cai["shape"]) != shape
+            or cai["typestr"] != want
+            or cai.get("strides") is not None  # None: C-contiguous
+        ):
+            log.debug("preprocessing into pool buffers: the engine's input tensor is not %s", want)
+            return None
+        return tensor
+
+    def _gpu_timing(self) -> None:
+        """Where GPU work is enqueued, and CUDA events on that stream for the monitor."""
+        device = int(self.engine.device.partition(":")[2] or 0)
+        time_inference = True
+        if self._on_torch:
+            import torch
+
+            self._current_stream = functools.partial(torch.cuda.current_stream, device)
+            source: Any = (lambda: torch.cuda.Event(enable_timing=True), None)
+        else:
+            source = cuda_event_source(device, _stream_handle(self._stream))
+            if source is None:
+                return
+            if not hasattr(self.engine, "stream"):
+                # the engine enqueues on streams of its own, which events here cannot bracket
+                log.debug("GPU time of preprocessing only: %s has its own streams", self.backend)
+                time_inference = False
+            self._stream = source[1]
+        self._events = StageEventRing(source[0], self.monitor, inference=time_inference)
 
     def _device_buffers(self, half: bool) -> list[Any]:
         """The engine's input buffers, one per frame in flight, from one device pool."""
         from trtpipe.memory import DevicePool
 
-        w, h = self.input_size
-        layout = _input_layout(self._input_info)
-        shape = (1, 3, h, w) if layout == "NCHW" else (1, h, w, 3)
+        shape = self._input_shape()
         dtype = np.float16 if half else np.float32
         # 256-byte aligned blocks: leave room for the alignment of each
         nbytes = (int(np.prod(shape)) * np.dtype(dtype).itemsize + 256) * PIPELINE_DEPTH
@@ -153,6 +241,11 @@ class Detector:
         self._pool = DevicePool(nbytes, device=device)
         self.monitor.add_pool("detector_input", self._pool)
         return [self._pool.empty(shape, dtype) for _ in range(PIPELINE_DEPTH)]
+
+    @property
+    def gpu_event_ring(self) -> StageEventRing | None:
+        """The CUDA events timing preprocessing and inference (None: no GPU timings)."""
+        return self._events
 
     @property
     def backend(self) -> str:
@@ -204,15 +297,24 @@ class Detector:
             )
         start = time.perf_counter()
         slot = self._free[0]
-        buffer = self._buffers[slot]
-        # on the engine's stream where it has one, so inference is ordered after preprocessing
-        transform = self._pre(image, buffer, encoding, stream=self._stream, **raw)
+        # on the engine's stream, so inference is ordered after preprocessing
+        stream = self._stream if self._current_stream is None else self._current_stream()
+        events = self._events
+        if events is None:
+            transform = self._pre(image, self._buffers[slot], encoding, stream=stream, **raw)
+        else:
+            marks = events.take()
+            marks.before.record(stream)
+            transform = self._pre(image, self._buffers[slot], encoding, stream=stream, **raw)
+            marks.between.record(stream)
         t_pre = time.perf_counter()
         try:
-            pending = self.engine.submit({self._input_info.name: buffer})
+            pending = self.engine.submit(self._feeds[slot])
         except Exception:
             self.monitor.count_drop("engine_error")
             raise
+        if events is not None:
+            events.hand_over(marks, stream)
         t_sub = time.perf_counter()
         self._free.popleft()
         return Ticket(pending, transform, slot, start, (t_pre - start) * 1e3, (t_sub - t_pre) * 1e3)
@@ -236,14 +338,16 @@ class Detector:
             log.debug("decoder chosen from the output shapes: %s", self.decoder)
         dets = decode(self.decoder, outputs, ticket.transform, self.options)[0]
         t2 = time.perf_counter()
-        timings = {
-            "preprocess": ticket.preprocess_ms,
-            "inference": ticket.submit_ms + (t1 - t0) * 1e3,
-            "postprocess": (t2 - t1) * 1e3,
-            "end_to_end": (t2 - ticket.start) * 1e3,
+        pre, inference = ticket.preprocess_ms, ticket.submit_ms + (t1 - t0) * 1e3
+        post, end_to_end = (t2 - t1) * 1e3, (t2 - ticket.start) * 1e3
+        self.last_timings = {
+            "preprocess": pre,
+            "inference": inference,
+            "postprocess": post,
+            "end_to_end": end_to_end,
         }
-        self.last_timings = timings
-        self.monitor.record_frame(**timings)
+        # also reads the CUDA events of earlier frames that have completed since
+        self.monitor.record_frame(pre, inference, post, end_to_end)
         return dets
 
     def close(self) -> None:
