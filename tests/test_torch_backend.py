@@ -218,3 +218,18 @@ def test_model_that_cannot_be_captured_runs_eagerly(ort_reference):
     np.testing.assert_allclose(engine.infer({"x": x})["output0"], out, rtol=0, atol=0)
     with pytest.raises(EngineError, match="no static input"):
         engine.input_tensor("x")
+
+
+@pytest.mark.gpu
+def test_sample_detector_from_onnx_is_captured_and_matches_ort():
+    pytest.importorskip("onnx2torch")
+    from trtpipe.samples import sample_model
+
+    path = sample_model()
+    engine = load(path, backend="torch", device="cuda")
+    assert [t.shape for t in engine.inputs] == [(1, 3, 320, 320)]  # fixed from the model's imgsz
+    x = np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)
+    ours = engine.infer({"images": x})["output0"]
+    assert engine.uses_cuda_graph and engine.graph_count == 1, engine.graph_fallback_reason
+    want = OnnxRuntimeEngine(path, device="cpu").infer({"images": x})["output0"]
+    np.testing.assert_allclose(ours, want, **GPU_TOL)

@@ -174,16 +174,18 @@ def _load_torch(model: Any, device: str | None, options: dict[str, Any], why: st
 
 def _load_onnx_as_torch(path: Path, device: str | None, options: dict[str, Any]) -> Engine:
     try:
-        from onnx2torch import convert
+        import onnx2torch  # noqa: F401
     except ImportError as exc:
         raise BackendUnavailableError(
             f"torch backend: running an ONNX model on PyTorch needs onnx2torch ({exc}); "
             "install it, or use backend='onnxruntime'"
         ) from exc
-    import onnx
+    from trtpipe.backends.onnx_to_torch import convert_onnx
+    from trtpipe.model_metadata import image_size, onnx_metadata
 
-    proto = onnx.load(str(path))
-    module = convert(proto)
+    module, proto = convert_onnx(
+        path, options.pop("image_size", None) or image_size(onnx_metadata(path))
+    )
     shapes = {
         i.name: tuple(
             d.dim_value if d.HasField("dim_value") else -1 for d in i.type.tensor_type.shape.dim
