@@ -70,7 +70,9 @@ class BlockInfo:
     address: int
     size: int
     arena: int
-    state: str  # "used", "free", "stream_cached" or "pending"
+    # "used", "free", "stream_cached", "parked" (stream-cached, kept whole for exact reuse and
+    # coalesced on demand) or "pending"
+    state: str
     stream: int
 
 
