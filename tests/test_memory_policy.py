@@ -254,6 +254,12 @@ def test_empty_gives_a_typed_writable_view():
         (lambda p: p.empty(3, "not-a-dtype"), "dtype"),
         (lambda p: p.alloc(8, stream=-3), "stream"),
         (lambda p: p.alloc(8, stream="s"), "stream"),
+        (lambda p: p.alloc(), "nbytes"),
+        (lambda p: p.alloc(8, 1), "positional"),
+        (lambda p: p.alloc(8, streams=1), "keyword argument stream"),
+        (lambda p: p.alloc(8).release(1, 2), "positional"),
+        (lambda p: p.alloc(8).release(1, stream=2), "stream given twice"),
+        (lambda p: p.alloc(8).release(stream="s"), "stream"),
     ],
 )
 def test_bad_input_raises_input_error_naming_the_field(call, field):
@@ -268,6 +274,18 @@ def test_bad_input_raises_input_error_naming_the_field(call, field):
 def test_bad_pool_options_raise(kwargs):
     with pytest.raises(InputError):
         HostPool(4 * KIB, **kwargs)
+
+
+def test_release_on_another_stream_caches_the_block_there():
+    for release in (lambda b: b.release(7), lambda b: b.release(stream=7)):
+        pool = HostPool(64 * KIB, deferred_fences=True, fallback=False)
+        buf = pool.alloc(KIB, stream=1)
+        address = buf.ptr
+        release(buf)
+        assert [(b.state, b.stream) for b in pool.blocks() if b.address == address] == [
+            ("stream_cached", 7)
+        ]
+        assert pool.alloc(KIB, stream=7).ptr == address  # stream 7 reuses it at once
 
 
 def test_use_after_release_and_double_release_raise():

@@ -285,6 +285,34 @@ py::handle stream_argument(PyObject* const* args, Py_ssize_t npos, PyObject* kwn
   return py::handle(args[npos]);
 }
 
+// pybind11's record of a bound class, looked up once (a lookup hashes the type's name).
+template <typename T>
+const py::detail::type_info* registered_type() {
+  static const py::detail::type_info* info = py::detail::get_type_info(typeid(T), true);
+  return info;
+}
+
+// The C++ object behind `self`, an instance of T's Python class or of a subclass.
+template <typename T>
+T& cpp_self(PyObject* self) {
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  py::detail::value_and_holder vh = inst->get_value_and_holder(registered_type<T>(), false);
+  if (!vh || !vh.holder_constructed()) {
+    raise_input_error(std::string("self: expected an initialised ") + Py_TYPE(self)->tp_name +
+                      ", given one whose __init__ did not run");
+  }
+  return *vh.template value_ptr<T>();
+}
+
+// A new Python object owning `object` (the class's holder is std::unique_ptr<T>).
+template <typename T>
+PyObject* to_python(std::unique_ptr<T> object) {
+  const void* ptr = object.get();
+  return py::detail::type_caster_generic::cast(ptr, py::return_value_policy::take_ownership, {},
+                                               registered_type<T>(), nullptr, nullptr, &object)
+      .ptr();
+}
+
 // pool.alloc and buffer.release are raw vectorcall methods: CPython calls them without a bound
 // method object, pybind11's overload dispatch or keyword parsing (a third of a pair's cost).
 template <typename Pool, typename Buffer>
@@ -299,10 +327,9 @@ struct FastMethods {
       const std::size_t nbytes = to_nbytes(args[0], "nbytes");
       const StreamId stream =
           to_stream(stream_argument(args + 1, nargs - 1, kwnames, false, "alloc"));
-      Pool& pool = py::handle(self).cast<Pool&>();
-      auto buffer = make_buffer<Buffer>(self, allocate_block(pool, allocate, nbytes, stream),
-                                        bytes_layout(nbytes), nbytes, device_of(pool));
-      return py::cast(std::move(buffer)).release().ptr();
+      Pool& pool = cpp_self<Pool>(self);
+      return to_python(make_buffer<Buffer>(self, allocate_block(pool, allocate, nbytes, stream),
+                                           bytes_layout(nbytes), nbytes, device_of(pool)));
     } catch (...) {
       return raise_current();
     }
@@ -316,7 +343,7 @@ struct FastRelease {
                            PyObject* kwnames) noexcept {
     try {
       py::handle stream = stream_argument(args, nargs, kwnames, true, "release");
-      auto& buffer = py::handle(self).cast<Buffer&>();
+      auto& buffer = cpp_self<Buffer>(self);
       if (stream.is_none() && nargs == 0 && kwnames == nullptr) {
         buffer.release();
       } else {

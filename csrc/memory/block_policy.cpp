@@ -73,10 +73,16 @@ bool BlockPolicy::try_allocate(std::size_t bytes, StreamId stream, Allocation& o
   return take_own(size, stream, out) || take_free(size, stream, out);
 }
 
+BlockPolicy::StreamCache& BlockPolicy::cache_of(StreamId stream) {
+  if (last_cache_ == nullptr || last_stream_ != stream) {
+    last_cache_ = &stream_cached_[stream];
+    last_stream_ = stream;
+  }
+  return *last_cache_;
+}
+
 bool BlockPolicy::take_own(std::size_t size, StreamId stream, Allocation& out) {
-  auto own = stream_cached_.find(stream);
-  if (own == stream_cached_.end()) return false;
-  StreamCache& cache = own->second;
+  StreamCache& cache = cache_of(stream);
   if (take(cache.set, &cache.parked, size, stream, out)) return true;
   if (cache.parked == 0) return false;
   // Parked neighbours together may fit what none of them fits alone.
@@ -170,7 +176,7 @@ void BlockPolicy::insert_free(BlockMap::iterator it, State state, StreamId strea
   it->second.stream = state == State::StreamCached ? stream : 0;
   if (state == State::StreamCached) stream_cached_bytes_ += it->second.size;
   if (state == State::Pending) return;
-  FreeSet& set = state == State::Free ? free_ : stream_cached_[stream].set;
+  FreeSet& set = state == State::Free ? free_ : cache_of(stream).set;
   auto mergeable = [&](const BlockMap::iterator& a, const BlockMap::iterator& b) {
     return a->first + a->second.size == b->first && a->second.arena == b->second.arena &&
            b->second.state == a->second.state && b->second.stream == a->second.stream;
@@ -223,7 +229,7 @@ void BlockPolicy::release(const Allocation& allocation, StreamId stream) {
     return;
   }
   // Kept whole for the next request of this size on this stream (see the header).
-  StreamCache& cache = stream_cached_[stream];
+  StreamCache& cache = cache_of(stream);
   if (cache.parked >= kParkedPerStream) unpark(cache, stream);
   Block& block = it->second;
   block.state = State::Parked;

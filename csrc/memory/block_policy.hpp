@@ -159,6 +159,7 @@ class BlockPolicy {
     return take(free_, nullptr, size, stream, out);
   }
   bool would_merge(BlockMap::iterator it, StreamId stream) const;
+  StreamCache& cache_of(StreamId stream);
   void unpark(StreamCache& cache, StreamId stream);
   void insert_free(BlockMap::iterator it, State state, StreamId stream);
   void settle_done_batches();
@@ -178,7 +179,9 @@ class BlockPolicy {
   std::vector<Arena> arenas_;
   BlockMap blocks_;
   FreeSet free_;  // usable by every stream
-  std::unordered_map<StreamId, StreamCache> stream_cached_;
+  std::unordered_map<StreamId, StreamCache> stream_cached_;  // entries are never erased
+  StreamId last_stream_ = 0;
+  StreamCache* last_cache_ = nullptr;  // stream_cached_[last_stream_]: most calls use one stream
   std::vector<PendingBatch> pending_;
   std::unordered_map<std::uintptr_t, Allocation> fallbacks_;
   std::size_t capacity_ = 0;
