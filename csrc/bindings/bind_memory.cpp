@@ -49,6 +49,11 @@ std::string type_name(py::handle value) {
 // Python int (or anything with __index__, not bool) in [0, 2**63) -> bytes; else InputError.
 std::size_t to_nbytes(py::handle value, const char* field) {
   PyObject* obj = value.ptr();
+  if (PyLong_CheckExact(obj)) {
+    int overflow = 0;
+    const long long count = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    if (overflow == 0 && count >= 0) return static_cast<std::size_t>(count);
+  }
   if (!PyBool_Check(obj) && PyIndex_Check(obj)) {
     py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(obj));
     if (!index) throw py::error_already_set();
@@ -296,6 +301,10 @@ const py::detail::type_info* registered_type() {
 template <typename T>
 T& cpp_self(PyObject* self) {
   auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  // One bound base (the method's type check makes it T's class): the pointer is inline.
+  if (inst->simple_layout && inst->simple_holder_constructed) {
+    return *static_cast<T*>(inst->simple_value_holder[0]);
+  }
   py::detail::value_and_holder vh = inst->get_value_and_holder(registered_type<T>(), false);
   if (!vh || !vh.holder_constructed()) {
     raise_input_error(std::string("self: expected an initialised ") + Py_TYPE(self)->tp_name +
