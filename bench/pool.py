@@ -238,6 +238,8 @@ def collect(quick: bool = False, host_only: bool = False) -> list[Series]:
 
 
 def skipped_peers_note(series: list[Series]) -> str:
+    if not any(s.case.endswith("(Python)") for s in series):
+        return ""  # no GPU series: the GPU peers were not wanted
     present = {s.impl for s in series}
     wanted = ("CuPy MemoryPool", "torch.empty (caching allocator)", "RMM PoolMemoryResource")
     missing = [name for name in wanted if name not in present]
