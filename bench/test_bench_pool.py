@@ -64,5 +64,32 @@ def test_report():
     path = pool_bench.write_report(series, out, pool_bench.skipped_peers_note(series))
     assert path.exists() and (out / "pool.json").exists()
     cases = {s.case for s in series}
-    assert len(cases) == 2 * len(SIZES)
+    assert len(cases) == 4 * len(SIZES)  # host memory and GPU, each from C++ and from Python
     assert all(s.median > 0 for s in series)
+
+
+def test_host_report(tmp_path):
+    """The host-memory comparison runs without a GPU: HostPool next to the C library and NumPy."""
+    series = pool_bench.collect(quick=True, host_only=True)
+    path = pool_bench.write_report(series, tmp_path, "")
+    assert path.exists() and (tmp_path / "pool.json").exists()
+    by_case: dict[str, set[str]] = {}
+    for s in series:
+        by_case.setdefault(s.case, set()).add(s.impl)
+        assert len(s.samples_us) == 200 and s.median > 0
+    labels = [pool_bench.size_label(n) for n in SIZES]
+    assert by_case == {
+        **{
+            f"alloc+release {x} (C++, host memory)": {"trtpipe", "aligned_alloc/free"}
+            for x in labels
+        },
+        **{
+            f"alloc+release {x} (Python, host memory)": {
+                "trtpipe",
+                "trtpipe (released by GC)",
+                "numpy.empty",
+            }
+            for x in labels
+        },
+    }
+    assert "| trtpipe |" in path.read_text()

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from trtpipe.memory import BlockInfo, PoolStats
 
 ALIGNMENT = 256
+MAX_PARKED_PER_STREAM = 16  # kParkedPerStream in csrc/memory/block_policy.hpp
 
 
 def check_invariants(pool, live: Iterable) -> None:
@@ -37,7 +38,8 @@ def check_invariants(pool, live: Iterable) -> None:
         assert run[0].address == base
         for a, b in itertools.pairwise(run):
             assert a.address + a.size == b.address
-            # Coalescing: no two neighbours both free to the same set of streams.
+            # Coalescing: no two neighbours both free to the same set of streams (parked blocks
+            # are kept whole for exact reuse on their stream and coalesce on demand).
             if a.state == b.state == "free":
                 raise AssertionError(f"uncoalesced free neighbours at {a.address:#x}")
             if a.state == b.state == "stream_cached" and a.stream == b.stream:
@@ -56,7 +58,14 @@ def check_invariants(pool, live: Iterable) -> None:
     assert stats.in_use == sum(size for _, size in used)
     assert stats.free_bytes == stats.capacity - stats.in_use == sum(b.size for b in free)
     assert stats.largest_free_block == max((b.size for b in free), default=0)
-    assert stats.stream_cached_bytes == sum(b.size for b in free if b.state == "stream_cached")
+    assert stats.stream_cached_bytes == sum(
+        b.size for b in free if b.state in ("stream_cached", "parked")
+    )
+    parked_per_stream: dict[int, int] = {}
+    for b in free:
+        if b.state == "parked":
+            parked_per_stream[b.stream] = parked_per_stream.get(b.stream, 0) + 1
+    assert all(count <= MAX_PARKED_PER_STREAM for count in parked_per_stream.values())
     assert stats.pending_bytes == sum(b.size for b in free if b.state == "pending")
     assert stats.live_blocks == len(used)
     assert stats.free_blocks == len(free)

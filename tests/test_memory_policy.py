@@ -168,6 +168,54 @@ def test_own_cached_block_coalesces_with_free_neighbour_before_any_fallback(fall
     assert pool.stats().fallbacks == 0
 
 
+def test_steady_same_size_reuse_takes_back_the_exact_block():
+    pool = HostPool(MIB, fallback=False)
+    pool.alloc(256, stream=1).release()  # a cached block next to where the next ones go
+    first = pool.alloc(64 * KIB, stream=1)
+    address = first.ptr
+    first.release()  # would merge with the cached 256 B: kept whole instead
+    table = pool.blocks()
+    assert [(b.size, b.state) for b in table if b.address == address] == [(64 * KIB, "parked")]
+    for _ in range(50):
+        buf = pool.alloc(64 * KIB, stream=1)
+        assert buf.ptr == address  # no split, no search elsewhere
+        buf.release()
+        assert pool.blocks() == table  # no block split or merged
+    check_invariants(pool, [])
+    pool.reclaim()
+    check_fully_coalesced(pool)
+
+
+def test_parked_blocks_coalesce_on_a_miss_without_any_fence():
+    # Deferred fences never complete here: only the stream's own blocks can serve it.
+    pool = HostPool(4 * KIB, fallback=False, deferred_fences=True)
+    bufs = [pool.alloc(KIB, stream=3) for _ in range(4)]
+    for buf in bufs:
+        buf.release()
+    assert sorted(b.state for b in pool.blocks()) == ["parked", "parked"] + ["stream_cached"] * 2
+    check_invariants(pool, [])
+    whole = pool.alloc(4 * KIB, stream=3)
+    assert not whole.fallback and whole.ptr == pool.arenas()[0][0]
+    assert pool.stats().fence_waits == 0
+    check_invariants(pool, [whole])
+
+
+def test_parked_blocks_per_stream_are_bounded():
+    pool = HostPool(64 * KIB, fallback=False)
+    bufs = [pool.alloc(KIB, stream=2) for _ in range(64)]
+    for buf in bufs[0::2]:
+        buf.release()  # neighbours in use: cached, not parked
+    check_invariants(pool, bufs[1::2])
+    odd = bufs[1::2]
+    for i, buf in enumerate(odd):
+        buf.release()  # each would merge: parked, until the bound coalesces them
+        check_invariants(pool, odd[i + 1 :])
+    assert any(b.state == "parked" for b in pool.blocks())
+    assert len(pool.blocks()) < 64
+    pool.reclaim()
+    check_fully_coalesced(pool)
+
+
 def test_immediate_fences_let_other_streams_reuse():
     pool = HostPool(2 * KIB, fallback=False)
     first = pool.alloc(2 * KIB, stream=1)
@@ -206,6 +254,12 @@ def test_empty_gives_a_typed_writable_view():
         (lambda p: p.empty(3, "not-a-dtype"), "dtype"),
         (lambda p: p.alloc(8, stream=-3), "stream"),
         (lambda p: p.alloc(8, stream="s"), "stream"),
+        (lambda p: p.alloc(), "nbytes"),
+        (lambda p: p.alloc(8, 1), "positional"),
+        (lambda p: p.alloc(8, streams=1), "keyword argument stream"),
+        (lambda p: p.alloc(8).release(1, 2), "positional"),
+        (lambda p: p.alloc(8).release(1, stream=2), "stream given twice"),
+        (lambda p: p.alloc(8).release(stream="s"), "stream"),
     ],
 )
 def test_bad_input_raises_input_error_naming_the_field(call, field):
@@ -220,6 +274,18 @@ def test_bad_input_raises_input_error_naming_the_field(call, field):
 def test_bad_pool_options_raise(kwargs):
     with pytest.raises(InputError):
         HostPool(4 * KIB, **kwargs)
+
+
+def test_release_on_another_stream_caches_the_block_there():
+    for release in (lambda b: b.release(7), lambda b: b.release(stream=7)):
+        pool = HostPool(64 * KIB, deferred_fences=True, fallback=False)
+        buf = pool.alloc(KIB, stream=1)
+        address = buf.ptr
+        release(buf)
+        assert [(b.state, b.stream) for b in pool.blocks() if b.address == address] == [
+            ("stream_cached", 7)
+        ]
+        assert pool.alloc(KIB, stream=7).ptr == address  # stream 7 reuses it at once
 
 
 def test_use_after_release_and_double_release_raise():

@@ -13,6 +13,7 @@
 #include "bindings/bindings.hpp"
 #include "bindings/dlpack.hpp"
 #include "memory/block_policy.hpp"
+#include "memory/host_bench.hpp"
 #include "memory/host_pool.hpp"
 #include "memory/pool_block.hpp"
 #include "memory/pool_stress.hpp"
@@ -48,6 +49,11 @@ std::string type_name(py::handle value) {
 // Python int (or anything with __index__, not bool) in [0, 2**63) -> bytes; else InputError.
 std::size_t to_nbytes(py::handle value, const char* field) {
   PyObject* obj = value.ptr();
+  if (PyLong_CheckExact(obj)) {
+    int overflow = 0;
+    const long long count = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    if (overflow == 0 && count >= 0) return static_cast<std::size_t>(count);
+  }
   if (!PyBool_Check(obj) && PyIndex_Check(obj)) {
     py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(obj));
     if (!index) throw py::error_already_set();
@@ -113,7 +119,7 @@ Layout bytes_layout(std::size_t nbytes) {
 
 // A pool block seen from Python: keeps its pool alive and knows its array layout.
 struct BufferBase {
-  std::shared_ptr<void> pool;
+  py::object pool;  // the Python pool object (holding the C++ pool); destroyed last
   PoolBlock block;
   Layout layout;
   std::size_t nbytes = 0;  // as requested; block.size() is the rounded block
@@ -146,14 +152,14 @@ struct BufferBase {
 struct DeviceBuffer : BufferBase {};
 struct HostBuffer : BufferBase {};
 
-template <typename Buffer, typename Pool>
-std::unique_ptr<Buffer> make_buffer(const std::shared_ptr<Pool>& pool, PoolBlock block,
-                                    Layout layout, std::size_t nbytes, int device) {
+template <typename Buffer>
+std::unique_ptr<Buffer> make_buffer(py::handle pool, PoolBlock block, Layout layout,
+                                    std::size_t nbytes, int device) {
   auto out = std::make_unique<Buffer>();
   out->stream = block.stream();
   out->fallback = block.fallback();
   out->mapped = block.device_data() != nullptr;
-  out->pool = pool;
+  out->pool = py::reinterpret_borrow<py::object>(pool);
   out->block = std::move(block);
   out->layout = std::move(layout);
   out->nbytes = nbytes;
@@ -209,6 +215,7 @@ const char* state_name(BlockInfo::State state) {
     case BlockInfo::State::Used: return "used";
     case BlockInfo::State::Free: return "free";
     case BlockInfo::State::StreamCached: return "stream_cached";
+    case BlockInfo::State::Parked: return "parked";
     case BlockInfo::State::Pending: return "pending";
   }
   return "unknown";
@@ -228,6 +235,16 @@ py::list arenas_list(const memory::BlockPolicy& policy) {
   return out;
 }
 
+// [(impl, bytes, ns samples)] from a C++ benchmark.
+py::list bench_list(const std::vector<memory::BenchSeries>& series) {
+  py::list out;
+  for (const auto& s : series) {
+    out.append(py::make_tuple(
+        s.impl, s.bytes, py::array_t<double>(static_cast<py::ssize_t>(s.ns.size()), s.ns.data())));
+  }
+  return out;
+}
+
 // Methods every pool class has; `allocate` differs only in how the stream is typed.
 // A block for `nbytes` on `stream`: the non-blocking path keeps the GIL; only when the pool must
 // wait for a stream, grow or fall back (CUDA calls that may block) are other threads let run.
@@ -239,33 +256,156 @@ PoolBlock allocate_block(Pool& pool, Allocate allocate, std::size_t nbytes, Stre
   return allocate(pool, nbytes, stream);
 }
 
+// Converts a C++ exception escaping a raw CPython method into the Python error it maps to.
+PyObject* raise_current() noexcept {
+  try {
+    throw;
+  } catch (py::error_already_set& err) {
+    err.restore();
+  } catch (...) {
+    try {
+      py::detail::try_translate_exceptions();
+    } catch (...) {
+      PyErr_SetString(PyExc_RuntimeError, "unknown C++ exception in a pool method");
+    }
+  }
+  return nullptr;
+}
+
+// The `stream` argument of a vectorcall method, after its required arguments: keyword only, or
+// also the one optional positional argument when `positional`.
+py::handle stream_argument(PyObject* const* args, Py_ssize_t npos, PyObject* kwnames,
+                           bool positional, const char* method) {
+  const Py_ssize_t nkw = kwnames == nullptr ? 0 : PyTuple_GET_SIZE(kwnames);
+  if (npos > (positional ? 1 : 0)) {
+    raise_input_error(std::string(method) + ": expected " + (positional ? "at most one" : "no") +
+                      " optional positional argument, given " + std::to_string(npos));
+  }
+  if (nkw == 0) return npos == 1 ? py::handle(args[0]) : py::handle(Py_None);
+  if (nkw > 1 || PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "stream") != 0) {
+    raise_input_error(std::string(method) + ": expected only the keyword argument stream, given " +
+                      py::str(py::handle(kwnames)).cast<std::string>());
+  }
+  if (npos == 1) raise_input_error(std::string(method) + ": stream given twice");
+  return py::handle(args[npos]);
+}
+
+// pybind11's record of a bound class, looked up once (a lookup hashes the type's name).
+template <typename T>
+const py::detail::type_info* registered_type() {
+  static const py::detail::type_info* info = py::detail::get_type_info(typeid(T), true);
+  return info;
+}
+
+// The C++ object behind `self`, an instance of T's Python class or of a subclass.
+template <typename T>
+T& cpp_self(PyObject* self) {
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  // One bound base (the method's type check makes it T's class): the pointer is inline.
+  if (inst->simple_layout && inst->simple_holder_constructed) {
+    return *static_cast<T*>(inst->simple_value_holder[0]);
+  }
+  py::detail::value_and_holder vh = inst->get_value_and_holder(registered_type<T>(), false);
+  if (!vh || !vh.holder_constructed()) {
+    raise_input_error(std::string("self: expected an initialised ") + Py_TYPE(self)->tp_name +
+                      ", given one whose __init__ did not run");
+  }
+  return *vh.template value_ptr<T>();
+}
+
+// A new Python object owning `object` (the class's holder is std::unique_ptr<T>).
+template <typename T>
+PyObject* to_python(std::unique_ptr<T> object) {
+  const void* ptr = object.get();
+  return py::detail::type_caster_generic::cast(ptr, py::return_value_policy::take_ownership, {},
+                                               registered_type<T>(), nullptr, nullptr, &object)
+      .ptr();
+}
+
+// pool.alloc and buffer.release are raw vectorcall methods: CPython calls them without a bound
+// method object, pybind11's overload dispatch or keyword parsing (a third of a pair's cost).
+template <typename Pool, typename Buffer>
+struct FastMethods {
+  static inline PoolBlock (*allocate)(Pool&, std::size_t, StreamId) = nullptr;
+  static inline int (*device_of)(const Pool&) = nullptr;
+
+  static PyObject* alloc(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                         PyObject* kwnames) noexcept {
+    try {
+      if (nargs < 1) raise_input_error("nbytes: expected alloc(nbytes, *, stream=None)");
+      const std::size_t nbytes = to_nbytes(args[0], "nbytes");
+      const StreamId stream =
+          to_stream(stream_argument(args + 1, nargs - 1, kwnames, false, "alloc"));
+      Pool& pool = cpp_self<Pool>(self);
+      return to_python(make_buffer<Buffer>(self, allocate_block(pool, allocate, nbytes, stream),
+                                           bytes_layout(nbytes), nbytes, device_of(pool)));
+    } catch (...) {
+      return raise_current();
+    }
+  }
+
+};
+
+template <typename Buffer>
+struct FastRelease {
+  static PyObject* release(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                           PyObject* kwnames) noexcept {
+    try {
+      py::handle stream = stream_argument(args, nargs, kwnames, true, "release");
+      auto& buffer = cpp_self<Buffer>(self);
+      if (stream.is_none() && nargs == 0 && kwnames == nullptr) {
+        buffer.release();
+      } else {
+        buffer.release_on(to_stream(stream));
+      }
+      Py_RETURN_NONE;
+    } catch (...) {
+      return raise_current();
+    }
+  }
+};
+
+template <typename Buffer>
+void def_fast_release(py::handle cls) {
+  static PyMethodDef def{
+      "release", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(
+                     &FastRelease<Buffer>::release)),
+      METH_FASTCALL | METH_KEYWORDS,
+      "release($self, /, stream=None)\n--\n\nGives the memory back now. Work queued on the "
+      "buffer's stream (or on `stream`, when given: the caller orders every use before it) may "
+      "still be using it. Raises InputError when already released."};
+  PyObject* descr = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), &def);
+  if (descr == nullptr) throw py::error_already_set();
+  py::setattr(cls, "release", py::reinterpret_steal<py::object>(descr));
+}
+
 template <typename Pool, typename Buffer, typename Class, typename Allocate>
 void def_pool_methods(Class& cls, Allocate allocate, int (*device_of)(const Pool&)) {
+  using Fast = FastMethods<Pool, Buffer>;
+  Fast::allocate = allocate;  // captureless
+  Fast::device_of = device_of;
+  static PyMethodDef alloc_def{
+      "alloc", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&Fast::alloc)),
+      METH_FASTCALL | METH_KEYWORDS,
+      "alloc($self, nbytes, /, *, stream=None)\n--\n\nA buffer of `nbytes` bytes (a uint8 "
+      "vector) for use on `stream` (None: the default stream; an int handle, or an object with "
+      ".cuda_stream or .ptr). Raises InputError for a bad size or stream, PoolExhaustedError "
+      "when full and fallback is off."};
+  PyObject* descr = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), &alloc_def);
+  if (descr == nullptr) throw py::error_already_set();
+  py::setattr(cls, "alloc", py::reinterpret_steal<py::object>(descr));
   cls.def(
-         "alloc",
-         [allocate, device_of](const std::shared_ptr<Pool>& self, py::handle nbytes_arg,
-                               py::handle stream_arg) {
-           const std::size_t nbytes = to_nbytes(nbytes_arg, "nbytes");
-           const StreamId stream = to_stream(stream_arg);
-           return make_buffer<Buffer>(self, allocate_block(*self, allocate, nbytes, stream),
-                                      bytes_layout(nbytes), nbytes, device_of(*self));
-         },
-         py::arg("nbytes"), py::kw_only(), py::arg("stream") = py::none(),
-         "alloc(nbytes, *, stream=None): a buffer of `nbytes` bytes (a uint8 vector) for use on "
-         "`stream` (None: the default stream; an int handle, or an object with .cuda_stream or "
-         ".ptr). Raises InputError for a bad size or stream, PoolExhaustedError when full and "
-         "fallback is off.")
-      .def(
-          "allocate_array",
-          [allocate, device_of](const std::shared_ptr<Pool>& self, std::size_t nbytes,
+         "allocate_array",
+          [allocate, device_of](py::object self, std::size_t nbytes,
                                 std::vector<py::ssize_t> shape, std::string typestr,
                                 std::string format, py::ssize_t itemsize, std::uint8_t dl_code,
                                 py::handle stream_arg) {
+            Pool& pool = self.cast<Pool&>();
             const StreamId stream = to_stream(stream_arg);
             Layout layout = array_layout(std::move(shape), std::move(typestr), std::move(format),
                                          itemsize, dl_code);
-            return make_buffer<Buffer>(self, allocate_block(*self, allocate, nbytes, stream),
-                                       std::move(layout), nbytes, device_of(*self));
+            return make_buffer<Buffer>(self, allocate_block(pool, allocate, nbytes, stream),
+                                       std::move(layout), nbytes, device_of(pool));
           },
           py::arg("nbytes"), py::arg("shape"), py::arg("typestr"), py::arg("format"),
           py::arg("itemsize"), py::arg("dl_code"), py::arg("stream") = py::none())
@@ -326,13 +466,8 @@ py::class_<Buffer> def_buffer_common(py::module_& m, const char* name, const cha
       .def_property_readonly("device", [](const Buffer& b) { return b.device; })
       .def_property_readonly("fallback", [](const Buffer& b) { return b.fallback; },
                              "True when the pool was full and this is a direct allocation.")
-      .def_property_readonly("released", [](const Buffer& b) { return !b.block; })
-      .def("release", [](Buffer& b) { b.release(); })
-      .def("release", [](Buffer& b, py::handle stream) { b.release_on(to_stream(stream)); },
-           py::arg("stream"),
-           "Gives the memory back now. Work queued on the buffer's stream (or on `stream`, when "
-           "given: the caller orders every use before it) may still be using it. Raises "
-           "InputError when already released.");
+      .def_property_readonly("released", [](const Buffer& b) { return !b.block; });
+  def_fast_release<Buffer>(cls);
   return cls;
 }
 
@@ -385,6 +520,20 @@ void bind_host(py::module_& m) {
         return pool.allocate(nbytes, stream);
       },
       [](const memory::HostPool&) { return -1; });
+
+  m.def(
+      "host_memory_bench",
+      [](const std::vector<std::size_t>& sizes, int iterations, int warmup) {
+        std::vector<memory::BenchSeries> series;
+        {
+          py::gil_scoped_release unlocked;
+          series = memory::host_memory_bench(sizes, iterations, warmup);
+        }
+        return bench_list(series);
+      },
+      py::arg("sizes"), py::arg("iterations") = 2000, py::arg("warmup") = 200,
+      "Allocate+release pairs timed from C++ without a GPU: [(impl, bytes, ns samples)] for "
+      "trtpipe's HostPool and aligned_alloc/free.");
 }
 
 #if TRTPIPE_WITH_CUDA
@@ -517,13 +666,7 @@ void bind_cuda(py::module_& m) {
           py::gil_scoped_release unlocked;
           series = memory::memory_bench(sizes, iterations, warmup, device);
         }
-        py::list out;
-        for (const auto& s : series) {
-          out.append(py::make_tuple(s.impl, s.bytes,
-                                    py::array_t<double>(static_cast<py::ssize_t>(s.ns.size()),
-                                                        s.ns.data())));
-        }
-        return out;
+        return bench_list(series);
       },
       py::arg("sizes"), py::arg("iterations") = 2000, py::arg("warmup") = 200,
       py::arg("device") = 0,

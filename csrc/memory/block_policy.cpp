@@ -70,9 +70,24 @@ bool BlockPolicy::try_allocate(std::size_t bytes, StreamId stream, Allocation& o
   if (bytes > kMaxRequest) return false;
   const std::size_t size = round_up(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
-  auto own = stream_cached_.find(stream);
-  if (own != stream_cached_.end() && take(own->second, size, stream, out)) return true;
-  return take(free_, size, stream, out);
+  return take_own(size, stream, out) || take_free(size, stream, out);
+}
+
+BlockPolicy::StreamCache& BlockPolicy::cache_of(StreamId stream) {
+  if (last_cache_ == nullptr || last_stream_ != stream) {
+    last_cache_ = &stream_cached_[stream];
+    last_stream_ = stream;
+  }
+  return *last_cache_;
+}
+
+bool BlockPolicy::take_own(std::size_t size, StreamId stream, Allocation& out) {
+  StreamCache& cache = cache_of(stream);
+  if (take(cache.set, &cache.parked, size, stream, out)) return true;
+  if (cache.parked == 0) return false;
+  // Parked neighbours together may fit what none of them fits alone.
+  unpark(cache, stream);
+  return take(cache.set, &cache.parked, size, stream, out);
 }
 
 Allocation BlockPolicy::allocate(std::size_t bytes, StreamId stream) {
@@ -83,21 +98,19 @@ Allocation BlockPolicy::allocate(std::size_t bytes, StreamId stream) {
   const std::size_t size = round_up(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
   Allocation out;
-  auto own = stream_cached_.find(stream);
-  if (own != stream_cached_.end() && take(own->second, size, stream, out)) return out;
-  if (take(free_, size, stream, out)) return out;
+  if (take_own(size, stream, out) || take_free(size, stream, out)) return out;
 
   // Blocks other streams released may be done with by now.
   settle_done_batches();
   fence_other_streams(stream);
   settle_done_batches();
-  if (take(free_, size, stream, out)) return out;
+  if (take_free(size, stream, out)) return out;
 
   if (capacity_ < options_.max_bytes) {
     const std::size_t room = options_.max_bytes - capacity_;
     const std::size_t want = std::max(round_up(options_.grow_bytes), size);
     if (size <= room && add_arena(std::min(want, room / kBlockAlignment * kBlockAlignment)) &&
-        take(free_, size, stream, out)) {
+        take_free(size, stream, out)) {
       return out;
     }
   }
@@ -107,10 +120,10 @@ Allocation BlockPolicy::allocate(std::size_t bytes, StreamId stream) {
   if (options_.fallback) {
     // Without blocking: this stream's own cached blocks may merge with free neighbours.
     auto cached = stream_cached_.find(stream);
-    if (cached != stream_cached_.end() && !cached->second.empty()) {
+    if (cached != stream_cached_.end() && !cached->second.set.empty()) {
       fence_stream(stream, cached->second);
       settle_done_batches();
-      if (take(free_, size, stream, out)) return out;
+      if (take_free(size, stream, out)) return out;
     }
     return fallback_allocate(size, stream);
   }
@@ -118,20 +131,26 @@ Allocation BlockPolicy::allocate(std::size_t bytes, StreamId stream) {
   throw_exhausted(bytes, "fallback to direct allocation is off");
 }
 
-bool BlockPolicy::take(FreeSet& set, std::size_t size, StreamId stream, Allocation& out) {
+bool BlockPolicy::take(FreeSet& set, std::size_t* parked, std::size_t size, StreamId stream,
+                       Allocation& out) {
   auto best = set.lower_bound({size, 0});
   if (best == set.end()) return false;
   const std::uintptr_t address = best->second;
   auto it = blocks_.find(address);
   Block& block = it->second;
   if (block.size > size) {
-    // The remainder stays where it was: same set, same stream restriction.
+    // The remainder stays where it was: same set, same state (a parked block's remainder
+    // stays parked), same stream restriction.
     blocks_.emplace_hint(std::next(it), address + size,
                          Block{block.size - size, block.arena, block.state, block.stream});
     set.emplace_hint(best, block.size - size, address + size);
+  } else if (block.state == State::Parked && parked != nullptr) {
+    --*parked;
   }
   set.erase(best);
-  if (block.state == State::StreamCached) stream_cached_bytes_ -= size;
+  if (block.state == State::StreamCached || block.state == State::Parked) {
+    stream_cached_bytes_ -= size;
+  }
   block.size = size;
   block.state = State::Used;
   block.stream = stream;
@@ -157,7 +176,7 @@ void BlockPolicy::insert_free(BlockMap::iterator it, State state, StreamId strea
   it->second.stream = state == State::StreamCached ? stream : 0;
   if (state == State::StreamCached) stream_cached_bytes_ += it->second.size;
   if (state == State::Pending) return;
-  FreeSet& set = state == State::Free ? free_ : stream_cached_[stream];
+  FreeSet& set = state == State::Free ? free_ : cache_of(stream).set;
   auto mergeable = [&](const BlockMap::iterator& a, const BlockMap::iterator& b) {
     return a->first + a->second.size == b->first && a->second.arena == b->second.arena &&
            b->second.state == a->second.state && b->second.stream == a->second.stream;
@@ -205,33 +224,77 @@ void BlockPolicy::release(const Allocation& allocation, StreamId stream) {
   in_use_ -= it->second.size;
   --live_blocks_;
   ++releases_;
-  insert_free(it, State::StreamCached, stream);
+  if (!would_merge(it, stream)) {
+    insert_free(it, State::StreamCached, stream);
+    return;
+  }
+  // Kept whole for the next request of this size on this stream (see the header).
+  StreamCache& cache = cache_of(stream);
+  if (cache.parked >= kParkedPerStream) unpark(cache, stream);
+  Block& block = it->second;
+  block.state = State::Parked;
+  block.stream = stream;
+  stream_cached_bytes_ += block.size;
+  cache.set.emplace(block.size, address);
+  ++cache.parked;
 }
 
-void BlockPolicy::fence_stream(StreamId stream, FreeSet& set) {
+bool BlockPolicy::would_merge(BlockMap::iterator it, StreamId stream) const {
+  auto cached_on_stream = [&](BlockMap::const_iterator other) {
+    return other->second.state == State::StreamCached && other->second.stream == stream &&
+           other->second.arena == it->second.arena;
+  };
+  auto next = std::next(it);
+  if (next != blocks_.end() && it->first + it->second.size == next->first &&
+      cached_on_stream(next)) {
+    return true;
+  }
+  if (it == blocks_.begin()) return false;
+  auto prev = std::prev(it);
+  return prev->first + prev->second.size == it->first && cached_on_stream(prev);
+}
+
+void BlockPolicy::unpark(StreamCache& cache, StreamId stream) {
+  std::vector<std::uintptr_t> parked;
+  parked.reserve(cache.parked);
+  for (const auto& [size, address] : cache.set) {
+    if (blocks_.find(address)->second.state == State::Parked) parked.push_back(address);
+  }
+  // A parked block merges only when it is itself unparked, so each address is still a block.
+  for (std::uintptr_t address : parked) {
+    auto it = blocks_.find(address);
+    cache.set.erase({it->second.size, address});
+    stream_cached_bytes_ -= it->second.size;
+    insert_free(it, State::StreamCached, stream);
+  }
+  cache.parked = 0;
+}
+
+void BlockPolicy::fence_stream(StreamId stream, StreamCache& cache) {
   PendingBatch batch{upstream_->record_fence(stream), {}};
-  batch.blocks.reserve(set.size());
-  for (const auto& [size, address] : set) {
+  batch.blocks.reserve(cache.set.size());
+  for (const auto& [size, address] : cache.set) {
     blocks_.find(address)->second.state = State::Pending;
     stream_cached_bytes_ -= size;
     pending_bytes_ += size;
     batch.blocks.push_back(address);
   }
-  set.clear();
+  cache.set.clear();
+  cache.parked = 0;
   pending_.push_back(std::move(batch));
 }
 
 void BlockPolicy::fence_other_streams(StreamId requester) {
-  for (auto& [stream, set] : stream_cached_) {
-    if (stream != requester && !set.empty()) fence_stream(stream, set);
+  for (auto& [stream, cache] : stream_cached_) {
+    if (stream != requester && !cache.set.empty()) fence_stream(stream, cache);
   }
 }
 
 void BlockPolicy::reclaim() {
   std::lock_guard<std::mutex> lock(mutex_);
   settle_done_batches();
-  for (auto& [stream, set] : stream_cached_) {
-    if (!set.empty()) fence_stream(stream, set);
+  for (auto& [stream, cache] : stream_cached_) {
+    if (!cache.set.empty()) fence_stream(stream, cache);
   }
   settle_done_batches();
 }
@@ -259,7 +322,9 @@ void BlockPolicy::settle_done_batches() {
 bool BlockPolicy::wait_for_pending(std::size_t size, StreamId stream, Allocation& out) {
   // The requester's own cached blocks join in, so that everything released can coalesce.
   auto own = stream_cached_.find(stream);
-  if (own != stream_cached_.end() && !own->second.empty()) fence_stream(stream, own->second);
+  if (own != stream_cached_.end() && !own->second.set.empty()) {
+    fence_stream(stream, own->second);
+  }
   for (std::size_t i = 0; i < pending_.size();) {
     const bool done = upstream_->fence_done(pending_[i].fence);
     if (!done && !upstream_->wait_fence(pending_[i].fence)) {
@@ -269,7 +334,7 @@ bool BlockPolicy::wait_for_pending(std::size_t size, StreamId stream, Allocation
     if (!done) ++fence_waits_;
     settle(pending_[i]);
     pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
-    if (take(free_, size, stream, out)) return true;
+    if (take_free(size, stream, out)) return true;
   }
   return false;
 }
@@ -292,8 +357,8 @@ Allocation BlockPolicy::fallback_allocate(std::size_t size, StreamId stream) {
 
 std::size_t BlockPolicy::largest_free_locked() const {
   std::size_t largest = free_.empty() ? 0 : free_.rbegin()->first;
-  for (const auto& [stream, set] : stream_cached_) {
-    if (!set.empty()) largest = std::max(largest, set.rbegin()->first);
+  for (const auto& [stream, cache] : stream_cached_) {
+    if (!cache.set.empty()) largest = std::max(largest, cache.set.rbegin()->first);
   }
   for (const PendingBatch& batch : pending_) {
     for (std::uintptr_t address : batch.blocks) {
@@ -359,6 +424,7 @@ std::vector<BlockInfo> BlockPolicy::blocks() const {
       case State::Used: info.state = BlockInfo::State::Used; break;
       case State::Free: info.state = BlockInfo::State::Free; break;
       case State::StreamCached: info.state = BlockInfo::State::StreamCached; break;
+      case State::Parked: info.state = BlockInfo::State::Parked; break;
       case State::Pending: info.state = BlockInfo::State::Pending; break;
     }
     out.push_back(info);
@@ -377,8 +443,8 @@ void BlockPolicy::drain() noexcept {
   // Arenas are freed only once no queued work can still touch a cached block.
   try {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& [stream, set] : stream_cached_) {
-      if (set.empty()) continue;
+    for (auto& [stream, cache] : stream_cached_) {
+      if (cache.set.empty()) continue;
       PendingBatch batch{upstream_->record_fence(stream), {}};
       pending_.push_back(std::move(batch));
     }

@@ -12,6 +12,12 @@
 // every stream once the fence is done. Fences are recorded lazily, only when another stream
 // needs memory, so the common case (one stream per pipeline stage reusing its own buffers)
 // pays nothing per release. A block is never given to another stream before its fence is done.
+//
+// A released block that would coalesce with its stream's cached neighbours is parked instead
+// (kept whole, in the same per-stream best-fit set), so that a stream allocating and releasing
+// the same size over and over takes back the exact block: no split, no merge. Parked blocks
+// coalesce on demand: when the stream's lookup misses, when more than kParkedPerStream are
+// parked on it, and when they are fenced (reclaim(), another stream's miss).
 // The price: a stream must stay valid while the pool holds free blocks it released (fences are
 // recorded on it later); reclaim() before destroying such a stream moves them off it.
 //
@@ -36,6 +42,8 @@
 namespace trtpipe::memory {
 
 inline constexpr std::size_t kBlockAlignment = 256;
+// Released blocks kept uncoalesced per stream for exact reuse, at most.
+inline constexpr std::size_t kParkedPerStream = 16;
 
 struct PoolOptions {
   std::size_t initial_bytes = 0;  // first arena, allocated at construction (0: none yet)
@@ -66,12 +74,13 @@ struct PoolStats {
 
 // One block as the policy sees it, for inspection and tests.
 struct BlockInfo {
-  enum class State { Used, Free, StreamCached, Pending };
+  // Parked: stream-cached, kept apart from cached neighbours for exact reuse.
+  enum class State { Used, Free, StreamCached, Parked, Pending };
   std::uintptr_t address = 0;
   std::size_t size = 0;
   std::size_t arena = 0;
   State state = State::Free;
-  StreamId stream = 0;  // the stream that may reuse a StreamCached block
+  StreamId stream = 0;  // the stream that may reuse a StreamCached or Parked block
 };
 
 struct ArenaInfo {
@@ -119,7 +128,7 @@ class BlockPolicy {
   const char* kind() const noexcept { return upstream_->kind(); }
 
  private:
-  enum class State : std::uint8_t { Used, Free, StreamCached, Pending };
+  enum class State : std::uint8_t { Used, Free, StreamCached, Parked, Pending };
   struct Block {
     std::size_t size;
     std::size_t arena;
@@ -136,13 +145,26 @@ class BlockPolicy {
   };
   using FreeSet = std::set<std::pair<std::size_t, std::uintptr_t>>;
   using BlockMap = std::map<std::uintptr_t, Block>;
+  // What one stream may reuse before any fence: cached and parked blocks, best fit by size.
+  struct StreamCache {
+    FreeSet set;
+    std::size_t parked = 0;
+  };
 
   bool add_arena(std::size_t bytes);
-  bool take(FreeSet& set, std::size_t size, StreamId stream, Allocation& out);
+  bool take(FreeSet& set, std::size_t* parked, std::size_t size, StreamId stream,
+            Allocation& out);
+  bool take_own(std::size_t size, StreamId stream, Allocation& out);
+  bool take_free(std::size_t size, StreamId stream, Allocation& out) {
+    return take(free_, nullptr, size, stream, out);
+  }
+  bool would_merge(BlockMap::iterator it, StreamId stream) const;
+  StreamCache& cache_of(StreamId stream);
+  void unpark(StreamCache& cache, StreamId stream);
   void insert_free(BlockMap::iterator it, State state, StreamId stream);
   void settle_done_batches();
   void settle(PendingBatch& batch);
-  void fence_stream(StreamId stream, FreeSet& set);
+  void fence_stream(StreamId stream, StreamCache& cache);
   void fence_other_streams(StreamId requester);
   bool wait_for_pending(std::size_t size, StreamId stream, Allocation& out);
   Allocation fallback_allocate(std::size_t size, StreamId stream);
@@ -157,7 +179,9 @@ class BlockPolicy {
   std::vector<Arena> arenas_;
   BlockMap blocks_;
   FreeSet free_;  // usable by every stream
-  std::unordered_map<StreamId, FreeSet> stream_cached_;
+  std::unordered_map<StreamId, StreamCache> stream_cached_;  // entries are never erased
+  StreamId last_stream_ = 0;
+  StreamCache* last_cache_ = nullptr;  // stream_cached_[last_stream_]: most calls use one stream
   std::vector<PendingBatch> pending_;
   std::unordered_map<std::uintptr_t, Allocation> fallbacks_;
   std::size_t capacity_ = 0;

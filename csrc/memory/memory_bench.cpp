@@ -3,7 +3,6 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
-#include <chrono>
 #include <string>
 
 #include "common/cuda_check.hpp"
@@ -28,24 +27,6 @@ class Stream {
  private:
   cudaStream_t stream_ = nullptr;
 };
-
-template <typename Pair>
-BenchSeries time_pairs(const char* impl, std::size_t bytes, int iterations, int warmup,
-                       Pair pair) {
-  using Clock = std::chrono::steady_clock;
-  BenchSeries out{impl, bytes, {}};
-  out.ns.reserve(static_cast<std::size_t>(iterations));
-  for (int i = 0; i < warmup; ++i) pair();
-  for (int i = 0; i < iterations; ++i) {
-    const auto start = Clock::now();
-    pair();
-    const auto stop = Clock::now();
-    out.ns.push_back(
-        static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start)
-                                .count()));
-  }
-  return out;
-}
 
 }  // namespace
 

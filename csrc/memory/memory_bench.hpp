@@ -2,16 +2,11 @@
 // Allocate+release pairs timed from C++: trtpipe's DevicePool next to cudaMalloc/cudaFree and
 // cudaMallocAsync/cudaFreeAsync (the device's default memory pool), in one process.
 #include <cstddef>
-#include <string>
 #include <vector>
 
-namespace trtpipe::memory {
+#include "memory/pair_timer.hpp"
 
-struct BenchSeries {
-  std::string impl;
-  std::size_t bytes = 0;
-  std::vector<double> ns;  // one sample per allocate+release pair
-};
+namespace trtpipe::memory {
 
 std::vector<BenchSeries> memory_bench(const std::vector<std::size_t>& sizes, int iterations,
                                       int warmup, int device);

@@ -11,6 +11,9 @@ that stream and by another stream only after the work queued before the release 
 (the pool records a CUDA event lazily, when another stream needs the memory, so a stream must
 outlive the free blocks it released: call ``pool.reclaim()`` before destroying it). Pass a CUDA
 stream as an integer handle or as an object with ``.cuda_stream`` (PyTorch) or ``.ptr`` (CuPy).
+A stream that allocates and releases the same size again and again gets the same block back
+without splitting or merging it (the released block is "parked" whole; parked blocks coalesce
+when the stream's request does not fit, and on ``reclaim()``).
 
 A buffer is released when it is garbage-collected or on ``release()``. Releasing twice, or using
 a released buffer, raises :class:`~trtpipe.errors.InputError`. Views other libraries made of the
@@ -70,7 +73,9 @@ class BlockInfo:
     address: int
     size: int
     arena: int
-    state: str  # "used", "free", "stream_cached" or "pending"
+    # "used", "free", "stream_cached", "parked" (stream-cached, kept whole for exact reuse and
+    # coalesced on demand) or "pending"
+    state: str
     stream: int
 
 
