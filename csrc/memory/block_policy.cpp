@@ -441,19 +441,16 @@ std::vector<ArenaInfo> BlockPolicy::arenas() const {
 
 void BlockPolicy::drain() noexcept {
   // Arenas are freed only once no queued work can still touch a cached block.
+  // No fence on the streams that cached blocks: they may have been destroyed before the pool,
+  // and a destroyed stream's handle must not be used. Waiting for the whole device is safe.
   try {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& [stream, cache] : stream_cached_) {
-      if (cache.set.empty()) continue;
-      PendingBatch batch{upstream_->record_fence(stream), {}};
-      pending_.push_back(std::move(batch));
-    }
-    for (PendingBatch& batch : pending_) {
-      if (!upstream_->fence_done(batch.fence)) upstream_->wait_fence(batch.fence);
-      upstream_->destroy_fence(batch.fence);
-    }
+    bool cached = !pending_.empty();
+    for (const auto& [stream, cache] : stream_cached_) cached = cached || !cache.set.empty();
+    if (cached) upstream_->wait_idle();
+    for (PendingBatch& batch : pending_) upstream_->destroy_fence(batch.fence);
   } catch (...) {
-    // The context may already be gone at process exit; freeing below is still right.
+    // Locking failed at process exit; freeing below is still right.
   }
   pending_.clear();
   for (const auto& [address, allocation] : fallbacks_) {

@@ -29,6 +29,15 @@ CudaUpstream::CudaUpstream(int device) : device_(device) {
                                             std::to_string(device_));
 }
 
+void CudaUpstream::wait_idle() noexcept {
+  try {
+    DeviceGuard guard(device_);
+    static_cast<void>(cudaDeviceSynchronize());
+  } catch (...) {
+    // No context left (process exit): nothing can be running on it either.
+  }
+}
+
 CudaUpstream::~CudaUpstream() {
   for (cudaEvent_t event : spare_events_) static_cast<void>(cudaEventDestroy(event));
 }

@@ -33,6 +33,7 @@ class CudaUpstream : public Upstream {
   bool fence_done(Fence fence) override;
   bool wait_fence(Fence fence) override;
   void destroy_fence(Fence fence) noexcept override;
+  void wait_idle() noexcept override;
   int device() const noexcept { return device_; }
 
   // A fence that is complete from the start (no event behind it).

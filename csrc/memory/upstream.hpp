@@ -32,6 +32,9 @@ class Upstream {
   // Blocks until the fence completes; false when it cannot complete by waiting alone.
   virtual bool wait_fence(Fence fence) = 0;
   virtual void destroy_fence(Fence fence) noexcept = 0;
+  // Blocks until no queued work can still touch any region, naming no stream: used when the
+  // pool goes away, by which time streams that released blocks may be gone.
+  virtual void wait_idle() noexcept {}
 
   // Whether the host may dereference Region::ptr.
   virtual bool host_accessible() const noexcept = 0;

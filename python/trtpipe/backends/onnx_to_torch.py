@@ -83,7 +83,9 @@ def keep_shape_constants_on_host(module: Any) -> int:
     moved = 0
     users: dict[Any, list[tuple[Any, int]]] = {}
     for node in module.graph.nodes:
-        for position, arg in enumerate(node.args):
+        # keyword arguments (Resize passes scales so) are never the data input
+        args = [*enumerate(node.args), *((1, v) for v in node.kwargs.values())]
+        for position, arg in args:
             if getattr(arg, "op", None) == "get_attr":
                 users.setdefault(arg, []).append((node, position))
     for const, uses in users.items():
