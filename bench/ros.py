@@ -174,14 +174,18 @@ class Loop:
 
 def _through_node(loop: Loop, frame: np.ndarray, n: int, warmup: int) -> np.ndarray:
     msg = loop.message(frame)
-    samples = []
+    samples, lost = [], 0
     for seq in range(1, n + warmup + 1):
         sent = loop.send(msg, seq)
-        arrived = loop.wait_for(seq)
-        if arrived is None:
-            raise RuntimeError(f"frame {seq} got no detections within 5 s")
+        arrived = loop.wait_for(seq, timeout=1.0)
+        if arrived is None:  # lost on the way (counted); the next frame is sent regardless
+            lost += 1
+            log.warning("frame %d got no detections within 1 s", seq)
+            continue
         if seq > warmup:
             samples.append((arrived - sent) * 1e6)
+    if lost > max(1, (n + warmup) // 10):
+        raise RuntimeError(f"{lost} of {n + warmup} frames got no detections")
     return np.asarray(samples)
 
 
@@ -222,6 +226,8 @@ def _latency(quick: bool) -> list[Series]:
             loop.close()
         if detector is None:
             continue
+        # the node closes its detector when it goes, so every size gets a fresh one
+        detector, what = _real_detector()
         series.append(
             Series(
                 case,
@@ -247,16 +253,18 @@ def _latency(quick: bool) -> list[Series]:
 
 def _sustained(quick: bool) -> list[Series]:
     """Publish at fixed rates; delivered fraction, drops and latency per rate and detector."""
-    detectors: list[tuple[Any, str]] = [(NoOpDetector(), "no-op detector")]
+    # factories: the node closes its detector when it goes, so every run gets a fresh one
+    detectors: list[tuple[Any, str]] = [(lambda: NoOpDetector(), "no-op detector")]
     try:
-        detectors.append(_real_detector())
+        _, what = _real_detector()
+        detectors.append((lambda: _real_detector()[0], what))
     except (SuiteUnavailable, ImportError) as exc:
         log.warning("sustained rate with the no-op detector only: %s", exc)
     duration = 1.0 if quick else 3.0
     series = []
-    for detector, what in detectors:
+    for make_detector, what in detectors:
         for w, h in SIZES:
-            loop = Loop(detector, "sensor_data", f"rate{w}{len(series)}")
+            loop = Loop(make_detector(), "sensor_data", f"rate{w}{len(series)}")
             try:
                 series += _rates(loop, _frame(w, h), duration, f"{w}×{h} sustained input, {what}")
             finally:
