@@ -11,6 +11,8 @@ in this process, so the ratio is what the pipeline around the network costs:
   preprocessing kernel into a pool buffer, CUDA-graph replay) against the script running the
   same converted module eagerly on the GPU after OpenCV preprocessing on the CPU.
 
+The Detector's own time per frame (everything but the engine) is bench.decode's case.
+
     python -m bench.detector [--quick]     # results in $TRTPIPE_BENCH_OUT (bench/results)
 """
 
@@ -143,21 +145,10 @@ def gpu_series(model: str, frame: np.ndarray, iterations: int) -> list[Series]:
     note = _same_answer(det(frame, encoding="bgr8"), script(frame))
     case = f"{FRAME_SIZE[0]}×{FRAME_SIZE[1]} bgr8 → detections, GPU (PyTorch)"
     ours = _samples_us(lambda: det(frame, encoding="bgr8"), iterations)
-    own = np.empty(iterations)
-    for i in range(iterations):
-        det(frame, encoding="bgr8")
-        t = det.last_timings
-        own[i] = (t["end_to_end"] - t["inference"]) * 1e3
     theirs = _samples_us(lambda: script(frame), iterations)
     return [
         Series(case, "trtpipe", ours, note=f"{note}; backend {det.backend} on {det.device}"),
         Series(case, "OpenCV + PyTorch script", theirs, note="eager module, CPU preprocessing"),
-        Series(
-            f"{case}: Detector's own time",
-            "trtpipe",
-            own,
-            note="end_to_end - inference (preprocess, decode, bookkeeping)",
-        ),
     ]
 
 

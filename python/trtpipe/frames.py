@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from trtpipe.errors import InputError
+from trtpipe.preprocess import PACKED_CHANNELS as _PACKED_BPP
 
-# bytes per pixel of the packed encodings; the planar/sub-sampled ones are handled apart
-_PACKED_BPP = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
 _YUV422 = {"yuv422": "uyvy", "uyvy": "uyvy", "yuv422_yuy2": "yuyv", "yuyv": "yuyv"}
 FRAME_ENCODINGS = (*_PACKED_BPP, *_YUV422, "nv12")
 

@@ -173,7 +173,27 @@ def _pool_args(nbytes: int, max_bytes: int | None, grow_bytes: int | None) -> tu
     return initial, limit, grow
 
 
-class DevicePool(_PoolMethods, getattr(_core, "DevicePool", _WithoutCuda)):
+class _GpuPool(_PoolMethods):
+    """What DevicePool and PinnedPool construct alike: sizes checked, then the C++ pool."""
+
+    def __init__(
+        self,
+        nbytes: int,
+        *,
+        max_bytes: int | None = None,
+        grow_bytes: int | None = None,
+        fallback: bool = True,
+        device: int = 0,
+    ) -> None:
+        initial, limit, grow = _pool_args(nbytes, max_bytes, grow_bytes)
+        super().__init__(initial, limit, grow, bool(fallback), int(device))
+        self.device = int(device)
+        logger.debug(
+            "%s for GPU %d: %d bytes (max %d)", type(self).__name__, self.device, initial, limit
+        )
+
+
+class DevicePool(_GpuPool, getattr(_core, "DevicePool", _WithoutCuda)):
     """Device memory on GPU `device`, from cudaMalloc'd arenas.
 
     `nbytes` is the first arena; the pool grows by arenas of `grow_bytes` (default `nbytes`) up
@@ -182,42 +202,14 @@ class DevicePool(_PoolMethods, getattr(_core, "DevicePool", _WithoutCuda)):
     raises PoolExhaustedError.
     """
 
-    def __init__(
-        self,
-        nbytes: int,
-        *,
-        max_bytes: int | None = None,
-        grow_bytes: int | None = None,
-        fallback: bool = True,
-        device: int = 0,
-    ) -> None:
-        initial, limit, grow = _pool_args(nbytes, max_bytes, grow_bytes)
-        super().__init__(initial, limit, grow, bool(fallback), int(device))
-        self.device = int(device)
-        logger.debug("DevicePool on GPU %d: %d bytes (max %d)", self.device, initial, limit)
 
-
-class PinnedPool(_PoolMethods, getattr(_core, "PinnedPool", _WithoutCuda)):
+class PinnedPool(_GpuPool, getattr(_core, "PinnedPool", _WithoutCuda)):
     """Pinned host memory mapped into GPU `device`'s address space (cudaHostAlloc, mapped).
 
     Buffers support the buffer protocol (``np.asarray(buf)`` is a view) and give
     ``buf.device_ptr``, the address kernels use to read the same bytes without a copy.
     Sizing, growth and fallback are as for :class:`DevicePool`.
     """
-
-    def __init__(
-        self,
-        nbytes: int,
-        *,
-        max_bytes: int | None = None,
-        grow_bytes: int | None = None,
-        fallback: bool = True,
-        device: int = 0,
-    ) -> None:
-        initial, limit, grow = _pool_args(nbytes, max_bytes, grow_bytes)
-        super().__init__(initial, limit, grow, bool(fallback), int(device))
-        self.device = int(device)
-        logger.debug("PinnedPool for GPU %d: %d bytes (max %d)", self.device, initial, limit)
 
 
 class HostPool(_PoolMethods, _core.HostPool):

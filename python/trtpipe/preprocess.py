@@ -29,8 +29,9 @@ logger = logging.getLogger(__name__)
 
 ENCODINGS: tuple[str, ...] = tuple(_core.preprocess_encodings())
 
-_CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
-_YUV422 = ("yuv422", "uyvy", "yuv422_yuy2", "yuyv")
+# Bytes per pixel of the packed encodings, and the 4:2:2 names (2 bytes a pixel, in pairs).
+PACKED_CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
+YUV422 = ("yuv422", "uyvy", "yuv422_yuy2", "yuyv")
 _DEFAULT_BY_CHANNELS = {1: "mono8", 3: "bgr8", 4: "bgra8"}
 _FLOAT_TYPESTR = {"<f4": "float32", "<f2": "float16"}
 _NUMPY_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float16): "float16"}
@@ -213,10 +214,10 @@ def _image_frame(
                 f"image: expected an (H * 3/2, W) array for nv12, given shape {tuple(shape)}"
             )
         width, height, want = cols, rows * 2 // 3, 1
-    elif encoding in _YUV422:
+    elif encoding in YUV422:
         width, height, want = cols, rows, 2  # OpenCV's layout: (H, W, 2)
-    elif encoding in _CHANNELS:
-        width, height, want = cols, rows, _CHANNELS[encoding]
+    elif encoding in PACKED_CHANNELS:
+        width, height, want = cols, rows, PACKED_CHANNELS[encoding]
     else:
         raise InputError(f"encoding: expected one of {', '.join(ENCODINGS)}, given {encoding!r}")
     if channels != want:

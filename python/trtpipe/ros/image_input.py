@@ -14,10 +14,9 @@ from typing import Any
 import numpy as np
 
 from trtpipe.errors import InputError
+from trtpipe.preprocess import PACKED_CHANNELS as PACKED
+from trtpipe.preprocess import YUV422
 
-# Bytes per pixel of the encodings the preprocessing reads directly (sensor_msgs names).
-PACKED = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
-YUV422 = ("yuv422", "uyvy", "yuv422_yuy2", "yuyv")  # 2 bytes per pixel, pixel pairs
 BYTES_PER_PIXEL = {**PACKED, **dict.fromkeys(YUV422, 2), "nv12": 1}
 
 
