@@ -61,7 +61,7 @@ def _iou(a, b):
 def test_detection_changes_count_matches_by_class_and_iou(monkeypatch):
     # A stand-in decoder: each output row is one detection (x1, y1, x2, y2, class).
     decode_module = types.ModuleType("trtpipe.decode")
-    decode_module.detect_format = lambda shapes: "rows"
+    decode_module.detect_format = lambda shapes, input_size=None: "rows"
     decode_module.decode = lambda fmt, outputs: [
         _Dets(outputs["det"][0][:, :4], outputs["det"][0][:, 4])
     ]

@@ -8,6 +8,7 @@ void bind_errors(pybind11::module_& m);
 void bind_info(pybind11::module_& m);
 void bind_memory(pybind11::module_& m);
 void bind_preprocess(pybind11::module_& m);
+void bind_decode(pybind11::module_& m);
 // Only in CUDA builds: trtpipe._core.engine and trtpipe._core._testing.
 void bind_engine(pybind11::module_& m);
 

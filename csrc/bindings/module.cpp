@@ -6,6 +6,7 @@ PYBIND11_MODULE(_core, m) {
   trtpipe::bindings::bind_info(m);
   trtpipe::bindings::bind_memory(m);
   trtpipe::bindings::bind_preprocess(m);
+  trtpipe::bindings::bind_decode(m);
 #if TRTPIPE_WITH_CUDA
   trtpipe::bindings::bind_engine(m);
 #endif

@@ -334,7 +334,8 @@ class Detector:
             self._free.append(ticket.slot)
         t1 = time.perf_counter()
         if self.decoder is None:
-            self.decoder = detect_format({k: np.shape(v) for k, v in outputs.items()})
+            shapes = {k: np.shape(v) for k, v in outputs.items()}
+            self.decoder = detect_format(shapes, self.input_size)
             log.debug("decoder chosen from the output shapes: %s", self.decoder)
         dets = decode(self.decoder, outputs, ticket.transform, self.options)[0]
         t2 = time.perf_counter()

@@ -109,15 +109,18 @@ def compare_outputs(
 
 
 def compare_detections(
-    reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray]
+    reference: Mapping[str, np.ndarray],
+    candidate: Mapping[str, np.ndarray],
+    input_size: tuple[int, int] | None = None,
 ) -> tuple[list[DetectionChange], str | None]:
-    """Detection changes, or ([], why not) when no decoder is available for these outputs."""
+    """Detection changes, or ([], why not) when no decoder is available for these outputs.
+    ``input_size``: the network input's (width, height), which tells some layouts apart."""
     try:
         from trtpipe.decode import box_iou, decode, detect_format
     except ImportError as exc:
         return [], f"detections not compared: trtpipe.decode is not available ({exc})"
     try:
-        fmt = detect_format({name: value.shape for name, value in reference.items()})
+        fmt = detect_format({name: value.shape for name, value in reference.items()}, input_size)
     except Exception as exc:  # not a detector output, as the decoder sees it
         return [], f"detections not compared: {exc}"
     changes = []
@@ -129,6 +132,18 @@ def compare_detections(
             matched = int(np.sum(np.any((iou >= 0.5) & same, axis=1)))
         changes.append(DetectionChange(fmt, len(ref), len(got), matched))
     return changes, None
+
+
+def _image_size(inputs: Mapping[str, np.ndarray]) -> tuple[int, int] | None:
+    """(width, height) of the one NCHW/NHWC image input, if that is what ``inputs`` is."""
+    if len(inputs) != 1:
+        return None
+    shape = np.shape(next(iter(inputs.values())))
+    if len(shape) != 4:
+        return None
+    if shape[1] == 3:
+        return int(shape[3]), int(shape[2])
+    return (int(shape[2]), int(shape[1])) if shape[3] == 3 else None
 
 
 def validate(
@@ -146,7 +161,7 @@ def validate(
         outputs=compare_outputs(want, got),
         threshold=threshold,
     )
-    changes, note = compare_detections(want, got)
+    changes, note = compare_detections(want, got, _image_size(inputs))
     report.detections = changes
     if note:
         report.notes.append(note)

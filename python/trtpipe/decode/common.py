@@ -9,13 +9,17 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from trtpipe import _core
 from trtpipe.decode.detections import Detections
-from trtpipe.decode.nms import nms, nms_sorted
+from trtpipe.decode.nms import nms
 from trtpipe.errors import InputError
 
 
 class BoxTransform(Protocol):
-    """Maps network-pixel boxes to source pixels (trtpipe.preprocess.Letterbox has this)."""
+    """Maps network-pixel boxes to source pixels (trtpipe.preprocess.Letterbox has this).
+
+    A transform may also have ``source_terms``, (pad_x, pad_y, scale_x, scale_y, src_w,
+    src_h) of a letterbox, so the dense-head decoders map boxes inside _core."""
 
     def to_source(self, boxes_xyxy: np.ndarray) -> np.ndarray: ...
 
@@ -52,7 +56,7 @@ class DecodeOptions:
 
 
 def as_float_array(value: Any, name: str, ndim: int | tuple[int, ...]) -> np.ndarray:
-    """The output as a NumPy float array, checking its rank."""
+    """The output as a float32 NumPy array (no copy when it is one), checking its rank."""
     try:
         array = np.asarray(value)
     except Exception as exc:  # a GPU array without __array__, for instance
@@ -62,7 +66,8 @@ def as_float_array(value: Any, name: str, ndim: int | tuple[int, ...]) -> np.nda
         raise InputError(
             f"{name}: expected {' or '.join(map(str, ranks))} dims, given {array.shape}"
         )
-    if not np.issubdtype(array.dtype, np.floating):
+    # float32 is what the compiled scans read; other dtypes (a float16 head) are converted once
+    if array.dtype != np.float32:
         array = array.astype(np.float32)
     return array
 
@@ -113,37 +118,34 @@ def finish(
     return Detections.from_arrays(boxes, scores[keep], class_ids[keep], options.label_names)
 
 
-def finish_sorted(
-    cols: np.ndarray,
+def dense_head_detections(
     scores: np.ndarray,
-    class_ids: np.ndarray,
+    boxes: np.ndarray,
     transform: BoxTransform | None,
     options: DecodeOptions,
+    *,
+    objectness: np.ndarray | None = None,
+    class_ids_of_rows: np.ndarray | None = None,
 ) -> Detections:
-    """:func:`finish` for candidates already in descending score order, boxes as float64
-    rows x1, y1, x2, y2 (shape (4, N)): skips re-sorting and re-laying-out the boxes."""
-    keep = nms_sorted(
-        cols, None if options.agnostic else class_ids, options.iou, options.max_detections
+    """Detections of one image of a dense head, in one call into _core: the best class per
+    anchor over ``scores`` (float32 [classes, anchors], times ``objectness`` where given),
+    threshold, boxes from ``boxes`` (float32 [4, anchors] cx, cy, w, h), NMS, and the mapping
+    to source pixels (in _core for a transform with ``source_terms``, as a Letterbox has).
+    Any strides: transposed and sliced views are read in place. ``class_ids_of_rows``: the
+    class id of each row of ``scores`` where they are a subset of the classes."""
+    terms = getattr(transform, "source_terms", None)
+    found_boxes, found_scores, found_ids = _core.decode.dense_head(
+        scores,
+        boxes,
+        options.conf,
+        options.iou,
+        options.max_detections,
+        options.agnostic,
+        objectness,
+        terms,
     )
-    boxes = cols[:, keep].T.astype(np.float32)
-    if transform is not None and len(keep):
-        boxes = np.asarray(transform.to_source(boxes), dtype=np.float32)
-    return Detections.from_arrays(boxes, scores[keep], class_ids[keep], options.label_names)
-
-
-def cxcywh_rows(pred: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """float64 x1, y1, x2, y2 rows (shape (4, K)) of the given columns of cx, cy, w, h rows."""
-    cx, cy = pred[0].take(columns), pred[1].take(columns)
-    half_w, half_h = pred[2].take(columns) * 0.5, pred[3].take(columns) * 0.5
-    rows = np.empty((4, len(columns)), np.float64)
-    # 1-D ufuncs writing into the rows: fewer and cheaper calls than 2-D slices and a stack
-    np.subtract(cx, half_w, out=rows[0])
-    np.subtract(cy, half_h, out=rows[1])
-    np.add(cx, half_w, out=rows[2])
-    np.add(cy, half_h, out=rows[3])
-    return rows
-
-
-def cxcywh_to_xyxy(cx: np.ndarray, cy: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
-    half_w, half_h = w / 2, h / 2
-    return np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], axis=-1)
+    if class_ids_of_rows is not None:
+        found_ids = class_ids_of_rows[found_ids]
+    if transform is not None and terms is None and len(found_scores):
+        found_boxes = np.asarray(transform.to_source(found_boxes), dtype=np.float32)
+    return Detections.from_arrays(found_boxes, found_scores, found_ids, options.label_names)

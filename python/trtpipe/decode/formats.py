@@ -3,6 +3,7 @@ runs the chosen decoder on a dict of outputs."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,11 +19,39 @@ from trtpipe.decode.yolov5 import decode_yolov5
 from trtpipe.decode.yolov8 import decode_yolov8
 from trtpipe.errors import InputError
 
-FORMATS = ("yolov8", "yolov5", "end_to_end", "efficient_nms", "detectnet")
+FORMATS = ("yolov8", "yolov8_transposed", "yolov5", "end_to_end", "efficient_nms", "detectnet")
 
 
-def detect_format(shapes: Mapping[str, Sequence[int]]) -> str:
-    """The output format of a model whose outputs have these (concrete) shapes, by name."""
+# Strides of the detection heads: P3-P5, and P3-P6 for the "6" models.
+_HEAD_STRIDES = ((8, 16, 32), (8, 16, 32, 64))
+
+
+def _grid_cells(input_size: tuple[int, int], strides: Sequence[int]) -> int:
+    w, h = input_size
+    return sum(-(-w // s) * -(-h // s) for s in strides)
+
+
+def _anchor_rows_format(anchors: int, input_size: tuple[int, int] | None) -> str:
+    """YOLOv5 or a transposed YOLOv8 export, both [B, N, channels] with N > channels: an
+    anchor-free head has one row per grid cell, YOLOv5's three anchors per cell."""
+    if input_size is not None:
+        for strides in _HEAD_STRIDES:
+            cells = _grid_cells(input_size, strides)
+            if anchors == cells:
+                return "yolov8_transposed"
+            if anchors == 3 * cells:
+                return "yolov5"
+    return "yolov5"
+
+
+def detect_format(
+    shapes: Mapping[str, Sequence[int]], input_size: tuple[int, int] | None = None
+) -> str:
+    """The output format of a model whose outputs have these (concrete) shapes, by name.
+
+    ``input_size`` (width, height of the network input) tells a transposed YOLOv8 export
+    ``[B, N, 4 + C]`` from YOLOv5's ``[B, N, 5 + C]`` by the number of rows; without it such
+    an output is taken for YOLOv5."""
     names = list(shapes)
     if set(EFFICIENT_NMS_NAMES) <= set(names):
         return "efficient_nms"
@@ -39,7 +68,7 @@ def detect_format(shapes: Mapping[str, Sequence[int]]) -> str:
             if cols == 6 and rows > 6:
                 return "end_to_end"
             # YOLOv8 puts the few channel rows first; YOLOv5 the many anchor rows first.
-            return "yolov8" if rows < cols else "yolov5"
+            return "yolov8" if rows < cols else _anchor_rows_format(rows, input_size)
     described = ", ".join(f"{n} {tuple(s)}" for n, s in shapes.items())
     raise InputError(
         f"outputs: expected a known detector layout ({', '.join(FORMATS)}), given {described}; "
@@ -72,6 +101,7 @@ def _single(fn: Callable[..., list[Detections]]):
 
 _DECODERS: dict[str, Callable[..., list[Detections]]] = {
     "yolov8": _single(decode_yolov8),
+    "yolov8_transposed": _single(functools.partial(decode_yolov8, transposed=True)),
     "yolov5": _single(decode_yolov5),
     "end_to_end": _single(decode_end_to_end),
     "efficient_nms": _efficient_nms,

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from trtpipe.decode.common import (
     DecodeOptions,
     Transforms,
     as_float_array,
     class_filter,
-    cxcywh_to_xyxy,
-    finish,
+    dense_head_detections,
     per_image,
 )
 from trtpipe.decode.detections import Detections
@@ -35,23 +32,17 @@ def decode_yolov5(
         raise InputError(f"output: expected [B, N, 5 + classes], given {out.shape}")
     num_classes = out.shape[2] - 5
     wanted = class_filter(opts, num_classes)
-    results = []
     images = per_image(transforms, out.shape[0])
-    for b in range(out.shape[0]):
-        pred = out[b]
-        # Class scores are at most 1, so objectness alone rules most anchors out cheaply.
-        sub = pred[pred[:, 4] > opts.conf]
-        cls = sub[:, 5:] if wanted is None else sub[:, 5 + wanted]
-        if sub.shape[0] == 0 or cls.shape[1] == 0:
-            results.append(Detections.empty(opts.label_names is not None))
-            continue
-        cls = cls * sub[:, 4:5]
-        class_ids = cls.argmax(axis=1)
-        scores = cls[np.arange(len(cls)), class_ids]
-        keep = scores > opts.conf
-        sub, scores, class_ids = sub[keep], scores[keep], class_ids[keep]
-        if wanted is not None:
-            class_ids = wanted[class_ids]
-        boxes = cxcywh_to_xyxy(sub[:, 0], sub[:, 1], sub[:, 2], sub[:, 3])
-        results.append(finish(boxes, scores, class_ids, images[b], opts))
-    return results
+    # score = objectness × class score, per class; anchors whose objectness alone cannot pass
+    # are skipped (class scores are at most 1)
+    return [
+        dense_head_detections(
+            (pred[:, 5:] if wanted is None else pred[:, 5 + wanted]).T,
+            pred[:, :4].T,
+            images[b],
+            opts,
+            objectness=pred[:, 4],
+            class_ids_of_rows=wanted,
+        )
+        for b, pred in enumerate(out)
+    ]

@@ -1,0 +1,223 @@
+// trtpipe.decode's view of csrc/decode: NumPy arrays in (read in place, any strides), NumPy
+// arrays out. The GIL is released while the C++ runs.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "bindings/bindings.hpp"
+#include "common/errors.hpp"
+#include "decode/candidates.hpp"
+#include "decode/dense_head.hpp"
+#include "decode/nms.hpp"
+
+namespace py = pybind11;
+
+namespace trtpipe::bindings {
+namespace {
+
+template <typename T>
+void check_array(const py::array& a, const char* name, py::ssize_t ndim) {
+  if (!a.dtype().is(py::dtype::of<T>())) {
+    throw InputError(std::string(name) + ": expected " +
+                     std::string(py::str(py::dtype::of<T>())) + ", given " +
+                     std::string(py::str(a.dtype())));
+  }
+  if (a.ndim() != ndim) {
+    throw InputError(std::string(name) + ": expected " + std::to_string(ndim) + " dims, given " +
+                     std::to_string(a.ndim()));
+  }
+  for (py::ssize_t d = 0; d < ndim; ++d) {
+    if (a.strides(d) % static_cast<py::ssize_t>(sizeof(T)) != 0) {
+      throw InputError(std::string(name) + ": expected strides that are whole elements");
+    }
+  }
+}
+
+template <typename T>
+py::array_t<T> to_numpy(const std::vector<T>& values) {
+  py::array_t<T> out(static_cast<py::ssize_t>(values.size()));
+  if (!values.empty()) std::memcpy(out.mutable_data(), values.data(), values.size() * sizeof(T));
+  return out;
+}
+
+decode::ScoreMatrix matrix_of(const py::array& a) {
+  decode::ScoreMatrix m;
+  m.data = static_cast<const float*>(a.data());
+  m.classes = a.shape(0);
+  m.anchors = a.shape(1);
+  m.class_stride = a.strides(0) / static_cast<py::ssize_t>(sizeof(float));
+  m.anchor_stride = a.strides(1) / static_cast<py::ssize_t>(sizeof(float));
+  return m;
+}
+
+// A float32 value per anchor, read in place (the caller keeps the array alive), or none.
+decode::Objectness objectness_of(const py::object& objectness, std::int64_t anchors) {
+  decode::Objectness obj;
+  if (objectness.is_none()) return obj;
+  if (!py::isinstance<py::array>(objectness)) {
+    throw InputError("objectness: expected a float32 NumPy array or None");
+  }
+  const auto array = py::reinterpret_borrow<py::array>(objectness);
+  check_array<float>(array, "objectness", 1);
+  if (array.shape(0) != anchors) {
+    throw InputError("objectness: expected one value per anchor (" + std::to_string(anchors) +
+                     "), given " + std::to_string(array.shape(0)));
+  }
+  obj.data = static_cast<const float*>(array.data());
+  obj.stride = array.strides(0) / static_cast<py::ssize_t>(sizeof(float));
+  return obj;
+}
+
+py::tuple best_class(const py::array& scores, float conf, const py::object& objectness) {
+  check_array<float>(scores, "scores", 2);
+  const decode::ScoreMatrix s = matrix_of(scores);
+  const decode::Objectness obj = objectness_of(objectness, s.anchors);
+  decode::Candidates c;
+  {
+    py::gil_scoped_release unlocked;
+    c = decode::best_class_candidates(s, conf, obj);
+  }
+  return py::make_tuple(to_numpy(c.anchor), to_numpy(c.score), to_numpy(c.class_id));
+}
+
+py::array_t<double> cxcywh_to_xyxy(const py::array& boxes,
+                                   const py::array_t<std::int64_t, py::array::c_style |
+                                                                       py::array::forcecast>& anchors) {
+  check_array<float>(boxes, "boxes", 2);
+  if (boxes.shape(0) != 4) {
+    throw InputError("boxes: expected 4 rows (cx, cy, w, h), given " +
+                     std::to_string(boxes.shape(0)));
+  }
+  if (anchors.ndim() != 1) throw InputError("anchors: expected 1 dim");
+  const decode::ScoreMatrix m = matrix_of(boxes);
+  const std::int64_t count = anchors.shape(0);
+  const std::int64_t* a = anchors.data();
+  for (std::int64_t k = 0; k < count; ++k) {
+    if (a[k] < 0 || a[k] >= m.anchors) {
+      throw InputError("anchors: expected values in [0, " + std::to_string(m.anchors) +
+                       "), given " + std::to_string(a[k]));
+    }
+  }
+  py::array_t<double> out({static_cast<py::ssize_t>(count), py::ssize_t{4}});
+  decode::cxcywh_to_xyxy(m, a, count, out.mutable_data());
+  return out;
+}
+
+decode::BoxView box_view(const py::array& boxes) {
+  check_array<double>(boxes, "boxes", 2);
+  if (boxes.shape(1) != 4) {
+    throw InputError("boxes: expected shape (N, 4), given (" + std::to_string(boxes.shape(0)) +
+                     ", " + std::to_string(boxes.shape(1)) + ")");
+  }
+  decode::BoxView view;
+  view.data = static_cast<const double*>(boxes.data());
+  view.count = boxes.shape(0);
+  view.box_stride = boxes.strides(0) / static_cast<py::ssize_t>(sizeof(double));
+  view.coord_stride = boxes.strides(1) / static_cast<py::ssize_t>(sizeof(double));
+  return view;
+}
+
+using IdArray = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+
+// One int64 class id per box, or null for class-agnostic NMS.
+const std::int64_t* class_ids_of(const py::object& class_ids, std::int64_t count,
+                                 IdArray& holder) {
+  if (class_ids.is_none()) return nullptr;
+  holder = class_ids.cast<IdArray>();
+  if (holder.ndim() != 1 || holder.shape(0) != count) {
+    throw InputError("class_ids: expected one per box (" + std::to_string(count) + ")");
+  }
+  return holder.data();
+}
+
+py::array_t<std::int64_t> nms(const py::array& boxes,
+                              const py::array_t<double, py::array::c_style |
+                                                            py::array::forcecast>& scores,
+                              const py::object& class_ids, double iou_threshold,
+                              std::int64_t max_output) {
+  const decode::BoxView view = box_view(boxes);
+  if (scores.ndim() != 1 || scores.shape(0) != view.count) {
+    throw InputError("scores: expected one per box (" + std::to_string(view.count) + ")");
+  }
+  IdArray holder;
+  const std::int64_t* classes = class_ids_of(class_ids, view.count, holder);
+  std::vector<std::int64_t> kept;
+  {
+    py::gil_scoped_release unlocked;
+    kept = decode::greedy_nms_by_score(view, scores.data(), classes, iou_threshold, max_output);
+  }
+  return to_numpy(kept);
+}
+
+py::tuple dense_head(const py::array& scores, const py::array& boxes, float conf, double iou,
+                     std::int64_t max_output, bool agnostic, const py::object& objectness,
+                     const py::object& letterbox) {
+  check_array<float>(scores, "scores", 2);
+  check_array<float>(boxes, "boxes", 2);
+  decode::DenseHead head;
+  head.scores = matrix_of(scores);
+  head.boxes = matrix_of(boxes);
+  if (head.boxes.classes != 4 || head.boxes.anchors != head.scores.anchors) {
+    throw InputError("boxes: expected 4 rows (cx, cy, w, h) of " +
+                     std::to_string(head.scores.anchors) + " anchors, given " +
+                     std::to_string(head.boxes.classes) + " of " +
+                     std::to_string(head.boxes.anchors));
+  }
+  head.objectness = objectness_of(objectness, head.scores.anchors);
+  decode::DenseHeadOptions options;
+  options.conf = conf;
+  options.iou = iou;
+  options.max_output = max_output;
+  options.agnostic = agnostic;
+  decode::SourceMapping mapping;
+  if (!letterbox.is_none()) {
+    const auto terms = letterbox.cast<std::vector<double>>();
+    if (terms.size() != 6) {
+      throw InputError("letterbox: expected (pad_x, pad_y, scale_x, scale_y, src_w, src_h)");
+    }
+    mapping = {true, terms[0], terms[1], terms[2], terms[3], terms[4], terms[5]};
+  }
+  decode::Detected found;
+  {
+    py::gil_scoped_release unlocked;
+    found = decode::decode_dense_head(head, options, mapping);
+  }
+  const auto count = static_cast<py::ssize_t>(found.scores.size());
+  py::array_t<float> out_boxes({count, py::ssize_t{4}});
+  if (count > 0) {
+    std::memcpy(out_boxes.mutable_data(), found.boxes.data(), found.boxes.size() * sizeof(float));
+  }
+  return py::make_tuple(out_boxes, to_numpy(found.scores), to_numpy(found.class_ids));
+}
+
+}  // namespace
+
+void bind_decode(py::module_& m) {
+  py::module_ d = m.def_submodule("decode", "The hot loops of decoding: best class and NMS.");
+  d.def("best_class", &best_class, py::arg("scores"), py::arg("conf"),
+        py::arg("objectness") = py::none(),
+        "Anchors whose best class score passes `conf`, best first: (anchors, scores, classes).\n"
+        "`scores`: float32 [classes, anchors], any strides; `objectness`: float32 [anchors]\n"
+        "(YOLOv5), which multiplies every class score.");
+  d.def("cxcywh_to_xyxy", &cxcywh_to_xyxy, py::arg("boxes"), py::arg("anchors"),
+        "float64 (K, 4) x1, y1, x2, y2 of the given anchors of float32 [4, anchors] cx, cy, w, h\n"
+        "rows (any strides).");
+  d.def("dense_head", &dense_head, py::arg("scores"), py::arg("boxes"), py::arg("conf"),
+        py::arg("iou"), py::arg("max_output"), py::arg("agnostic"),
+        py::arg("objectness") = py::none(), py::arg("letterbox") = py::none(),
+        "A dense head to detections: best_class, cxcywh_to_xyxy, NMS and the letterbox mapping\n"
+        "(pad_x, pad_y, scale_x, scale_y, src_w, src_h; None: network pixels) in one call.\n"
+        "Returns (float32 (K, 4) boxes, float32 scores, int64 class ids), best first.");
+  d.def("nms", &nms, py::arg("boxes"), py::arg("scores"), py::arg("class_ids"),
+        py::arg("iou_threshold"), py::arg("max_output") = -1,
+        "Greedy NMS of float64 (N, 4) xyxy boxes (any strides), visited by descending score\n"
+        "(stable, NaN last); the indices of the kept boxes, best first, at most `max_output`\n"
+        "(negative: all). `class_ids`: None (across classes) or one int per box.");
+}
+
+}  // namespace trtpipe::bindings

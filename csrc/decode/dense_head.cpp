@@ -1,0 +1,46 @@
+#include "decode/dense_head.hpp"
+
+#include <algorithm>
+
+#include "decode/nms.hpp"
+
+namespace trtpipe::decode {
+namespace {
+
+inline double to_source(double v, double pad, double scale, double extent) {
+  return std::min(std::max((v - pad) / scale, 0.0), extent);
+}
+
+}  // namespace
+
+Detected decode_dense_head(const DenseHead& head, const DenseHeadOptions& options,
+                           const SourceMapping& mapping) {
+  Detected out;
+  const Candidates found = best_class_candidates(head.scores, options.conf, head.objectness);
+  const auto count = static_cast<std::int64_t>(found.anchor.size());
+  if (count == 0 || options.max_output == 0) return out;
+  std::vector<double> xyxy(static_cast<std::size_t>(4 * count));
+  cxcywh_to_xyxy(head.boxes, found.anchor.data(), count, xyxy.data());
+  const BoxView view{xyxy.data(), count, 4, 1};
+  const std::vector<std::int64_t> kept = greedy_nms(
+      view, options.agnostic ? nullptr : found.class_id.data(), options.iou, options.max_output);
+  out.boxes.reserve(4 * kept.size());
+  out.scores.reserve(kept.size());
+  out.class_ids.reserve(kept.size());
+  for (std::int64_t k : kept) {
+    const double* box = xyxy.data() + 4 * k;
+    for (int j = 0; j < 4; ++j) {
+      double v = box[j];
+      if (mapping.enabled) {
+        v = j % 2 == 0 ? to_source(v, mapping.pad_x, mapping.scale_x, mapping.src_w)
+                       : to_source(v, mapping.pad_y, mapping.scale_y, mapping.src_h);
+      }
+      out.boxes.push_back(static_cast<float>(v));
+    }
+    out.scores.push_back(found.score[static_cast<std::size_t>(k)]);
+    out.class_ids.push_back(found.class_id[static_cast<std::size_t>(k)]);
+  }
+  return out;
+}
+
+}  // namespace trtpipe::decode

@@ -1,0 +1,42 @@
+#pragma once
+// A dense detector head (one row or column per anchor: YOLOv5/v7, YOLOv8/YOLO11) to final
+// detections in one call: best class per anchor, threshold, boxes, class-aware NMS and the
+// mapping back to source pixels. Each step is its own file; this one only chains them, so a
+// frame costs one trip from Python. No CUDA here.
+#include <cstdint>
+#include <vector>
+
+#include "decode/candidates.hpp"
+
+namespace trtpipe::decode {
+
+struct DenseHead {
+  ScoreMatrix scores;      // classes × anchors
+  ScoreMatrix boxes;       // 4 × anchors: cx, cy, w, h in network pixels
+  Objectness objectness;   // YOLOv5/v7; null data for anchor-free heads
+};
+
+struct DenseHeadOptions {
+  float conf = 0.25f;          // keep scores greater than this
+  double iou = 0.45;           // suppress same-class boxes overlapping more than this
+  std::int64_t max_output = 300;  // negative: no limit
+  bool agnostic = false;       // NMS across classes
+};
+
+// Network pixels to source pixels, as a letterbox placed the image: (v - pad) / scale,
+// clipped to [0, source size]. Off: boxes stay in network pixels.
+struct SourceMapping {
+  bool enabled = false;
+  double pad_x = 0.0, pad_y = 0.0, scale_x = 1.0, scale_y = 1.0, src_w = 0.0, src_h = 0.0;
+};
+
+struct Detected {
+  std::vector<float> boxes;  // count × 4, x1, y1, x2, y2
+  std::vector<float> scores;
+  std::vector<std::int64_t> class_ids;
+};
+
+Detected decode_dense_head(const DenseHead& head, const DenseHeadOptions& options,
+                           const SourceMapping& mapping);
+
+}  // namespace trtpipe::decode
