@@ -100,3 +100,22 @@ def test_preprocess_only_for_engines_with_their_own_streams():
     assert marks.after.at_ms is None  # never recorded
     assert snap.gpu["preprocess"].mean_ms == pytest.approx(2.0)
     assert snap.gpu["inference"] is None
+
+
+@pytest.mark.gpu
+def test_core_timing_events_time_work_on_a_raw_stream():
+    torch = pytest.importorskip("torch")
+    from trtpipe.stage_events import cuda_event_source
+
+    stream = torch.cuda.Stream()
+    make, handle = cuda_event_source(0, stream.cuda_stream)
+    start, end = make(), make()
+    start.record(handle)
+    with torch.cuda.stream(stream):
+        torch.cuda._sleep(50_000_000)  # clock cycles: tens of milliseconds on any GPU
+    end.record(handle)
+    assert not end.query()  # the sleep is still running
+    stream.synchronize()
+    assert start.query() and end.query()
+    # as CUDA events see it, and as PyTorch's own events on the same stream see it
+    assert start.elapsed_time(end) > 5.0

@@ -9,7 +9,8 @@ void bind_info(pybind11::module_& m);
 void bind_memory(pybind11::module_& m);
 void bind_preprocess(pybind11::module_& m);
 void bind_decode(pybind11::module_& m);
-// Only in CUDA builds: trtpipe._core.engine and trtpipe._core._testing.
+// Only in CUDA builds: trtpipe._core.engine and trtpipe._core._testing, and TimingEvent.
 void bind_engine(pybind11::module_& m);
+void bind_events(pybind11::module_& m);
 
 }  // namespace trtpipe::bindings

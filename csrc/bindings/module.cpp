@@ -9,5 +9,6 @@ PYBIND11_MODULE(_core, m) {
   trtpipe::bindings::bind_decode(m);
 #if TRTPIPE_WITH_CUDA
   trtpipe::bindings::bind_engine(m);
+  trtpipe::bindings::bind_events(m);
 #endif
 }

@@ -57,6 +57,31 @@ class Event {
   cudaEvent_t event_ = nullptr;
 };
 
+// An event that records a timestamp, for GPU time between two points of a stream. Created on
+// the GPU that is current.
+class TimingEvent {
+ public:
+  explicit TimingEvent(const std::string& purpose) {
+    TRTPIPE_CUDA_CHECK(cudaEventCreateWithFlags(&event_, cudaEventDefault),
+                       "creating a CUDA timing event for " + purpose);
+  }
+  ~TimingEvent() {
+    if (event_ != nullptr) static_cast<void>(cudaEventDestroy(event_));
+  }
+  TimingEvent(const TimingEvent&) = delete;
+  TimingEvent& operator=(const TimingEvent&) = delete;
+  TimingEvent(TimingEvent&& other) noexcept : event_(std::exchange(other.event_, nullptr)) {}
+  TimingEvent& operator=(TimingEvent&& other) noexcept {
+    std::swap(event_, other.event_);
+    return *this;
+  }
+
+  cudaEvent_t get() const noexcept { return event_; }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
 // A captured graph, instantiated and ready to launch.
 class GraphExec {
  public:

@@ -66,7 +66,7 @@ struct GpuPreprocessor::Impl {
   int device = 0;
   bool integrated = false;
   Staging staging;
-  Event waiter;
+  Event waiter{"ordering preprocessing after an input's producer stream"};
   HostInputTiming last;
   std::map<std::tuple<int, int, std::int64_t, int>, HostInputTiming> measured;
 
@@ -119,8 +119,8 @@ struct GpuPreprocessor::Impl {
     Frame mapped = frame;
     mapped.data = src.pinned_mapped;
     const PixelParams mapped_params = pixel_params(options, mapped, lb);
-    Event start(true);
-    Event stop(true);
+    TimingEvent start("timing the ways a host frame reaches the kernel");
+    TimingEvent stop("timing the ways a host frame reaches the kernel");
     std::vector<float> mapped_ms;
     std::vector<float> copy_ms;
     iterations = std::max(iterations, 1);

@@ -14,30 +14,13 @@
 #include <utility>
 
 #include "common/cuda_check.hpp"
+#include "common/cuda_handles.hpp"
 #include "memory/device_pool.hpp"
 #include "memory/pinned_pool.hpp"
 #include "memory/pool_block.hpp"
 #include "preprocess/worker_pool.hpp"
 
 namespace trtpipe::preprocess {
-
-class Event {
- public:
-  explicit Event(bool timing = false) {
-    TRTPIPE_CUDA_CHECK(
-        cudaEventCreateWithFlags(&event_, timing ? cudaEventDefault : cudaEventDisableTiming),
-        "creating a CUDA event for preprocessing");
-  }
-  ~Event() {
-    if (event_ != nullptr) static_cast<void>(cudaEventDestroy(event_));
-  }
-  Event(const Event&) = delete;
-  Event& operator=(const Event&) = delete;
-  cudaEvent_t get() const noexcept { return event_; }
-
- private:
-  cudaEvent_t event_ = nullptr;
-};
 
 class Staging {
  public:
@@ -118,7 +101,7 @@ class Staging {
   struct Slot {
     memory::PoolBlock host;
     memory::PoolBlock device;
-    Event done;
+    Event done{"marking the last use of staging buffers"};
     bool recorded = false;
   };
   static constexpr int kSlots = 2;

@@ -18,7 +18,7 @@ import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,17 @@ def _input_layout(info: TensorInfo) -> str:
     raise EngineError(f"model input {info.name}: expected 3 channels, given shape {shape}")
 
 
+def _current_stream_reader(device: int) -> Callable[[], int]:
+    """A function giving PyTorch's current cudaStream_t on ``device``: read raw where PyTorch
+    exposes it (what its own generated code reads: no Stream object per frame)."""
+    import torch
+
+    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+    if raw is not None:
+        return functools.partial(raw, device)
+    return lambda: torch.cuda.current_stream(device).cuda_stream
+
+
 def _size_of(value: int | Sequence[int]) -> tuple[int, int]:
     if isinstance(value, int):
         return value, value
@@ -159,8 +170,7 @@ class Detector:
         self.monitor = monitor if monitor is not None else PerformanceMonitor(nvml_device=None)
         self._pool = None
         self._stream: Any = getattr(self.engine, "stream", None) or 0
-        # PyTorch runs on its current stream: read per frame, so preprocessing goes there too
-        self._current_stream: Any = None
+        self._current_stream: Callable[[], Any] | None = None
         self._events: StageEventRing | None = None
         engine_input = None
         self._on_torch = isinstance(self.engine, TorchEngine)
@@ -175,6 +185,7 @@ class Detector:
         else:
             self._buffers = [self._pre.empty(batch=1) for _ in range(PIPELINE_DEPTH)]
         self.zero_copy = engine_input is not None
+        self._targets = [self._pre.prepare_output(buffer) for buffer in self._buffers]
         name = self._input_info.name
         self._feeds = [
             {name: engine_input if engine_input is not None else buffer} for buffer in self._buffers
@@ -214,18 +225,18 @@ class Detector:
         device = int(self.engine.device.partition(":")[2] or 0)
         time_inference = True
         if self._on_torch:
-            import torch
-
-            self._current_stream = functools.partial(torch.cuda.current_stream, device)
-            source: Any = (lambda: torch.cuda.Event(enable_timing=True), None)
+            # PyTorch runs on its current stream: read per frame, so preprocessing goes there
+            self._current_stream = _current_stream_reader(device)
+            source = cuda_event_source(device, 0)
         else:
             source = cuda_event_source(device, _stream_handle(self._stream))
-            if source is None:
-                return
-            if not hasattr(self.engine, "stream"):
+            if source is not None and not hasattr(self.engine, "stream"):
                 # the engine enqueues on streams of its own, which events here cannot bracket
                 log.debug("GPU time of preprocessing only: %s has its own streams", self.backend)
                 time_inference = False
+        if source is None:
+            return
+        if not self._on_torch:
             self._stream = source[1]
         self._events = StageEventRing(source[0], self.monitor, inference=time_inference)
 
@@ -301,11 +312,11 @@ class Detector:
         stream = self._stream if self._current_stream is None else self._current_stream()
         events = self._events
         if events is None:
-            transform = self._pre(image, self._buffers[slot], encoding, stream=stream, **raw)
+            transform = self._pre(image, self._targets[slot], encoding, stream=stream, **raw)
         else:
             marks = events.take()
             marks.before.record(stream)
-            transform = self._pre(image, self._buffers[slot], encoding, stream=stream, **raw)
+            transform = self._pre(image, self._targets[slot], encoding, stream=stream, **raw)
             marks.between.record(stream)
         t_pre = time.perf_counter()
         try:

@@ -145,7 +145,9 @@ class _Frame:
 
 
 @dataclass(frozen=True)
-class _Out:
+class PreparedOutput:
+    """An output buffer as _core takes it, from :meth:`Preprocessor.prepare_output`."""
+
     address: Any  # an int, or a NumPy array (_core reads its address)
     shape: list[int]
     strides: list[int]
@@ -322,12 +324,12 @@ def _frame(
     return frame, array
 
 
-def _output(out: Any) -> _Out:
+def _output(out: Any) -> PreparedOutput:
     if isinstance(out, np.ndarray):
         if not out.flags.writeable:
             raise InputError("out: expected a writable array, given a read-only one")
         dtype = _NUMPY_DTYPES.get(out.dtype) or out.dtype.name
-        return _Out(out, list(out.shape), list(out.strides), dtype, False, 0)
+        return PreparedOutput(out, list(out.shape), list(out.strides), dtype, False, 0)
     cai = _cuda_interface(out)
     if cai is not None:
         typestr = cai["typestr"]
@@ -336,7 +338,7 @@ def _output(out: Any) -> _Out:
             raise InputError("out: expected a writable GPU array, given a read-only one")
         itemsize = int(typestr[2:]) if typestr[2:].isdigit() else 1
         shape, strides = _shape_strides(cai, itemsize)
-        return _Out(int(cai["data"][0]), shape, strides, dtype, True, _cai_stream(cai))
+        return PreparedOutput(int(cai["data"][0]), shape, strides, dtype, True, _cai_stream(cai))
     raise InputError(
         "out: expected a NumPy array or a GPU array (__cuda_array_interface__ or DLPack), "
         f"given {type(out).__name__}"
@@ -520,6 +522,11 @@ class Preprocessor:
             )
         return self._own_device_pool
 
+    def prepare_output(self, out: Any) -> PreparedOutput:
+        """``out`` read once, to pass as ``out`` to ``__call__`` for every frame written into
+        it (saves reading its array interface per frame). ``out`` must stay alive, unchanged."""
+        return _output(out)
+
     @property
     def host_input_choice(self) -> dict[str, Any] | None:
         """What "auto" chose for the last host frame, with the timings behind it (GPU only)."""
@@ -542,7 +549,7 @@ class Preprocessor:
         On the GPU the work is enqueued on ``stream``; a pageable host frame has been copied
         when this returns, a device or pinned frame must stay valid until the stream ran it.
         """
-        target = _output(out)
+        target = out if isinstance(out, PreparedOutput) else _output(out)
         on_gpu = target.on_device
         if not self._auto and on_gpu != (self.device == "cuda"):
             where = "a GPU array" if on_gpu else "a NumPy array"
@@ -598,7 +605,9 @@ class Preprocessor:
         return _letterbox(params)
 
     @staticmethod
-    def _host_run(run: Any, frame: _Frame, target: _Out, batch_index: int) -> dict[str, Any]:
+    def _host_run(
+        run: Any, frame: _Frame, target: PreparedOutput, batch_index: int
+    ) -> dict[str, Any]:
         if frame.on_device:
             raise InputError(
                 "image: expected a host array (NumPy, bytes) for a NumPy output, given a GPU array"

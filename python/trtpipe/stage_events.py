@@ -9,10 +9,12 @@ never sees a later frame's timestamps (a fresh triple replaces one still unread)
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from trtpipe import _core
 from trtpipe.monitor import PerformanceMonitor
 
 log = logging.getLogger(__name__)
@@ -94,49 +96,11 @@ class StageEventRing:
             self._record_gpu("preprocess", frame._preprocess, frame.between)
 
 
-class _CupyEvent:
-    """A CuPy event with torch.cuda.Event's query() / elapsed_time() (what the monitor reads)."""
-
-    __slots__ = ("_elapsed", "event")
-
-    def __init__(self, cupy: Any) -> None:
-        self.event = cupy.cuda.Event()
-        self._elapsed = cupy.cuda.get_elapsed_time
-
-    def record(self, stream: Any) -> None:
-        self.event.record(stream)
-
-    def query(self) -> bool:
-        return bool(self.event.done)
-
-    def elapsed_time(self, end: _CupyEvent) -> float:
-        return float(self._elapsed(self.event, end.event))
-
-
-def cuda_event_source(device: int, stream: int) -> tuple[Callable[[], Any], Any] | None:
-    """A maker of timing events on GPU ``device`` and ``stream`` (a cudaStream_t) as the
-    events' library takes it: PyTorch's if importable, else CuPy's; None without either."""
-    try:
-        import torch
-    except ImportError:
-        pass
-    else:
-        torch_stream = (
-            torch.cuda.ExternalStream(stream, device=device)
-            if stream
-            else torch.cuda.default_stream(device)
-        )
-        return lambda: torch.cuda.Event(enable_timing=True), torch_stream
-    try:
-        import cupy
-    except ImportError:
-        log.debug("no GPU stage timings: neither PyTorch nor CuPy is installed for CUDA events")
+def cuda_event_source(device: int, stream: int) -> tuple[Callable[[], Any], int] | None:
+    """A maker of timing events on GPU ``device``, and ``stream`` (a cudaStream_t) as they
+    record on it; None where _core was built without CUDA."""
+    core_event = getattr(_core, "TimingEvent", None)
+    if core_event is None:
+        log.debug("no GPU stage timings: trtpipe._core was built without CUDA")
         return None
-    with cupy.cuda.Device(device):
-        cupy_stream = cupy.cuda.ExternalStream(stream) if stream else cupy.cuda.Stream.null
-
-    def make() -> _CupyEvent:
-        with cupy.cuda.Device(device):
-            return _CupyEvent(cupy)
-
-    return make, cupy_stream
+    return functools.partial(core_event, device), int(stream)
