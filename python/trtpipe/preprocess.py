@@ -36,6 +36,7 @@ _DEFAULT_BY_CHANNELS = {1: "mono8", 3: "bgr8", 4: "bgra8"}
 _FLOAT_TYPESTR = {"<f4": "float32", "<f2": "float16"}
 _NUMPY_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float16): "float16"}
 _DLPACK_CUDA = (2, 13)  # kDLCUDA, kDLCUDAManaged
+_MAX_CACHED_SIZES = 64  # frame sizes whose Letterbox is kept
 _OWN_POOL_MAX = 1 << 34  # the preprocessor's own output pool: room for any batch of inputs
 
 
@@ -467,6 +468,7 @@ class Preprocessor:
         self.dtype = self._options.dtype
         self.resize = resize
         self.host_input = host_input
+        self._letterboxes: dict[tuple[int, int], Letterbox] = {}
         self._auto = device == "auto"
         self.device, self._device_index = _parse_device(device)
         self._gpu: Any = None
@@ -579,7 +581,18 @@ class Preprocessor:
         else:
             params = self._host_run(self._cpu_path().run, frame, target, batch_index)
         del keep
-        return _letterbox(params)
+        return self._geometry(params)
+
+    def _geometry(self, params: dict[str, Any]) -> Letterbox:
+        """The Letterbox of these parameters: one object per frame size, reused (a camera's
+        frames all have one size, and the decoders read its cached terms)."""
+        key = (params["src_w"], params["src_h"])
+        cached = self._letterboxes.get(key)
+        if cached is None:
+            if len(self._letterboxes) >= _MAX_CACHED_SIZES:
+                self._letterboxes.clear()
+            cached = self._letterboxes[key] = _letterbox(params)
+        return cached
 
     def reference(
         self,

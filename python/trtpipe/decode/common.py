@@ -148,4 +148,4 @@ def dense_head_detections(
         found_ids = class_ids_of_rows[found_ids]
     if transform is not None and terms is None and len(found_scores):
         found_boxes = np.asarray(transform.to_source(found_boxes), dtype=np.float32)
-    return Detections.from_arrays(found_boxes, found_scores, found_ids, options.label_names)
+    return Detections.from_exact(found_boxes, found_scores, found_ids, options.label_names)

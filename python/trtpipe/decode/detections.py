@@ -68,6 +68,22 @@ class Detections:
             labels,
         )
 
+    @classmethod
+    def from_exact(
+        cls,
+        boxes: np.ndarray,
+        scores: np.ndarray,
+        class_ids: np.ndarray,
+        label_names: Sequence[str] | None = None,
+    ) -> Detections:
+        """:meth:`from_arrays` for arrays already (N, 4) float32, (N,) float32 and (N,) int64,
+        as _core's decoders return them: no conversions (the shapes are still checked)."""
+        labels = None
+        if label_names is not None:
+            count = len(label_names)
+            labels = [label_names[c] if 0 <= c < count else str(c) for c in class_ids.tolist()]
+        return cls(boxes, scores, class_ids, labels)
+
     def __len__(self) -> int:
         return len(self.scores)
 
