@@ -55,17 +55,11 @@ class Detections:
         label_names: Sequence[str] | None = None,
     ) -> Detections:
         """Builds Detections, naming each class from ``label_names`` (indexed by class id)."""
-        class_ids = np.asarray(class_ids, dtype=np.int64)
-        labels = None
-        if label_names is not None:
-            labels = [
-                label_names[c] if 0 <= c < len(label_names) else str(c) for c in class_ids.tolist()
-            ]
-        return cls(
+        return cls.from_exact(
             np.ascontiguousarray(boxes, dtype=np.float32).reshape(-1, 4),
             np.ascontiguousarray(scores, dtype=np.float32).reshape(-1),
-            class_ids.reshape(-1),
-            labels,
+            np.asarray(class_ids, dtype=np.int64).reshape(-1),
+            label_names,
         )
 
     @classmethod
