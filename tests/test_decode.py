@@ -230,3 +230,29 @@ def test_decode_by_format_name():
 def test_bad_outputs_raise_input_error(call):
     with pytest.raises(InputError):
         call()
+
+
+@pytest.mark.parametrize("fmt", ["yolov8", "yolov8_transposed", "yolov5"])
+def test_frame_decoder_equals_decode(fmt):
+    from trtpipe.decode.formats import frame_decoder
+
+    rng = np.random.default_rng(5)
+    v8 = clustered_yolov8(rng, 3, 300)
+    out = {
+        "yolov8": v8,
+        "yolov8_transposed": v8.T.copy(),
+        "yolov5": np.concatenate([v8[:4], rng.random((1, 300), np.float32), v8[4:]]).T.copy(),
+    }[fmt][None]
+    lb = letterbox_params(640, 480, SIZE, SIZE)
+    opts = DecodeOptions(conf=0.2, classes=(0, 2), label_names=("a", "b", "c"))
+    run = frame_decoder(fmt, {"output0": out.shape}, opts)
+    want = decode(fmt, {"output0": out}, lb, opts)[0]
+    assert len(want) > 0
+    for outputs in (
+        {"output0": out},
+        {"output0": out.astype(np.float64)},  # another dtype: the general path
+    ):
+        got = run(outputs, lb)
+        np.testing.assert_array_equal(got.boxes, want.boxes)
+        np.testing.assert_array_equal(got.class_ids, want.class_ids)
+        assert got.labels == want.labels

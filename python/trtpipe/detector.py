@@ -29,7 +29,7 @@ from trtpipe.backends.base import Engine, PendingResult, TensorInfo
 from trtpipe.backends.torch import TorchEngine  # imports PyTorch only when one is made
 from trtpipe.decode.common import DecodeOptions
 from trtpipe.decode.detections import Detections
-from trtpipe.decode.formats import FORMATS, decode, detect_format
+from trtpipe.decode.formats import FORMATS, detect_format, frame_decoder
 from trtpipe.errors import EngineError, InputError
 from trtpipe.model_metadata import class_names, image_size, onnx_metadata
 from trtpipe.monitor import PerformanceMonitor
@@ -158,6 +158,8 @@ class Detector:
         )
         self.labels = names
         self.decoder = None if decoder == "auto" else decoder
+        # prepared on the first outputs, when their shapes are known
+        self._decode_frame: Callable[[Mapping[str, Any], Any], Detections] | None = None
         on_gpu = self.engine.device.startswith("cuda") and device != "cpu"
         self.device = self.engine.device if on_gpu else "cpu"
         half = np.dtype(self._input_info.dtype) == np.float16
@@ -344,11 +346,13 @@ class Detector:
             ticket.done = True
             self._free.append(ticket.slot)
         t1 = time.perf_counter()
-        if self.decoder is None:
+        if self._decode_frame is None:
             shapes = {k: np.shape(v) for k, v in outputs.items()}
-            self.decoder = detect_format(shapes, self.input_size)
-            log.debug("decoder chosen from the output shapes: %s", self.decoder)
-        dets = decode(self.decoder, outputs, ticket.transform, self.options)[0]
+            if self.decoder is None:
+                self.decoder = detect_format(shapes, self.input_size)
+                log.debug("decoder chosen from the output shapes: %s", self.decoder)
+            self._decode_frame = frame_decoder(self.decoder, shapes, self.options)
+        dets = self._decode_frame(outputs, ticket.transform)
         t2 = time.perf_counter()
         pre, inference = ticket.preprocess_ms, ticket.submit_ms + (t1 - t0) * 1e3
         post, end_to_end = (t2 - t1) * 1e3, (t2 - ticket.start) * 1e3

@@ -17,7 +17,7 @@ import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -133,8 +133,9 @@ def letterbox_params(
     return _letterbox(_core.letterbox_params(src_w, src_h, dst_w, dst_h, mode))
 
 
-@dataclass(frozen=True)
-class _Frame:
+class _Frame(NamedTuple):
+    """Where a frame's bytes are and how they are laid out (a tuple: built once per frame)."""
+
     address: Any  # an int, or a NumPy array (_core reads its address)
     size: int
     width: int
@@ -221,6 +222,18 @@ def _image_frame(
     stream: int,
 ) -> _Frame:
     """A 2-D (H, W) or 3-D (H, W, C) uint8 array whose rows may be padded (strides[0] = step)."""
+    return _Frame(
+        address, *_image_layout(tuple(shape), tuple(strides), encoding, step), on_device, stream
+    )
+
+
+# Checking a layout costs more than the rest of a frame's Python; a camera's frames all share
+# one, so the answers (a pure function of the arguments; errors are not cached) are kept.
+@functools.lru_cache(maxsize=64)
+def _image_layout(
+    shape: tuple[int, ...], strides: tuple[int, ...], encoding: str | None, step: int | None
+) -> tuple[int, int, int, int, str]:
+    """(size, width, height, row step, encoding) of an image array of this layout."""
     if len(shape) not in (2, 3):
         raise InputError(
             f"image: expected an (H, W) or (H, W, C) uint8 array, given shape {tuple(shape)}"
@@ -265,7 +278,7 @@ def _image_frame(
     if row_step <= 0 and rows > 0 and cols > 0:
         raise InputError(f"image: expected a positive row stride, given {row_step}")
     size = (rows - 1) * row_step + cols * want if rows and cols else 0
-    return _Frame(address, size, width, height, row_step, encoding, on_device, stream)
+    return size, width, height, row_step, encoding
 
 
 def _frame(

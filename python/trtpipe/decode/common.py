@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +25,8 @@ class BoxTransform(Protocol):
 
 
 Transforms = BoxTransform | Sequence[BoxTransform | None] | None
+# One image's output array and its transform to that image's Detections.
+ImageDecoder = Callable[[np.ndarray, BoxTransform | None], Detections]
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from trtpipe.decode.common import DecodeOptions, Transforms
+from trtpipe.decode.common import BoxTransform, DecodeOptions, ImageDecoder, Transforms
 from trtpipe.decode.detections import Detections
 from trtpipe.decode.detectnet import decode_detectnet
 from trtpipe.decode.efficient_nms import OUTPUT_NAMES as EFFICIENT_NMS_NAMES
 from trtpipe.decode.efficient_nms import decode_efficient_nms
 from trtpipe.decode.end_to_end import decode_end_to_end
-from trtpipe.decode.yolov5 import decode_yolov5
-from trtpipe.decode.yolov8 import decode_yolov8
+from trtpipe.decode.yolov5 import decode_yolov5, yolov5_image_decoder
+from trtpipe.decode.yolov8 import decode_yolov8, yolov8_image_decoder
 from trtpipe.errors import InputError
 
 FORMATS = ("yolov8", "yolov8_transposed", "yolov5", "end_to_end", "efficient_nms", "detectnet")
@@ -121,3 +121,38 @@ def decode(
     except KeyError:
         raise InputError(f"decoder: expected one of {FORMATS}, given {fmt!r}") from None
     return fn(outputs, transforms, options or DecodeOptions())
+
+
+def _dense_head_decoder(fmt: str, shape: tuple[int, ...], options: DecodeOptions) -> ImageDecoder:
+    if fmt == "yolov5":
+        return yolov5_image_decoder(shape[2], options)
+    transposed = fmt == "yolov8_transposed"
+    channels = shape[2] if transposed else shape[1]
+    return yolov8_image_decoder(channels, options, transposed=transposed)
+
+
+def frame_decoder(
+    fmt: str, shapes: Mapping[str, Sequence[int]], options: DecodeOptions
+) -> Callable[[Mapping[str, Any], BoxTransform | None], Detections]:
+    """Decodes one frame's outputs (batch of one) of a model with these output shapes, for a
+    caller that decodes frame after frame: a dense head with one output gets its decoder
+    prepared once; outputs of another shape or dtype, and the other formats, go through
+    :func:`decode`."""
+
+    def general(outputs: Mapping[str, Any], transform: BoxTransform | None) -> Detections:
+        return decode(fmt, outputs, transform, options)[0]
+
+    if fmt not in ("yolov8", "yolov8_transposed", "yolov5") or len(shapes) != 1:
+        return general
+    ((name, shape),) = ((n, tuple(s)) for n, s in shapes.items())
+    if len(shape) != 3 or shape[0] != 1:
+        return general
+    decode_image = _dense_head_decoder(fmt, shape, options)
+
+    def prepared(outputs: Mapping[str, Any], transform: BoxTransform | None) -> Detections:
+        out = outputs[name] if len(outputs) == 1 else None
+        if type(out) is not np.ndarray or out.dtype != np.float32 or out.shape != shape:
+            return general(outputs, transform)
+        return decode_image(out[0], transform)
+
+    return prepared

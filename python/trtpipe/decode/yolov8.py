@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from trtpipe.decode.common import (
+    BoxTransform,
     DecodeOptions,
+    ImageDecoder,
     Transforms,
     as_float_array,
     class_filter,
@@ -37,16 +41,30 @@ def decode_yolov8(
     if out.shape[1] < 5:
         layout = "[B, N, 4 + classes]" if transposed else "[B, 4 + classes, N]"
         raise InputError(f"output: expected {layout}, given {out.shape}")
-    num_classes = out.shape[1] - 4
-    wanted = class_filter(opts, num_classes)
     images = per_image(transforms, out.shape[0])
-    return [
-        dense_head_detections(
+    decode_image = yolov8_image_decoder(out.shape[1], opts)
+    return [decode_image(pred, images[b]) for b, pred in enumerate(out)]
+
+
+def yolov8_image_decoder(
+    channels: int, options: DecodeOptions, *, transposed: bool = False
+) -> ImageDecoder:
+    """The decoder of one image's float32 output, ``[4 + C, N]`` (``[N, 4 + C]`` where
+    ``transposed``), for a model with ``channels`` = 4 + C: the options resolved once, for a
+    model whose outputs keep their shape from frame to frame."""
+    if channels < 5:
+        raise InputError(f"output: expected 4 + classes channels (at least 5), given {channels}")
+    wanted = class_filter(options, channels - 4)
+
+    def decode_image(pred: np.ndarray, transform: BoxTransform | None) -> Detections:
+        if transposed:
+            pred = pred.T
+        return dense_head_detections(
             pred[4:] if wanted is None else pred[4 + wanted],
             pred[:4],
-            images[b],
-            opts,
+            transform,
+            options,
             class_ids_of_rows=wanted,
         )
-        for b, pred in enumerate(out)
-    ]
+
+    return decode_image
