@@ -120,3 +120,41 @@ def test_pools_of_another_gpu_are_refused():
         Preprocessor(device="cuda:0", pinned_pool=PinnedPool(MiB, device=1))
     with pytest.raises(InputError, match="device_pool: expected a pool of GPU 0"):
         Preprocessor(device="cuda:0", device_pool=DevicePool(MiB, device=1))
+
+
+def _camera_frame(rng, encoding: str, width: int, height: int, padded: bool) -> np.ndarray:
+    channels = {"bgr8": 3, "rgba8": 4, "mono8": 1, "uyvy": 2, "nv12": 1}[encoding]
+    rows = height * 3 // 2 if encoding == "nv12" else height
+    extra = 64 if padded else 0  # a row step beyond the pixels, as cameras give
+    full = rng.integers(0, 256, size=(rows, width + extra, channels), dtype=np.uint8)
+    frame = full[:, :width]
+    return frame[..., 0] if channels == 1 else frame
+
+
+@pytest.mark.parametrize("host_input", ["mapped", "copy"])
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+@pytest.mark.parametrize("encoding", ["bgr8", "rgba8", "mono8", "uyvy", "nv12"])
+@pytest.mark.parametrize(
+    "src, dst, padded",
+    [
+        ((1920, 1080), (320, 320), False),
+        ((1280, 720), (640, 640), True),
+        ((334, 518), (96, 64), True),
+    ],
+)
+def test_staging_only_the_rows_read_gives_the_whole_frames_result(
+    host_input, interpolation, encoding, src, dst, padded
+):
+    # A pageable frame is staged row by row where the kernel reads a fraction of it; the same
+    # frame on the GPU (read whole) is the oracle. Every frame is new, so a row left out of the
+    # staging would hold an earlier frame's pixels and differ.
+    cp = cupy()
+    rng = np.random.default_rng(7)
+    pre = Preprocessor(device="cuda", size=dst, interpolation=interpolation, host_input=host_input)
+    staged, whole = pre.empty(1), pre.empty(1)
+    for _ in range(3):
+        frame = _camera_frame(rng, encoding, *src, padded)
+        pre(frame, staged, encoding)
+        pre(cp.asarray(frame), whole, encoding)
+        cp.cuda.Device().synchronize()
+        np.testing.assert_array_equal(cp.asnumpy(cp.asarray(staged)), cp.asnumpy(cp.asarray(whole)))

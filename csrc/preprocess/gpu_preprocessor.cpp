@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "common/cuda_check.hpp"
 #include "common/errors.hpp"
 #include "preprocess/kernel.hpp"
+#include "preprocess/source_rows.hpp"
 #include "preprocess/staging.hpp"
 
 namespace trtpipe::preprocess {
@@ -69,6 +71,9 @@ struct GpuPreprocessor::Impl {
   Event waiter{"ordering preprocessing after an input's producer stream"};
   HostInputTiming last;
   std::map<std::tuple<int, int, std::int64_t, int>, HostInputTiming> measured;
+  std::optional<std::tuple<int, int, std::int64_t, int, int, int>> ranges_key;
+  std::vector<ByteRange> ranges;
+  bool ranges_worth = false;
 
   Impl(const Options& o, HostInput m, int d, std::shared_ptr<memory::PinnedPool> pinned,
        std::shared_ptr<memory::DevicePool> device_pool)
@@ -82,8 +87,27 @@ struct GpuPreprocessor::Impl {
                        "waiting for the producer stream of an input array");
   }
 
-  // Resolves where the frame is; a pageable host frame is copied into pinned staging here.
-  Source locate(const Frame& frame, bool frame_on_device, cudaStream_t stream) {
+  // The byte ranges of `frame` the kernel reads for `lb`, where that is well under the whole
+  // frame (null: copy it all). Kept for the last geometry: a camera's frames share one.
+  const std::vector<ByteRange>* ranges_read(const Frame& frame, const Letterbox& lb) {
+    const std::size_t bytes = required_bytes(frame);
+    const auto key = std::make_tuple(frame.width, frame.height, frame.step,
+                                     static_cast<int>(frame.encoding), lb.new_w, lb.new_h);
+    if (!ranges_key || *ranges_key != key) {
+      ranges = bytes_read(pixel_params(options, frame, lb), bytes);
+      std::size_t total = 0;
+      for (const ByteRange& r : ranges) total += r.length;
+      // close to the whole frame: one plain copy is as cheap
+      ranges_worth = total * 4 < bytes * 3;
+      ranges_key = key;
+    }
+    return ranges_worth ? &ranges : nullptr;
+  }
+
+  // Resolves where the frame is; a pageable host frame is copied into pinned staging here
+  // (only the `needed` ranges, where given).
+  Source locate(const Frame& frame, bool frame_on_device, cudaStream_t stream,
+                const std::vector<ByteRange>* needed = nullptr) {
     const cudaPointerAttributes attr = attributes(frame.data, "input frame");
     Source src;
     if (on_device(attr)) {
@@ -103,7 +127,7 @@ struct GpuPreprocessor::Impl {
       src.pinned_host = frame.data;
       src.pinned_mapped = attr.devicePointer;
     } else {
-      src.pinned_host = staging.host_copy(frame.data, bytes, stream);
+      src.pinned_host = staging.host_copy(frame.data, bytes, stream, needed);
       src.pinned_mapped = staging.host_mapped();
     }
     return src;
@@ -203,7 +227,7 @@ Letterbox GpuPreprocessor::run(const Frame& frame_in, bool frame_on_device, cons
                        s.options.resize);
   s.wait_for(frame_stream, stream);
   s.wait_for(out_stream, stream);
-  const Source src = s.locate(frame, frame_on_device, stream);
+  const Source src = s.locate(frame, frame_on_device, stream, s.ranges_read(frame, lb));
   Frame readable = frame;
   if (!src.host) {
     readable.data = src.device_ptr;

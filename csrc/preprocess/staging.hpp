@@ -12,12 +12,14 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/cuda_check.hpp"
 #include "common/cuda_handles.hpp"
 #include "memory/device_pool.hpp"
 #include "memory/pinned_pool.hpp"
 #include "memory/pool_block.hpp"
+#include "preprocess/source_rows.hpp"
 #include "preprocess/worker_pool.hpp"
 
 namespace trtpipe::preprocess {
@@ -50,8 +52,10 @@ class Staging {
   // reads one frame's staging (queued behind other work on the stream), the host fills the other.
   void next_frame() noexcept { current_ = (current_ + 1) % kSlots; }
 
-  // Copies `bytes` of a pageable frame into pinned staging; returns the staging's host pointer.
-  const void* host_copy(const void* frame, std::size_t bytes, cudaStream_t stream) {
+  // Copies `bytes` of a pageable frame into pinned staging (only the `ranges` the kernel reads,
+  // where given); returns the staging's host pointer.
+  const void* host_copy(const void* frame, std::size_t bytes, cudaStream_t stream,
+                        const std::vector<ByteRange>* ranges = nullptr) {
     Slot& slot = slots_[current_];
     wait_until_free(slot);
     if (slot.host.size() < bytes) {
@@ -65,7 +69,11 @@ class Staging {
       TRTPIPE_CUDA_CHECK(cudaStreamSynchronize(stream),
                          "waiting for the last use of a pinned staging block");
     }
-    copy_to_staging(slot.host.host_data(), frame, bytes);
+    if (ranges != nullptr) {
+      copy_ranges(slot.host.host_data(), frame, *ranges);
+    } else {
+      copy_ranges(slot.host.host_data(), frame, {{0, bytes}});
+    }
     return slot.host.host_data();
   }
   // The pinned staging as the GPU reads it in place.
@@ -107,20 +115,28 @@ class Staging {
   static constexpr int kSlots = 2;
 
   // A whole frame through one core runs at that core's share of memory bandwidth (a 1080p
-  // bgr8 frame took ~140 µs on a server host); large frames are split over the worker threads.
-  void copy_to_staging(void* to, const void* from, std::size_t bytes) {
+  // bgr8 frame took ~540 µs on a server host); large copies are split over the worker threads.
+  void copy_ranges(void* to, const void* from, const std::vector<ByteRange>& ranges) {
     constexpr std::size_t kChunk = std::size_t{256} << 10;
-    if (bytes < 2 * kChunk || copier_.threads() == 1) {
-      std::memcpy(to, from, bytes);
-      return;
-    }
     auto* dst = static_cast<std::uint8_t*>(to);
     const auto* src = static_cast<const std::uint8_t*>(from);
-    const int chunks = static_cast<int>((bytes + kChunk - 1) / kChunk);
-    copier_.parallel_for(chunks, 1, [&](int begin, int end) {
-      const std::size_t first = static_cast<std::size_t>(begin) * kChunk;
-      const std::size_t last = std::min(static_cast<std::size_t>(end) * kChunk, bytes);
-      std::memcpy(dst + first, src + first, last - first);
+    std::size_t total = 0;
+    for (const ByteRange& r : ranges) total += r.length;
+    if (total < 2 * kChunk || copier_.threads() == 1) {
+      for (const ByteRange& r : ranges) std::memcpy(dst + r.offset, src + r.offset, r.length);
+      return;
+    }
+    pieces_.clear();
+    for (const ByteRange& r : ranges) {
+      for (std::size_t done = 0; done < r.length; done += kChunk) {
+        pieces_.push_back({r.offset + done, std::min(kChunk, r.length - done)});
+      }
+    }
+    copier_.parallel_for(static_cast<int>(pieces_.size()), 1, [&](int begin, int end) {
+      for (int i = begin; i < end; ++i) {
+        const ByteRange& piece = pieces_[static_cast<std::size_t>(i)];
+        std::memcpy(dst + piece.offset, src + piece.offset, piece.length);
+      }
     });
   }
 
@@ -151,6 +167,7 @@ class Staging {
   Slot slots_[kSlots];
   int current_ = 0;
   WorkerPool copier_{0};  // threads start on the first large frame
+  std::vector<ByteRange> pieces_;  // the current copy in chunks, kept for its capacity
 };
 
 }  // namespace trtpipe::preprocess
