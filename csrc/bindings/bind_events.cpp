@@ -17,19 +17,8 @@ namespace trtpipe::bindings {
 namespace {
 
 TimingEvent make_event(int device) {
-  int previous = 0;
-  TRTPIPE_CUDA_CHECK(cudaGetDevice(&previous), "reading the current GPU");
-  if (previous != device) {
-    TRTPIPE_CUDA_CHECK(cudaSetDevice(device), "selecting GPU " + std::to_string(device));
-  }
-  try {
-    TimingEvent event("per-stage GPU times on GPU " + std::to_string(device));
-    if (previous != device) static_cast<void>(cudaSetDevice(previous));
-    return event;
-  } catch (...) {
-    if (previous != device) static_cast<void>(cudaSetDevice(previous));
-    throw;
-  }
+  DeviceGuard guard(device);
+  return TimingEvent("per-stage GPU times on GPU " + std::to_string(device));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #pragma once
-// Move-only owners of CUDA streams, events and executable graphs (RAII).
+// Move-only owners of CUDA streams, events and executable graphs (RAII), and a guard of the
+// current GPU.
 #include <cuda_runtime_api.h>
 
 #include <string>
@@ -8,6 +9,27 @@
 #include "common/cuda_check.hpp"
 
 namespace trtpipe {
+
+// Makes `device` current for a scope and restores the previous one.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    TRTPIPE_CUDA_CHECK(cudaGetDevice(&previous_), "reading the current device");
+    if (previous_ != device) {
+      TRTPIPE_CUDA_CHECK(cudaSetDevice(device), "selecting GPU " + std::to_string(device));
+      changed_ = true;
+    }
+  }
+  ~DeviceGuard() {
+    if (changed_) static_cast<void>(cudaSetDevice(previous_));
+  }
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int previous_ = -1;
+  bool changed_ = false;
+};
 
 // A non-blocking stream: it never synchronises with the legacy default stream.
 class Stream {

@@ -6,18 +6,6 @@
 
 namespace trtpipe::memory {
 
-DeviceGuard::DeviceGuard(int device) {
-  TRTPIPE_CUDA_CHECK(cudaGetDevice(&previous_), "reading the current device");
-  if (previous_ != device) {
-    TRTPIPE_CUDA_CHECK(cudaSetDevice(device), "selecting GPU " + std::to_string(device));
-    changed_ = true;
-  }
-}
-
-DeviceGuard::~DeviceGuard() {
-  if (changed_) static_cast<void>(cudaSetDevice(previous_));
-}
-
 bool is_out_of_memory(cudaError_t status) noexcept {
   return status == cudaErrorMemoryAllocation;
 }

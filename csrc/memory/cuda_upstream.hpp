@@ -1,27 +1,15 @@
 #pragma once
-// The CUDA side shared by DevicePool and PinnedPool: a device guard and fences made of CUDA
-// events (recycled, so steady state creates none).
+// The CUDA side shared by DevicePool and PinnedPool: fences made of CUDA events (recycled, so
+// steady state creates none).
 #include <cuda_runtime_api.h>
 
 #include <mutex>
 #include <vector>
 
+#include "common/cuda_handles.hpp"
 #include "memory/upstream.hpp"
 
 namespace trtpipe::memory {
-
-// Makes `device` current for a scope and restores the previous one.
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device);
-  ~DeviceGuard();
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
- private:
-  int previous_ = -1;
-  bool changed_ = false;
-};
 
 // Upstream with event fences on `device`; subclasses say where arenas come from.
 class CudaUpstream : public Upstream {

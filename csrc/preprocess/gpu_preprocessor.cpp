@@ -19,23 +19,6 @@ namespace {
 
 cudaStream_t as_stream(StreamHandle handle) { return reinterpret_cast<cudaStream_t>(handle); }
 
-// Makes `device` current for the scope of a call and restores the caller's device after.
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    TRTPIPE_CUDA_CHECK(cudaGetDevice(&previous_), "reading the current GPU");
-    if (previous_ != device) {
-      TRTPIPE_CUDA_CHECK(cudaSetDevice(device), "selecting GPU " + std::to_string(device));
-    }
-  }
-  ~DeviceScope() { static_cast<void>(cudaSetDevice(previous_)); }
-  DeviceScope(const DeviceScope&) = delete;
-  DeviceScope& operator=(const DeviceScope&) = delete;
-
- private:
-  int previous_ = 0;
-};
-
 cudaPointerAttributes attributes(const void* ptr, const char* what) {
   cudaPointerAttributes attr{};
   TRTPIPE_CUDA_CHECK(cudaPointerGetAttributes(&attr, ptr),
@@ -105,9 +88,9 @@ struct GpuPreprocessor::Impl {
   }
 
   // Resolves where the frame is; a pageable host frame is copied into pinned staging here
-  // (only the `needed` ranges, where given).
+  // (only what the kernel reads for `lb`, where given).
   Source locate(const Frame& frame, bool frame_on_device, cudaStream_t stream,
-                const std::vector<ByteRange>* needed = nullptr) {
+                const Letterbox* lb = nullptr) {
     const cudaPointerAttributes attr = attributes(frame.data, "input frame");
     Source src;
     if (on_device(attr)) {
@@ -127,7 +110,8 @@ struct GpuPreprocessor::Impl {
       src.pinned_host = frame.data;
       src.pinned_mapped = attr.devicePointer;
     } else {
-      src.pinned_host = staging.host_copy(frame.data, bytes, stream, needed);
+      src.pinned_host = staging.host_copy(frame.data, bytes, stream,
+                                          lb != nullptr ? ranges_read(frame, *lb) : nullptr);
       src.pinned_mapped = staging.host_mapped();
     }
     return src;
@@ -203,7 +187,7 @@ GpuPreprocessor::GpuPreprocessor(const Options& options, HostInput host_input, i
   check_pool_device(pinned_pool, "pinned_pool", device);
   check_pool_device(device_pool, "device_pool", device);
   // The events and buffers belong to `device`: create them with it current.
-  DeviceScope scope(device);
+  DeviceGuard scope(device);
   impl_ = std::make_unique<Impl>(options, host_input, device, std::move(pinned_pool),
                                  std::move(device_pool));
   int integrated = 0;
@@ -219,7 +203,7 @@ Letterbox GpuPreprocessor::run(const Frame& frame_in, bool frame_on_device, cons
                                StreamHandle out_stream) {
   Impl& s = *impl_;
   const Frame frame = checked_frame(frame_in);
-  DeviceScope scope(s.device);
+  DeviceGuard scope(s.device);
   void* slot = s.checked_slot(out);
   const cudaStream_t stream = as_stream(stream_handle);
   const Letterbox lb =
@@ -227,7 +211,7 @@ Letterbox GpuPreprocessor::run(const Frame& frame_in, bool frame_on_device, cons
                        s.options.resize);
   s.wait_for(frame_stream, stream);
   s.wait_for(out_stream, stream);
-  const Source src = s.locate(frame, frame_on_device, stream, s.ranges_read(frame, lb));
+  const Source src = s.locate(frame, frame_on_device, stream, &lb);
   Frame readable = frame;
   if (!src.host) {
     readable.data = src.device_ptr;
@@ -268,7 +252,7 @@ HostInputTiming GpuPreprocessor::measure_host_input(const Frame& frame_in, const
                                                     StreamHandle stream_handle, int iterations) {
   Impl& s = *impl_;
   const Frame frame = checked_frame(frame_in);
-  DeviceScope scope(s.device);
+  DeviceGuard scope(s.device);
   void* slot = s.checked_slot(out);
   const cudaStream_t stream = as_stream(stream_handle);
   const Source src = s.locate(frame, false, stream);

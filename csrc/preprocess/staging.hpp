@@ -69,10 +69,11 @@ class Staging {
       TRTPIPE_CUDA_CHECK(cudaStreamSynchronize(stream),
                          "waiting for the last use of a pinned staging block");
     }
+    const ByteRange whole{0, bytes};
     if (ranges != nullptr) {
-      copy_ranges(slot.host.host_data(), frame, *ranges);
+      copy_ranges(slot.host.host_data(), frame, ranges->data(), ranges->size());
     } else {
-      copy_ranges(slot.host.host_data(), frame, {{0, bytes}});
+      copy_ranges(slot.host.host_data(), frame, &whole, 1);
     }
     return slot.host.host_data();
   }
@@ -116,18 +117,22 @@ class Staging {
 
   // A whole frame through one core runs at that core's share of memory bandwidth (a 1080p
   // bgr8 frame took ~540 µs on a server host); large copies are split over the worker threads.
-  void copy_ranges(void* to, const void* from, const std::vector<ByteRange>& ranges) {
+  void copy_ranges(void* to, const void* from, const ByteRange* ranges, std::size_t count) {
     constexpr std::size_t kChunk = std::size_t{256} << 10;
     auto* dst = static_cast<std::uint8_t*>(to);
     const auto* src = static_cast<const std::uint8_t*>(from);
+    const ByteRange* end = ranges + count;
     std::size_t total = 0;
-    for (const ByteRange& r : ranges) total += r.length;
+    for (const ByteRange* r = ranges; r != end; ++r) total += r->length;
     if (total < 2 * kChunk || copier_.threads() == 1) {
-      for (const ByteRange& r : ranges) std::memcpy(dst + r.offset, src + r.offset, r.length);
+      for (const ByteRange* r = ranges; r != end; ++r) {
+        std::memcpy(dst + r->offset, src + r->offset, r->length);
+      }
       return;
     }
     pieces_.clear();
-    for (const ByteRange& r : ranges) {
+    for (const ByteRange* range = ranges; range != end; ++range) {
+      const ByteRange& r = *range;
       for (std::size_t done = 0; done < r.length; done += kChunk) {
         pieces_.push_back({r.offset + done, std::min(kChunk, r.length - done)});
       }
