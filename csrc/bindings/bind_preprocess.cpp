@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bindings/bindings.hpp"
+#include "bindings/frame_args.hpp"
 #include "preprocess/cpu_preprocessor.hpp"
 #include "preprocess/cpu_reference.hpp"
 #include "preprocess/gpu_preprocessor.hpp"
@@ -44,37 +45,6 @@ py::dict letterbox_dict(const preprocess::Letterbox& lb) {
   out["dst_w"] = lb.dst_w;
   out["dst_h"] = lb.dst_h;
   return out;
-}
-
-// An address given as an int, or the address of a NumPy array's first element.
-std::uintptr_t address_of(const py::object& obj) {
-  if (py::isinstance<py::array>(obj)) {
-    return reinterpret_cast<std::uintptr_t>(py::reinterpret_borrow<py::array>(obj).data());
-  }
-  return obj.cast<std::uintptr_t>();
-}
-
-Frame make_frame(const py::object& data, std::size_t size, int width, int height, std::int64_t step,
-                 const std::string& encoding) {
-  Frame frame;
-  frame.data = reinterpret_cast<const void*>(address_of(data));
-  frame.size = size;
-  frame.width = width;
-  frame.height = height;
-  frame.step = step;
-  frame.encoding = preprocess::parse_encoding(encoding);
-  return frame;
-}
-
-Tensor make_tensor(const py::object& data, std::vector<std::int64_t> shape,
-                   std::vector<std::int64_t> strides, std::string dtype, int batch_index) {
-  Tensor tensor;
-  tensor.data = reinterpret_cast<void*>(address_of(data));
-  tensor.shape = std::move(shape);
-  tensor.strides = std::move(strides);
-  tensor.dtype = std::move(dtype);
-  tensor.batch_index = batch_index;
-  return tensor;
 }
 
 // A pool given from Python (None: the preprocessor's own); pools exist only in CUDA builds.
@@ -176,7 +146,8 @@ void bind_preprocess(py::module_& m) {
           "Preprocesses the host frame at address `data` into the host tensor at `out`.")
       .def_property_readonly("threads", &preprocess::CpuPreprocessor::threads);
 
-  py::class_<preprocess::GpuPreprocessor>(m, "GpuPreprocessor")
+  py::class_<preprocess::GpuPreprocessor, std::shared_ptr<preprocess::GpuPreprocessor>>(
+      m, "GpuPreprocessor")
       .def(py::init([](const preprocess::Options& options, const std::string& host_input,
                        int device, const py::object& pinned_pool, const py::object& device_pool) {
              return new preprocess::GpuPreprocessor(

@@ -10,5 +10,6 @@ PYBIND11_MODULE(_core, m) {
 #if TRTPIPE_WITH_CUDA
   trtpipe::bindings::bind_engine(m);
   trtpipe::bindings::bind_events(m);
+  trtpipe::bindings::bind_pipeline(m);
 #endif
 }

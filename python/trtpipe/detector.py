@@ -9,7 +9,9 @@ The input buffer: on the CPU a NumPy array per frame in flight; on the GPU the e
 input tensor where it has one (a PyTorch engine's CUDA-graph input), else a device-pool buffer
 per frame in flight. With the engine's one input tensor, frames in flight are kept apart by
 stream order: preprocessing is enqueued on the stream the engine runs on, so frame k+1 writes
-the tensor only after frame k's graph replay (and its output copies) ran.
+the tensor only after frame k's graph replay (and its output copies) ran. Where PyTorch gives
+out the graph's executable handle, a frame's preprocessing, graph launch and output copies are
+one native call (:mod:`trtpipe.graph_frames`), with the outputs read in place from pinned slots.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from typing import Any
 import numpy as np
 
 from trtpipe.backends.base import Engine, PendingResult, TensorInfo
-from trtpipe.backends.torch import TorchEngine  # imports PyTorch only when one is made
+from trtpipe.backends.torch import CapturedGraph, TorchEngine  # imports PyTorch only when used
 from trtpipe.decode.common import DecodeOptions
 from trtpipe.decode.detections import Detections
 from trtpipe.decode.formats import FORMATS, detect_format, frame_decoder
 from trtpipe.errors import EngineError, InputError
+from trtpipe.graph_frames import GraphFrames
 from trtpipe.model_metadata import class_names, image_size, onnx_metadata
 from trtpipe.monitor import PerformanceMonitor
 from trtpipe.preprocess import Preprocessor, _stream_handle
@@ -48,7 +51,7 @@ DEFAULT_INPUT_SIZE = (640, 640)
 class Ticket:
     """A frame between ``submit`` and ``result``."""
 
-    pending: PendingResult
+    pending: PendingResult | None  # None: the frame runs through GraphFrames
     transform: Any
     slot: int
     start: float
@@ -175,9 +178,11 @@ class Detector:
         self._current_stream: Callable[[], Any] | None = None
         self._events: StageEventRing | None = None
         engine_input = None
+        graph = None
         self._on_torch = isinstance(self.engine, TorchEngine)
         if on_gpu:
-            engine_input = self._engine_input(half) if zero_copy else None
+            graph = self._engine_graph(half) if zero_copy else None
+            engine_input = graph.inputs[0] if graph is not None else None
             if engine_input is not None:
                 # one tensor for every frame in flight, kept apart by stream order
                 self._buffers = [_FixedDeviceArray(engine_input)] * PIPELINE_DEPTH
@@ -194,23 +199,33 @@ class Detector:
         ]
         self._free: deque[int] = deque(range(PIPELINE_DEPTH))
         self.last_timings: dict[str, float] = {}
+        # one native call per frame where the engine is a graph native code can launch
+        self._graph_frames = None
+        if graph is not None:
+            names = [t.name for t in self.engine.outputs]
+            self._graph_frames = GraphFrames.build(
+                self._pre, self._targets[0], graph, names, PIPELINE_DEPTH
+            )
+            if self._graph_frames is not None:
+                self.monitor.add_pool("detector_outputs", self._graph_frames.pool)
 
     def _input_shape(self) -> tuple[int, int, int, int]:
         w, h = self.input_size
         return (1, 3, h, w) if _input_layout(self._input_info) == "NCHW" else (1, h, w, 3)
 
-    def _engine_input(self, half: bool) -> Any | None:
-        """The engine's own input tensor (a CUDA graph's static input), or None."""
+    def _engine_graph(self, half: bool) -> CapturedGraph | None:
+        """The engine's CUDA graph for this input, if its static input can be preprocessed
+        into directly (else None)."""
         # only PyTorch engines: their graphs replay on the stream preprocessing is put on
         if not self._on_torch or not self.engine.uses_cuda_graph:
             return None
         shape = self._input_shape()
         try:
-            tensor = self.engine.input_tensor(self._input_info.name, shape)
+            graph = self.engine.captured_graph(self._input_info.name, shape)
         except (EngineError, InputError) as exc:
-            log.debug("preprocessing into pool buffers: the engine's input tensor: %s", exc)
+            log.debug("preprocessing into pool buffers: the engine's CUDA graph: %s", exc)
             return None
-        cai = getattr(tensor, "__cuda_array_interface__", None)
+        cai = getattr(graph.inputs[0], "__cuda_array_interface__", None)
         want = "<f2" if half else "<f4"
         if (
             cai is None
@@ -220,7 +235,7 @@ class Detector:
         ):
             log.debug("preprocessing into pool buffers: the engine's input tensor is not %s", want)
             return None
-        return tensor
+        return graph
 
     def _gpu_timing(self) -> None:
         """Where GPU work is enqueued, and CUDA events on that stream for the monitor."""
@@ -254,6 +269,12 @@ class Detector:
         self._pool = DevicePool(nbytes, device=device)
         self.monitor.add_pool("detector_input", self._pool)
         return [self._pool.empty(shape, dtype) for _ in range(PIPELINE_DEPTH)]
+
+    @property
+    def frame_path(self) -> str:
+        """How a frame reaches the engine: "graph" (preprocessing, the engine's CUDA graph and
+        its output copies in one native call per frame) or "engine" (the engine's submit)."""
+        return "graph" if self._graph_frames is not None else "engine"
 
     @property
     def gpu_event_ring(self) -> StageEventRing | None:
@@ -313,46 +334,70 @@ class Detector:
         # on the engine's stream, so inference is ordered after preprocessing
         stream = self._stream if self._current_stream is None else self._current_stream()
         events = self._events
-        if events is None:
-            transform = self._pre(image, self._targets[slot], encoding, stream=stream, **raw)
+        marks = events.take() if events is not None else None
+        if self._graph_frames is not None:
+            try:
+                transform, launch_us = self._graph_frames.submit(
+                    image, encoding, slot, stream, marks, **raw
+                )
+            except InputError:
+                raise
+            except Exception:
+                self.monitor.count_drop("engine_error")
+                raise
+            if marks is not None:
+                events.hand_over(marks)
+            pending = None
+            t_sub = time.perf_counter()
+            t_pre = t_sub - launch_us * 1e-6
         else:
-            marks = events.take()
-            marks.before.record(stream)
+            if marks is not None:
+                marks.before.record(stream)
             transform = self._pre(image, self._targets[slot], encoding, stream=stream, **raw)
-            marks.between.record(stream)
-        t_pre = time.perf_counter()
-        try:
-            pending = self.engine.submit(self._feeds[slot])
-        except Exception:
-            self.monitor.count_drop("engine_error")
-            raise
-        if events is not None:
-            events.hand_over(marks, stream)
-        t_sub = time.perf_counter()
+            if marks is not None:
+                marks.between.record(stream)
+            t_pre = time.perf_counter()
+            try:
+                pending = self.engine.submit(self._feeds[slot])
+            except Exception:
+                self.monitor.count_drop("engine_error")
+                raise
+            if marks is not None:
+                events.hand_over(marks, stream)
+            t_sub = time.perf_counter()
         self._free.popleft()
         return Ticket(pending, transform, slot, start, (t_pre - start) * 1e3, (t_sub - t_pre) * 1e3)
+
+    def _outputs(self, ticket: Ticket) -> Mapping[str, Any]:
+        if ticket.pending is None:
+            return self._graph_frames.wait(ticket.slot)
+        return self.engine.result(ticket.pending)
 
     def result(self, ticket: Ticket) -> Detections:
         """Waits for a submitted frame and decodes it."""
         if not isinstance(ticket, Ticket) or ticket.done:
             raise InputError(f"ticket: expected a pending Ticket from submit(), given {ticket!r}")
+        ticket.done = True
         t0 = time.perf_counter()
         try:
-            outputs = self.engine.result(ticket.pending)
-        except Exception:
-            self.monitor.count_drop("engine_error")
-            raise
+            try:
+                outputs = self._outputs(ticket)
+            except Exception:
+                self.monitor.count_drop("engine_error")
+                raise
+            t1 = time.perf_counter()
+            if self._decode_frame is None:
+                shapes = {k: np.shape(v) for k, v in outputs.items()}
+                if self.decoder is None:
+                    self.decoder = detect_format(shapes, self.input_size)
+                    log.debug("decoder chosen from the output shapes: %s", self.decoder)
+                self._decode_frame = frame_decoder(self.decoder, shapes, self.options)
+            dets = self._decode_frame(outputs, ticket.transform)
+            if ticket.pending is None:
+                dets = self._graph_frames.detach(dets, ticket.slot)
         finally:
-            ticket.done = True
+            # the slot's buffers are free once its outputs are decoded
             self._free.append(ticket.slot)
-        t1 = time.perf_counter()
-        if self._decode_frame is None:
-            shapes = {k: np.shape(v) for k, v in outputs.items()}
-            if self.decoder is None:
-                self.decoder = detect_format(shapes, self.input_size)
-                log.debug("decoder chosen from the output shapes: %s", self.decoder)
-            self._decode_frame = frame_decoder(self.decoder, shapes, self.options)
-        dets = self._decode_frame(outputs, ticket.transform)
         t2 = time.perf_counter()
         pre, inference = ticket.preprocess_ms, ticket.submit_ms + (t1 - t0) * 1e3
         post, end_to_end = (t2 - t1) * 1e3, (t2 - ticket.start) * 1e3
@@ -367,6 +412,7 @@ class Detector:
         return dets
 
     def close(self) -> None:
+        self._graph_frames = None  # lets go of the engine's graph
         self.engine.close()
 
     def __enter__(self) -> Detector:

@@ -133,7 +133,7 @@ def letterbox_params(
     return _letterbox(_core.letterbox_params(src_w, src_h, dst_w, dst_h, mode))
 
 
-class _Frame(NamedTuple):
+class LocatedFrame(NamedTuple):
     """Where a frame's bytes are and how they are laid out (a tuple: built once per frame)."""
 
     address: Any  # an int, or a NumPy array (_core reads its address)
@@ -203,11 +203,11 @@ def _raw_frame(
     step: int | None,
     on_device: bool,
     stream: int,
-) -> _Frame:
+) -> LocatedFrame:
     for name, value in (("encoding", encoding), ("width", width), ("height", height)):
         if value is None:
             raise InputError(f"{name}: expected a value for a raw byte buffer, given None")
-    return _Frame(
+    return LocatedFrame(
         address, nbytes, int(width), int(height), int(step or 0), encoding, on_device, stream
     )
 
@@ -220,9 +220,9 @@ def _image_frame(
     step: int | None,
     on_device: bool,
     stream: int,
-) -> _Frame:
+) -> LocatedFrame:
     """A 2-D (H, W) or 3-D (H, W, C) uint8 array whose rows may be padded (strides[0] = step)."""
-    return _Frame(
+    return LocatedFrame(
         address, *_image_layout(tuple(shape), tuple(strides), encoding, step), on_device, stream
     )
 
@@ -281,13 +281,13 @@ def _image_layout(
     return size, width, height, row_step, encoding
 
 
-def _frame(
+def locate_frame(
     image: Any,
     encoding: str | None,
     width: int | None,
     height: int | None,
     step: int | None,
-) -> tuple[_Frame, Any]:
+) -> tuple[LocatedFrame, Any]:
     """Where the frame's bytes are; the second value keeps any converted array alive."""
     cai = None if isinstance(image, (np.ndarray, bytes)) else _cuda_interface(image)
     if cai is not None:
@@ -572,7 +572,7 @@ class Preprocessor:
                 f"out: expected {'a GPU array' if self.device == 'cuda' else 'a NumPy array'} "
                 f"for device={self.device!r}, given {where}"
             )
-        frame, keep = _frame(image, encoding, width, height, step)
+        frame, keep = locate_frame(image, encoding, width, height, step)
         if on_gpu:
             params = self._gpu_path().run(
                 frame.address,
@@ -594,18 +594,25 @@ class Preprocessor:
         else:
             params = self._host_run(self._cpu_path().run, frame, target, batch_index)
         del keep
-        return self._geometry(params)
+        return self.geometry(params["src_w"], params["src_h"])
 
-    def _geometry(self, params: dict[str, Any]) -> Letterbox:
-        """The Letterbox of these parameters: one object per frame size, reused (a camera's
-        frames all have one size, and the decoders read its cached terms)."""
-        key = (params["src_w"], params["src_h"])
+    def geometry(self, src_w: int, src_h: int) -> Letterbox:
+        """:meth:`letterbox`, one object per frame size, reused (a camera's frames all have one
+        size, and the decoders read its cached terms)."""
+        key = (src_w, src_h)
         cached = self._letterboxes.get(key)
         if cached is None:
             if len(self._letterboxes) >= _MAX_CACHED_SIZES:
                 self._letterboxes.clear()
-            cached = self._letterboxes[key] = _letterbox(params)
+            cached = self._letterboxes[key] = self.letterbox(src_w, src_h)
         return cached
+
+    def gpu_core(self) -> Any:
+        """The ``_core.GpuPreprocessor`` behind the GPU path (for native frame paths that
+        enqueue its work with their own)."""
+        if self.device != "cuda":
+            raise InputError(f"gpu_core: expected a GPU preprocessor, given device {self.device!r}")
+        return self._gpu_path()
 
     def reference(
         self,
@@ -624,7 +631,7 @@ class Preprocessor:
         target = _output(out)
         if target.on_device:
             raise InputError("out: expected a NumPy array for the CPU reference, given a GPU array")
-        frame, keep = _frame(image, encoding, width, height, step)
+        frame, keep = locate_frame(image, encoding, width, height, step)
         run = functools.partial(_core.preprocess_cpu_reference, self._options)
         params = self._host_run(run, frame, target, batch_index)
         del keep
@@ -632,7 +639,7 @@ class Preprocessor:
 
     @staticmethod
     def _host_run(
-        run: Any, frame: _Frame, target: PreparedOutput, batch_index: int
+        run: Any, frame: LocatedFrame, target: PreparedOutput, batch_index: int
     ) -> dict[str, Any]:
         if frame.on_device:
             raise InputError(
@@ -668,7 +675,7 @@ class Preprocessor:
         target = _output(out)
         if not target.on_device:
             raise InputError("out: expected a GPU array, given a NumPy array")
-        frame, keep = _frame(image, encoding, width, height, step)
+        frame, keep = locate_frame(image, encoding, width, height, step)
         if frame.on_device:
             raise InputError("image: expected a host array, given a GPU array")
         timing = self._gpu_path().measure_host_input(

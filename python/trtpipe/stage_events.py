@@ -84,10 +84,12 @@ class StageEventRing:
         self._next = (i + 1) % len(self._frames)
         return frame
 
-    def hand_over(self, frame: FrameEvents, stream: Any) -> None:
-        """Records the end of inference (when timed) and gives the intervals to the monitor."""
+    def hand_over(self, frame: FrameEvents, stream: Any = None) -> None:
+        """Records the end of inference (when timed) on ``stream`` (None: the caller recorded
+        it) and gives the intervals to the monitor."""
         if self.inference:
-            frame.after.record(stream)
+            if stream is not None:
+                frame.after.record(stream)
             frame.unread = 2
             self._record_gpu("preprocess", frame._preprocess, frame.between)
             self._record_gpu("inference", frame._inference, frame.after)

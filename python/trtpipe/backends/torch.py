@@ -51,10 +51,24 @@ def _torch_dtype(torch: Any, dtype: np.dtype) -> Any:
 
 
 @dataclass
-class _Graph:
-    graph: Any
+class CapturedGraph:
+    """One input shape's CUDA graph and its static tensors."""
+
+    graph: Any  # torch.cuda.CUDAGraph
     inputs: list[Any]  # static input tensors, in the model's argument order
     outputs: list[Any]  # static output tensors, in output-name order
+
+    def exec_handle(self) -> int | None:
+        """The instantiated graph (a cudaGraphExec_t as int), for launching it from native code
+        on the stream PyTorch replays it on; None where this PyTorch does not give it out."""
+        raw = getattr(self.graph, "raw_cuda_graph_exec", None)
+        if raw is None:
+            return None
+        try:
+            return int(raw())
+        except RuntimeError as exc:  # not instantiated (e.g. kept for editing)
+            log.debug("torch engine: no raw graph handle: %s", exc)
+            return None
 
 
 @dataclass
@@ -117,7 +131,7 @@ class TorchEngine(Engine):
             ]
         self._cuda_graph = cuda_graph and self._device.type == "cuda"
         self._warmup = max(int(warmup), 1)
-        self._graphs: dict[tuple[tuple[int, ...], ...], _Graph] = {}
+        self._graphs: dict[tuple[tuple[int, ...], ...], CapturedGraph] = {}
         self.graph_fallback_reason: str | None = None
         self._output_names = list(output_names) if output_names is not None else None
         self._outputs = self._probe_outputs()
@@ -273,7 +287,7 @@ class TorchEngine(Engine):
             tensor = tensor.to(self._device, non_blocking=True)
         return tensor
 
-    def _graph_for(self, shapes: tuple[tuple[int, ...], ...]) -> _Graph | None:
+    def _graph_for(self, shapes: tuple[tuple[int, ...], ...]) -> CapturedGraph | None:
         graph = self._graphs.get(shapes)
         if graph is not None or not self._cuda_graph:
             return graph
@@ -309,7 +323,7 @@ class TorchEngine(Engine):
                     self.graph_fallback_reason,
                 )
                 return None
-        graph = _Graph(cuda_graph, static, list(outputs))
+        graph = CapturedGraph(cuda_graph, static, list(outputs))
         self._graphs[shapes] = graph
         log.debug("torch engine: captured a CUDA graph for input shapes %s", shapes)
         return graph
@@ -318,27 +332,31 @@ class TorchEngine(Engine):
         """The CUDA graph's static input tensor for ``name``: write a frame into it (it has
         ``__dlpack__`` and ``__cuda_array_interface__``) and pass it back to :meth:`infer` to
         skip the input copy. ``shape`` is needed for dynamic inputs."""
+        names = [t.name for t in self._inputs]
+        return self.captured_graph(name, shape).inputs[names.index(name)]
+
+    def captured_graph(self, name: str, shape: Sequence[int] | None = None) -> CapturedGraph:
+        """The CUDA graph run when input ``name`` has ``shape`` (needed for dynamic inputs) and
+        the others their declared shapes: captured now if it is not yet."""
         if not self._cuda_graph:
-            raise EngineError("input_tensor: only CUDA-graph engines have static input tensors")
+            raise EngineError("CUDA graph: only CUDA-graph engines have static input tensors")
         names = [t.name for t in self._inputs]
         if name not in names:
-            raise InputError(f"input_tensor: expected one of {names}, given {name!r}")
+            raise InputError(f"input: expected one of {names}, given {name!r}")
         wanted = tuple(shape) if shape is not None else None
         shapes = []
         for t in self._inputs:
             s = wanted if t.name == name and wanted is not None else t.shape
             if any(d < 0 for d in s):
-                raise InputError(
-                    f"input_tensor: input {t.name!r} is dynamic ({t.shape}); give a shape"
-                )
+                raise InputError(f"input {t.name!r} is dynamic ({t.shape}); give a shape")
             shapes.append(tuple(s))
         graph = self._graph_for(tuple(shapes))
         if graph is None:
             why = (
                 self.graph_fallback_reason or f"no more CUDA graphs can be captured ({MAX_GRAPHS})"
             )
-            raise EngineError(f"input_tensor: no static input: {why}")
-        return graph.inputs[names.index(name)]
+            raise EngineError(f"CUDA graph: none for these input shapes: {why}")
+        return graph
 
     def infer_tensors(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """Runs one frame and returns the outputs as device tensors. On the CUDA-graph path they

@@ -1,0 +1,96 @@
+#include "pipeline/frame_graph.hpp"
+
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include "common/cuda_check.hpp"
+#include "common/errors.hpp"
+
+namespace trtpipe::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double micros(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double, std::micro>(to - from).count();
+}
+
+[[noreturn]] void bad_input(const std::string& field, const std::string& expected,
+                            const std::string& given) {
+  throw InputError(field + ": expected " + expected + ", given " + given);
+}
+
+void record(cudaEvent_t event, cudaStream_t stream, const char* what) {
+  if (event != nullptr) TRTPIPE_CUDA_CHECK(cudaEventRecord(event, stream), what);
+}
+
+}  // namespace
+
+FrameGraph::FrameGraph(std::shared_ptr<preprocess::GpuPreprocessor> preprocessor,
+                       preprocess::Tensor input, cudaGraphExec_t graph,
+                       std::vector<OutputCopy> outputs,
+                       std::vector<std::vector<void*>> host_slots)
+    : preprocessor_(std::move(preprocessor)),
+      input_(std::move(input)),
+      graph_(graph),
+      outputs_(std::move(outputs)),
+      host_slots_(std::move(host_slots)) {
+  if (!preprocessor_) bad_input("preprocessor", "a GpuPreprocessor", "None");
+  if (graph_ == nullptr) bad_input("graph", "an instantiated cudaGraphExec_t", "0");
+  if (host_slots_.empty()) bad_input("host_slots", "at least one slot", "none");
+  for (std::size_t k = 0; k < host_slots_.size(); ++k) {
+    if (host_slots_[k].size() != outputs_.size()) {
+      bad_input("host_slots[" + std::to_string(k) + "]",
+                       std::to_string(outputs_.size()) + " host buffers, one per output",
+                       std::to_string(host_slots_[k].size()));
+    }
+  }
+  DeviceGuard guard(preprocessor_->device());
+  done_.reserve(host_slots_.size());
+  for (std::size_t k = 0; k < host_slots_.size(); ++k) {
+    done_.emplace_back("the output copies of a frame slot");
+  }
+}
+
+preprocess::Letterbox FrameGraph::submit(const preprocess::Frame& frame, bool frame_on_device,
+                                         int slot, preprocess::StreamHandle stream_handle,
+                                         preprocess::StreamHandle frame_stream,
+                                         const StageMarks& marks, SubmitTiming* timing) {
+  if (slot < 0 || slot >= slots()) {
+    bad_input("slot", "0.." + std::to_string(slots() - 1), std::to_string(slot));
+  }
+  const auto start = Clock::now();
+  const cudaStream_t stream = reinterpret_cast<cudaStream_t>(stream_handle);
+  DeviceGuard guard(preprocessor_->device());
+  record(marks.before, stream, "recording the start of preprocessing");
+  const preprocess::Letterbox lb =
+      preprocessor_->run(frame, frame_on_device, input_, stream_handle, frame_stream, 0);
+  record(marks.between, stream, "recording the end of preprocessing");
+  const auto preprocessed = Clock::now();
+  TRTPIPE_CUDA_CHECK(cudaGraphLaunch(graph_, stream), "launching the model's CUDA graph");
+  const std::vector<void*>& host = host_slots_[static_cast<std::size_t>(slot)];
+  for (std::size_t i = 0; i < outputs_.size(); ++i) {
+    TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(host[i], outputs_[i].device, outputs_[i].bytes,
+                                       cudaMemcpyDeviceToHost, stream),
+                       "copying model output " + std::to_string(i) + " to pinned host memory");
+  }
+  record(marks.after, stream, "recording the end of inference");
+  TRTPIPE_CUDA_CHECK(cudaEventRecord(done_[static_cast<std::size_t>(slot)].get(), stream),
+                     "recording a frame slot's completion");
+  if (timing != nullptr) {
+    timing->preprocess_us = micros(start, preprocessed);
+    timing->launch_us = micros(preprocessed, Clock::now());
+  }
+  return lb;
+}
+
+void FrameGraph::wait(int slot) {
+  if (slot < 0 || slot >= slots()) {
+    bad_input("slot", "0.." + std::to_string(slots() - 1), std::to_string(slot));
+  }
+  TRTPIPE_CUDA_CHECK(cudaEventSynchronize(done_[static_cast<std::size_t>(slot)].get()),
+                     "waiting for a frame's model outputs");
+}
+
+}  // namespace trtpipe::pipeline

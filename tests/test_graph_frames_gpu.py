@@ -1,0 +1,137 @@
+"""The Detector's one-call frame path over a PyTorch CUDA graph (trtpipe.graph_frames) against
+the engine-per-frame path on the same model (pool buffers, engine.submit), the oracle, for
+frames on the GPU, in pinned and in pageable memory; its slots, errors and counters."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from trtpipe.decode.detections import Detections
+from trtpipe.errors import EngineError, InputError
+
+pytestmark = pytest.mark.gpu
+
+
+def _detectors(monkeypatch):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("nudenet")
+    if importlib.util.find_spec("skimage") is None:  # its data files, not an import
+        pytest.skip("scikit-image is not installed")
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx2torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch.cuda.is_available() is False")
+    if not hasattr(torch.cuda.CUDAGraph, "raw_cuda_graph_exec"):
+        pytest.skip(f"PyTorch {torch.__version__} gives out no cudaGraphExec_t")
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    from trtpipe.detector import Detector
+    from trtpipe.samples import sample_model
+
+    graph = Detector(sample_model(), backend="torch")
+    engine = Detector(sample_model(), backend="torch", zero_copy=False)
+    assert graph.frame_path == "graph" and engine.frame_path == "engine"
+    return graph, engine
+
+
+def _frames():
+    """The sample photos as NumPy frames, in pinned memory and on the GPU, plus a padded one."""
+    import torch
+
+    from trtpipe.memory import PinnedPool
+    from trtpipe.samples import sample_images
+
+    images = [image for _, image in sample_images()]
+    pool = PinnedPool(sum(i.nbytes + 256 for i in images))
+    frames = []
+    for image in images:
+        pinned = np.asarray(pool.empty(image.shape, np.uint8))
+        pinned[...] = image
+        frames += [("pageable", image), ("pinned", pinned), ("gpu", torch.from_numpy(image).cuda())]
+    h, w, _ = images[0].shape
+    padded = np.zeros((h, w + 8, 3), np.uint8)
+    padded[:, :w] = images[0]
+    frames.append(("padded rows", padded[:, :w]))
+    return frames, pool
+
+
+def _same(got: Detections, want: Detections, what: str) -> None:
+    assert got.labels == want.labels, what
+    np.testing.assert_array_equal(got.class_ids, want.class_ids, err_msg=what)
+    np.testing.assert_allclose(got.boxes, want.boxes, atol=1e-3, err_msg=what)
+    np.testing.assert_allclose(got.scores, want.scores, atol=1e-5, err_msg=what)
+
+
+def test_graph_path_equals_engine_path_for_every_frame_source(monkeypatch):
+    graph, engine = _detectors(monkeypatch)
+    frames, _pool = _frames()
+    found = 0
+    for what, frame in frames:
+        want = engine(frame)
+        _same(graph(frame), want, what)
+        found += len(want)
+    assert found > 0  # the comparison saw boxes
+    assert set(graph.last_timings) == {"preprocess", "inference", "postprocess", "end_to_end"}
+    assert graph.monitor.snapshot().pools["detector_outputs"]["in_use"] > 0
+
+
+def test_frames_in_flight_keep_their_own_output_slots(monkeypatch):
+    graph, engine = _detectors(monkeypatch)
+    frames, _pool = _frames()
+    want = [engine(frame) for _, frame in frames]
+    got = []
+    ticket = graph.submit(frames[0][1])
+    for _, frame in frames[1:]:
+        following = graph.submit(frame)  # the other slot, while this one is still unread
+        got.append(graph.result(ticket))
+        ticket = following
+    got.append(graph.result(ticket))
+    for i, (a, b) in enumerate(zip(got, want, strict=True)):
+        _same(a, b, f"frame {i} ({frames[i][0]})")
+
+
+def test_detections_that_view_a_slot_are_copied_out_of_it(monkeypatch):
+    graph, _ = _detectors(monkeypatch)
+    frames, _pool = _frames()
+    graph(frames[0][1])  # the decoder is chosen on the first frame
+
+    def viewing_decoder(outputs, transform):
+        (out,) = outputs.values()  # [1, 4 + C, N]: the first five anchors, viewed in place
+        return Detections(out[0, :4, :5].T, out[0, 4, :5], np.zeros(5, np.int64))
+
+    monkeypatch.setattr(graph, "_decode_frame", viewing_decoder)
+    first = graph(frames[0][1])
+    kept = (first.boxes.copy(), first.scores.copy())
+    for _, frame in frames[3:9]:  # other photos through both slots
+        graph(frame)
+    np.testing.assert_array_equal(first.boxes, kept[0])
+    np.testing.assert_array_equal(first.scores, kept[1])
+
+
+def test_bad_frames_raise_and_leave_the_slots_usable(monkeypatch):
+    graph, engine = _detectors(monkeypatch)
+    frames, _pool = _frames()
+    image = frames[0][1]
+    with pytest.raises(InputError, match="uint8"):
+        graph(image.astype(np.float32))
+    with pytest.raises(InputError):
+        graph.detect_bytes(image.tobytes()[:-1], image.shape[1], image.shape[0], "bgr8")
+    with pytest.raises(InputError, match="encoding"):
+        graph.detect_bytes(image.tobytes(), image.shape[1], image.shape[0], "bgr9")
+    with pytest.raises(InputError, match="slot"):
+        graph._graph_frames.wait(7)
+    _same(graph(image), engine(image), "after the bad frames")
+    assert graph.monitor.snapshot().dropped_frames.get("engine_error", 0) == 0
+
+
+def test_close_releases_the_graph(monkeypatch):
+    graph, _ = _detectors(monkeypatch)
+    frames, _pool = _frames()
+    graph(frames[0][1])
+    graph.close()
+    assert graph.frame_path == "engine"
+    with pytest.raises(EngineError, match="close"):
+        graph(frames[0][1])
