@@ -55,6 +55,7 @@ def _frames():
     padded = np.zeros((h, w + 8, 3), np.uint8)
     padded[:, :w] = images[0]
     frames.append(("padded rows", padded[:, :w]))
+    frames.append(("padded rows on the GPU", torch.from_numpy(padded).cuda()[:, :w]))
     return frames, pool
 
 
@@ -117,6 +118,8 @@ def test_bad_frames_raise_and_leave_the_slots_usable(monkeypatch):
     image = frames[0][1]
     with pytest.raises(InputError, match="uint8"):
         graph(image.astype(np.float32))
+    with pytest.raises(InputError, match="uint8"):
+        graph(frames[2][1].float())  # a float tensor on the GPU
     with pytest.raises(InputError):
         graph.detect_bytes(image.tobytes()[:-1], image.shape[1], image.shape[0], "bgr8")
     with pytest.raises(InputError, match="encoding"):

@@ -47,7 +47,7 @@ PIPELINE_DEPTH = 2
 DEFAULT_INPUT_SIZE = (640, 640)
 
 
-@dataclass
+@dataclass(slots=True)
 class Ticket:
     """A frame between ``submit`` and ``result``."""
 
