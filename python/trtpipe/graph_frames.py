@@ -115,12 +115,7 @@ class GraphFrames:
         if marks is not None:
             before, between, after = marks.before, marks.between, marks.after
         _, launch_us = self._native.submit(
-            frame.address,
-            frame.size,
-            frame.width,
-            frame.height,
-            frame.step,
-            frame.encoding,
+            *frame.placement,
             frame.on_device,
             slot,
             stream,

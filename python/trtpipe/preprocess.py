@@ -146,6 +146,12 @@ class LocatedFrame(NamedTuple):
     on_device: bool
     stream: int  # producer stream from __cuda_array_interface__, 0 for none
 
+    @property
+    def placement(self) -> tuple[Any, int, int, int, int, str]:
+        """(address, size, width, height, step, encoding): the leading arguments of _core's
+        frame-taking calls."""
+        return self[:6]
+
 
 @dataclass(frozen=True)
 class PreparedOutput:
@@ -593,12 +599,7 @@ class Preprocessor:
         frame, keep = locate_frame(image, encoding, width, height, step)
         if on_gpu:
             params = self._gpu_path().run(
-                frame.address,
-                frame.size,
-                frame.width,
-                frame.height,
-                frame.step,
-                frame.encoding,
+                *frame.placement,
                 frame.on_device,
                 target.address,
                 target.shape,
@@ -664,12 +665,7 @@ class Preprocessor:
                 "image: expected a host array (NumPy, bytes) for a NumPy output, given a GPU array"
             )
         return run(
-            frame.address,
-            frame.size,
-            frame.width,
-            frame.height,
-            frame.step,
-            frame.encoding,
+            *frame.placement,
             target.address,
             target.shape,
             target.strides,
@@ -697,12 +693,7 @@ class Preprocessor:
         if frame.on_device:
             raise InputError("image: expected a host array, given a GPU array")
         timing = self._gpu_path().measure_host_input(
-            frame.address,
-            frame.size,
-            frame.width,
-            frame.height,
-            frame.step,
-            frame.encoding,
+            *frame.placement,
             target.address,
             target.shape,
             target.strides,
