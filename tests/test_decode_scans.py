@@ -202,3 +202,52 @@ def test_a_transform_without_source_terms_is_applied_in_python():
     halved = decode_yolov8(out, Halve())[0]
     assert len(plain) > 0
     np.testing.assert_allclose(halved.boxes, plain.boxes * 2.0, rtol=1e-6)
+
+
+def candidate_records(head: np.ndarray, conf: float, rng) -> np.ndarray:
+    """What a GPU head scan writes for a [4 + C, N] head: one record per anchor passing
+    ``conf`` (found by NumPy), in a shuffled order, padded with garbage rows."""
+    anchors, scores, classes = numpy_best_class(head[4:], conf)
+    records = rng.random((head.shape[1] + 3, 8), dtype=np.float32) * 1e6  # unread rows
+    order = rng.permutation(len(anchors))
+    rows = records[: len(anchors)]
+    rows[:, :4] = head[:4, anchors[order]].T
+    rows[:, 4] = scores[order]
+    ints = rows.view(np.int32)
+    ints[:, 5], ints[:, 6], ints[:, 7] = anchors[order], classes[order], 0
+    return records, len(anchors)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    classes=st.integers(1, 12),
+    anchors=st.integers(1, 500),
+    conf=st.sampled_from([0.0, 0.25, 0.5]),
+    agnostic=st.booleans(),
+)
+def test_compact_candidates_decode_as_the_whole_head(seed, classes, anchors, conf, agnostic):
+    rng = np.random.default_rng(seed)
+    head = np.empty((4 + classes, anchors), np.float32)
+    head[:2] = rng.random((2, anchors)) * 100
+    head[2:4] = rng.random((2, anchors)) * 30 + 1
+    head[4:] = np.round(rng.random((classes, anchors)) * 8) / 8  # ties everywhere
+    head[4:][rng.random((classes, anchors)) < 0.05] = np.nan
+    records, count = candidate_records(head, conf, rng)
+    terms = (3.0, 5.0, 0.5, 0.5, 190.0, 170.0)
+    want = _core.decode.dense_head(head[4:], head[:4], conf, 0.45, 50, agnostic, None, terms)
+    got = _core.decode.compact_candidates(records, count, 0.45, 50, agnostic, terms)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_compact_candidates_check_their_arguments():
+    records = np.zeros((10, 8), np.float32)
+    with pytest.raises(InputError, match="count"):
+        _core.decode.compact_candidates(records, 11, 0.45, 10, False)
+    with pytest.raises(InputError, match="records"):
+        _core.decode.compact_candidates(np.zeros((10, 7), np.float32), 1, 0.45, 10, False)
+    with pytest.raises(InputError, match="records"):
+        _core.decode.compact_candidates(records[::2], 1, 0.45, 10, False)
+    empty = _core.decode.compact_candidates(records, 0, 0.45, 10, False)
+    assert [len(a) for a in empty] == [0, 0, 0]

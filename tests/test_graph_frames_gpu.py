@@ -138,3 +138,72 @@ def test_close_releases_the_graph(monkeypatch):
     assert graph.frame_path == "engine"
     with pytest.raises(EngineError, match="close"):
         graph(frames[0][1])
+
+
+def _fixed_head_detector(head, **kwargs):
+    """A Detector over a PyTorch CUDA graph whose model outputs ``head`` (a buffer the test
+    rewrites between frames) whatever the image, on a 64×64 input (letterbox: identity)."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch.cuda.is_available() is False")
+    if not hasattr(torch.cuda.CUDAGraph, "raw_cuda_graph_exec"):
+        pytest.skip(f"PyTorch {torch.__version__} gives out no cudaGraphExec_t")
+    from trtpipe.backends.torch import TorchEngine
+    from trtpipe.detector import Detector
+
+    class FixedHead(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("head", torch.from_numpy(head[None]).clone())
+
+        def forward(self, x):
+            return self.head + x[:, :1, :1, :1].reshape(1, 1, 1) * 0
+
+    module = FixedHead()
+    engine = TorchEngine(module, device="cuda", input_shapes={"images": (1, 3, 64, 64)})
+    return Detector(engine, **kwargs), module
+
+
+def _random_head(rng, classes: int, anchors: int) -> np.ndarray:
+    head = np.empty((4 + classes, anchors), np.float32)
+    head[:2] = rng.random((2, anchors)) * 64
+    head[2:4] = rng.random((2, anchors)) * 20 + 1
+    head[4:] = np.round(rng.random((classes, anchors)) * 8) / 8  # ties between classes, anchors
+    head[4:][rng.random((classes, anchors)) < 0.03] = np.nan
+    head[4, :7] = 0.25  # equal to the threshold: never kept
+    return head
+
+
+@pytest.mark.parametrize("classes, anchors", [(1, 300), (7, 2100), (80, 8400)])
+def test_gpu_head_scan_decodes_as_the_cpu_decoder(classes, anchors):
+    from trtpipe.decode import decode_yolov8
+
+    rng = np.random.default_rng(classes)
+    det, module = _fixed_head_detector(_random_head(rng, classes, anchors), max_detections=500)
+    assert det.frame_path == "graph" and det._graph_frames.scanning
+    frame = rng.integers(0, 256, (64, 64, 3), np.uint8)
+    lb = det._pre.letterbox(64, 64)
+    for _ in range(4):
+        head = _random_head(rng, classes, anchors)
+        module.head.copy_(module.head.new_tensor(head[None]))
+        got = det(frame)
+        (want,) = decode_yolov8(head[None], conf=0.25, iou=0.45, max_detections=500, transforms=lb)
+        assert len(want) > 0
+        np.testing.assert_array_equal(got.boxes, want.boxes)
+        np.testing.assert_array_equal(got.scores, want.scores)
+        np.testing.assert_array_equal(got.class_ids, want.class_ids)
+
+
+def test_a_class_filter_decodes_the_whole_output_on_the_host():
+    from trtpipe.decode import decode_yolov8
+
+    rng = np.random.default_rng(5)
+    head = _random_head(rng, 6, 900)
+    det, _ = _fixed_head_detector(head, classes=[1, 4])
+    assert det.frame_path == "graph" and not det._graph_frames.scanning
+    got = det(rng.integers(0, 256, (64, 64, 3), np.uint8))
+    lb = det._pre.letterbox(64, 64)
+    (want,) = decode_yolov8(head[None], conf=0.25, iou=0.45, classes=[1, 4], transforms=lb)
+    assert len(want) > 0 and set(got.class_ids.tolist()) <= {1, 4}
+    np.testing.assert_array_equal(got.boxes, want.boxes)
+    np.testing.assert_array_equal(got.class_ids, want.class_ids)

@@ -12,6 +12,7 @@
 #include "bindings/bindings.hpp"
 #include "common/errors.hpp"
 #include "decode/candidates.hpp"
+#include "decode/compact_candidates.hpp"
 #include "decode/dense_head.hpp"
 #include "decode/nms.hpp"
 
@@ -154,6 +155,29 @@ py::array_t<std::int64_t> nms(const py::array& boxes,
   return to_numpy(kept);
 }
 
+// The letterbox mapping (pad_x, pad_y, scale_x, scale_y, src_w, src_h), or none for None.
+decode::SourceMapping mapping_of(const py::object& letterbox) {
+  decode::SourceMapping mapping;
+  if (!letterbox.is_none()) {
+    const auto terms = letterbox.cast<std::vector<double>>();
+    if (terms.size() != 6) {
+      throw InputError("letterbox: expected (pad_x, pad_y, scale_x, scale_y, src_w, src_h)");
+    }
+    mapping = {true, terms[0], terms[1], terms[2], terms[3], terms[4], terms[5]};
+  }
+  return mapping;
+}
+
+// (float32 (K, 4) boxes, float32 scores, int64 class ids) as NumPy arrays.
+py::tuple detections_tuple(const decode::Detected& found) {
+  const auto count = static_cast<py::ssize_t>(found.scores.size());
+  py::array_t<float> boxes({count, py::ssize_t{4}});
+  if (count > 0) {
+    std::memcpy(boxes.mutable_data(), found.boxes.data(), found.boxes.size() * sizeof(float));
+  }
+  return py::make_tuple(boxes, to_numpy(found.scores), to_numpy(found.class_ids));
+}
+
 py::tuple dense_head(const py::array& scores, const py::array& boxes, float conf, double iou,
                      std::int64_t max_output, bool agnostic, const py::object& objectness,
                      const py::object& letterbox) {
@@ -169,30 +193,40 @@ py::tuple dense_head(const py::array& scores, const py::array& boxes, float conf
                      std::to_string(head.boxes.anchors));
   }
   head.objectness = objectness_of(objectness, head.scores.anchors);
-  decode::DenseHeadOptions options;
-  options.conf = conf;
-  options.iou = iou;
-  options.max_output = max_output;
-  options.agnostic = agnostic;
-  decode::SourceMapping mapping;
-  if (!letterbox.is_none()) {
-    const auto terms = letterbox.cast<std::vector<double>>();
-    if (terms.size() != 6) {
-      throw InputError("letterbox: expected (pad_x, pad_y, scale_x, scale_y, src_w, src_h)");
-    }
-    mapping = {true, terms[0], terms[1], terms[2], terms[3], terms[4], terms[5]};
-  }
+  const decode::DenseHeadOptions options{conf, iou, max_output, agnostic};
+  const decode::SourceMapping mapping = mapping_of(letterbox);
   decode::Detected found;
   {
     py::gil_scoped_release unlocked;
     found = decode::decode_dense_head(head, options, mapping);
   }
-  const auto count = static_cast<py::ssize_t>(found.scores.size());
-  py::array_t<float> out_boxes({count, py::ssize_t{4}});
-  if (count > 0) {
-    std::memcpy(out_boxes.mutable_data(), found.boxes.data(), found.boxes.size() * sizeof(float));
+  return detections_tuple(found);
+}
+
+py::tuple compact_candidates(const py::array& records, std::int64_t count, double iou,
+                             std::int64_t max_output, bool agnostic,
+                             const py::object& letterbox) {
+  check_array<float>(records, "records", 2);
+  constexpr py::ssize_t kFloats = sizeof(decode::CompactCandidate) / sizeof(float);
+  if (records.shape(1) != kFloats || records.strides(1) != sizeof(float) ||
+      records.strides(0) != kFloats * static_cast<py::ssize_t>(sizeof(float))) {
+    throw InputError("records: expected a C-contiguous float32 (N, 8) array, given shape (" +
+                     std::to_string(records.shape(0)) + ", " + std::to_string(records.shape(1)) +
+                     ") or other strides");
   }
-  return py::make_tuple(out_boxes, to_numpy(found.scores), to_numpy(found.class_ids));
+  if (count < 0 || count > records.shape(0)) {
+    throw InputError("count: expected 0.." + std::to_string(records.shape(0)) + ", given " +
+                     std::to_string(count));
+  }
+  const decode::DenseHeadOptions options{0.0f, iou, max_output, agnostic};
+  const decode::SourceMapping mapping = mapping_of(letterbox);
+  const auto* found = static_cast<const decode::CompactCandidate*>(records.data());
+  decode::Detected detected;
+  {
+    py::gil_scoped_release unlocked;
+    detected = decode::decode_compact_candidates(found, count, options, mapping);
+  }
+  return detections_tuple(detected);
 }
 
 }  // namespace
@@ -213,6 +247,12 @@ void bind_decode(py::module_& m) {
         "A dense head to detections: best_class, cxcywh_to_xyxy, NMS and the letterbox mapping\n"
         "(pad_x, pad_y, scale_x, scale_y, src_w, src_h; None: network pixels) in one call.\n"
         "Returns (float32 (K, 4) boxes, float32 scores, int64 class ids), best first.");
+  d.def("compact_candidates", &compact_candidates, py::arg("records"), py::arg("count"),
+        py::arg("iou"), py::arg("max_output"), py::arg("agnostic"),
+        py::arg("letterbox") = py::none(),
+        "The first `count` rows of float32 (N, 8) candidate records (cx, cy, w, h, score, and\n"
+        "the int32 bits of anchor and class, as a GPU head scan writes them, in any order) to\n"
+        "detections, as dense_head decodes the same anchors: (boxes, scores, class ids).");
   d.def("nms", &nms, py::arg("boxes"), py::arg("scores"), py::arg("class_ids"),
         py::arg("iou_threshold"), py::arg("max_output") = -1,
         "Greedy NMS of float64 (N, 4) xyxy boxes (any strides), visited by descending score\n"

@@ -75,6 +75,27 @@ void bind_pipeline(py::module_& m) {
           py::arg("after").none(true),
           "Enqueues one frame into `slot` on `stream`; returns the host time (µs) of the\n"
           "preprocessing call and of the launch with its copies.")
+      .def(
+          "scan_head",
+          [](FrameGraph& self, std::uintptr_t head, int classes, int anchors, float conf,
+             std::uintptr_t device_count, const std::vector<std::uintptr_t>& records,
+             const std::vector<std::uintptr_t>& host_counts) {
+            pipeline::ScanTargets targets;
+            targets.scan = {reinterpret_cast<const float*>(head), classes, anchors, conf};
+            targets.device_count = reinterpret_cast<unsigned*>(device_count);
+            for (std::uintptr_t r : records) {
+              targets.records.push_back(reinterpret_cast<decode::CompactCandidate*>(r));
+            }
+            for (std::uintptr_t c : host_counts) {
+              targets.host_counts.push_back(reinterpret_cast<unsigned*>(c));
+            }
+            self.scan_head(std::move(targets));
+          },
+          py::arg("head"), py::arg("classes"), py::arg("anchors"), py::arg("conf"),
+          py::arg("device_count"), py::arg("records"), py::arg("host_counts"),
+          "Scans the [4 + classes, anchors] float32 head at device address `head` after each\n"
+          "launch: the anchors whose best score passes `conf` go to the slot's `records` (device\n"
+          "addresses of anchors × 8 float32), their number to its pinned `host_counts` uint32.")
       .def("wait", &FrameGraph::wait, py::arg("slot"), py::call_guard<py::gil_scoped_release>(),
            "Blocks until the slot's last frame has its outputs in host memory.")
       .def_property_readonly("slots", &FrameGraph::slots)

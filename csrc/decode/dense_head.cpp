@@ -15,12 +15,17 @@ inline double to_source(double v, double pad, double scale, double extent) {
 
 Detected decode_dense_head(const DenseHead& head, const DenseHeadOptions& options,
                            const SourceMapping& mapping) {
+  return detections_of(best_class_candidates(head.scores, options.conf, head.objectness),
+                       head.boxes, options, mapping);
+}
+
+Detected detections_of(const Candidates& found, const ScoreMatrix& boxes,
+                       const DenseHeadOptions& options, const SourceMapping& mapping) {
   Detected out;
-  const Candidates found = best_class_candidates(head.scores, options.conf, head.objectness);
   const auto count = static_cast<std::int64_t>(found.anchor.size());
   if (count == 0 || options.max_output == 0) return out;
   std::vector<double> xyxy(static_cast<std::size_t>(4 * count));
-  cxcywh_to_xyxy(head.boxes, found.anchor.data(), count, xyxy.data());
+  cxcywh_to_xyxy(boxes, found.anchor.data(), count, xyxy.data());
   const BoxView view{xyxy.data(), count, 4, 1};
   const std::vector<std::int64_t> kept = greedy_nms(
       view, options.agnostic ? nullptr : found.class_id.data(), options.iou, options.max_output);

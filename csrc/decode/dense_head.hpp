@@ -39,4 +39,9 @@ struct Detected {
 Detected decode_dense_head(const DenseHead& head, const DenseHeadOptions& options,
                            const SourceMapping& mapping);
 
+// The steps after the threshold: `found` (best first, as best_class_candidates gives them),
+// their boxes in `boxes` (cx, cy, w, h of anchor found.anchor[k]), NMS and the mapping.
+Detected detections_of(const Candidates& found, const ScoreMatrix& boxes,
+                       const DenseHeadOptions& options, const SourceMapping& mapping);
+
 }  // namespace trtpipe::decode

@@ -69,6 +69,13 @@ preprocess::Letterbox FrameGraph::submit(const preprocess::Frame& frame, bool fr
   record(marks.between, stream, "recording the end of preprocessing");
   const auto preprocessed = Clock::now();
   TRTPIPE_CUDA_CHECK(cudaGraphLaunch(graph_, stream), "launching the model's CUDA graph");
+  if (scanning_) {
+    const auto k = static_cast<std::size_t>(slot);
+    launch_head_scan(scan_.scan, scan_.records[k], scan_.device_count, stream);
+    TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(scan_.host_counts[k], scan_.device_count, sizeof(unsigned),
+                                       cudaMemcpyDeviceToHost, stream),
+                       "copying the head scan's candidate count to pinned host memory");
+  }
   const std::vector<void*>& host = host_slots_[static_cast<std::size_t>(slot)];
   for (std::size_t i = 0; i < outputs_.size(); ++i) {
     TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(host[i], outputs_[i].device, outputs_[i].bytes,
@@ -83,6 +90,25 @@ preprocess::Letterbox FrameGraph::submit(const preprocess::Frame& frame, bool fr
     timing->launch_us = micros(preprocessed, Clock::now());
   }
   return lb;
+}
+
+void FrameGraph::scan_head(ScanTargets targets) {
+  const auto n = static_cast<std::size_t>(slots());
+  if (targets.records.size() != n || targets.host_counts.size() != n) {
+    bad_input("scan targets", std::to_string(n) + " record buffers and counts, one per slot",
+              std::to_string(targets.records.size()) + " and " +
+                  std::to_string(targets.host_counts.size()));
+  }
+  if (targets.scan.head == nullptr || targets.device_count == nullptr) {
+    bad_input("scan targets", "a head and a device count", "a null pointer");
+  }
+  if (targets.scan.classes < 1 || targets.scan.anchors < 0) {
+    bad_input("scan", "at least one class and no negative anchor count",
+              std::to_string(targets.scan.classes) + " classes, " +
+                  std::to_string(targets.scan.anchors) + " anchors");
+  }
+  scan_ = std::move(targets);
+  scanning_ = true;
 }
 
 void FrameGraph::wait(int slot) {

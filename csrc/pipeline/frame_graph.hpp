@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/cuda_handles.hpp"
+#include "pipeline/head_scan.hpp"
 #include "preprocess/frame.hpp"
 #include "preprocess/gpu_preprocessor.hpp"
 
@@ -22,6 +23,16 @@ namespace trtpipe::pipeline {
 struct OutputCopy {
   const void* device = nullptr;
   std::size_t bytes = 0;
+};
+
+// Where a frame's head scan (pipeline/head_scan.hpp) puts its candidates: per slot, one record
+// per anchor (a device-visible pointer, e.g. of mapped pinned memory) and a pinned host count;
+// the device count is shared by the slots, in stream order.
+struct ScanTargets {
+  HeadScan scan;
+  unsigned* device_count = nullptr;
+  std::vector<decode::CompactCandidate*> records;
+  std::vector<unsigned*> host_counts;
 };
 
 // The stage times a frame's events mark on its stream; a null event is not recorded.
@@ -56,6 +67,10 @@ class FrameGraph {
                                preprocess::StreamHandle frame_stream, const StageMarks& marks,
                                SubmitTiming* timing);
 
+  // Scans the head of every frame after the graph (the candidates land in `targets`' slot);
+  // the full-output copies, if any, still follow.
+  void scan_head(ScanTargets targets);
+
   // Blocks until the copies of the slot's last frame have completed.
   void wait(int slot);
 
@@ -68,6 +83,8 @@ class FrameGraph {
   cudaGraphExec_t graph_;
   std::vector<OutputCopy> outputs_;
   std::vector<std::vector<void*>> host_slots_;
+  bool scanning_ = false;
+  ScanTargets scan_;
   std::vector<Event> done_;  // one per slot: its output copies completed
 };
 

@@ -204,7 +204,13 @@ class Detector:
         if graph is not None:
             names = [t.name for t in self.engine.outputs]
             self._graph_frames = GraphFrames.build(
-                self._pre, self._targets[0], graph, names, PIPELINE_DEPTH
+                self._pre,
+                self._targets[0],
+                graph,
+                names,
+                PIPELINE_DEPTH,
+                self._graph_format(names, graph),
+                self.options,
             )
             if self._graph_frames is not None:
                 self.monitor.add_pool("detector_outputs", self._graph_frames.pool)
@@ -236,6 +242,17 @@ class Detector:
             log.debug("preprocessing into pool buffers: the engine's input tensor is not %s", want)
             return None
         return graph
+
+    def _graph_format(self, names: Sequence[str], graph: CapturedGraph) -> str | None:
+        """The output format of the graph's outputs (None: not told from their shapes)."""
+        if self.decoder is not None:
+            return self.decoder
+        shapes = {n: tuple(t.shape) for n, t in zip(names, graph.outputs, strict=True)}
+        try:
+            return detect_format(shapes, self.input_size)
+        except InputError as exc:
+            log.debug("no GPU head scan: %s", exc)
+            return None
 
     def _gpu_timing(self) -> None:
         """Where GPU work is enqueued, and CUDA events on that stream for the monitor."""
@@ -373,6 +390,19 @@ class Detector:
             return self._graph_frames.wait(ticket.slot)
         return self.engine.result(ticket.pending)
 
+    def _decode(self, ticket: Ticket, outputs: Mapping[str, Any]) -> Detections:
+        graph_frames = self._graph_frames if ticket.pending is None else None
+        if graph_frames is not None and graph_frames.scanning:
+            return graph_frames.scanned(ticket.slot, ticket.transform)
+        if self._decode_frame is None:
+            shapes = {k: np.shape(v) for k, v in outputs.items()}
+            if self.decoder is None:
+                self.decoder = detect_format(shapes, self.input_size)
+                log.debug("decoder chosen from the output shapes: %s", self.decoder)
+            self._decode_frame = frame_decoder(self.decoder, shapes, self.options)
+        dets = self._decode_frame(outputs, ticket.transform)
+        return dets if graph_frames is None else graph_frames.detach(dets, ticket.slot)
+
     def result(self, ticket: Ticket) -> Detections:
         """Waits for a submitted frame and decodes it."""
         if not isinstance(ticket, Ticket) or ticket.done:
@@ -386,15 +416,7 @@ class Detector:
                 self.monitor.count_drop("engine_error")
                 raise
             t1 = time.perf_counter()
-            if self._decode_frame is None:
-                shapes = {k: np.shape(v) for k, v in outputs.items()}
-                if self.decoder is None:
-                    self.decoder = detect_format(shapes, self.input_size)
-                    log.debug("decoder chosen from the output shapes: %s", self.decoder)
-                self._decode_frame = frame_decoder(self.decoder, shapes, self.options)
-            dets = self._decode_frame(outputs, ticket.transform)
-            if ticket.pending is None:
-                dets = self._graph_frames.detach(dets, ticket.slot)
+            dets = self._decode(ticket, outputs)
         finally:
             # the slot's buffers are free once its outputs are decoded
             self._free.append(ticket.slot)

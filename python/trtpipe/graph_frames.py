@@ -6,6 +6,11 @@ pinned host memory; :meth:`GraphFrames.wait` blocks until a slot's copies landed
 outputs as NumPy views of that memory, valid until the slot's next frame. A frame in flight owns
 one slot, so the views stay intact while the frame is decoded.
 
+For a YOLOv8-style head ([1, 4 + C, N] float32, no class filter) the head is scanned on the GPU
+instead (csrc/pipeline/head_scan.cu): the anchors passing the confidence threshold are written
+into the slot's mapped pinned records, and only they are read on the host, where
+``_core.decode.compact_candidates`` finishes the decoding exactly as ``decode_yolov8`` would.
+
 Used where the model runs as a PyTorch CUDA graph whose ``cudaGraphExec_t`` PyTorch gives out
 (``CUDAGraph.raw_cuda_graph_exec``); elsewhere the Detector calls the engine per frame.
 """
@@ -20,11 +25,31 @@ import numpy as np
 
 from trtpipe import _core
 from trtpipe.backends.torch import CapturedGraph
+from trtpipe.decode.common import DecodeOptions
 from trtpipe.decode.detections import Detections
-from trtpipe.memory import PinnedPool
+from trtpipe.memory import DevicePool, PinnedPool
 from trtpipe.preprocess import Letterbox, PreparedOutput, Preprocessor, locate_frame
 
 log = logging.getLogger(__name__)
+
+
+_RECORD_FLOATS = 8  # a decode::CompactCandidate: cx, cy, w, h, score, anchor, class, unused
+
+
+def scannable_head(
+    fmt: str, graph: CapturedGraph, options: DecodeOptions
+) -> tuple[int, int] | None:
+    """(classes, anchors) of the graph's output where the GPU head scan decodes it as the
+    decoder ``fmt`` would, else None: one YOLOv8 [1, 4 + C, N] float32 output, all classes."""
+    if fmt != "yolov8" or len(graph.outputs) != 1 or options.classes is not None:
+        return None
+    (out,) = graph.outputs
+    shape = tuple(out.shape)
+    if len(shape) != 3 or shape[0] != 1 or shape[1] < 5 or not out.is_contiguous():
+        return None
+    if _host_dtype(out) != np.float32 or not 0 < shape[2] < 2**31:
+        return None
+    return shape[1] - 4, shape[2]
 
 
 def _host_dtype(tensor: Any) -> np.dtype | None:
@@ -45,19 +70,27 @@ class GraphFrames:
         exec_handle: int,
         output_names: Sequence[str],
         slots: int,
+        scan: tuple[int, int] | None = None,
+        options: DecodeOptions | None = None,
     ) -> None:
         self._pre = preprocessor
         self._graph = graph  # owns the executable graph FrameGraph launches
+        self.options = options or DecodeOptions()
         core = preprocessor.gpu_core()
-        nbytes = [t.numel() * t.element_size() for t in graph.outputs]
+        # the whole outputs to the host, or with a head scan only its candidates
+        copied = [] if scan is not None else list(zip(output_names, graph.outputs, strict=True))
+        nbytes = [t.numel() * t.element_size() for _, t in copied]
+        records = 0 if scan is None else scan[1] * _RECORD_FLOATS * 4 + 4  # + the count
         # 256-byte aligned blocks: room for the alignment of each
-        self.pool = PinnedPool(sum(n + 256 for n in nbytes) * slots, device=core.device)
+        self.pool = PinnedPool(
+            (sum(n + 256 for n in nbytes) + records + 512) * slots, device=core.device
+        )
         self._blocks = [
-            [self.pool.empty(tuple(t.shape), _host_dtype(t)) for t in graph.outputs]
+            [self.pool.empty(tuple(t.shape), _host_dtype(t)) for _, t in copied]
             for _ in range(slots)
         ]
         self._outputs = [
-            dict(zip(output_names, (np.asarray(b) for b in blocks), strict=True))
+            dict(zip((name for name, _ in copied), (np.asarray(b) for b in blocks), strict=True))
             for blocks in self._blocks
         ]
         self._native = _core.FrameGraph(
@@ -67,8 +100,31 @@ class GraphFrames:
             target.strides,
             target.dtype,
             exec_handle,
-            [(t.data_ptr(), n) for t, n in zip(graph.outputs, nbytes, strict=True)],
+            [(t.data_ptr(), n) for (_, t), n in zip(copied, nbytes, strict=True)],
             [[a.ctypes.data for a in outputs.values()] for outputs in self._outputs],
+        )
+        self.scanning = scan is not None
+        if scan is not None:
+            self._scan_targets(graph.outputs[0], *scan, slots, core.device)
+
+    def _scan_targets(self, head: Any, classes: int, anchors: int, slots: int, device: int) -> None:
+        record_buffers = [
+            self.pool.empty((anchors, _RECORD_FLOATS), np.float32) for _ in range(slots)
+        ]
+        count_buffers = [self.pool.empty((1,), np.uint32) for _ in range(slots)]
+        self._records = [np.asarray(b) for b in record_buffers]
+        self._counts = [np.asarray(b) for b in count_buffers]
+        self._blocks += [record_buffers, count_buffers]
+        self._count_pool = DevicePool(4096, device=device)
+        self._device_count = self._count_pool.empty((1,), np.uint32)
+        self._native.scan_head(
+            head.data_ptr(),
+            classes,
+            anchors,
+            float(self.options.conf),
+            int(self._device_count.ptr),
+            [int(b.device_ptr) for b in record_buffers],
+            [c.ctypes.data for c in self._counts],
         )
 
     @classmethod
@@ -79,9 +135,13 @@ class GraphFrames:
         graph: CapturedGraph,
         output_names: Sequence[str],
         slots: int,
+        decoder: str | None = None,
+        options: DecodeOptions | None = None,
     ) -> GraphFrames | None:
         """The frame path over ``graph``, or None (and why, at debug level) where it cannot
-        run: no raw graph handle from PyTorch, or outputs NumPy cannot view as they are."""
+        run: no raw graph handle from PyTorch, or outputs NumPy cannot view as they are.
+        ``decoder`` (the output format) and ``options``: scan the head on the GPU where
+        :func:`scannable_head` allows."""
         if not hasattr(_core, "FrameGraph"):
             log.debug("engine per frame: trtpipe._core was built without CUDA")
             return None
@@ -93,7 +153,9 @@ class GraphFrames:
             if not tensor.is_contiguous() or _host_dtype(tensor) is None:
                 log.debug("engine per frame: output %s is %s, non-contiguous", name, tensor.dtype)
                 return None
-        return cls(preprocessor, target, graph, handle, output_names, slots)
+        options = options or DecodeOptions()
+        scan = scannable_head(decoder, graph, options) if decoder is not None else None
+        return cls(preprocessor, target, graph, handle, output_names, slots, scan, options)
 
     def submit(
         self,
@@ -131,6 +193,20 @@ class GraphFrames:
         """The outputs of ``slot``'s last frame, once its copies completed (views of the slot)."""
         self._native.wait(slot)
         return self._outputs[slot]
+
+    def scanned(self, slot: int, transform: Any) -> Detections:
+        """The detections of ``slot``'s last frame from its head scan's candidates, once
+        waited for (:meth:`wait`); ``transform``: the frame's Letterbox."""
+        options = self.options
+        boxes, scores, class_ids = _core.decode.compact_candidates(
+            self._records[slot],
+            int(self._counts[slot][0]),
+            options.iou,
+            options.max_detections,
+            options.agnostic,
+            transform.source_terms,
+        )
+        return Detections.from_exact(boxes, scores, class_ids, options.label_names)
 
     def detach(self, dets: Detections, slot: int) -> Detections:
         """``dets`` with any array that views ``slot``'s memory copied out of it (decoders that
