@@ -15,7 +15,7 @@ from trtpipe.errors import EngineError, InputError
 pytestmark = pytest.mark.gpu
 
 
-def _detectors(monkeypatch):
+def _detectors(monkeypatch, **kwargs):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("nudenet")
     if importlib.util.find_spec("skimage") is None:  # its data files, not an import
@@ -31,8 +31,8 @@ def _detectors(monkeypatch):
     from trtpipe.detector import Detector
     from trtpipe.samples import sample_model
 
-    graph = Detector(sample_model(), backend="torch")
-    engine = Detector(sample_model(), backend="torch", zero_copy=False)
+    graph = Detector(sample_model(), backend="torch", **kwargs)
+    engine = Detector(sample_model(), backend="torch", zero_copy=False, **kwargs)
     assert graph.frame_path == "graph" and engine.frame_path == "engine"
     return graph, engine
 
@@ -68,6 +68,7 @@ def _same(got: Detections, want: Detections, what: str) -> None:
 
 def test_graph_path_equals_engine_path_for_every_frame_source(monkeypatch):
     graph, engine = _detectors(monkeypatch)
+    assert graph._graph_frames.scanning  # the sample model's YOLOv8 head is scanned on the GPU
     frames, _pool = _frames()
     found = 0
     for what, frame in frames:
@@ -95,7 +96,9 @@ def test_frames_in_flight_keep_their_own_output_slots(monkeypatch):
 
 
 def test_detections_that_view_a_slot_are_copied_out_of_it(monkeypatch):
-    graph, _ = _detectors(monkeypatch)
+    # a class filter: the whole output reaches the host, and the decoder reads it in place
+    graph, _ = _detectors(monkeypatch, classes=list(range(18)))
+    assert not graph._graph_frames.scanning
     frames, _pool = _frames()
     graph(frames[0][1])  # the decoder is chosen on the first frame
 
