@@ -151,7 +151,12 @@ class GraphFrames:
             return None
         for name, tensor in zip(output_names, graph.outputs, strict=True):
             if not tensor.is_contiguous() or _host_dtype(tensor) is None:
-                log.debug("engine per frame: output %s is %s, non-contiguous", name, tensor.dtype)
+                log.debug(
+                    "engine per frame: output %s (%s, contiguous: %s) cannot be read in place",
+                    name,
+                    tensor.dtype,
+                    tensor.is_contiguous(),
+                )
                 return None
         options = options or DecodeOptions()
         scan = scannable_head(decoder, graph, options) if decoder is not None else None
