@@ -12,7 +12,10 @@ into the slot's mapped pinned records, and only they are read on the host, where
 ``_core.decode.compact_candidates`` finishes the decoding exactly as ``decode_yolov8`` would.
 
 Used where the model runs as a PyTorch CUDA graph whose ``cudaGraphExec_t`` PyTorch gives out
-(``CUDAGraph.raw_cuda_graph_exec``); elsewhere the Detector calls the engine per frame.
+(``CUDAGraph.raw_cuda_graph_exec``); elsewhere the Detector calls the engine per frame. The graph
+is launched as captured: a model drawing random numbers in ``forward()`` would draw the same
+ones every frame (PyTorch's own replay advances its generators); ``Detector(zero_copy=False)``
+calls the engine instead.
 """
 
 from __future__ import annotations
