@@ -15,17 +15,23 @@ from trtpipe.errors import EngineError, InputError
 pytestmark = pytest.mark.gpu
 
 
+def _torch_with_graph_handles():
+    """PyTorch, where it runs on a GPU and gives out its graphs' cudaGraphExec_t (else skip)."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch.cuda.is_available() is False")
+    if not hasattr(torch.cuda.CUDAGraph, "raw_cuda_graph_exec"):
+        pytest.skip(f"PyTorch {torch.__version__} gives out no cudaGraphExec_t")
+    return torch
+
+
 def _detectors(monkeypatch, **kwargs):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("nudenet")
     if importlib.util.find_spec("skimage") is None:  # its data files, not an import
         pytest.skip("scikit-image is not installed")
-    torch = pytest.importorskip("torch")
     pytest.importorskip("onnx2torch")
-    if not torch.cuda.is_available():
-        pytest.skip("torch.cuda.is_available() is False")
-    if not hasattr(torch.cuda.CUDAGraph, "raw_cuda_graph_exec"):
-        pytest.skip(f"PyTorch {torch.__version__} gives out no cudaGraphExec_t")
+    torch = _torch_with_graph_handles()
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
     monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
     from trtpipe.detector import Detector
@@ -146,11 +152,7 @@ def test_close_releases_the_graph(monkeypatch):
 def _fixed_head_detector(head, **kwargs):
     """A Detector over a PyTorch CUDA graph whose model outputs ``head`` (a buffer the test
     rewrites between frames) whatever the image, on a 64×64 input (letterbox: identity)."""
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
-        pytest.skip("torch.cuda.is_available() is False")
-    if not hasattr(torch.cuda.CUDAGraph, "raw_cuda_graph_exec"):
-        pytest.skip(f"PyTorch {torch.__version__} gives out no cudaGraphExec_t")
+    torch = _torch_with_graph_handles()
     from trtpipe.backends.torch import TorchEngine
     from trtpipe.detector import Detector
 

@@ -62,19 +62,15 @@ void bind_pipeline(py::module_& m) {
              const TimingEvent* between, const TimingEvent* after) {
             const preprocess::Frame frame = make_frame(data, size, width, height, step, encoding);
             const pipeline::StageMarks marks{event_of(before), event_of(between), event_of(after)};
-            pipeline::SubmitTiming timing;
-            {
-              py::gil_scoped_release release;
-              self.submit(frame, on_device, slot, stream, frame_stream, marks, &timing);
-            }
-            return py::make_tuple(timing.preprocess_us, timing.launch_us);
+            py::gil_scoped_release release;
+            return self.submit(frame, on_device, slot, stream, frame_stream, marks);
           },
           py::arg("data"), py::arg("size"), py::arg("width"), py::arg("height"), py::arg("step"),
           py::arg("encoding"), py::arg("on_device"), py::arg("slot"), py::arg("stream"),
           py::arg("frame_stream"), py::arg("before").none(true), py::arg("between").none(true),
           py::arg("after").none(true),
-          "Enqueues one frame into `slot` on `stream`; returns the host time (µs) of the\n"
-          "preprocessing call and of the launch with its copies.")
+          "Enqueues one frame into `slot` on `stream`; returns the host time (µs) of the graph\n"
+          "launch and the copies after it.")
       .def(
           "scan_head",
           [](FrameGraph& self, std::uintptr_t head, int classes, int anchors, float conf,

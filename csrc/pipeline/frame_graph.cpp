@@ -53,43 +53,39 @@ FrameGraph::FrameGraph(std::shared_ptr<preprocess::GpuPreprocessor> preprocessor
   }
 }
 
-preprocess::Letterbox FrameGraph::submit(const preprocess::Frame& frame, bool frame_on_device,
-                                         int slot, preprocess::StreamHandle stream_handle,
-                                         preprocess::StreamHandle frame_stream,
-                                         const StageMarks& marks, SubmitTiming* timing) {
+std::size_t FrameGraph::checked_slot(int slot) const {
   if (slot < 0 || slot >= slots()) {
     bad_input("slot", "0.." + std::to_string(slots() - 1), std::to_string(slot));
   }
-  const auto start = Clock::now();
+  return static_cast<std::size_t>(slot);
+}
+
+double FrameGraph::submit(const preprocess::Frame& frame, bool frame_on_device, int slot,
+                          preprocess::StreamHandle stream_handle,
+                          preprocess::StreamHandle frame_stream, const StageMarks& marks) {
+  const std::size_t k = checked_slot(slot);
   const cudaStream_t stream = reinterpret_cast<cudaStream_t>(stream_handle);
   DeviceGuard guard(preprocessor_->device());
   record(marks.before, stream, "recording the start of preprocessing");
-  const preprocess::Letterbox lb =
-      preprocessor_->run(frame, frame_on_device, input_, stream_handle, frame_stream, 0);
+  preprocessor_->run(frame, frame_on_device, input_, stream_handle, frame_stream, 0);
   record(marks.between, stream, "recording the end of preprocessing");
-  const auto preprocessed = Clock::now();
+  const auto launched = Clock::now();
   TRTPIPE_CUDA_CHECK(cudaGraphLaunch(graph_, stream), "launching the model's CUDA graph");
-  if (scanning_) {
-    const auto k = static_cast<std::size_t>(slot);
-    launch_head_scan(scan_.scan, scan_.records[k], scan_.device_count, stream);
-    TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(scan_.host_counts[k], scan_.device_count, sizeof(unsigned),
-                                       cudaMemcpyDeviceToHost, stream),
+  if (scan_) {
+    launch_head_scan(scan_->scan, scan_->records[k], scan_->device_count, stream);
+    TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(scan_->host_counts[k], scan_->device_count,
+                                       sizeof(unsigned), cudaMemcpyDeviceToHost, stream),
                        "copying the head scan's candidate count to pinned host memory");
   }
-  const std::vector<void*>& host = host_slots_[static_cast<std::size_t>(slot)];
+  const std::vector<void*>& host = host_slots_[k];
   for (std::size_t i = 0; i < outputs_.size(); ++i) {
     TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(host[i], outputs_[i].device, outputs_[i].bytes,
                                        cudaMemcpyDeviceToHost, stream),
                        "copying model output " + std::to_string(i) + " to pinned host memory");
   }
   record(marks.after, stream, "recording the end of inference");
-  TRTPIPE_CUDA_CHECK(cudaEventRecord(done_[static_cast<std::size_t>(slot)].get(), stream),
-                     "recording a frame slot's completion");
-  if (timing != nullptr) {
-    timing->preprocess_us = micros(start, preprocessed);
-    timing->launch_us = micros(preprocessed, Clock::now());
-  }
-  return lb;
+  TRTPIPE_CUDA_CHECK(cudaEventRecord(done_[k].get(), stream), "recording a frame slot's completion");
+  return micros(launched, Clock::now());
 }
 
 void FrameGraph::scan_head(ScanTargets targets) {
@@ -108,14 +104,10 @@ void FrameGraph::scan_head(ScanTargets targets) {
                   std::to_string(targets.scan.anchors) + " anchors");
   }
   scan_ = std::move(targets);
-  scanning_ = true;
 }
 
 void FrameGraph::wait(int slot) {
-  if (slot < 0 || slot >= slots()) {
-    bad_input("slot", "0.." + std::to_string(slots() - 1), std::to_string(slot));
-  }
-  TRTPIPE_CUDA_CHECK(cudaEventSynchronize(done_[static_cast<std::size_t>(slot)].get()),
+  TRTPIPE_CUDA_CHECK(cudaEventSynchronize(done_[checked_slot(slot)].get()),
                      "waiting for a frame's model outputs");
 }
 

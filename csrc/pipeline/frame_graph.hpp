@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/cuda_handles.hpp"
@@ -42,12 +43,6 @@ struct StageMarks {
   cudaEvent_t after = nullptr;    // after the graph and its output copies
 };
 
-// Host time spent enqueueing one frame, in microseconds.
-struct SubmitTiming {
-  double preprocess_us = 0.0;  // the preprocessing call (a pageable frame's staging copy too)
-  double launch_us = 0.0;      // the graph launch and the output copies
-};
-
 class FrameGraph {
  public:
   // `input`: the graph's static input, which the preprocessing writes (slot 0 of its batch).
@@ -59,13 +54,13 @@ class FrameGraph {
   FrameGraph(const FrameGraph&) = delete;
   FrameGraph& operator=(const FrameGraph&) = delete;
 
-  // Enqueues the frame on `stream` into `slot`; returns the letterbox the frame got. A pageable
-  // frame has been copied when this returns; a device or pinned frame must stay valid until
-  // the slot is waited for. `frame_stream`: the frame producer's stream, waited on first.
-  preprocess::Letterbox submit(const preprocess::Frame& frame, bool frame_on_device, int slot,
-                               preprocess::StreamHandle stream,
-                               preprocess::StreamHandle frame_stream, const StageMarks& marks,
-                               SubmitTiming* timing);
+  // Enqueues the frame on `stream` into `slot`; returns the host time (µs) of the graph launch
+  // and the copies after it. A pageable frame has been copied when this returns; a device or
+  // pinned frame must stay valid until the slot is waited for. `frame_stream`: the frame
+  // producer's stream, waited on first.
+  double submit(const preprocess::Frame& frame, bool frame_on_device, int slot,
+                preprocess::StreamHandle stream, preprocess::StreamHandle frame_stream,
+                const StageMarks& marks);
 
   // Scans the head of every frame after the graph (the candidates land in `targets`' slot);
   // the full-output copies, if any, still follow.
@@ -78,13 +73,14 @@ class FrameGraph {
   int device() const noexcept { return preprocessor_->device(); }
 
  private:
+  std::size_t checked_slot(int slot) const;
+
   std::shared_ptr<preprocess::GpuPreprocessor> preprocessor_;
   preprocess::Tensor input_;
   cudaGraphExec_t graph_;
   std::vector<OutputCopy> outputs_;
   std::vector<std::vector<void*>> host_slots_;
-  bool scanning_ = false;
-  ScanTargets scan_;
+  std::optional<ScanTargets> scan_;
   std::vector<Event> done_;  // one per slot: its output copies completed
 };
 

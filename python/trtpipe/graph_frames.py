@@ -39,20 +39,19 @@ log = logging.getLogger(__name__)
 _RECORD_FLOATS = 8  # a decode::CompactCandidate: cx, cy, w, h, score, anchor, class, unused
 
 
-def scannable_head(
-    fmt: str, graph: CapturedGraph, options: DecodeOptions
+def _scannable_head(
+    fmt: str | None, graph: CapturedGraph, options: DecodeOptions
 ) -> tuple[int, int] | None:
     """(classes, anchors) of the graph's output where the GPU head scan decodes it as the
-    decoder ``fmt`` would, else None: one YOLOv8 [1, 4 + C, N] float32 output, all classes."""
+    decoder ``fmt`` would, else None: one YOLOv8 [1, 4 + C, N] float32 output, all classes
+    (outputs already known contiguous, as :meth:`GraphFrames.build` checks)."""
     if fmt != "yolov8" or len(graph.outputs) != 1 or options.classes is not None:
         return None
     (out,) = graph.outputs
     shape = tuple(out.shape)
-    if len(shape) != 3 or shape[0] != 1 or shape[1] < 5 or not out.is_contiguous():
+    if len(shape) != 3 or shape[0] != 1 or shape[1] < 5 or _host_dtype(out) != np.float32:
         return None
-    if _host_dtype(out) != np.float32 or not 0 < shape[2] < 2**31:
-        return None
-    return shape[1] - 4, shape[2]
+    return (shape[1] - 4, shape[2]) if 0 < shape[2] < 2**31 else None
 
 
 def _host_dtype(tensor: Any) -> np.dtype | None:
@@ -88,13 +87,10 @@ class GraphFrames:
         self.pool = PinnedPool(
             (sum(n + 256 for n in nbytes) + records + 512) * slots, device=core.device
         )
-        self._blocks = [
-            [self.pool.empty(tuple(t.shape), _host_dtype(t)) for _, t in copied]
-            for _ in range(slots)
-        ]
+        # NumPy views of pool buffers: each view keeps its buffer alive
         self._outputs = [
-            dict(zip((name for name, _ in copied), (np.asarray(b) for b in blocks), strict=True))
-            for blocks in self._blocks
+            {n: np.asarray(self.pool.empty(tuple(t.shape), _host_dtype(t))) for n, t in copied}
+            for _ in range(slots)
         ]
         self._native = _core.FrameGraph(
             core,
@@ -117,7 +113,6 @@ class GraphFrames:
         count_buffers = [self.pool.empty((1,), np.uint32) for _ in range(slots)]
         self._records = [np.asarray(b) for b in record_buffers]
         self._counts = [np.asarray(b) for b in count_buffers]
-        self._blocks += [record_buffers, count_buffers]
         self._count_pool = DevicePool(4096, device=device)
         self._device_count = self._count_pool.empty((1,), np.uint32)
         self._native.scan_head(
@@ -144,7 +139,7 @@ class GraphFrames:
         """The frame path over ``graph``, or None (and why, at debug level) where it cannot
         run: no raw graph handle from PyTorch, or outputs NumPy cannot view as they are.
         ``decoder`` (the output format) and ``options``: scan the head on the GPU where
-        :func:`scannable_head` allows."""
+        :func:`_scannable_head` allows."""
         if not hasattr(_core, "FrameGraph"):
             log.debug("engine per frame: trtpipe._core was built without CUDA")
             return None
@@ -162,7 +157,7 @@ class GraphFrames:
                 )
                 return None
         options = options or DecodeOptions()
-        scan = scannable_head(decoder, graph, options) if decoder is not None else None
+        scan = _scannable_head(decoder, graph, options)
         return cls(preprocessor, target, graph, handle, output_names, slots, scan, options)
 
     def submit(
@@ -184,7 +179,7 @@ class GraphFrames:
         before = between = after = None
         if marks is not None:
             before, between, after = marks.before, marks.between, marks.after
-        _, launch_us = self._native.submit(
+        launch_us = self._native.submit(
             *frame.placement,
             frame.on_device,
             slot,
