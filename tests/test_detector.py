@@ -151,13 +151,17 @@ def test_submit_result_pipelining(detector, images):
 def test_timings_recorded_every_call(images):
     monitor = PerformanceMonitor(nvml_device=None)
     det = Detector(samples.sample_model(), monitor=monitor)
+    end_to_end = []
     for _ in range(3):
         det(images["coffee"])
+        end_to_end.append(det.last_timings["end_to_end"])
     assert set(det.last_timings) == {"preprocess", "inference", "postprocess", "end_to_end"}
     t = det.last_timings
     assert t["end_to_end"] >= t["preprocess"] + t["inference"] + t["postprocess"] - 1e-6
-    snap = monitor.snapshot()
+    snap = monitor.snapshot()  # also the last frame, whose statistics were deferred
     assert snap.frames == 3
+    assert snap.host["end_to_end"].max_ms == max(end_to_end)
+    assert snap.host["end_to_end"].mean_ms == pytest.approx(np.mean(end_to_end))
     assert snap.host["inference"] is not None and snap.host["postprocess"] is not None
 
 

@@ -105,6 +105,8 @@ def test_detections_that_view_a_slot_are_copied_out_of_it(monkeypatch):
     # a class filter: the whole output reaches the host, and the decoder reads it in place
     graph, _ = _detectors(monkeypatch, classes=list(range(18)))
     assert not graph._graph_frames.scanning
+    with pytest.raises(InputError, match="scan"):  # no candidates to decode natively
+        graph._graph_frames._native.wait_scanned(0, 0.45, 10, False)
     frames, _pool = _frames()
     graph(frames[0][1])  # the decoder is chosen on the first frame
 
@@ -135,6 +137,8 @@ def test_bad_frames_raise_and_leave_the_slots_usable(monkeypatch):
         graph.detect_bytes(image.tobytes(), image.shape[1], image.shape[0], "bgr9")
     with pytest.raises(InputError, match="slot"):
         graph._graph_frames.wait(7)
+    with pytest.raises(InputError, match="slot"):
+        graph._graph_frames.wait_scanned(7, graph._pre.geometry(image.shape[1], image.shape[0]))
     _same(graph(image), engine(image), "after the bad frames")
     assert graph.monitor.snapshot().dropped_frames.get("engine_error", 0) == 0
 

@@ -71,6 +71,46 @@ def test_fps_and_deadline_misses():
     assert snap.host["preprocess"] is None
 
 
+def test_deferred_frames_count_as_recorded_ones_once_read():
+    """defer_frame + settle (or any reader) give what record_frame gives frame by frame: the
+    stamps are the deferral's, so FPS does not depend on when the frames are folded in."""
+    end_to_end = [10.0, 40.0, 20.0, 33.5]
+    clocks = FakeClock(), FakeClock()
+    with (
+        make_monitor(clock=clocks[0], deadline_ms=33.0) as recorded,
+        make_monitor(clock=clocks[1], deadline_ms=33.0) as deferred,
+    ):
+        for value in end_to_end:
+            recorded.record_frame(inference=value / 2, end_to_end=value)
+            deferred.defer_frame(inference=value / 2, end_to_end=value)
+            for clock in clocks:
+                clock.now += 0.05  # 20 FPS
+        assert deferred._frames == 0  # nothing folded in yet
+        clocks[1].now += 10.0  # read long after: the rate is still the frames' own
+        assert deferred.fps() == pytest.approx(20.0)
+        want, got = recorded.snapshot(), deferred.snapshot()
+    assert got.frames == want.frames == len(end_to_end)
+    assert got.deadline_misses == want.deadline_misses == 2
+    assert got.host == want.host
+    assert got.fps == pytest.approx(want.fps)
+
+
+def test_settle_folds_deferred_frames_and_completed_gpu_times_and_logs(caplog):
+    clock = FakeClock()
+    with make_monitor(clock=clock, log_period_s=1.0) as monitor:
+        caplog.set_level(logging.INFO, logger="trtpipe.monitor")
+        monitor.record_gpu("preprocess", ScriptedEvent(1.0), ScriptedEvent(1.5))
+        monitor.defer_frame(inference=2.0)
+        clock.now += 1.5
+        assert not [r for r in caplog.records if r.name == "trtpipe.monitor"]
+        monitor.settle()
+        lines = [r.getMessage() for r in caplog.records if r.name == "trtpipe.monitor"]
+        assert lines == ["Inference Performance - Time: 2.00ms, GPU: n/a, FPS: 0"]
+        snap = monitor.snapshot()
+    assert snap.frames == 1
+    assert snap.gpu["preprocess"].mean_ms == pytest.approx(0.5)
+
+
 def test_gpu_times_are_read_only_once_complete_and_in_order():
     with make_monitor() as monitor:
         first_end = ScriptedEvent(5.0, done=False)

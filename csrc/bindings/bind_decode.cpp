@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bindings/bindings.hpp"
+#include "bindings/detections_args.hpp"
 #include "common/errors.hpp"
 #include "decode/candidates.hpp"
 #include "decode/compact_candidates.hpp"
@@ -37,13 +38,6 @@ void check_array(const py::array& a, const char* name, py::ssize_t ndim) {
       throw InputError(std::string(name) + ": expected strides that are whole elements");
     }
   }
-}
-
-template <typename T>
-py::array_t<T> to_numpy(const std::vector<T>& values) {
-  py::array_t<T> out(static_cast<py::ssize_t>(values.size()));
-  if (!values.empty()) std::memcpy(out.mutable_data(), values.data(), values.size() * sizeof(T));
-  return out;
 }
 
 decode::ScoreMatrix matrix_of(const py::array& a) {
@@ -156,28 +150,6 @@ py::array_t<std::int64_t> nms(const py::array& boxes,
 }
 
 // The letterbox mapping (pad_x, pad_y, scale_x, scale_y, src_w, src_h), or none for None.
-decode::SourceMapping mapping_of(const py::object& letterbox) {
-  decode::SourceMapping mapping;
-  if (!letterbox.is_none()) {
-    const auto terms = letterbox.cast<std::vector<double>>();
-    if (terms.size() != 6) {
-      throw InputError("letterbox: expected (pad_x, pad_y, scale_x, scale_y, src_w, src_h)");
-    }
-    mapping = {true, terms[0], terms[1], terms[2], terms[3], terms[4], terms[5]};
-  }
-  return mapping;
-}
-
-// (float32 (K, 4) boxes, float32 scores, int64 class ids) as NumPy arrays.
-py::tuple detections_tuple(const decode::Detected& found) {
-  const auto count = static_cast<py::ssize_t>(found.scores.size());
-  py::array_t<float> boxes({count, py::ssize_t{4}});
-  if (count > 0) {
-    std::memcpy(boxes.mutable_data(), found.boxes.data(), found.boxes.size() * sizeof(float));
-  }
-  return py::make_tuple(boxes, to_numpy(found.scores), to_numpy(found.class_ids));
-}
-
 py::tuple dense_head(const py::array& scores, const py::array& boxes, float conf, double iou,
                      std::int64_t max_output, bool agnostic, const py::object& objectness,
                      const py::object& letterbox) {

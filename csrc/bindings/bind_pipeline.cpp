@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "bindings/bindings.hpp"
+#include "bindings/detections_args.hpp"
 #include "bindings/frame_args.hpp"
 #include "common/cuda_handles.hpp"
 #include "pipeline/frame_graph.hpp"
@@ -75,6 +77,7 @@ void bind_pipeline(py::module_& m) {
           "scan_head",
           [](FrameGraph& self, std::uintptr_t head, int classes, int anchors, float conf,
              std::uintptr_t device_count, const std::vector<std::uintptr_t>& records,
+             const std::vector<std::uintptr_t>& host_records,
              const std::vector<std::uintptr_t>& host_counts) {
             pipeline::ScanTargets targets;
             targets.scan = {reinterpret_cast<const float*>(head), classes, anchors, conf};
@@ -82,18 +85,48 @@ void bind_pipeline(py::module_& m) {
             for (std::uintptr_t r : records) {
               targets.records.push_back(reinterpret_cast<decode::CompactCandidate*>(r));
             }
+            for (std::uintptr_t r : host_records) {
+              targets.host_records.push_back(reinterpret_cast<const decode::CompactCandidate*>(r));
+            }
             for (std::uintptr_t c : host_counts) {
               targets.host_counts.push_back(reinterpret_cast<unsigned*>(c));
             }
             self.scan_head(std::move(targets));
           },
           py::arg("head"), py::arg("classes"), py::arg("anchors"), py::arg("conf"),
-          py::arg("device_count"), py::arg("records"), py::arg("host_counts"),
+          py::arg("device_count"), py::arg("records"), py::arg("host_records"),
+          py::arg("host_counts"),
           "Scans the [4 + classes, anchors] float32 head at device address `head` after each\n"
-          "launch: the anchors whose best score passes `conf` go to the slot's `records` (device\n"
-          "addresses of anchors × 8 float32), their number to its pinned `host_counts` uint32.")
+          "launch: the anchors whose best score passes `conf` go to the slot's `records` (mapped\n"
+          "pinned anchors × 8 float32: device addresses, and `host_records` the same memory's\n"
+          "host addresses), their number to its pinned `host_counts` uint32.")
       .def("wait", &FrameGraph::wait, py::arg("slot"), py::call_guard<py::gil_scoped_release>(),
            "Blocks until the slot's last frame has its outputs in host memory.")
+      .def(
+          "wait_scanned",
+          [](FrameGraph& self, int slot, double iou, std::int64_t max_output, bool agnostic,
+             const py::object& letterbox) {
+            const decode::DenseHeadOptions options{0.0f, iou, max_output, agnostic};
+            const decode::SourceMapping mapping = mapping_of(letterbox);
+            decode::Detected found;
+            double decode_us = 0.0;
+            {
+              py::gil_scoped_release release;
+              self.wait(slot);
+              const auto start = std::chrono::steady_clock::now();
+              found = self.scanned(slot, options, mapping);
+              decode_us = std::chrono::duration<double, std::micro>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+            }
+            py::tuple detections = detections_tuple(found);
+            return py::make_tuple(detections[0], detections[1], detections[2], decode_us);
+          },
+          py::arg("slot"), py::arg("iou"), py::arg("max_output"), py::arg("agnostic"),
+          py::arg("letterbox") = py::none(),
+          "wait(slot), then the detections of the slot's head scan, as decode.dense_head gives\n"
+          "them for the whole head: (float32 (K, 4) boxes, float32 scores, int64 class ids,\n"
+          "host time of the decoding after the wait in µs).")
       .def_property_readonly("slots", &FrameGraph::slots)
       .def_property_readonly("device", &FrameGraph::device);
 }

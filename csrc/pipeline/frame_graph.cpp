@@ -90,9 +90,13 @@ double FrameGraph::submit(const preprocess::Frame& frame, bool frame_on_device, 
 
 void FrameGraph::scan_head(ScanTargets targets) {
   const auto n = static_cast<std::size_t>(slots());
-  if (targets.records.size() != n || targets.host_counts.size() != n) {
-    bad_input("scan targets", std::to_string(n) + " record buffers and counts, one per slot",
-              std::to_string(targets.records.size()) + " and " +
+  if (targets.records.size() != n || targets.host_records.size() != n ||
+      targets.host_counts.size() != n) {
+    bad_input("scan targets",
+              std::to_string(n) + " record buffers (device and host addresses) and counts, one "
+                                  "per slot",
+              std::to_string(targets.records.size()) + ", " +
+                  std::to_string(targets.host_records.size()) + " and " +
                   std::to_string(targets.host_counts.size()));
   }
   if (targets.scan.head == nullptr || targets.device_count == nullptr) {
@@ -109,6 +113,19 @@ void FrameGraph::scan_head(ScanTargets targets) {
 void FrameGraph::wait(int slot) {
   TRTPIPE_CUDA_CHECK(cudaEventSynchronize(done_[checked_slot(slot)].get()),
                      "waiting for a frame's model outputs");
+}
+
+decode::Detected FrameGraph::scanned(int slot, const decode::DenseHeadOptions& options,
+                                     const decode::SourceMapping& mapping) const {
+  if (!scan_) bad_input("scanned", "a FrameGraph scanning its head (scan_head)", "none");
+  const std::size_t k = checked_slot(slot);
+  const unsigned count = *scan_->host_counts[k];
+  // the kernel counts every passing anchor once: more would be a broken scan, not a frame
+  if (count > static_cast<unsigned>(scan_->scan.anchors)) {
+    throw EngineError("head scan: " + std::to_string(count) + " candidates of " +
+                      std::to_string(scan_->scan.anchors) + " anchors");
+  }
+  return decode::decode_compact_candidates(scan_->host_records[k], count, options, mapping);
 }
 
 }  // namespace trtpipe::pipeline

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/cuda_handles.hpp"
+#include "decode/compact_candidates.hpp"
 #include "pipeline/head_scan.hpp"
 #include "preprocess/frame.hpp"
 #include "preprocess/gpu_preprocessor.hpp"
@@ -27,12 +28,13 @@ struct OutputCopy {
 };
 
 // Where a frame's head scan (pipeline/head_scan.hpp) puts its candidates: per slot, one record
-// per anchor (a device-visible pointer, e.g. of mapped pinned memory) and a pinned host count;
-// the device count is shared by the slots, in stream order.
+// per anchor in mapped pinned memory (its device-visible and its host address) and a pinned
+// host count; the device count is shared by the slots, in stream order.
 struct ScanTargets {
   HeadScan scan;
   unsigned* device_count = nullptr;
   std::vector<decode::CompactCandidate*> records;
+  std::vector<const decode::CompactCandidate*> host_records;
   std::vector<unsigned*> host_counts;
 };
 
@@ -68,6 +70,11 @@ class FrameGraph {
 
   // Blocks until the copies of the slot's last frame have completed.
   void wait(int slot);
+
+  // The detections of the head scan's candidates of the slot's last frame, once waited for,
+  // as decode_dense_head gives them for the whole head (scan_head must have been called).
+  decode::Detected scanned(int slot, const decode::DenseHeadOptions& options,
+                           const decode::SourceMapping& mapping) const;
 
   int slots() const noexcept { return static_cast<int>(host_slots_.size()); }
   int device() const noexcept { return preprocessor_->device(); }

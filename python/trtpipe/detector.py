@@ -383,25 +383,51 @@ class Detector:
                 events.hand_over(marks, stream)
             t_sub = time.perf_counter()
         self._free.popleft()
-        return Ticket(pending, transform, slot, start, (t_pre - start) * 1e3, (t_sub - t_pre) * 1e3)
+        ticket = Ticket(
+            pending, transform, slot, start, (t_pre - start) * 1e3, (t_sub - t_pre) * 1e3
+        )
+        self._settle_monitor()
+        return ticket
+
+    def _settle_monitor(self) -> None:
+        # earlier frames' statistics, folded in while the GPU runs this frame
+        try:
+            self.monitor.settle()
+        except OSError as exc:  # e.g. its JSON-lines file: the frame goes on regardless
+            log.warning("monitor: folding in frame statistics failed: %s", exc)
 
     def _outputs(self, ticket: Ticket) -> Mapping[str, Any]:
         if ticket.pending is None:
             return self._graph_frames.wait(ticket.slot)
         return self.engine.result(ticket.pending)
 
-    def _decode(self, ticket: Ticket, outputs: Mapping[str, Any]) -> Detections:
+    def _finish(self, ticket: Ticket) -> tuple[Detections, float]:
+        """The frame's detections, and the time its outputs were in host memory."""
         graph_frames = self._graph_frames if ticket.pending is None else None
         if graph_frames is not None and graph_frames.scanning:
-            return graph_frames.scanned(ticket.slot, ticket.transform)
+            try:  # the wait and the decoding in one native call
+                dets, decode_s = graph_frames.wait_scanned(ticket.slot, ticket.transform)
+            except Exception:
+                self.monitor.count_drop("engine_error")
+                raise
+            return dets, time.perf_counter() - decode_s
+        try:
+            outputs = self._outputs(ticket)
+        except Exception:
+            self.monitor.count_drop("engine_error")
+            raise
+        t1 = time.perf_counter()
+        dets = self._decode(outputs, ticket.transform)
+        return (dets if graph_frames is None else graph_frames.detach(dets, ticket.slot)), t1
+
+    def _decode(self, outputs: Mapping[str, Any], transform: Any) -> Detections:
         if self._decode_frame is None:
             shapes = {k: np.shape(v) for k, v in outputs.items()}
             if self.decoder is None:
                 self.decoder = detect_format(shapes, self.input_size)
                 log.debug("decoder chosen from the output shapes: %s", self.decoder)
             self._decode_frame = frame_decoder(self.decoder, shapes, self.options)
-        dets = self._decode_frame(outputs, ticket.transform)
-        return dets if graph_frames is None else graph_frames.detach(dets, ticket.slot)
+        return self._decode_frame(outputs, transform)
 
     def result(self, ticket: Ticket) -> Detections:
         """Waits for a submitted frame and decodes it."""
@@ -410,13 +436,7 @@ class Detector:
         ticket.done = True
         t0 = time.perf_counter()
         try:
-            try:
-                outputs = self._outputs(ticket)
-            except Exception:
-                self.monitor.count_drop("engine_error")
-                raise
-            t1 = time.perf_counter()
-            dets = self._decode(ticket, outputs)
+            dets, t1 = self._finish(ticket)
         finally:
             # the slot's buffers are free once its outputs are decoded
             self._free.append(ticket.slot)
@@ -429,8 +449,8 @@ class Detector:
             "postprocess": post,
             "end_to_end": end_to_end,
         }
-        # also reads the CUDA events of earlier frames that have completed since
-        self.monitor.record_frame(pre, inference, post, end_to_end)
+        # folded into the statistics by the next frame's submit (or the monitor's readers)
+        self.monitor.defer_frame(pre, inference, post, end_to_end)
         return dets
 
     def close(self) -> None:

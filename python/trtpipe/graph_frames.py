@@ -8,8 +8,8 @@ one slot, so the views stay intact while the frame is decoded.
 
 For a YOLOv8-style head ([1, 4 + C, N] float32, no class filter) the head is scanned on the GPU
 instead (csrc/pipeline/head_scan.cu): the anchors passing the confidence threshold are written
-into the slot's mapped pinned records, and only they are read on the host, where
-``_core.decode.compact_candidates`` finishes the decoding exactly as ``decode_yolov8`` would.
+into the slot's mapped pinned records, and only they are read on the host, where the wait and
+the decoding (``decode_compact_candidates``, exactly as ``decode_yolov8`` would) are one call.
 
 Used where the model runs as a PyTorch CUDA graph whose ``cudaGraphExec_t`` PyTorch gives out
 (``CUDAGraph.raw_cuda_graph_exec``); elsewhere the Detector calls the engine per frame. The graph
@@ -111,6 +111,7 @@ class GraphFrames:
             self.pool.empty((anchors, _RECORD_FLOATS), np.float32) for _ in range(slots)
         ]
         count_buffers = [self.pool.empty((1,), np.uint32) for _ in range(slots)]
+        # NumPy views keep the buffers alive
         self._records = [np.asarray(b) for b in record_buffers]
         self._counts = [np.asarray(b) for b in count_buffers]
         self._count_pool = DevicePool(4096, device=device)
@@ -122,6 +123,7 @@ class GraphFrames:
             float(self.options.conf),
             int(self._device_count.ptr),
             [int(b.device_ptr) for b in record_buffers],
+            [r.ctypes.data for r in self._records],
             [c.ctypes.data for c in self._counts],
         )
 
@@ -197,19 +199,16 @@ class GraphFrames:
         self._native.wait(slot)
         return self._outputs[slot]
 
-    def scanned(self, slot: int, transform: Any) -> Detections:
-        """The detections of ``slot``'s last frame from its head scan's candidates, once
-        waited for (:meth:`wait`); ``transform``: the frame's Letterbox."""
+    def wait_scanned(self, slot: int, transform: Any) -> tuple[Detections, float]:
+        """The detections of ``slot``'s last frame from its head scan's candidates, waited for
+        and decoded natively (as ``decode_yolov8`` decodes the whole head), and the host time
+        in seconds the decoding took after the wait; ``transform``: the frame's Letterbox."""
         options = self.options
-        boxes, scores, class_ids = _core.decode.compact_candidates(
-            self._records[slot],
-            int(self._counts[slot][0]),
-            options.iou,
-            options.max_detections,
-            options.agnostic,
-            transform.source_terms,
+        boxes, scores, class_ids, decode_us = self._native.wait_scanned(
+            slot, options.iou, options.max_detections, options.agnostic, transform.source_terms
         )
-        return Detections.from_exact(boxes, scores, class_ids, options.label_names)
+        dets = Detections.from_exact(boxes, scores, class_ids, options.label_names)
+        return dets, decode_us * 1e-6
 
     def detach(self, dets: Detections, slot: int) -> Detections:
         """``dets`` with any array that views ``slot``'s memory copied out of it (decoders that

@@ -4,6 +4,11 @@ Per frame, the caller records host times (``time.perf_counter`` differences) and
 work ran on a GPU stream, pairs of CUDA events. Recording is O(1) and never waits for the GPU:
 event pairs are kept pending and read once their end event has completed. Everything else
 (percentiles, NVML, log lines, JSON lines, Prometheus) happens outside the frame path.
+
+A frame path can also defer a frame's statistics work (:meth:`PerformanceMonitor.defer_frame`)
+to a moment it would otherwise wait (:meth:`PerformanceMonitor.settle`): the Detector settles
+while the GPU runs the next frame. Readers fold deferred frames in first; the Prometheus
+endpoint, read from its own thread, does not, so it may be a frame behind.
 """
 
 from __future__ import annotations
@@ -86,6 +91,9 @@ class PerformanceMonitor:
         self._gpu = {stage: RollingWindow(window) for stage in STAGES}
         self._stamps: deque[float] = deque(maxlen=window)
         self._pending: deque[tuple[str, CudaEvent, CudaEvent]] = deque()
+        # (clock stamp, host times per stage) of frames deferred and not yet folded in
+        self._deferred: deque[tuple[float, float | None, float | None, float | None, float | None]]
+        self._deferred = deque()
         self._frames = 0
         self._deadline_misses = 0
         self._drops: Counter[str] = Counter()
@@ -111,26 +119,46 @@ class PerformanceMonitor:
         end_to_end: float | None = None,
     ) -> None:
         """Record one frame's host times in milliseconds (stages not run may be omitted)."""
+        self.defer_frame(preprocess, inference, postprocess, end_to_end)
+        self.settle()
+
+    def defer_frame(
+        self,
+        preprocess: float | None = None,
+        inference: float | None = None,
+        postprocess: float | None = None,
+        end_to_end: float | None = None,
+    ) -> None:
+        """:meth:`record_frame` without its statistics work: the times are kept, stamped now,
+        until :meth:`settle` (or a reader: :meth:`snapshot`, :meth:`fps`) folds them in. A frame
+        path calls it where a frame's latency is counted, and :meth:`settle` where it waits
+        anyway, e.g. while the GPU runs the next frame."""
+        self._deferred.append((self._clock(), preprocess, inference, postprocess, end_to_end))
+
+    def settle(self) -> None:
+        """Folds in the deferred frames and the GPU times that have completed, and emits the
+        log line once ``log_period_s`` has passed since the last."""
+        self._fold()
         now = self._clock()
-        self._frames += 1
-        self._stamps.append(now)
-        for stage, value in (
-            ("preprocess", preprocess),
-            ("inference", inference),
-            ("postprocess", postprocess),
-            ("end_to_end", end_to_end),
-        ):
-            if value is not None:
-                self._host[stage].append(value)
-                if self._histograms is not None:
-                    self._histograms[stage].observe(value)
-        if end_to_end is not None and end_to_end > self.deadline_ms:
-            self._deadline_misses += 1
-        if self._pending:
-            self._drain_gpu()
         if self.log_period_s is not None and now - self._last_emit >= self.log_period_s:
             self._last_emit = now
             self.emit()
+
+    def _fold(self) -> None:
+        while self._deferred:
+            stamp, *values = self._deferred.popleft()
+            self._frames += 1
+            self._stamps.append(stamp)
+            for stage, value in zip(STAGES, values, strict=True):
+                if value is not None:
+                    self._host[stage].append(value)
+                    if self._histograms is not None:
+                        self._histograms[stage].observe(value)
+            end_to_end = values[-1]
+            if end_to_end is not None and end_to_end > self.deadline_ms:
+                self._deadline_misses += 1
+        if self._pending:
+            self._drain_gpu()
 
     def record_gpu(self, stage: str, start: CudaEvent, end: CudaEvent) -> None:
         """Record a stage's GPU time as two events on its stream; read later, never waited on."""
@@ -158,6 +186,11 @@ class PerformanceMonitor:
             self._gpu[stage].append(float(start.elapsed_time(end)))
 
     def fps(self) -> float:
+        self._fold()
+        return self._rate()
+
+    def _rate(self) -> float:
+        # no folding: also read from the Prometheus exporter's thread
         if len(self._stamps) < 2:
             return 0.0
         span = self._stamps[-1] - self._stamps[0]
@@ -174,7 +207,7 @@ class PerformanceMonitor:
             "frames": self._frames,
             "deadline_misses": self._deadline_misses,
             "drops": dict(self._drops),
-            "fps": self.fps(),
+            "fps": self._rate(),
             "gpu": {
                 "utilization_percent": sample.utilization_pct,
                 "memory_utilization_percent": sample.memory_utilization_pct,
@@ -185,7 +218,7 @@ class PerformanceMonitor:
         }
 
     def snapshot(self) -> Snapshot:
-        self._drain_gpu()
+        self._fold()
         pools = {}
         for name, pool in self._pools.items():
             stats = pool.stats()
