@@ -286,9 +286,36 @@ def backend_alone(det: Any) -> tuple[Callable[[], object], str]:
     return (lambda: engine.infer({info.name: buffer})), "engine.infer on a host input"
 
 
-def detector_series(repeats: int, backend: str = "auto", zero_copy: bool = True) -> list[Series]:
+def tensorrt_shaped(det: Any) -> Any:
+    """A Detector over a TensorRT-shaped engine (the test GraphModel: an io table, one execution
+    context with bound addresses, enqueue per frame) around ``det``'s captured CUDA graph, so
+    the TensorRT route runs the same network where no TensorRT engine can execute."""
+    from trtpipe import _core
+    from trtpipe.backends.tensorrt import TensorRTEngine
+    from trtpipe.detector import Detector
+
+    engine = det.engine
+    name = engine.inputs[0].name
+    graph = engine.captured_graph(name, det._input_shape())
+    tensors = [(name, True, graph.inputs[0].data_ptr(), list(graph.inputs[0].shape), "float32")]
+    for info, tensor in zip(engine.outputs, graph.outputs, strict=True):
+        dtype = str(tensor.dtype).removeprefix("torch.")
+        tensors.append((info.name, False, tensor.data_ptr(), list(tensor.shape), dtype))
+    model = _core._testing.GraphModel(graph.exec_handle(), tensors)
+    trt = TensorRTEngine.from_model(model, device=det.engine.device)
+    return Detector(trt, labels=det.labels, monitor=det.monitor)
+
+
+def detector_series(
+    repeats: int,
+    backend: str = "auto",
+    zero_copy: bool = True,
+    wrap: Callable[[Any], Any] | None = None,
+) -> list[Series]:
     """Per frame source: the backend alone (:func:`backend_alone`) and the whole Detector
-    frame, interleaved so both see the same machine state, and the Detector's own time."""
+    frame, interleaved so both see the same machine state, and the Detector's own time.
+    ``wrap``: measures the Detector it makes of the first one instead (the backend alone is
+    the first one's)."""
     try:
         from trtpipe.detector import Detector
         from trtpipe.monitor import PerformanceMonitor
@@ -302,6 +329,8 @@ def detector_series(repeats: int, backend: str = "auto", zero_copy: bool = True)
         return []
     w, h = det.input_size
     alone, alone_note = backend_alone(det)
+    if wrap is not None:
+        first, det = det, wrap(det)
     where = f"{det.engine.backend}, {det.device}" + (", zero-copy input" if det.zero_copy else "")
     where += f", {det.frame_path} per frame"
     series: list[Series] = []
@@ -379,7 +408,60 @@ def detector_series(repeats: int, backend: str = "auto", zero_copy: bool = True)
             paced = min(repeats, PACED_REPEATS)
             series += paced_series(case, (alone, alone_note), det, image, paced)
     det.close()
+    if wrap is not None:
+        first.close()
     return series
+
+
+def pipeline_call_series(repeats: int) -> list[Series]:
+    """Host time of the native frame pipeline's calls from Python on a 1080p frame on the GPU
+    (the submit: preprocessing kernel, graph launch, head scan, count copy; the wait and decode
+    of a finished frame), beside PyTorch's own ``CUDAGraph.replay()`` of the same graph."""
+    import torch
+
+    from trtpipe.detector import Detector
+    from trtpipe.samples import sample_model
+
+    det = Detector(sample_model(), backend="torch")
+    if det.frame_path != "pipeline":
+        print("skipping the pipeline calls: the Detector does not run the frame pipeline")
+        return []
+    pipe, native = det._pipeline, det._pipeline._native
+    w, h = FRAME_SIZE
+    image = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (h, w, 3), np.uint8))
+    image = image.cuda()
+    from trtpipe.preprocess import locate_frame
+
+    frame, _keep = locate_frame(image, None, None, None, None)
+    args = (*frame.placement, frame.on_device)
+    stream = pipe.current_stream()
+    graph = det.engine.captured_graph(det.engine.inputs[0].name, det._input_shape()).graph
+    lb = det._pre.geometry(w, h).source_terms
+    submit_us, wait_us, replay_us = (np.empty(repeats) for _ in range(3))
+
+    def one(i: int) -> None:
+        start = time.perf_counter()
+        native.submit(*args, 0, stream, frame.stream, None, None, None)
+        submit_us[i] = (time.perf_counter() - start) * 1e6
+        native.wait(0)
+        start = time.perf_counter()
+        native.wait_scanned(0, IOU, MAX_DET, False, lb)
+        wait_us[i] = (time.perf_counter() - start) * 1e6
+        start = time.perf_counter()
+        graph.replay()
+        replay_us[i] = (time.perf_counter() - start) * 1e6
+        torch.cuda.synchronize()
+
+    warm_up(lambda: one(0))
+    for i in range(repeats):
+        one(i)
+    case = "frame pipeline calls from Python, sample model, 1080p frame on the GPU (host time)"
+    det.close()
+    return [
+        Series(case, "trtpipe submit", submit_us, note="kernel + graph launch + scan + copy"),
+        Series(case, "trtpipe wait + decode", wait_us, note="frame already finished"),
+        Series(case, "torch CUDAGraph.replay()", replay_us, note="graph launch alone"),
+    ]
 
 
 def paced_series(
@@ -422,6 +504,8 @@ def detector_cases(repeats: int) -> list[Series]:
         return series
     for zero_copy in (True, False):
         series += detector_series(repeats, backend="torch", zero_copy=zero_copy)
+    series += detector_series(repeats, backend="torch", wrap=tensorrt_shaped)
+    series += pipeline_call_series(repeats)
     return series
 
 

@@ -214,13 +214,14 @@ def test_a_pool_on_another_gpu_is_refused():
 
 @gpu
 def test_tensorrt_engine_takes_shared_pools_and_reports_them_to_the_monitor():
-    from trtpipe.backends.tensorrt import RunnerPool, TensorRTEngine
+    from trtpipe.backends.tensorrt import TensorRTEngine
+    from trtpipe.memory import OwnPool
     from trtpipe.monitor import PerformanceMonitor
 
     device_pool = trtpipe.DevicePool(1 << 20)
     shared = TensorRTEngine.from_model(model(), slots=2, device_pool=device_pool)
     assert shared.device_pool is device_pool
-    assert isinstance(shared.pinned_pool, RunnerPool)
+    assert isinstance(shared.pinned_pool, OwnPool)
     assert shared.pinned_pool.stats().capacity == binding_bytes(2)
     x = frame(4, seed=4)
     check(shared.infer({"input": x}), x)

@@ -5,12 +5,16 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <map>
 #include <string>
+#include <tuple>
 
 #include "bindings/bindings.hpp"
 #include "common/errors.hpp"
+#include "engine/context_step.hpp"
 #include "engine/engine_runner.hpp"
 #include "engine/runner_bench.hpp"
+#include "engine/testing/graph_model.hpp"
 #include "engine/testing/scale_model.hpp"
 #include "memory/device_pool.hpp"
 #include "memory/pinned_pool.hpp"
@@ -209,6 +213,21 @@ void bind_runner(py::module_& m) {
       .def("profile", &profile_table, py::arg("index"),
            "Per dynamic input, the (min, opt, max) shapes of optimisation profile `index`.");
 
+  py::class_<engine::ContextStep, pipeline::ModelStep, std::shared_ptr<engine::ContextStep>>(
+      m, "ContextStep",
+      "The frame pipeline's model step over one execution context of `model` (enqueueV3 for\n"
+      "TensorRT), its bindings taken once from `device_pool` (None: a pool of its own) at\n"
+      "`shapes` (name -> shape for dynamic inputs; default the profile's opt shapes).")
+      .def(py::init([](std::shared_ptr<engine::EngineModel> model,
+                       std::map<std::string, engine::Shape> shapes, int profile, int device,
+                       std::shared_ptr<memory::DevicePool> device_pool) {
+             engine::ContextStepOptions options{profile, device, std::move(shapes)};
+             return std::make_shared<engine::ContextStep>(std::move(model), std::move(options),
+                                                          std::move(device_pool));
+           }),
+           py::arg("model"), py::arg("shapes") = std::map<std::string, engine::Shape>{},
+           py::arg("profile") = 0, py::arg("device") = 0, py::arg("device_pool") = nullptr);
+
   py::class_<engine::EngineRunner>(m, "EngineRunner",
                                    "The per-frame loop: pinned outputs, events, graphs, slots.")
       .def(py::init([](std::shared_ptr<engine::EngineModel> model, int slots, bool cuda_graphs,
@@ -345,6 +364,30 @@ void bind_testing(py::module_& m) {
         out["set_tensor_address"] = c.set_tensor_address.load();
         out["enqueues"] = c.enqueues.load();
         out["captured_enqueues"] = c.captured_enqueues.load();
+        return out;
+      });
+
+  using GraphTensorTuple = std::tuple<std::string, bool, std::uintptr_t, engine::Shape, std::string>;
+  py::class_<engine::testing::GraphModel, engine::EngineModel,
+             std::shared_ptr<engine::testing::GraphModel>>(
+      m, "GraphModel",
+      "Test engine shaped like TensorRT around a captured CUDA graph (a cudaGraphExec_t as int):\n"
+      "bound inputs are copied into the graph's static inputs, the graph launched, its static\n"
+      "outputs copied to the bound outputs. Tensors: (name, is_input, address, shape, dtype).")
+      .def(py::init([](std::uintptr_t graph_exec, const std::vector<GraphTensorTuple>& tensors) {
+             std::vector<engine::testing::GraphTensor> described;
+             for (const auto& [name, is_input, address, shape, dtype] : tensors) {
+               engine::TensorDesc desc{name, is_input, engine::dtype_from_name(dtype), shape};
+               described.push_back({std::move(desc), reinterpret_cast<void*>(address)});
+             }
+             return std::make_shared<engine::testing::GraphModel>(
+                 reinterpret_cast<cudaGraphExec_t>(graph_exec), std::move(described));
+           }),
+           py::arg("graph_exec"), py::arg("tensors"))
+      .def("counters", [](const engine::testing::GraphModel& model) {
+        py::dict out;
+        out["contexts"] = model.counters().contexts.load();
+        out["enqueues"] = model.counters().enqueues.load();
         return out;
       });
 

@@ -1,5 +1,6 @@
-// trtpipe._core.FrameGraph: a frame's preprocessing, a captured model graph and its output
-// copies, enqueued by one call (the Detector's frame path over a CUDA graph). Only in CUDA builds.
+// trtpipe._core.ModelStep, GraphStep and FramePipeline: the one frame pipeline (pre-step, model
+// step, post-step, slots in flight) every GPU engine runs frames through. Only in CUDA builds.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -7,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -14,97 +16,172 @@
 #include "bindings/detections_args.hpp"
 #include "bindings/frame_args.hpp"
 #include "common/cuda_handles.hpp"
-#include "pipeline/frame_graph.hpp"
+#include "common/errors.hpp"
+#include "pipeline/frame_pipeline.hpp"
+#include "pipeline/graph_step.hpp"
 
 namespace py = pybind11;
 
 namespace trtpipe::bindings {
 namespace {
 
-using pipeline::FrameGraph;
+using pipeline::FramePipeline;
+using pipeline::ModelStep;
+using pipeline::StepTensor;
 
 cudaEvent_t event_of(const TimingEvent* event) { return event ? event->get() : nullptr; }
 
-std::unique_ptr<FrameGraph> make_frame_graph(
-    std::shared_ptr<preprocess::GpuPreprocessor> preprocessor, const py::object& input,
-    std::vector<std::int64_t> shape, std::vector<std::int64_t> strides, std::string dtype,
-    std::uintptr_t graph_exec, const std::vector<std::pair<std::uintptr_t, std::size_t>>& outputs,
-    const std::vector<std::vector<std::uintptr_t>>& host_slots) {
-  std::vector<pipeline::OutputCopy> copies;
-  for (const auto& [address, bytes] : outputs) {
-    copies.push_back({reinterpret_cast<const void*>(address), bytes});
+pipeline::StageMarks marks_of(const TimingEvent* before, const TimingEvent* between,
+                              const TimingEvent* after) {
+  return {event_of(before), event_of(between), event_of(after)};
+}
+
+// (name, device address, shape, dtype name) as Python describes a graph's static tensor.
+using TensorTuple = std::tuple<std::string, std::uintptr_t, engine::Shape, std::string>;
+
+std::vector<StepTensor> step_tensors(const std::vector<TensorTuple>& tuples) {
+  std::vector<StepTensor> tensors;
+  for (const auto& [name, address, shape, dtype] : tuples) {
+    const engine::DType type = engine::dtype_from_name(dtype);
+    if (type == engine::DType::kOther) {
+      throw InputError("tensor '" + name + "': expected a dtype such as float32, given " + dtype);
+    }
+    tensors.push_back({name, reinterpret_cast<void*>(address), shape, type, 0});
   }
-  std::vector<std::vector<void*>> slots;
-  for (const auto& slot : host_slots) {
-    std::vector<void*>& buffers = slots.emplace_back();
-    for (std::uintptr_t address : slot) buffers.push_back(reinterpret_cast<void*>(address));
+  return tensors;
+}
+
+py::list describe(const std::vector<StepTensor>& tensors) {
+  py::list out;
+  for (const StepTensor& t : tensors) {
+    py::dict entry;
+    entry["name"] = t.name;
+    entry["address"] = reinterpret_cast<std::uintptr_t>(t.device);
+    entry["shape"] = t.shape;
+    entry["dtype"] = engine::dtype_name(t.dtype);
+    entry["bytes"] = t.bytes;
+    out.append(entry);
   }
-  return std::make_unique<FrameGraph>(
-      std::move(preprocessor), make_tensor(input, std::move(shape), std::move(strides),
-                                           std::move(dtype), 0),
-      reinterpret_cast<cudaGraphExec_t>(graph_exec), std::move(copies), std::move(slots));
+  return out;
+}
+
+// The slot's outputs as NumPy views of its pinned memory, each keeping the pipeline alive.
+py::dict host_views(const py::object& self, const FramePipeline& pipeline, int slot) {
+  py::dict views;
+  for (const pipeline::HostOutput& out : pipeline.host_outputs(slot)) {
+    if (out.host == nullptr) continue;  // the scanned head
+    const StepTensor& t = *out.tensor;
+    py::dtype dtype(std::string(engine::dtype_name(t.dtype)));
+    std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
+    views[py::str(t.name)] = py::array(dtype, shape, out.host, self);
+  }
+  return views;
+}
+
+// ((address, size, width, height, step, encoding, on_device, frame_stream), input, batch index)
+using ImageTuple = std::tuple<py::tuple, int, int>;
+// (input, address, bytes, on_device, ready_stream)
+using TensorInputTuple = std::tuple<int, std::uintptr_t, std::size_t, bool, std::uintptr_t>;
+
+pipeline::ImageInput image_of(const ImageTuple& image) {
+  const auto& [frame, input, batch_index] = image;
+  if (frame.size() != 8) {
+    throw InputError("images: expected (address, size, width, height, step, encoding, "
+                     "on_device, frame_stream) per image, given " +
+                     std::to_string(frame.size()) + " values");
+  }
+  pipeline::ImageInput out;
+  out.frame = make_frame(frame[0], frame[1].cast<std::size_t>(), frame[2].cast<int>(),
+                         frame[3].cast<int>(), frame[4].cast<std::int64_t>(),
+                         frame[5].cast<std::string>());
+  out.on_device = frame[6].cast<bool>();
+  out.frame_stream = frame[7].cast<std::uintptr_t>();
+  out.input = input;
+  out.batch_index = batch_index;
+  return out;
 }
 
 }  // namespace
 
 void bind_pipeline(py::module_& m) {
-  py::class_<FrameGraph>(
-      m, "FrameGraph",
-      "Preprocessing into a captured CUDA graph's static input, the graph's launch and the\n"
-      "copies of its outputs to pinned host slots, enqueued by one submit() per frame.\n"
-      "The graph's owner must outlive this object.")
-      .def(py::init(&make_frame_graph), py::arg("preprocessor"), py::arg("input"),
-           py::arg("shape"), py::arg("strides"), py::arg("dtype"), py::arg("graph_exec"),
-           py::arg("outputs"), py::arg("host_slots"))
+  py::class_<ModelStep, std::shared_ptr<ModelStep>>(
+      m, "ModelStep",
+      "What executes the network in the frame pipeline: a TensorRT context\n"
+      "(engine.ContextStep), a captured CUDA graph (GraphStep), a test model.")
+      .def_property_readonly("inputs", [](const ModelStep& s) { return describe(s.inputs()); })
+      .def_property_readonly("outputs", [](const ModelStep& s) { return describe(s.outputs()); })
+      .def_property_readonly("device", &ModelStep::device);
+
+  py::class_<pipeline::GraphStep, ModelStep, std::shared_ptr<pipeline::GraphStep>>(
+      m, "GraphStep",
+      "A model step launching an instantiated CUDA graph (a cudaGraphExec_t as int) whose\n"
+      "inputs and outputs are static device tensors, given as (name, address, shape, dtype).\n"
+      "The graph's owner must outlive the step.")
+      .def(py::init([](std::uintptr_t graph_exec, const std::vector<TensorTuple>& inputs,
+                       const std::vector<TensorTuple>& outputs, int device) {
+             return std::make_shared<pipeline::GraphStep>(
+                 reinterpret_cast<cudaGraphExec_t>(graph_exec), step_tensors(inputs),
+                 step_tensors(outputs), device);
+           }),
+           py::arg("graph_exec"), py::arg("inputs"), py::arg("outputs"), py::arg("device") = 0);
+
+  py::class_<FramePipeline>(
+      m, "FramePipeline",
+      "Frames through a model step: images preprocessed into batch slots of image inputs,\n"
+      "tensors copied into the others, the step, the GPU head scan and the outputs' copies\n"
+      "into the frame slot's pinned memory; one submit and one wait per frame.")
+      .def(py::init([](std::shared_ptr<ModelStep> step,
+                       std::shared_ptr<preprocess::GpuPreprocessor> preprocessor, int slots,
+                       int scan_output, float conf) {
+             return std::make_unique<FramePipeline>(
+                 std::move(step), std::move(preprocessor),
+                 pipeline::PipelineOptions{slots, scan_output, conf});
+           }),
+           py::arg("step"), py::arg("preprocessor").none(true), py::arg("slots") = 2,
+           py::arg("scan_output") = -1, py::arg("conf") = 0.25f)
       .def(
           "submit",
-          [](FrameGraph& self, const py::object& data, std::size_t size, int width, int height,
+          [](FramePipeline& self, const py::object& data, std::size_t size, int width, int height,
              std::int64_t step, const std::string& encoding, bool on_device, int slot,
              std::uintptr_t stream, std::uintptr_t frame_stream, const TimingEvent* before,
              const TimingEvent* between, const TimingEvent* after) {
             const preprocess::Frame frame = make_frame(data, size, width, height, step, encoding);
-            const pipeline::StageMarks marks{event_of(before), event_of(between), event_of(after)};
+            const pipeline::StageMarks marks = marks_of(before, between, after);
             py::gil_scoped_release release;
-            return self.submit(frame, on_device, slot, stream, frame_stream, marks);
+            return self.submit_image(frame, on_device, frame_stream, slot, stream, marks);
           },
           py::arg("data"), py::arg("size"), py::arg("width"), py::arg("height"), py::arg("step"),
           py::arg("encoding"), py::arg("on_device"), py::arg("slot"), py::arg("stream"),
           py::arg("frame_stream"), py::arg("before").none(true), py::arg("between").none(true),
           py::arg("after").none(true),
-          "Enqueues one frame into `slot` on `stream`; returns the host time (µs) of the graph\n"
-          "launch and the copies after it.")
+          "Enqueues one image into batch slot 0 of the first input, in frame `slot` on\n"
+          "`stream`; returns the host time (µs) of the model step's launch and the post-step.")
       .def(
-          "scan_head",
-          [](FrameGraph& self, std::uintptr_t head, int classes, int anchors, float conf,
-             std::uintptr_t device_count, const std::vector<std::uintptr_t>& records,
-             const std::vector<std::uintptr_t>& host_records,
-             const std::vector<std::uintptr_t>& host_counts) {
-            pipeline::ScanTargets targets;
-            targets.scan = {reinterpret_cast<const float*>(head), classes, anchors, conf};
-            targets.device_count = reinterpret_cast<unsigned*>(device_count);
-            for (std::uintptr_t r : records) {
-              targets.records.push_back(reinterpret_cast<decode::CompactCandidate*>(r));
+          "submit_inputs",
+          [](FramePipeline& self, const std::vector<ImageTuple>& images,
+             const std::vector<TensorInputTuple>& tensors, int slot, std::uintptr_t stream,
+             const TimingEvent* before, const TimingEvent* between, const TimingEvent* after) {
+            std::vector<pipeline::ImageInput> image_inputs;
+            for (const ImageTuple& image : images) image_inputs.push_back(image_of(image));
+            std::vector<pipeline::TensorInput> tensor_inputs;
+            for (const auto& [input, address, bytes, on_device, ready] : tensors) {
+              tensor_inputs.push_back(
+                  {input, reinterpret_cast<const void*>(address), bytes, on_device, ready});
             }
-            for (std::uintptr_t r : host_records) {
-              targets.host_records.push_back(reinterpret_cast<const decode::CompactCandidate*>(r));
-            }
-            for (std::uintptr_t c : host_counts) {
-              targets.host_counts.push_back(reinterpret_cast<unsigned*>(c));
-            }
-            self.scan_head(std::move(targets));
+            const pipeline::StageMarks marks = marks_of(before, between, after);
+            py::gil_scoped_release release;
+            return self.submit(image_inputs, tensor_inputs, slot, stream, marks);
           },
-          py::arg("head"), py::arg("classes"), py::arg("anchors"), py::arg("conf"),
-          py::arg("device_count"), py::arg("records"), py::arg("host_records"),
-          py::arg("host_counts"),
-          "Scans the [4 + classes, anchors] float32 head at device address `head` after each\n"
-          "launch: the anchors whose best score passes `conf` go to the slot's `records` (mapped\n"
-          "pinned anchors × 8 float32: device addresses, and `host_records` the same memory's\n"
-          "host addresses), their number to its pinned `host_counts` uint32.")
-      .def("wait", &FrameGraph::wait, py::arg("slot"), py::call_guard<py::gil_scoped_release>(),
-           "Blocks until the slot's last frame has its outputs in host memory.")
+          py::arg("images"), py::arg("tensors"), py::arg("slot"), py::arg("stream"),
+          py::arg("before") = nullptr, py::arg("between") = nullptr, py::arg("after") = nullptr,
+          "Enqueues a frame of several inputs: `images` as ((address, size, width, height,\n"
+          "step, encoding, on_device, frame_stream), input index, batch index), `tensors` as\n"
+          "(input index, address, bytes, on_device, ready_stream).")
+      .def("wait", &FramePipeline::wait, py::arg("slot"), py::call_guard<py::gil_scoped_release>(),
+           "Blocks until the slot's last frame has completed.")
       .def(
           "wait_scanned",
-          [](FrameGraph& self, int slot, double iou, std::int64_t max_output, bool agnostic,
+          [](FramePipeline& self, int slot, double iou, std::int64_t max_output, bool agnostic,
              const py::object& letterbox) {
             const decode::DenseHeadOptions options{0.0f, iou, max_output, agnostic};
             const decode::SourceMapping mapping = mapping_of(letterbox);
@@ -127,8 +204,24 @@ void bind_pipeline(py::module_& m) {
           "wait(slot), then the detections of the slot's head scan, as decode.dense_head gives\n"
           "them for the whole head: (float32 (K, 4) boxes, float32 scores, int64 class ids,\n"
           "host time of the decoding after the wait in µs).")
-      .def_property_readonly("slots", &FrameGraph::slots)
-      .def_property_readonly("device", &FrameGraph::device);
+      .def(
+          "host_outputs",
+          [](const py::object& self, int slot) {
+            return host_views(self, self.cast<const FramePipeline&>(), slot);
+          },
+          py::arg("slot"),
+          "The slot's outputs copied to the host, by name, as NumPy views of its pinned memory\n"
+          "(the scanned head has none): valid until the slot's next frame.")
+      .def_property_readonly("outputs",
+                             [](const FramePipeline& p) { return describe(p.step().outputs()); })
+      .def_property_readonly("scanning", &FramePipeline::scanning)
+      .def_property_readonly("slots", &FramePipeline::slots)
+      .def_property_readonly("device", &FramePipeline::device)
+      .def_property_readonly(
+          "stream",
+          [](const FramePipeline& p) { return reinterpret_cast<std::uintptr_t>(p.stream()); },
+          "The pipeline's own cudaStream_t, for callers with no stream of their own.")
+      .def_property_readonly("pinned_pool", &FramePipeline::pinned_pool);
 }
 
 }  // namespace trtpipe::bindings

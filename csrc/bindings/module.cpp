@@ -8,8 +8,9 @@ PYBIND11_MODULE(_core, m) {
   trtpipe::bindings::bind_preprocess(m);
   trtpipe::bindings::bind_decode(m);
 #if TRTPIPE_WITH_CUDA
+  // the pipeline first: the engine's model step derives from its ModelStep
+  trtpipe::bindings::bind_pipeline(m);
   trtpipe::bindings::bind_engine(m);
   trtpipe::bindings::bind_events(m);
-  trtpipe::bindings::bind_pipeline(m);
 #endif
 }

@@ -15,6 +15,7 @@ struct Allocation {
   void* data = nullptr;
   std::size_t size = 0;
   std::shared_ptr<void> owner;
+  void* mapped = nullptr;  // pinned memory's device address, where the GPU can map it
 };
 
 class BufferAllocator {

@@ -51,4 +51,24 @@ std::int64_t element_count(const Shape& shape) noexcept {
   return count;
 }
 
+DType dtype_from_name(const std::string& name) noexcept {
+  for (DType dtype : {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kInt8,
+                      DType::kUInt8, DType::kInt32, DType::kInt64, DType::kBool}) {
+    if (name == dtype_name(dtype)) return dtype;
+  }
+  return DType::kOther;
+}
+
+bool shape_fits(const TensorDesc& desc, const ProfileShapes::Range* range, const Shape& given) {
+  bool fits = given.size() == desc.shape.size();
+  for (std::size_t i = 0; fits && i < given.size(); ++i) {
+    if (desc.shape[i] >= 0) {
+      fits = given[i] == desc.shape[i];
+    } else {
+      fits = range != nullptr && given[i] >= range->min[i] && given[i] <= range->max[i];
+    }
+  }
+  return fits;
+}
+
 }  // namespace trtpipe::engine

@@ -16,6 +16,8 @@ enum class DType { kFloat32, kFloat16, kBFloat16, kInt8, kUInt8, kInt32, kInt64,
 
 // NumPy's name for the type ("float32", ...); "bfloat16" and "other" have no NumPy equivalent.
 const char* dtype_name(DType dtype) noexcept;
+// The type NumPy calls `name` ("float32", ...); kOther for a name the runner has no type for.
+DType dtype_from_name(const std::string& name) noexcept;
 // Bytes per element; 0 for kOther (sub-byte or exotic types the runner does not handle).
 std::size_t dtype_size(DType dtype) noexcept;
 
@@ -39,7 +41,19 @@ struct ProfileShapes {
     Shape min, opt, max;
   };
   std::vector<Range> inputs;
+
+  // The range of input `name`, or null when the profile gives none (a static input).
+  const Range* find(const std::string& name) const noexcept {
+    for (const Range& range : inputs) {
+      if (range.name == name) return &range;
+    }
+    return nullptr;
+  }
 };
+
+// Whether `given` is a shape the engine accepts for input `desc`: its static axes equal, its
+// dynamic axes within `range` (null: the input has none).
+bool shape_fits(const TensorDesc& desc, const ProfileShapes::Range* range, const Shape& given);
 
 // One execution context: its own bindings and scratch memory. Not thread-safe; the runner gives
 // each pipeline slot its own context so frames in flight never share one.

@@ -89,13 +89,6 @@ void check_alignment(const Allocation& allocation, const std::string& what) {
   }
 }
 
-const ProfileShapes::Range* range_of(const ProfileShapes& profile, const std::string& name) {
-  for (const auto& range : profile.inputs) {
-    if (range.name == name) return &range;
-  }
-  return nullptr;
-}
-
 }  // namespace
 
 EngineRunner::EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions options,
@@ -125,7 +118,7 @@ EngineRunner::EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions opt
       throw EngineError("tensor '" + desc.name + "': its data type is not one the runner handles " +
                         "(supported: float32, float16, bfloat16, int8, uint8, int32, int64, bool)");
     }
-    if (desc.is_input && element_count(desc.shape) < 0 && !range_of(profile_, desc.name)) {
+    if (desc.is_input && element_count(desc.shape) < 0 && !profile_.find(desc.name)) {
       throw EngineError("input '" + desc.name + "' has dynamic shape " + shape_text(desc.shape) +
                         " but profile " + std::to_string(options_.profile) + " gives no range");
     }
@@ -134,7 +127,7 @@ EngineRunner::EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions opt
   for (const TensorDesc& desc : io_) {
     if (!desc.is_input) continue;
     input_descs_.push_back(&desc);
-    input_ranges_.push_back(range_of(profile_, desc.name));
+    input_ranges_.push_back(profile_.find(desc.name));
   }
   ordered_.assign(input_descs_.size(), nullptr);
 
@@ -151,7 +144,7 @@ EngineRunner::EngineRunner(std::shared_ptr<EngineModel> model, RunnerOptions opt
       SlotTensor tensor;
       tensor.desc = &desc;
       tensor.shape = desc.shape;
-      if (const auto* range = range_of(profile_, desc.name); element_count(desc.shape) < 0) {
+      if (const auto* range = profile_.find(desc.name); element_count(desc.shape) < 0) {
         tensor.shape = range->max;
         slot->context->set_input_shape(desc.name, tensor.shape);
         ++stats_.shape_sets;
@@ -272,15 +265,7 @@ void EngineRunner::check_inputs(const std::vector<InputView>& inputs) {
     }
     const Shape& shape = found->shape;
     const auto* range = input_ranges_[index];
-    bool fits = shape.size() == desc.shape.size();
-    for (std::size_t i = 0; fits && i < shape.size(); ++i) {
-      if (desc.shape[i] >= 0) {
-        fits = shape[i] == desc.shape[i];
-      } else {
-        fits = range != nullptr && shape[i] >= range->min[i] && shape[i] <= range->max[i];
-      }
-    }
-    if (!fits) {
+    if (!shape_fits(desc, range, shape)) {
       std::string want = "shape " + shape_text(desc.shape);
       if (range) {
         want += " within profile " + std::to_string(options_.profile) + " (min " +

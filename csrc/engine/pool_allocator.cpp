@@ -54,8 +54,7 @@ memory::PoolOptions exact_options(std::size_t bytes) {
 PoolAllocator::PoolAllocator(std::shared_ptr<memory::DevicePool> device,
                              std::shared_ptr<memory::PinnedPool> pinned)
     : device_(std::move(device)), pinned_(std::move(pinned)) {
-  if (!device_) throw InputError("device_pool: expected a DevicePool, given none");
-  if (!pinned_) throw InputError("pinned_pool: expected a PinnedPool, given none");
+  if (!device_ && !pinned_) throw InputError("pools: expected a DevicePool or a PinnedPool, given none");
 }
 
 std::size_t PoolAllocator::block_bytes(std::size_t bytes) {
@@ -75,6 +74,7 @@ std::shared_ptr<memory::PinnedPool> PoolAllocator::exact_pinned_pool(std::size_t
 
 Allocation PoolAllocator::device(std::size_t bytes, cudaStream_t stream,
                                  const std::string& purpose) {
+  if (!device_) throw InputError(purpose + ": expected a device pool to take it from, given none");
   auto held = std::make_shared<HeldBlock<memory::DevicePool>>(
       device_, take(*device_, bytes, stream, purpose, "device memory"));
   return {held->block.data(), held->block.size(), held};
@@ -82,9 +82,10 @@ Allocation PoolAllocator::device(std::size_t bytes, cudaStream_t stream,
 
 Allocation PoolAllocator::pinned(std::size_t bytes, cudaStream_t stream,
                                  const std::string& purpose) {
+  if (!pinned_) throw InputError(purpose + ": expected a pinned pool to take it from, given none");
   auto held = std::make_shared<HeldBlock<memory::PinnedPool>>(
       pinned_, take(*pinned_, bytes, stream, purpose, "pinned host memory"));
-  return {held->block.host_data(), held->block.size(), held};
+  return {held->block.host_data(), held->block.size(), held, held->block.device_data()};
 }
 
 }  // namespace trtpipe::engine

@@ -11,7 +11,8 @@ namespace trtpipe::engine {
 
 class PoolAllocator final : public BufferAllocator {
  public:
-  // Both pools are required; each may be shared with the rest of the pipeline.
+  // Either pool may be null when that kind of memory is never asked for; each may be shared
+  // with the rest of the pipeline.
   PoolAllocator(std::shared_ptr<memory::DevicePool> device,
                 std::shared_ptr<memory::PinnedPool> pinned);
 

@@ -5,18 +5,17 @@ engine runs, the decoder (chosen from the output shapes) thresholds, suppresses 
 back. Host times of each stage go to a PerformanceMonitor on every call and are in
 ``last_timings``; on the GPU, CUDA events time preprocessing and inference on their stream.
 
-The input buffer: on the CPU a NumPy array per frame in flight; on the GPU the engine's own
-input tensor where it has one (a PyTorch engine's CUDA-graph input), else a device-pool buffer
-per frame in flight. With the engine's one input tensor, frames in flight are kept apart by
-stream order: preprocessing is enqueued on the stream the engine runs on, so frame k+1 writes
-the tensor only after frame k's graph replay (and its output copies) ran. Where PyTorch gives
-out the graph's executable handle, a frame's preprocessing, graph launch and output copies are
-one native call (:mod:`trtpipe.graph_frames`), with the outputs read in place from pinned slots.
+The route is chosen once, by what the engine offers, never by its class: an engine that gives
+a native model step (:meth:`Engine.model_step`: a TensorRT execution context, a PyTorch CUDA
+graph) runs every frame through the one native frame pipeline (:mod:`trtpipe.frame_pipeline`):
+one call enqueues preprocessing into the step's input, the step and the copies of its outputs
+into pinned slots, one call waits for them (and decodes a GPU-scanned head). Any other engine
+(ONNX Runtime, ``zero_copy=False``) is called per frame with a buffer per frame in flight: a
+NumPy array on the CPU, a device-pool buffer on the GPU.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections import deque
@@ -27,13 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from trtpipe.backends.base import Engine, PendingResult, TensorInfo
-from trtpipe.backends.torch import CapturedGraph, TorchEngine  # imports PyTorch only when used
+from trtpipe.backends.base import Engine, ModelStep, PendingResult, TensorInfo
 from trtpipe.decode.common import DecodeOptions
 from trtpipe.decode.detections import Detections
 from trtpipe.decode.formats import FORMATS, detect_format, frame_decoder
 from trtpipe.errors import EngineError, InputError
-from trtpipe.graph_frames import GraphFrames
+from trtpipe.frame_pipeline import FramePipeline
 from trtpipe.model_metadata import class_names, image_size, onnx_metadata
 from trtpipe.monitor import PerformanceMonitor
 from trtpipe.preprocess import Preprocessor, _stream_handle
@@ -51,27 +49,13 @@ DEFAULT_INPUT_SIZE = (640, 640)
 class Ticket:
     """A frame between ``submit`` and ``result``."""
 
-    pending: PendingResult | None  # None: the frame runs through GraphFrames
+    pending: PendingResult | None  # None: the frame runs through the FramePipeline
     transform: Any
     slot: int
     start: float
     preprocess_ms: float
     submit_ms: float
     done: bool = False
-
-
-class _FixedDeviceArray:
-    """A GPU tensor behind a ``__cuda_array_interface__`` built once: its address never changes,
-    and building the interface per frame costs more than the rest of the frame's Python."""
-
-    __slots__ = ("__cuda_array_interface__", "tensor")
-
-    def __init__(self, tensor: Any) -> None:
-        cai = dict(tensor.__cuda_array_interface__)
-        # ordered by the Detector itself: the tensor is only written on the engine's stream
-        cai.pop("stream", None)
-        self.__cuda_array_interface__ = cai
-        self.tensor = tensor  # owns the memory
 
 
 def _load_engine(model: Any, backend: str, device: str) -> Engine:
@@ -91,17 +75,6 @@ def _input_layout(info: TensorInfo) -> str:
     if shape[3] == 3:
         return "NHWC"
     raise EngineError(f"model input {info.name}: expected 3 channels, given shape {shape}")
-
-
-def _current_stream_reader(device: int) -> Callable[[], int]:
-    """A function giving PyTorch's current cudaStream_t on ``device``: read raw where PyTorch
-    exposes it (what its own generated code reads: no Stream object per frame)."""
-    import torch
-
-    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
-    if raw is not None:
-        return functools.partial(raw, device)
-    return lambda: torch.cuda.current_stream(device).cuda_stream
 
 
 def _size_of(value: int | Sequence[int]) -> tuple[int, int]:
@@ -177,77 +150,60 @@ class Detector:
         self._stream: Any = getattr(self.engine, "stream", None) or 0
         self._current_stream: Callable[[], Any] | None = None
         self._events: StageEventRing | None = None
-        engine_input = None
-        graph = None
-        self._on_torch = isinstance(self.engine, TorchEngine)
+        self._pipeline: FramePipeline | None = None
+        self._buffers: list[Any] = []
         if on_gpu:
-            graph = self._engine_graph(half) if zero_copy else None
-            engine_input = graph.inputs[0] if graph is not None else None
-            if engine_input is not None:
-                # one tensor for every frame in flight, kept apart by stream order
-                self._buffers = [_FixedDeviceArray(engine_input)] * PIPELINE_DEPTH
+            step = self._model_step(half) if zero_copy else None
+            if step is not None:
+                self._pipeline = FramePipeline.build(
+                    self._pre, step, PIPELINE_DEPTH, self._step_format(step), self.options
+                )
+                self.monitor.add_pool("detector_outputs", self._pipeline.pool)
             else:
                 self._buffers = self._device_buffers(half)
             self._gpu_timing()
         else:
             self._buffers = [self._pre.empty(batch=1) for _ in range(PIPELINE_DEPTH)]
-        self.zero_copy = engine_input is not None
+        self.zero_copy = self._pipeline is not None
         self._targets = [self._pre.prepare_output(buffer) for buffer in self._buffers]
         name = self._input_info.name
-        self._feeds = [
-            {name: engine_input if engine_input is not None else buffer} for buffer in self._buffers
-        ]
+        self._feeds = [{name: buffer} for buffer in self._buffers]
         self._free: deque[int] = deque(range(PIPELINE_DEPTH))
         self.last_timings: dict[str, float] = {}
-        # one native call per frame where the engine is a graph native code can launch
-        self._graph_frames = None
-        if graph is not None:
-            names = [t.name for t in self.engine.outputs]
-            self._graph_frames = GraphFrames.build(
-                self._pre,
-                self._targets[0],
-                graph,
-                names,
-                PIPELINE_DEPTH,
-                self._graph_format(names, graph),
-                self.options,
-            )
-            if self._graph_frames is not None:
-                self.monitor.add_pool("detector_outputs", self._graph_frames.pool)
 
     def _input_shape(self) -> tuple[int, int, int, int]:
         w, h = self.input_size
         return (1, 3, h, w) if _input_layout(self._input_info) == "NCHW" else (1, h, w, 3)
 
-    def _engine_graph(self, half: bool) -> CapturedGraph | None:
-        """The engine's CUDA graph for this input, if its static input can be preprocessed
-        into directly (else None)."""
-        # only PyTorch engines: their graphs replay on the stream preprocessing is put on
-        if not self._on_torch or not self.engine.uses_cuda_graph:
-            return None
+    def _model_step(self, half: bool) -> ModelStep | None:
+        """The engine's native model step for this input, if it offers one whose image input
+        the preprocessing can write as it is (else None, and why at debug level)."""
         shape = self._input_shape()
         try:
-            graph = self.engine.captured_graph(self._input_info.name, shape)
+            step = self.engine.model_step({self._input_info.name: shape})
         except (EngineError, InputError) as exc:
-            log.debug("preprocessing into pool buffers: the engine's CUDA graph: %s", exc)
+            log.debug("frames through the engine per frame: no model step: %s", exc)
             return None
-        cai = getattr(graph.inputs[0], "__cuda_array_interface__", None)
-        want = "<f2" if half else "<f4"
-        if (
-            cai is None
-            or tuple(cai["shape"]) != shape
-            or cai["typestr"] != want
-            or cai.get("strides") is not None  # None: C-contiguous
-        ):
-            log.debug("preprocessing into pool buffers: the engine's input tensor is not %s", want)
+        if step is None:
             return None
-        return graph
+        image = step.native.inputs[0]  # the pipeline preprocesses into the step's first input
+        want = "float16" if half else "float32"
+        if tuple(image["shape"]) != shape or image["dtype"] != want:
+            log.debug(
+                "frames through the engine per frame: the step's input is %s %s, not %s %s",
+                image["shape"],
+                image["dtype"],
+                shape,
+                want,
+            )
+            return None
+        return step
 
-    def _graph_format(self, names: Sequence[str], graph: CapturedGraph) -> str | None:
-        """The output format of the graph's outputs (None: not told from their shapes)."""
+    def _step_format(self, step: ModelStep) -> str | None:
+        """The output format of the step's outputs (None: not told from their shapes)."""
         if self.decoder is not None:
             return self.decoder
-        shapes = {n: tuple(t.shape) for n, t in zip(names, graph.outputs, strict=True)}
+        shapes = {t["name"]: tuple(t["shape"]) for t in step.native.outputs}
         try:
             return detect_format(shapes, self.input_size)
         except InputError as exc:
@@ -258,9 +214,9 @@ class Detector:
         """Where GPU work is enqueued, and CUDA events on that stream for the monitor."""
         device = int(self.engine.device.partition(":")[2] or 0)
         time_inference = True
-        if self._on_torch:
-            # PyTorch runs on its current stream: read per frame, so preprocessing goes there
-            self._current_stream = _current_stream_reader(device)
+        if self._pipeline is not None:
+            # the step's stream (PyTorch's current one) or the pipeline's own, read per frame
+            self._current_stream = self._pipeline.current_stream
             source = cuda_event_source(device, 0)
         else:
             source = cuda_event_source(device, _stream_handle(self._stream))
@@ -270,7 +226,7 @@ class Detector:
                 time_inference = False
         if source is None:
             return
-        if not self._on_torch:
+        if self._pipeline is None:
             self._stream = source[1]
         self._events = StageEventRing(source[0], self.monitor, inference=time_inference)
 
@@ -289,9 +245,9 @@ class Detector:
 
     @property
     def frame_path(self) -> str:
-        """How a frame reaches the engine: "graph" (preprocessing, the engine's CUDA graph and
-        its output copies in one native call per frame) or "engine" (the engine's submit)."""
-        return "graph" if self._graph_frames is not None else "engine"
+        """How a frame reaches the engine: "pipeline" (preprocessing, the engine's model step
+        and its output copies in one native call per frame) or "engine" (its submit)."""
+        return "pipeline" if self._pipeline is not None else "engine"
 
     @property
     def gpu_event_ring(self) -> StageEventRing | None:
@@ -352,9 +308,9 @@ class Detector:
         stream = self._stream if self._current_stream is None else self._current_stream()
         events = self._events
         marks = events.take() if events is not None else None
-        if self._graph_frames is not None:
+        if self._pipeline is not None:
             try:
-                transform, launch_us = self._graph_frames.submit(
+                transform, launch_us = self._pipeline.submit(
                     image, encoding, slot, stream, marks, **raw
                 )
             except InputError:
@@ -398,15 +354,15 @@ class Detector:
 
     def _outputs(self, ticket: Ticket) -> Mapping[str, Any]:
         if ticket.pending is None:
-            return self._graph_frames.wait(ticket.slot)
+            return self._pipeline.wait(ticket.slot)
         return self.engine.result(ticket.pending)
 
     def _finish(self, ticket: Ticket) -> tuple[Detections, float]:
         """The frame's detections, and the time its outputs were in host memory."""
-        graph_frames = self._graph_frames if ticket.pending is None else None
-        if graph_frames is not None and graph_frames.scanning:
+        pipeline = self._pipeline if ticket.pending is None else None
+        if pipeline is not None and pipeline.scanning:
             try:  # the wait and the decoding in one native call
-                dets, decode_s = graph_frames.wait_scanned(ticket.slot, ticket.transform)
+                dets, decode_s = pipeline.wait_scanned(ticket.slot, ticket.transform)
             except Exception:
                 self.monitor.count_drop("engine_error")
                 raise
@@ -418,7 +374,7 @@ class Detector:
             raise
         t1 = time.perf_counter()
         dets = self._decode(outputs, ticket.transform)
-        return (dets if graph_frames is None else graph_frames.detach(dets, ticket.slot)), t1
+        return (dets if pipeline is None else pipeline.detach(dets, ticket.slot)), t1
 
     def _decode(self, outputs: Mapping[str, Any], transform: Any) -> Detections:
         if self._decode_frame is None:
@@ -454,7 +410,7 @@ class Detector:
         return dets
 
     def close(self) -> None:
-        self._graph_frames = None  # lets go of the engine's graph
+        self._pipeline = None  # lets go of the engine's model step
         self.engine.close()
 
     def __enter__(self) -> Detector:

@@ -69,6 +69,18 @@ class PoolStats:
 
 
 @dataclass(frozen=True)
+class OwnPool:
+    """A pool native code made to hold exactly its own buffers (an engine's bindings, a frame
+    pipeline's pinned outputs), seen through its statistics: what
+    :meth:`trtpipe.monitor.PerformanceMonitor.add_pool` reads."""
+
+    pool: Any  # a _core.DevicePool or _core.PinnedPool
+
+    def stats(self) -> PoolStats:
+        return PoolStats(**self.pool.stats_dict())
+
+
+@dataclass(frozen=True)
 class BlockInfo:
     address: int
     size: int
@@ -186,6 +198,8 @@ class _GpuPool(_PoolMethods):
         device: int = 0,
     ) -> None:
         initial, limit, grow = _pool_args(nbytes, max_bytes, grow_bytes)
+        if isinstance(device, bool) or not isinstance(device, (int, np.integer)):
+            raise InputError(f"device: expected an int GPU index, given {device!r}")
         super().__init__(initial, limit, grow, bool(fallback), int(device))
         self.device = int(device)
         logger.debug(

@@ -9,7 +9,7 @@ table of :class:`TensorInfo`, hand it arrays by input name and get arrays back b
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,18 @@ class PendingResult:
     """A frame in flight; ``Engine.result`` turns it into outputs."""
 
 
+@dataclass(frozen=True)
+class ModelStep:
+    """What an engine offers the native frame pipeline (``_core.FramePipeline``): its network as
+    a model step over device tensors at fixed addresses (a TensorRT execution context, a
+    captured CUDA graph), and the stream its frames must be enqueued on."""
+
+    native: Any  # a _core.ModelStep
+    #: the cudaStream_t of the next frame (e.g. PyTorch's current stream); None: any one stream
+    current_stream: Callable[[], int] | None = None
+    owner: Any = None  # keeps what the step's tensors live in alive (e.g. a CUDA graph)
+
+
 class Engine(abc.ABC):
     """A loaded model that runs frames. Use as a context manager to release it promptly."""
 
@@ -61,6 +73,12 @@ class Engine(abc.ABC):
     def device(self) -> str:
         """Where the model runs: "cpu" or "cuda:N"."""
         return "cpu"
+
+    def model_step(self, shapes: Mapping[str, tuple[int, ...]]) -> ModelStep | None:
+        """The engine's network as a native model step at ``shapes`` (per input; dynamic
+        inputs need one), or None where the engine runs on the host or cannot give one. The
+        Detector runs frames through it with one native call per frame."""
+        return None
 
     @abc.abstractmethod
     def infer(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:

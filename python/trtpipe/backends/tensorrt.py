@@ -10,16 +10,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from trtpipe import _core
-from trtpipe.backends.base import Engine, PendingResult, Profile, TensorInfo
+from trtpipe.backends.base import Engine, ModelStep, PendingResult, Profile, TensorInfo
 from trtpipe.errors import BackendUnavailableError, EngineError, InputError
-from trtpipe.memory import PoolStats
+from trtpipe.memory import OwnPool
 
 logger = logging.getLogger(__name__)
 
@@ -75,17 +74,6 @@ def _runner_inputs(inputs: Mapping[str, Any] | Sequence[Any]) -> dict[str, Any] 
     return list(inputs)
 
 
-@dataclass(frozen=True)
-class RunnerPool:
-    """A pool the runner made to hold exactly its own buffers, seen through its statistics
-    (what :meth:`trtpipe.monitor.PerformanceMonitor.add_pool` reads)."""
-
-    pool: Any
-
-    def stats(self) -> PoolStats:
-        return PoolStats(**self.pool.stats_dict())
-
-
 class TensorRTPending(PendingResult):
     """A frame in flight on a :class:`TensorRTEngine`. (A plain slotted class, not a dataclass:
     one is made per frame.)"""
@@ -98,6 +86,24 @@ class TensorRTPending(PendingResult):
 
     def __repr__(self) -> str:
         return f"TensorRTPending(ticket={self.ticket})"
+
+
+class _LazyRunner:
+    """Stands in for the engine's ``_core.engine.EngineRunner`` until first used, then makes
+    it (the engine's ``_runner`` is the real one from then on)."""
+
+    __slots__ = ("_engine",)
+
+    def __init__(self, engine: TensorRTEngine) -> None:
+        self._engine = engine
+
+    def __getattr__(self, name: str) -> Any:
+        runner = self._engine._runner
+        if runner is self:
+            runner = self._engine._make_runner()
+        elif runner is None:
+            raise EngineError("this TensorRT engine was closed")
+        return getattr(runner, name)
 
 
 class TensorRTEngine(Engine):
@@ -208,15 +214,18 @@ class TensorRTEngine(Engine):
         self._profiles = [self._profile(model, i) for i in range(model.profile_count())]
         self._device = device
         self._timeout_ms = -1.0 if timeout is None else timeout * 1000.0
-        self._runner: Any = _core.engine.EngineRunner(
-            model,
-            slots=slots,
-            cuda_graphs=cuda_graphs,
-            profile=profile,
-            device=device,
-            device_pool=device_pool,
-            pinned_pool=pinned_pool,
-        )
+        self._profile_index = profile
+        self._runner_options = {
+            "slots": slots,
+            "cuda_graphs": cuda_graphs,
+            "profile": profile,
+            "device": device,
+            "device_pool": device_pool,
+            "pinned_pool": pinned_pool,
+        }
+        # the per-frame loop of infer()/submit(), made on first use: a Detector runs frames
+        # through the frame pipeline's model step instead, and needs none of its buffers
+        self._runner: Any = _LazyRunner(self)
         self._shared_pools = {"device": device_pool, "pinned": pinned_pool}
         logger.debug(
             "TensorRT engine ready: %d inputs, %d outputs, %d slots",
@@ -224,6 +233,28 @@ class TensorRTEngine(Engine):
             len(self._outputs),
             slots,
         )
+
+    def _make_runner(self) -> Any:
+        if self._model is None:
+            raise EngineError("this TensorRT engine was closed")
+        self._runner = _core.engine.EngineRunner(self._model, **self._runner_options)
+        return self._runner
+
+    def model_step(self, shapes: Mapping[str, tuple[int, ...]]) -> ModelStep | None:
+        """One execution context of the engine, its bindings taken once at ``shapes`` (dynamic
+        inputs; others keep their own) from the shared device pool, if one was given; each frame
+        is one enqueueV3 in the frame pipeline."""
+        if self._model is None:
+            raise EngineError("this TensorRT engine was closed")
+        dynamic = {t.name for t in self._inputs if t.is_dynamic}
+        native = _core.engine.ContextStep(
+            self._model,
+            shapes={name: list(shape) for name, shape in shapes.items() if name in dynamic},
+            profile=self._profile_index,
+            device=self._device,
+            device_pool=self._shared_pools["device"],
+        )
+        return ModelStep(native, owner=self._model)
 
     @staticmethod
     def _profile(model: Any, index: int) -> Profile:
@@ -258,18 +289,18 @@ class TensorRTEngine(Engine):
 
     @property
     def device_pool(self) -> Any:
-        """The pool of the bindings: the DevicePool given, or a :class:`RunnerPool`."""
+        """The pool of the bindings: the DevicePool given, or an OwnPool."""
         return self._pool("device")
 
     @property
     def pinned_pool(self) -> Any:
-        """The pool of staging and output buffers: the PinnedPool given, or a RunnerPool."""
+        """The pool of staging and output buffers: the PinnedPool given, or an OwnPool."""
         return self._pool("pinned")
 
     def _pool(self, kind: str) -> Any:
         runner = self._live_runner()
         shared = self._shared_pools[kind]
-        return shared if shared is not None else RunnerPool(getattr(runner, f"{kind}_pool"))
+        return shared if shared is not None else OwnPool(getattr(runner, f"{kind}_pool"))
 
     def _live_runner(self) -> Any:
         runner = self._runner

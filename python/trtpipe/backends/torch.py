@@ -10,9 +10,10 @@ and one graph replay. GPU arrays are taken without a copy through DLPack or
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from trtpipe.backends.arrays import check_inputs, is_device_array
-from trtpipe.backends.base import Engine, PendingResult, TensorInfo
+from trtpipe.backends.base import Engine, ModelStep, PendingResult, TensorInfo
 from trtpipe.errors import BackendUnavailableError, EngineError, InputError
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,27 @@ class CapturedGraph:
         except RuntimeError as exc:  # not instantiated (e.g. kept for editing)
             log.debug("torch engine: no raw graph handle: %s", exc)
             return None
+
+
+def _current_stream_reader(torch: Any, device: int) -> Callable[[], int]:
+    """A function giving PyTorch's current cudaStream_t on ``device``: read raw where PyTorch
+    exposes it (what its own generated code reads: no Stream object per frame)."""
+    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+    if raw is not None:
+        return functools.partial(raw, device)
+    return lambda: torch.cuda.current_stream(device).cuda_stream
+
+
+def _step_tensor(name: str, tensor: Any) -> tuple[str, int, tuple[int, ...], str] | None:
+    """A static graph tensor as _core.GraphStep takes it, or None where native code cannot
+    use it in place (not contiguous, or a dtype NumPy has no name for)."""
+    if not tensor.is_contiguous():
+        return None
+    try:
+        dtype = _np_dtype(tensor.dtype).name
+    except EngineError:
+        return None
+    return name, tensor.data_ptr(), tuple(tensor.shape), dtype
 
 
 @dataclass
@@ -357,6 +379,36 @@ class TorchEngine(Engine):
             )
             raise EngineError(f"CUDA graph: none for these input shapes: {why}")
         return graph
+
+    def model_step(self, shapes: Mapping[str, tuple[int, ...]]) -> ModelStep | None:
+        """The CUDA graph of ``shapes`` as a native model step, launched on PyTorch's current
+        stream; None on the CPU, without graphs, or where PyTorch gives out no graph handle.
+        The graph is launched as captured: a model drawing random numbers in ``forward()``
+        would draw the same ones every frame (PyTorch's own replay advances its generators)."""
+        from trtpipe import _core
+
+        if not self._cuda_graph or not hasattr(_core, "GraphStep"):
+            return None
+        try:
+            graph = self._graph_for(tuple(tuple(shapes.get(t.name, t.shape)) for t in self._inputs))
+        except RuntimeError as exc:
+            log.debug("torch engine: no model step: %s", exc)
+            return None
+        handle = graph.exec_handle() if graph is not None else None
+        if handle is None:
+            log.debug("torch engine: no model step: no cudaGraphExec_t from this PyTorch")
+            return None
+        names = [t.name for t in self._inputs]
+        inputs = [_step_tensor(n, t) for n, t in zip(names, graph.inputs, strict=True)]
+        outputs = [
+            _step_tensor(n, t) for n, t in zip(self._output_names or [], graph.outputs, strict=True)
+        ]
+        if any(t is None for t in inputs + outputs):
+            log.debug("torch engine: no model step: a graph tensor cannot be used in place")
+            return None
+        index = self._device.index or 0
+        native = _core.GraphStep(handle, inputs, outputs, index)
+        return ModelStep(native, _current_stream_reader(self._torch, index), owner=graph)
 
     def infer_tensors(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """Runs one frame and returns the outputs as device tensors. On the CUDA-graph path they

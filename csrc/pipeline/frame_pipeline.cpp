@@ -1,0 +1,257 @@
+#include "pipeline/frame_pipeline.hpp"
+
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include "common/cuda_check.hpp"
+#include "common/errors.hpp"
+#include "engine/pool_allocator.hpp"
+
+namespace trtpipe::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using engine::PoolAllocator;
+
+[[noreturn]] void bad_input(const std::string& field, const std::string& expected,
+                            const std::string& given) {
+  throw InputError(field + ": expected " + expected + ", given " + given);
+}
+
+void record(cudaEvent_t event, cudaStream_t stream, const char* what) {
+  if (event != nullptr) TRTPIPE_CUDA_CHECK(cudaEventRecord(event, stream), what);
+}
+
+}  // namespace
+
+struct FramePipeline::Slot {
+  Slot() : done("a frame slot's completion") {}
+  Event done;
+  std::vector<HostOutput> outputs;
+  decode::CompactCandidate* records = nullptr;  // device address of the mapped records
+  const decode::CompactCandidate* host_records = nullptr;
+  unsigned* host_count = nullptr;
+};
+
+FramePipeline::FramePipeline(std::shared_ptr<ModelStep> step,
+                             std::shared_ptr<preprocess::GpuPreprocessor> preprocessor,
+                             PipelineOptions options)
+    : step_(std::move(step)),
+      preprocessor_(std::move(preprocessor)),
+      options_(options) {
+  if (!step_) bad_input("step", "a model step", "None");
+  if (options_.slots < 1 || options_.slots > 64) {
+    bad_input("slots", "1..64 frames in flight", std::to_string(options_.slots));
+  }
+  if (preprocessor_ && preprocessor_->device() != step_->device()) {
+    bad_input("preprocessor", "one on GPU " + std::to_string(step_->device()) + " (the model's)",
+              "one on GPU " + std::to_string(preprocessor_->device()));
+  }
+  const auto& outputs = step_->outputs();
+  if (options_.scan_output >= 0) {
+    if (options_.scan_output >= static_cast<int>(outputs.size())) {
+      bad_input("scan_output", "an output index in 0.." + std::to_string(outputs.size() - 1),
+                std::to_string(options_.scan_output));
+    }
+    const StepTensor& head = outputs[static_cast<std::size_t>(options_.scan_output)];
+    const engine::Shape& shape = head.shape;
+    if (head.dtype != engine::DType::kFloat32 || shape.size() != 3 || shape[0] != 1 ||
+        shape[1] < 5 || shape[2] < 1 || shape[2] >= (std::int64_t{1} << 31)) {
+      bad_input("scan_output '" + head.name + "'",
+                "a float32 [1, 4 + classes, anchors] head", engine::shape_text(shape) + " " +
+                    engine::dtype_name(head.dtype));
+    }
+    scan_ = {static_cast<const float*>(head.device), static_cast<int>(shape[1] - 4),
+             static_cast<int>(shape[2]), options_.conf};
+  }
+  DeviceGuard guard(step_->device());
+  stream_.emplace("the frame pipeline");
+  for (const StepTensor& input : step_->inputs()) {
+    input_ready_.emplace_back("input '" + input.name + "' ready");
+    preprocess::Tensor target;
+    target.data = input.device;
+    target.shape = input.shape;
+    target.dtype = engine::dtype_name(input.dtype);
+    image_targets_.push_back(std::move(target));
+  }
+
+  // Every pinned block of every slot from one pool sized for exactly them.
+  const std::size_t records = scanning() ? sizeof(decode::CompactCandidate) *
+                                               static_cast<std::size_t>(scan_.anchors)
+                                         : 0;
+  std::size_t pinned_bytes = 0;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    if (static_cast<int>(i) != options_.scan_output) {
+      pinned_bytes += PoolAllocator::block_bytes(outputs[i].bytes);
+    }
+  }
+  if (scanning()) {
+    pinned_bytes += PoolAllocator::block_bytes(records) + PoolAllocator::block_bytes(sizeof(unsigned));
+  }
+  pinned_ = PoolAllocator::exact_pinned_pool(pinned_bytes * options_.slots + 1, step_->device());
+  if (scanning()) device_ = PoolAllocator::exact_device_pool(sizeof(unsigned), step_->device());
+  PoolAllocator allocator(device_, pinned_);
+  if (scanning()) {
+    engine::Allocation count = allocator.device(sizeof(unsigned), nullptr, "the scan's count");
+    device_count_ = static_cast<unsigned*>(count.data);
+    buffers_.push_back(std::move(count));
+  }
+  for (int k = 0; k < options_.slots; ++k) {
+    auto slot = std::make_unique<Slot>();
+    const std::string where = " of frame slot " + std::to_string(k);
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      HostOutput out{&outputs[i], nullptr};
+      if (static_cast<int>(i) != options_.scan_output) {
+        engine::Allocation host = allocator.pinned(std::max<std::size_t>(outputs[i].bytes, 1),
+                                                   nullptr, "output '" + outputs[i].name + "'" + where);
+        out.host = host.data;
+        buffers_.push_back(std::move(host));
+      }
+      slot->outputs.push_back(out);
+    }
+    if (scanning()) {
+      engine::Allocation found = allocator.pinned(records, nullptr, "head scan records" + where);
+      engine::Allocation count = allocator.pinned(sizeof(unsigned), nullptr, "head scan count" + where);
+      if (found.mapped == nullptr) {
+        throw EngineError("head scan records" + where + ": the pinned pool gave memory the GPU " +
+                          "cannot map");
+      }
+      slot->records = static_cast<decode::CompactCandidate*>(found.mapped);
+      slot->host_records = static_cast<const decode::CompactCandidate*>(found.data);
+      slot->host_count = static_cast<unsigned*>(count.data);
+      *slot->host_count = 0;
+      buffers_.push_back(std::move(found));
+      buffers_.push_back(std::move(count));
+    }
+    slots_.push_back(std::move(slot));
+  }
+  one_image_.resize(1);
+}
+
+FramePipeline::~FramePipeline() {
+  // Frames may run on streams other than the pipeline's: wait for each slot's last one before
+  // its buffers go back to their pools.
+  for (const auto& slot : slots_) static_cast<void>(cudaEventSynchronize(slot->done.get()));
+}
+
+FramePipeline::Slot& FramePipeline::checked_slot(int slot) const {
+  if (slot < 0 || slot >= slots()) {
+    bad_input("slot", "0.." + std::to_string(slots() - 1), std::to_string(slot));
+  }
+  return *slots_[static_cast<std::size_t>(slot)];
+}
+
+void FramePipeline::pre_step(const std::vector<ImageInput>& images,
+                             const std::vector<TensorInput>& tensors, cudaStream_t stream) {
+  const auto& inputs = step_->inputs();
+  const auto input_of = [&](int index, const char* kind) -> const StepTensor& {
+    if (index < 0 || index >= static_cast<int>(inputs.size())) {
+      bad_input(std::string(kind) + " input", "an input index in 0.." +
+                                                  std::to_string(inputs.size() - 1),
+                std::to_string(index));
+    }
+    return inputs[static_cast<std::size_t>(index)];
+  };
+  for (const TensorInput& tensor : tensors) {
+    const StepTensor& input = input_of(tensor.input, "tensor");
+    if (tensor.data == nullptr || tensor.bytes != input.bytes) {
+      bad_input("input '" + input.name + "'", std::to_string(input.bytes) + " bytes",
+                tensor.data == nullptr ? "a null pointer" : std::to_string(tensor.bytes));
+    }
+  }
+  if (!images.empty() && !preprocessor_) {
+    bad_input("images", "none (the pipeline has no preprocessor)", std::to_string(images.size()));
+  }
+  for (const ImageInput& image : images) {
+    preprocess::Tensor& target =
+        image_targets_[static_cast<std::size_t>(&input_of(image.input, "image") - inputs.data())];
+    target.batch_index = image.batch_index;
+    preprocessor_->run(image.frame, image.on_device, target,
+                       reinterpret_cast<preprocess::StreamHandle>(stream), image.frame_stream, 0);
+  }
+  for (const TensorInput& tensor : tensors) {
+    const StepTensor& input = inputs[static_cast<std::size_t>(tensor.input)];
+    if (tensor.on_device && tensor.ready_stream != 0) {
+      // ordered after the producer: a plain event wait, as PyTorch's own streams do
+      cudaEvent_t ready = input_ready_[static_cast<std::size_t>(tensor.input)].get();
+      TRTPIPE_CUDA_CHECK(cudaEventRecord(ready,
+                                         reinterpret_cast<cudaStream_t>(tensor.ready_stream)),
+                         "recording when input '" + input.name + "' is ready");
+      TRTPIPE_CUDA_CHECK(cudaStreamWaitEvent(stream, ready, 0),
+                         "ordering the frame after input '" + input.name + "'");
+    }
+    TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(input.device, tensor.data, input.bytes,
+                                       tensor.on_device ? cudaMemcpyDeviceToDevice
+                                                        : cudaMemcpyHostToDevice,
+                                       stream),
+                       "copying input '" + input.name + "' into the model's binding");
+  }
+}
+
+void FramePipeline::post_step(Slot& slot, cudaStream_t stream) {
+  if (scanning()) {
+    launch_head_scan(scan_, slot.records, device_count_, stream);
+    TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(slot.host_count, device_count_, sizeof(unsigned),
+                                       cudaMemcpyDeviceToHost, stream),
+                       "copying the head scan's candidate count to pinned host memory");
+  }
+  for (const HostOutput& out : slot.outputs) {
+    if (out.host == nullptr) continue;
+    TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(out.host, out.tensor->device, out.tensor->bytes,
+                                       cudaMemcpyDeviceToHost, stream),
+                       "copying output '" + out.tensor->name + "' to pinned host memory");
+  }
+}
+
+double FramePipeline::submit(const std::vector<ImageInput>& images,
+                             const std::vector<TensorInput>& tensors, int slot_index,
+                             preprocess::StreamHandle stream_handle, const StageMarks& marks) {
+  Slot& slot = checked_slot(slot_index);
+  const auto stream = reinterpret_cast<cudaStream_t>(stream_handle);
+  DeviceGuard guard(step_->device());
+  record(marks.before, stream, "recording the start of preprocessing");
+  pre_step(images, tensors, stream);
+  record(marks.between, stream, "recording the end of preprocessing");
+  const auto launched = Clock::now();
+  step_->enqueue(stream);
+  post_step(slot, stream);
+  record(marks.after, stream, "recording the end of inference");
+  TRTPIPE_CUDA_CHECK(cudaEventRecord(slot.done.get(), stream), "recording a frame's completion");
+  return std::chrono::duration<double, std::micro>(Clock::now() - launched).count();
+}
+
+double FramePipeline::submit_image(const preprocess::Frame& frame, bool on_device,
+                                   preprocess::StreamHandle frame_stream, int slot,
+                                   preprocess::StreamHandle stream, const StageMarks& marks) {
+  ImageInput& image = one_image_.front();
+  image.frame = frame;
+  image.on_device = on_device;
+  image.frame_stream = frame_stream;
+  static const std::vector<TensorInput> no_tensors;
+  return submit(one_image_, no_tensors, slot, stream, marks);
+}
+
+void FramePipeline::wait(int slot) {
+  TRTPIPE_CUDA_CHECK(cudaEventSynchronize(checked_slot(slot).done.get()),
+                     "waiting for a frame's model outputs");
+}
+
+const std::vector<HostOutput>& FramePipeline::host_outputs(int slot) const {
+  return checked_slot(slot).outputs;
+}
+
+decode::Detected FramePipeline::scanned(int slot_index, const decode::DenseHeadOptions& options,
+                                        const decode::SourceMapping& mapping) const {
+  if (!scanning()) bad_input("scanned", "a pipeline scanning its head (scan_output)", "none");
+  const Slot& slot = checked_slot(slot_index);
+  const unsigned count = *slot.host_count;
+  // the kernel counts every passing anchor once: more would be a broken scan, not a frame
+  if (count > static_cast<unsigned>(scan_.anchors)) {
+    throw EngineError("head scan: " + std::to_string(count) + " candidates of " +
+                      std::to_string(scan_.anchors) + " anchors");
+  }
+  return decode::decode_compact_candidates(slot.host_records, count, options, mapping);
+}
+
+}  // namespace trtpipe::pipeline

@@ -1,0 +1,132 @@
+#pragma once
+// The one frame pipeline: per frame, on one stream and in stream order,
+//   pre-step    the fused preprocessing of each image into its batch slot of a named input,
+//               and plain tensors (token ids, intrinsics, state) copied into theirs;
+//   model step  whatever executes the network (pipeline/model_step.hpp): a TensorRT context,
+//               a captured CUDA graph, a test model;
+//   post-step   the GPU head scan of a dense YOLO head, and copies of the outputs into the
+//               frame's slot of pinned host memory;
+// then a completion event. `slots` frames may be in flight; each owns its pinned outputs, so a
+// frame's outputs stay readable until its slot is submitted again. Frames share the step's
+// bindings, kept apart by stream order: submit every frame of a pipeline on one stream.
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/cuda_handles.hpp"
+#include "decode/compact_candidates.hpp"
+#include "engine/buffer_allocator.hpp"
+#include "memory/pinned_pool.hpp"
+#include "pipeline/head_scan.hpp"
+#include "pipeline/model_step.hpp"
+#include "preprocess/frame.hpp"
+#include "preprocess/gpu_preprocessor.hpp"
+
+namespace trtpipe::pipeline {
+
+struct PipelineOptions {
+  int slots = 2;
+  // The output scanned on the GPU as a YOLOv8 head ([1, 4 + C, N] float32); -1: none. A scanned
+  // output is not copied to the host: only the anchors passing `conf` are.
+  int scan_output = -1;
+  float conf = 0.25f;
+};
+
+// An image for a batch slot of an image input (the step's input `input`).
+struct ImageInput {
+  preprocess::Frame frame;
+  bool on_device = false;
+  preprocess::StreamHandle frame_stream = 0;  // the frame producer's stream, waited on first
+  int input = 0;
+  int batch_index = 0;
+};
+
+// A whole input tensor, copied into the step's input `input` (host memory through a copy
+// enqueued on the stream; device memory on the GPU). Must stay valid until the slot is waited
+// for; `bytes` must equal the input's.
+struct TensorInput {
+  int input = 0;
+  const void* data = nullptr;
+  std::size_t bytes = 0;
+  bool on_device = false;
+  preprocess::StreamHandle ready_stream = 0;  // device data is complete in order on this stream
+};
+
+// The stage times a frame's events mark on its stream; a null event is not recorded.
+struct StageMarks {
+  cudaEvent_t before = nullptr;   // before the pre-step
+  cudaEvent_t between = nullptr;  // after the pre-step, before the model step
+  cudaEvent_t after = nullptr;    // after the model step and the post-step
+};
+
+// One output of a slot in pinned host memory (null `host` for the scanned output).
+struct HostOutput {
+  const StepTensor* tensor = nullptr;
+  void* host = nullptr;
+};
+
+class FramePipeline {
+ public:
+  // `preprocessor` may be null for a model without image inputs. InputError for a bad option
+  // (slots, scan output) or a preprocessor of another GPU than the step's.
+  FramePipeline(std::shared_ptr<ModelStep> step,
+                std::shared_ptr<preprocess::GpuPreprocessor> preprocessor,
+                PipelineOptions options);
+  ~FramePipeline();
+  FramePipeline(const FramePipeline&) = delete;
+  FramePipeline& operator=(const FramePipeline&) = delete;
+
+  // Enqueues one frame (or batch) into `slot` on `stream`; returns the host time (µs) of the
+  // model step's launch and the post-step. A pageable image has been copied when this returns.
+  double submit(const std::vector<ImageInput>& images, const std::vector<TensorInput>& tensors,
+                int slot, preprocess::StreamHandle stream, const StageMarks& marks);
+  // The common case: one image into batch slot 0 of the step's first input.
+  double submit_image(const preprocess::Frame& frame, bool on_device,
+                      preprocess::StreamHandle frame_stream, int slot,
+                      preprocess::StreamHandle stream, const StageMarks& marks);
+
+  // Blocks until the slot's last frame has completed.
+  void wait(int slot);
+  // The detections of the head scan's candidates of the slot's last frame, once waited for,
+  // as decode_dense_head gives them for the whole head. InputError without a scan.
+  decode::Detected scanned(int slot, const decode::DenseHeadOptions& options,
+                           const decode::SourceMapping& mapping) const;
+
+  const std::vector<HostOutput>& host_outputs(int slot) const;
+  const ModelStep& step() const noexcept { return *step_; }
+  bool scanning() const noexcept { return options_.scan_output >= 0; }
+  int slots() const noexcept { return options_.slots; }
+  int device() const noexcept { return step_->device(); }
+  // A stream of the pipeline's own, for callers with none (frames of PyTorch graphs go on
+  // PyTorch's current stream instead).
+  cudaStream_t stream() const noexcept { return stream_->get(); }
+  // The pool of the slots' pinned outputs (for the monitor's statistics).
+  const std::shared_ptr<memory::PinnedPool>& pinned_pool() const noexcept { return pinned_; }
+
+ private:
+  struct Slot;
+  Slot& checked_slot(int slot) const;
+  void pre_step(const std::vector<ImageInput>& images, const std::vector<TensorInput>& tensors,
+                cudaStream_t stream);
+  void post_step(Slot& slot, cudaStream_t stream);
+
+  std::shared_ptr<ModelStep> step_;
+  std::shared_ptr<preprocess::GpuPreprocessor> preprocessor_;
+  PipelineOptions options_;
+  std::optional<Stream> stream_;     // made on the step's GPU
+  std::vector<Event> input_ready_;   // per step input: its producer's stream marked ready
+  std::shared_ptr<memory::PinnedPool> pinned_;
+  std::shared_ptr<memory::DevicePool> device_;  // the scan's candidate count
+  std::vector<engine::Allocation> buffers_;     // every pinned and device block, held
+  std::vector<preprocess::Tensor> image_targets_;  // per step input, as the preprocessor takes it
+  std::vector<std::unique_ptr<Slot>> slots_;
+  HeadScan scan_;
+  unsigned* device_count_ = nullptr;
+  std::vector<ImageInput> one_image_;  // submit_image's, reused: frames allocate nothing
+};
+
+}  // namespace trtpipe::pipeline

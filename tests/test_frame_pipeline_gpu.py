@@ -1,0 +1,392 @@
+"""The Detector's one native frame pipeline (trtpipe.frame_pipeline) over a PyTorch CUDA graph and
+over a TensorRT-shaped engine (the test GraphModel around the same graph) against the
+engine-per-frame path on the same model (pool buffers, engine.submit), the oracle, for frames on
+the GPU, in pinned and in pageable memory; its slots, errors and counters; models with several
+inputs and a batch axis through the same pipeline."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from trtpipe.decode.detections import Detections
+from trtpipe.errors import EngineError, InputError
+
+pytestmark = pytest.mark.gpu
+
+
+def _torch_with_graph_handles():
+    """PyTorch, where it runs on a GPU and gives out its graphs' cudaGraphExec_t (else skip)."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch.cuda.is_available() is False")
+    if not hasattr(torch.cuda.CUDAGraph, "raw_cuda_graph_exec"):
+        pytest.skip(f"PyTorch {torch.__version__} gives out no cudaGraphExec_t")
+    return torch
+
+
+def _detectors(monkeypatch, **kwargs):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("nudenet")
+    if importlib.util.find_spec("skimage") is None:  # its data files, not an import
+        pytest.skip("scikit-image is not installed")
+    pytest.importorskip("onnx2torch")
+    torch = _torch_with_graph_handles()
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    from trtpipe.detector import Detector
+    from trtpipe.samples import sample_model
+
+    graph = Detector(sample_model(), backend="torch", **kwargs)
+    engine = Detector(sample_model(), backend="torch", zero_copy=False, **kwargs)
+    assert graph.frame_path == "pipeline" and engine.frame_path == "engine"
+    return graph, engine
+
+
+def _frames():
+    """The sample photos as NumPy frames, in pinned memory and on the GPU, plus a padded one."""
+    import torch
+
+    from trtpipe.memory import PinnedPool
+    from trtpipe.samples import sample_images
+
+    images = [image for _, image in sample_images()]
+    pool = PinnedPool(sum(i.nbytes + 256 for i in images))
+    frames = []
+    for image in images:
+        pinned = np.asarray(pool.empty(image.shape, np.uint8))
+        pinned[...] = image
+        frames += [("pageable", image), ("pinned", pinned), ("gpu", torch.from_numpy(image).cuda())]
+    h, w, _ = images[0].shape
+    padded = np.zeros((h, w + 8, 3), np.uint8)
+    padded[:, :w] = images[0]
+    frames.append(("padded rows", padded[:, :w]))
+    frames.append(("padded rows on the GPU", torch.from_numpy(padded).cuda()[:, :w]))
+    return frames, pool
+
+
+def _same(got: Detections, want: Detections, what: str) -> None:
+    assert got.labels == want.labels, what
+    np.testing.assert_array_equal(got.class_ids, want.class_ids, err_msg=what)
+    np.testing.assert_allclose(got.boxes, want.boxes, atol=1e-3, err_msg=what)
+    np.testing.assert_allclose(got.scores, want.scores, atol=1e-5, err_msg=what)
+
+
+def test_pipeline_equals_engine_path_for_every_frame_source(monkeypatch):
+    graph, engine = _detectors(monkeypatch)
+    assert graph._pipeline.scanning  # the sample model's YOLOv8 head is scanned on the GPU
+    frames, _pool = _frames()
+    found = 0
+    for what, frame in frames:
+        want = engine(frame)
+        _same(graph(frame), want, what)
+        found += len(want)
+    assert found > 0  # the comparison saw boxes
+    assert set(graph.last_timings) == {"preprocess", "inference", "postprocess", "end_to_end"}
+    assert graph.monitor.snapshot().pools["detector_outputs"]["in_use"] > 0
+
+
+def test_frames_in_flight_keep_their_own_output_slots(monkeypatch):
+    graph, engine = _detectors(monkeypatch)
+    frames, _pool = _frames()
+    want = [engine(frame) for _, frame in frames]
+    got = []
+    ticket = graph.submit(frames[0][1])
+    for _, frame in frames[1:]:
+        following = graph.submit(frame)  # the other slot, while this one is still unread
+        got.append(graph.result(ticket))
+        ticket = following
+    got.append(graph.result(ticket))
+    for i, (a, b) in enumerate(zip(got, want, strict=True)):
+        _same(a, b, f"frame {i} ({frames[i][0]})")
+
+
+def test_detections_that_view_a_slot_are_copied_out_of_it(monkeypatch):
+    # a class filter: the whole output reaches the host, and the decoder reads it in place
+    graph, _ = _detectors(monkeypatch, classes=list(range(18)))
+    assert not graph._pipeline.scanning
+    with pytest.raises(InputError, match="scan"):  # no candidates to decode natively
+        graph._pipeline._native.wait_scanned(0, 0.45, 10, False)
+    frames, _pool = _frames()
+    graph(frames[0][1])  # the decoder is chosen on the first frame
+
+    def viewing_decoder(outputs, transform):
+        (out,) = outputs.values()  # [1, 4 + C, N]: the first five anchors, viewed in place
+        return Detections(out[0, :4, :5].T, out[0, 4, :5], np.zeros(5, np.int64))
+
+    monkeypatch.setattr(graph, "_decode_frame", viewing_decoder)
+    first = graph(frames[0][1])
+    kept = (first.boxes.copy(), first.scores.copy())
+    for _, frame in frames[3:9]:  # other photos through both slots
+        graph(frame)
+    np.testing.assert_array_equal(first.boxes, kept[0])
+    np.testing.assert_array_equal(first.scores, kept[1])
+
+
+def test_bad_frames_raise_and_leave_the_slots_usable(monkeypatch):
+    graph, engine = _detectors(monkeypatch)
+    frames, _pool = _frames()
+    image = frames[0][1]
+    with pytest.raises(InputError, match="uint8"):
+        graph(image.astype(np.float32))
+    with pytest.raises(InputError, match="uint8"):
+        graph(frames[2][1].float())  # a float tensor on the GPU
+    with pytest.raises(InputError):
+        graph.detect_bytes(image.tobytes()[:-1], image.shape[1], image.shape[0], "bgr8")
+    with pytest.raises(InputError, match="encoding"):
+        graph.detect_bytes(image.tobytes(), image.shape[1], image.shape[0], "bgr9")
+    with pytest.raises(InputError, match="slot"):
+        graph._pipeline.wait(7)
+    with pytest.raises(InputError, match="slot"):
+        graph._pipeline.wait_scanned(7, graph._pre.geometry(image.shape[1], image.shape[0]))
+    _same(graph(image), engine(image), "after the bad frames")
+    assert graph.monitor.snapshot().dropped_frames.get("engine_error", 0) == 0
+
+
+def test_close_releases_the_model_step(monkeypatch):
+    graph, _ = _detectors(monkeypatch)
+    frames, _pool = _frames()
+    graph(frames[0][1])
+    graph.close()
+    assert graph.frame_path == "engine"
+    with pytest.raises(EngineError, match="close"):
+        graph(frames[0][1])
+
+
+def _fixed_head_detector(head, **kwargs):
+    """A Detector over a PyTorch CUDA graph whose model outputs ``head`` (a buffer the test
+    rewrites between frames) whatever the image, on a 64×64 input (letterbox: identity)."""
+    torch = _torch_with_graph_handles()
+    from trtpipe.backends.torch import TorchEngine
+    from trtpipe.detector import Detector
+
+    class FixedHead(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("head", torch.from_numpy(head[None]).clone())
+
+        def forward(self, x):
+            return self.head + x[:, :1, :1, :1].reshape(1, 1, 1) * 0
+
+    module = FixedHead()
+    engine = TorchEngine(module, device="cuda", input_shapes={"images": (1, 3, 64, 64)})
+    return Detector(engine, **kwargs), module
+
+
+def _random_head(rng, classes: int, anchors: int) -> np.ndarray:
+    head = np.empty((4 + classes, anchors), np.float32)
+    head[:2] = rng.random((2, anchors)) * 64
+    head[2:4] = rng.random((2, anchors)) * 20 + 1
+    head[4:] = np.round(rng.random((classes, anchors)) * 8) / 8  # ties between classes, anchors
+    head[4:][rng.random((classes, anchors)) < 0.03] = np.nan
+    head[4, :7] = 0.25  # equal to the threshold: never kept
+    return head
+
+
+@pytest.mark.parametrize("classes, anchors", [(1, 300), (7, 2100), (80, 8400)])
+def test_gpu_head_scan_decodes_as_the_cpu_decoder(classes, anchors):
+    from trtpipe.decode import decode_yolov8
+
+    rng = np.random.default_rng(classes)
+    det, module = _fixed_head_detector(_random_head(rng, classes, anchors), max_detections=500)
+    assert det.frame_path == "pipeline" and det._pipeline.scanning
+    frame = rng.integers(0, 256, (64, 64, 3), np.uint8)
+    lb = det._pre.letterbox(64, 64)
+    for _ in range(4):
+        head = _random_head(rng, classes, anchors)
+        module.head.copy_(module.head.new_tensor(head[None]))
+        got = det(frame)
+        (want,) = decode_yolov8(head[None], conf=0.25, iou=0.45, max_detections=500, transforms=lb)
+        assert len(want) > 0
+        np.testing.assert_array_equal(got.boxes, want.boxes)
+        np.testing.assert_array_equal(got.scores, want.scores)
+        np.testing.assert_array_equal(got.class_ids, want.class_ids)
+
+
+def test_a_class_filter_decodes_the_whole_output_on_the_host():
+    from trtpipe.decode import decode_yolov8
+
+    rng = np.random.default_rng(5)
+    head = _random_head(rng, 6, 900)
+    det, _ = _fixed_head_detector(head, classes=[1, 4])
+    assert det.frame_path == "pipeline" and not det._pipeline.scanning
+    got = det(rng.integers(0, 256, (64, 64, 3), np.uint8))
+    lb = det._pre.letterbox(64, 64)
+    (want,) = decode_yolov8(head[None], conf=0.25, iou=0.45, classes=[1, 4], transforms=lb)
+    assert len(want) > 0 and set(got.class_ids.tolist()) <= {1, 4}
+    np.testing.assert_array_equal(got.boxes, want.boxes)
+    np.testing.assert_array_equal(got.class_ids, want.class_ids)
+
+
+# -- a TensorRT-shaped engine takes the same route ---------------------------------------------
+
+
+def _tensorrt_shaped(torch_detector):
+    """A TensorRTEngine over the test GraphModel around the torch Detector's own captured graph:
+    an engine shaped like TensorRT (io table, a context with bound addresses, enqueue), with the
+    real network's outputs; and the GraphModel, for its counters."""
+    from trtpipe import _core
+    from trtpipe.backends.tensorrt import TensorRTEngine
+
+    engine = torch_detector.engine
+    name = engine.inputs[0].name
+    graph = engine.captured_graph(name, torch_detector._input_shape())
+    tensors = [(name, True, graph.inputs[0].data_ptr(), list(graph.inputs[0].shape), "float32")]
+    for info, tensor in zip(engine.outputs, graph.outputs, strict=True):
+        dtype = str(tensor.dtype).removeprefix("torch.")
+        tensors.append((info.name, False, tensor.data_ptr(), list(tensor.shape), dtype))
+    model = _core._testing.GraphModel(graph.exec_handle(), tensors)
+    return TensorRTEngine.from_model(model, device="cuda:0"), model
+
+
+class _CountingNative:
+    """Stands in for a FramePipeline's native object, counting the calls made into it."""
+
+    def __init__(self, native):
+        self._native = native
+        self.calls = {}
+
+    def __getattr__(self, name):
+        attr = getattr(self._native, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return attr(*args, **kwargs)
+
+        return call
+
+
+def test_a_tensorrt_shaped_engine_takes_the_same_native_route(monkeypatch):
+    from trtpipe.detector import Detector
+
+    graph, engine = _detectors(monkeypatch)
+    trt_engine, model = _tensorrt_shaped(graph)
+    trt = Detector(trt_engine, labels=graph.labels)
+    assert trt.backend == "tensorrt" and trt.frame_path == "pipeline" and trt._pipeline.scanning
+    frames, _pool = _frames()
+    found = 0
+    for what, frame in frames:
+        want = engine(frame)
+        _same(trt(frame), want, f"TensorRT-shaped, {what}")
+        found += len(want)
+    assert found > 0
+    # one enqueue of the execution context per frame; the engine's own loop never made
+    assert model.counters() == {"contexts": 1, "enqueues": len(frames)}
+    assert type(trt_engine._runner).__name__ == "_LazyRunner"
+
+
+@pytest.mark.parametrize("which", ["torch graph", "TensorRT-shaped"])
+def test_one_submit_and_one_wait_crossing_per_frame(monkeypatch, which):
+    from trtpipe.detector import Detector
+
+    graph, _ = _detectors(monkeypatch)
+    det = graph
+    if which == "TensorRT-shaped":
+        det = Detector(_tensorrt_shaped(graph)[0], labels=graph.labels)
+
+    def no_engine_call(*args, **kwargs):
+        raise AssertionError("the engine was called per frame")
+
+    monkeypatch.setattr(det.engine, "submit", no_engine_call)
+    monkeypatch.setattr(det.engine, "result", no_engine_call)
+    counting = _CountingNative(det._pipeline._native)
+    monkeypatch.setattr(det._pipeline, "_native", counting)
+    frames, _pool = _frames()
+    gpu_frames = [f for what, f in frames if what == "gpu"]
+    for frame in gpu_frames:
+        det(frame)
+    assert counting.calls == {"submit": len(gpu_frames), "wait_scanned": len(gpu_frames)}
+
+
+# -- several inputs and a batch axis through the same pipeline ---------------------------------
+
+
+def test_tensor_inputs_through_a_context_step():
+    torch = _torch_with_graph_handles()
+    from trtpipe import _core
+
+    model = _core._testing.ScaleModel(channels=4, profiles=[(1, 2, 8)], scale=2.0, bias=1.0)
+    step = _core.engine.ContextStep(model, {"input": [3, 4]})
+    assert step.inputs[0]["shape"] == [3, 4] and step.outputs[1]["shape"] == [3]
+    pipe = _core.FramePipeline(step, None, slots=2)
+    host = np.arange(12, dtype=np.float32).reshape(3, 4)
+    device = torch.from_numpy(host[::-1].copy()).cuda()
+    stream = pipe.stream
+    pipe.submit_inputs([], [(0, host.ctypes.data, host.nbytes, False, 0)], 0, stream)
+    pipe.submit_inputs([], [(0, device.data_ptr(), host.nbytes, True, 0)], 1, stream)
+    for slot, x in [(0, host), (1, host[::-1])]:
+        pipe.wait(slot)
+        out = pipe.host_outputs(slot)
+        np.testing.assert_array_equal(out["scaled"], x * 2 + 1)
+        np.testing.assert_allclose(out["row_sum"], (x * 2 + 1).sum(axis=1))
+    with pytest.raises(InputError, match="48 bytes"):
+        pipe.submit_inputs([], [(0, host.ctypes.data, 12, False, 0)], 0, stream)
+    with pytest.raises(InputError, match="input index"):
+        pipe.submit_inputs([], [(3, host.ctypes.data, host.nbytes, False, 0)], 0, stream)
+    with pytest.raises(InputError, match="preprocessor"):
+        pipe.submit_inputs([((host.ctypes.data, 48, 4, 4, 12, "mono8", False, 0), 0, 0)], [], 0, 0)
+    with pytest.raises(InputError, match="slot"):
+        pipe.submit_inputs([], [], 2, stream)
+    with pytest.raises(InputError, match="profile"):
+        _core.engine.ContextStep(model, {"input": [9, 4]})
+    with pytest.raises(InputError, match="input names"):
+        _core.engine.ContextStep(model, {"tokens": [1, 4]})
+
+
+def test_an_image_and_token_model_with_a_batch_axis():
+    """Four frames of different sizes and encodings into the batch slots of the image input,
+    token ids into the second input, one step: each batch row equals the model run on the CPU
+    on that frame's CPU preprocessing (the oracle)."""
+    torch = _torch_with_graph_handles()
+    from trtpipe import _core
+    from trtpipe.backends.torch import TorchEngine
+    from trtpipe.preprocess import Preprocessor, locate_frame
+
+    class ImageAndTokens(torch.nn.Module):
+        def forward(self, images, tokens):
+            pooled = torch.nn.functional.avg_pool2d(images, 8).flatten(1)  # [B, 3 * 8 * 8]
+            return pooled * (tokens.float().sum(1, keepdim=True) + 1)
+
+    batch, size = 4, 64
+    engine = TorchEngine(
+        ImageAndTokens(),
+        device="cuda",
+        input_shapes={"images": (batch, 3, size, size), "tokens": (batch, 6)},
+        input_dtypes={"tokens": np.int64},
+    )
+    step = engine.model_step({})
+    assert [t["name"] for t in step.native.inputs] == ["images", "tokens"]
+    gpu = Preprocessor(size=(size, size), device="cuda")
+    cpu = Preprocessor(size=(size, size), device="cpu")
+    pipe = _core.FramePipeline(step.native, gpu.gpu_core(), slots=2)
+    rng = np.random.default_rng(3)
+    frames = [
+        (rng.integers(0, 256, (80, 100, 3), np.uint8), "bgr8"),
+        (rng.integers(0, 256, (64, 64, 3), np.uint8), "rgb8"),
+        (rng.integers(0, 256, (30, 90), np.uint8), "mono8"),
+        (torch.from_numpy(rng.integers(0, 256, (120, 50, 3), np.uint8)).cuda(), "bgr8"),
+    ]
+    tokens = rng.integers(0, 5, (batch, 6)).astype(np.int64)
+    images, keep = [], []
+    for k, (image, encoding) in enumerate(frames):
+        frame, kept = locate_frame(image, encoding, None, None, None)
+        keep.append(kept)
+        images.append(((*frame.placement, frame.on_device, frame.stream), 0, k))
+    tensor = [(1, tokens.ctypes.data, tokens.nbytes, False, 0)]
+    pipe.submit_inputs(images, tensor, 1, step.current_stream())
+    pipe.wait(1)
+    (got,) = pipe.host_outputs(1).values()
+    oracle = np.stack([_cpu_preprocessed(cpu, image, encoding) for image, encoding in frames])
+    want = ImageAndTokens()(torch.from_numpy(oracle), torch.from_numpy(tokens)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def _cpu_preprocessed(cpu, image, encoding):
+    host = np.asarray(image.cpu()) if hasattr(image, "cpu") else image
+    out = cpu.empty()
+    cpu(host, out, encoding)
+    return out[0]
