@@ -290,7 +290,7 @@ def tensorrt_shaped(det: Any) -> Any:
     """A Detector over a TensorRT-shaped engine (the test GraphModel: an io table, one execution
     context with bound addresses, enqueue per frame) around ``det``'s captured CUDA graph, so
     the TensorRT route runs the same network where no TensorRT engine can execute."""
-    from trtpipe import _core
+    from trtpipe import _core_testing
     from trtpipe.backends.tensorrt import TensorRTEngine
     from trtpipe.detector import Detector
 
@@ -301,7 +301,7 @@ def tensorrt_shaped(det: Any) -> Any:
     for info, tensor in zip(engine.outputs, graph.outputs, strict=True):
         dtype = str(tensor.dtype).removeprefix("torch.")
         tensors.append((info.name, False, tensor.data_ptr(), list(tensor.shape), dtype))
-    model = _core._testing.GraphModel(graph.exec_handle(), tensors)
+    model = _core_testing.GraphModel(graph.exec_handle(), tensors)
     trt = TensorRTEngine.from_model(model, device=det.engine.device)
     return Detector(trt, labels=det.labels, monitor=det.monitor)
 

@@ -53,9 +53,9 @@ def _require_gpu() -> None:
 
 
 def _runner(cuda_graphs: bool, slots: int = 2):
-    from trtpipe import _core
+    from trtpipe import _core, _core_testing
 
-    model = _core._testing.ScaleModel(channels=SHAPE[1], static_batch=SHAPE[0])
+    model = _core_testing.ScaleModel(channels=SHAPE[1], static_batch=SHAPE[0])
     return _core.engine.EngineRunner(model, slots=slots, cuda_graphs=cuda_graphs)
 
 
@@ -83,7 +83,7 @@ def _python_host_cost(
     runner, inputs: object, frames: int, warmup: int, copy: bool = True
 ) -> np.ndarray:
     """Host time of submit() plus result() of an already finished frame: the loop's own cost,
-    without the GPU's execution time (the same as _core._testing.time_host_overhead in C++)."""
+    without the GPU's execution time (the same as _core_testing.time_host_overhead in C++)."""
     samples = np.empty(frames)
     clock = time.perf_counter
     for i in range(warmup + frames):
@@ -101,10 +101,10 @@ def _python_host_cost(
 
 def _backend_host_cost(frame: np.ndarray, frames: int, warmup: int) -> np.ndarray:
     """The same through the Python backend, TensorRTEngine.submit() + result()."""
-    from trtpipe import _core
+    from trtpipe import _core_testing
     from trtpipe.backends.tensorrt import TensorRTEngine
 
-    model = _core._testing.ScaleModel(channels=SHAPE[1], static_batch=SHAPE[0])
+    model = _core_testing.ScaleModel(channels=SHAPE[1], static_batch=SHAPE[0])
     engine = TensorRTEngine.from_model(model, timeout=TIMEOUT_MS / 1000)
     runner = engine._runner  # to wait outside the timed part, as the other host-cost cases do
     inputs = {"input": frame}
@@ -183,7 +183,7 @@ def _peers(frame: np.ndarray, frames: int, warmup: int) -> list[Series]:
 
 def collect(quick: bool = False) -> list[Series]:
     _require_gpu()
-    from trtpipe import _core
+    from trtpipe import _core_testing
 
     frames, warmup = (300, 30) if quick else (5000, 200)
     frame = np.arange(np.prod(SHAPE), dtype=np.float32).reshape(SHAPE)
@@ -191,7 +191,7 @@ def collect(quick: bool = False) -> list[Series]:
     for depth, label in ((1, "one frame at a time"), (2, "pipelined, 2 in flight")):
         for cuda_graphs, impl in ((True, "trtpipe"), (False, "trtpipe plain enqueue")):
             runner = _runner(cuda_graphs)
-            cpp = _core._testing.time_frames(
+            cpp = _core_testing.time_frames(
                 runner, {"input": frame}, frames, warmup=warmup, depth=depth
             )
             py = _python_loop(runner, frame, frames, warmup, depth)
@@ -213,7 +213,7 @@ def collect(quick: bool = False) -> list[Series]:
     host_case = "host overhead: submit + result of a finished frame"
     for cuda_graphs, impl in ((True, "trtpipe"), (False, "trtpipe plain enqueue")):
         mode = "graph replay" if cuda_graphs else "plain enqueue"
-        cpp = _core._testing.time_host_overhead(
+        cpp = _core_testing.time_host_overhead(
             _runner(cuda_graphs), {"input": frame}, frames, warmup=warmup
         )
         series.append(Series(f"{host_case}, C++", impl, cpp, note=mode))

@@ -71,10 +71,10 @@ def time_pairs(pair: Callable[[], object], iterations: int, warmup: int) -> np.n
 
 def host_series(iterations: int, warmup: int) -> list[Series]:
     """HostPool against the C library (from C++) and numpy.empty (from Python); needs no GPU."""
-    from trtpipe import HostPool, _core
+    from trtpipe import HostPool, _core_testing
 
     out = []
-    for impl, nbytes, ns in _core.host_memory_bench(list(SIZES), iterations, warmup):
+    for impl, nbytes, ns in _core_testing.host_memory_bench(list(SIZES), iterations, warmup):
         case = f"alloc+release {size_label(nbytes)} (C++, host memory)"
         out.append(Series(case, impl, np.asarray(ns) / 1e3))
     pool = HostPool(POOL_BYTES, fallback=False)
@@ -107,10 +107,10 @@ def host_series(iterations: int, warmup: int) -> list[Series]:
 
 
 def cpp_series(iterations: int, warmup: int) -> list[Series]:
-    from trtpipe import _core
+    from trtpipe import _core_testing
 
     out = []
-    for impl, nbytes, ns in _core.memory_bench(list(SIZES), iterations, warmup):
+    for impl, nbytes, ns in _core_testing.memory_bench(list(SIZES), iterations, warmup):
         out.append(Series(f"alloc+release {size_label(nbytes)} (C++)", impl, np.asarray(ns) / 1e3))
     return out
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trtpipe import _core
+from trtpipe import _core, _core_testing
 
 
 def _no_gpu_reason() -> str | None:
@@ -28,7 +28,7 @@ FRAME = np.arange(4, dtype=np.float32).reshape(1, 4)
 
 
 def _runner(cuda_graphs: bool, slots: int = 2):
-    model = _core._testing.ScaleModel(channels=4, static_batch=1)
+    model = _core_testing.ScaleModel(channels=4, static_batch=1)
     return _core.engine.EngineRunner(model, slots=slots, cuda_graphs=cuda_graphs)
 
 
@@ -68,7 +68,7 @@ def test_pipelined_two_in_flight(benchmark, cuda_graphs):
 def test_cpp_loop_graph_replay(benchmark):
     runner = _runner(True)
     samples = benchmark.pedantic(
-        _core._testing.time_frames,
+        _core_testing.time_frames,
         args=(runner, {"input": FRAME}, 1000),
         kwargs={"warmup": 50},
         rounds=5,
@@ -80,7 +80,7 @@ def test_cpp_loop_graph_replay(benchmark):
 def test_cpp_host_overhead_graph_replay(benchmark):
     runner = _runner(True)
     samples = benchmark.pedantic(
-        _core._testing.time_host_overhead,
+        _core_testing.time_host_overhead,
         args=(runner, {"input": FRAME}, 1000),
         kwargs={"warmup": 50},
         rounds=5,

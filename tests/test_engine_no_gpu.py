@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core_testing import core_testing
 from trtpipe import _core
 from trtpipe.errors import NoGpuError
 
@@ -13,4 +14,4 @@ def test_runner_without_a_gpu_raises_no_gpu_error():
     if _core.query_devices()["gpus"]:
         pytest.skip("a GPU is usable here")
     with pytest.raises(NoGpuError, match="selecting GPU 0 for the engine"):
-        _core.engine.EngineRunner(_core._testing.ScaleModel(), slots=2)
+        _core.engine.EngineRunner(core_testing().ScaleModel(), slots=2)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import trtpipe
+from core_testing import core_testing
 from trtpipe import _core
 from trtpipe.errors import InputError, PoolExhaustedError
 
@@ -54,7 +55,7 @@ def frame(batch: int, seed: int) -> np.ndarray:
 
 
 def model():
-    return _core._testing.ScaleModel(channels=CHANNELS, profiles=[(1, 2, MAX_BATCH)])
+    return core_testing().ScaleModel(channels=CHANNELS, profiles=[(1, 2, MAX_BATCH)])
 
 
 def counts(stats: dict | trtpipe.PoolStats) -> dict:
@@ -119,7 +120,7 @@ def test_device_inputs_and_pre_steps_allocate_nothing_per_frame():
     before = counts(r.stats()["device_pool"])
     for step in range(50):
         check(r.result(r.submit({"input": on_gpu}), 5000), x)
-        ticket = _core._testing.submit_with_pre_step(r, {"input": x}, add=0.5, key=3)
+        ticket = core_testing().submit_with_pre_step(r, {"input": x}, add=0.5, key=3)
         check(r.result(ticket, 5000), x + np.float32(0.5))
         assert counts(r.stats()["device_pool"]) == before, step
     assert r.stats()["graph_replays"] > 0

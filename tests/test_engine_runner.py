@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 
+from core_testing import core_testing
 from trtpipe import _core
 from trtpipe.errors import EngineError, InputError
 
@@ -41,7 +42,7 @@ def check(outputs: dict[str, np.ndarray], x: np.ndarray) -> None:
 
 def model(**kwargs):
     kwargs.setdefault("channels", CHANNELS)
-    return _core._testing.ScaleModel(**kwargs)
+    return core_testing().ScaleModel(**kwargs)
 
 
 def runner(m, **kwargs):
@@ -173,14 +174,14 @@ def test_pre_step_writes_into_the_binding_and_is_captured_with_its_key():
     r = runner(m, slots=1, cuda_graphs=True)
     for step in range(4):
         x = frame(3, seed=step)
-        ticket = _core._testing.submit_with_pre_step(r, {"input": x}, add=1.5, key=7)
+        ticket = core_testing().submit_with_pre_step(r, {"input": x}, add=1.5, key=7)
         check(r.result(ticket, 5000), x + np.float32(1.5))
     stats = r.stats()
     assert (stats["plain_enqueues"], stats["graph_captures"], stats["graph_replays"]) == (1, 1, 3)
     # Key 0 means "not the same work every time": never captured, never replayed.
     for step in range(3):
         x = frame(3, seed=10 + step)
-        ticket = _core._testing.submit_with_pre_step(r, {"input": x}, add=-1.0 * step, key=0)
+        ticket = core_testing().submit_with_pre_step(r, {"input": x}, add=-1.0 * step, key=0)
         check(r.result(ticket, 5000), x - np.float32(step))
     stats = r.stats()
     assert (stats["plain_enqueues"], stats["graph_captures"], stats["graph_replays"]) == (4, 1, 3)
@@ -298,12 +299,12 @@ def test_non_contiguous_host_input_is_read_correctly():
 
 def test_cpp_timing_loop_returns_one_sample_per_frame():
     r = runner(model(static_batch=1), slots=2)
-    samples = _core._testing.time_frames(r, {"input": frame(1, seed=0)}, 50, warmup=5, depth=2)
+    samples = core_testing().time_frames(r, {"input": frame(1, seed=0)}, 50, warmup=5, depth=2)
     assert samples.shape == (50,)
     assert np.all(samples > 0)
     assert r.stats()["completed"] == 55
     with pytest.raises(InputError, match="depth"):
-        _core._testing.time_frames(r, {"input": frame(1, seed=0)}, 5, depth=3)
+        core_testing().time_frames(r, {"input": frame(1, seed=0)}, 5, depth=3)
 
 
 def test_inputs_as_a_list_in_io_order_match_inputs_by_name():
@@ -370,7 +371,7 @@ def test_frame_seen_finished_is_taken_without_waiting_again():
 
 def test_cpp_host_overhead_timing_returns_one_sample_per_frame():
     r = runner(model(static_batch=1), slots=2)
-    samples = _core._testing.time_host_overhead(r, [frame(1, seed=0)], 40, warmup=4)
+    samples = core_testing().time_host_overhead(r, [frame(1, seed=0)], 40, warmup=4)
     assert samples.shape == (40,)
     assert np.all(samples > 0)
     assert r.stats()["completed"] == 44

@@ -11,6 +11,7 @@ import importlib.util
 import numpy as np
 import pytest
 
+from core_testing import core_testing
 from trtpipe.decode.detections import Detections
 from trtpipe.errors import EngineError, InputError
 
@@ -227,7 +228,6 @@ def _tensorrt_shaped(torch_detector):
     """A TensorRTEngine over the test GraphModel around the torch Detector's own captured graph:
     an engine shaped like TensorRT (io table, a context with bound addresses, enqueue), with the
     real network's outputs; and the GraphModel, for its counters."""
-    from trtpipe import _core
     from trtpipe.backends.tensorrt import TensorRTEngine
 
     engine = torch_detector.engine
@@ -237,7 +237,7 @@ def _tensorrt_shaped(torch_detector):
     for info, tensor in zip(engine.outputs, graph.outputs, strict=True):
         dtype = str(tensor.dtype).removeprefix("torch.")
         tensors.append((info.name, False, tensor.data_ptr(), list(tensor.shape), dtype))
-    model = _core._testing.GraphModel(graph.exec_handle(), tensors)
+    model = core_testing().GraphModel(graph.exec_handle(), tensors)
     return TensorRTEngine.from_model(model, device="cuda:0"), model
 
 
@@ -309,7 +309,7 @@ def test_tensor_inputs_through_a_context_step():
     torch = _torch_with_graph_handles()
     from trtpipe import _core
 
-    model = _core._testing.ScaleModel(channels=4, profiles=[(1, 2, 8)], scale=2.0, bias=1.0)
+    model = core_testing().ScaleModel(channels=4, profiles=[(1, 2, 8)], scale=2.0, bias=1.0)
     step = _core.engine.ContextStep(model, {"input": [3, 4]})
     assert step.inputs[0]["shape"] == [3, 4] and step.outputs[1]["shape"] == [3]
     pipe = _core.FramePipeline(step, None, slots=2)

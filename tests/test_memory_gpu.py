@@ -12,6 +12,7 @@ import threading
 import numpy as np
 import pytest
 
+from core_testing import core_testing
 from memory_invariants import check_fully_coalesced, check_invariants
 from trtpipe import _core
 from trtpipe.errors import InputError, NoGpuError, PoolExhaustedError
@@ -301,8 +302,8 @@ def test_cuda_array_interface_describes_the_buffer():
 def test_native_threads_hammering_a_gpu_pool(pool_class):
     pool = pool_class(4 * MIB, max_bytes=8 * MIB, grow_bytes=2 * MIB)
     threads, iterations = 8, 2000
-    report = pool.stress(
-        threads, iterations, 64 * KIB, seed=3, write_patterns=pool_class is PinnedPool
+    report = core_testing().stress_pool(
+        pool, threads, iterations, 64 * KIB, seed=3, write_patterns=pool_class is PinnedPool
     )
     assert report["overlaps"] == 0 and report["corrupted"] == 0
     assert report["allocations"] == threads * iterations and report["exhausted"] == 0

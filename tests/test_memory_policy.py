@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import trtpipe
+from core_testing import core_testing
 from memory_invariants import check_fully_coalesced, check_invariants
 from trtpipe.errors import InputError, PoolExhaustedError
 from trtpipe.memory import HostPool
@@ -458,7 +459,9 @@ def test_concurrent_alloc_release_under_contention(fallback):
 def test_native_threads_hammering_one_pool(fallback, max_bytes):
     pool = HostPool(MIB, max_bytes=max_bytes, grow_bytes=256 * KIB, fallback=fallback)
     threads, iterations = 8, 3000
-    report = pool.stress(threads, iterations, 48 * KIB, seed=7, write_patterns=True)
+    report = core_testing().stress_pool(
+        pool, threads, iterations, 48 * KIB, seed=7, write_patterns=True
+    )
     assert report["overlaps"] == 0 and report["corrupted"] == 0
     assert report["allocations"] + report["exhausted"] == threads * iterations
     assert report["allocations"] > threads * iterations // 2

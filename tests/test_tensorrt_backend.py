@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trtpipe import _core
+from core_testing import core_testing
 from trtpipe.backends.base import Engine, Profile, TensorInfo
 from trtpipe.errors import EngineError
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.gpu
 def make_engine(**kwargs):
     from trtpipe.backends.tensorrt import TensorRTEngine
 
-    m = _core._testing.ScaleModel(
+    m = core_testing().ScaleModel(
         channels=3, profiles=[(1, 2, 6)], scale=0.5, bias=-2.0, delay_us=kwargs.pop("delay_us", 0)
     )
     return TensorRTEngine.from_model(m, **kwargs), m

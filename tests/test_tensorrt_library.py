@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import trtpipe
+from core_testing import core_testing
 from trtpipe import _core
 from trtpipe.errors import BackendUnavailableError, EngineError
 
@@ -223,12 +224,12 @@ def test_backend_unavailable_without_engine_module(monkeypatch):
         tensorrt.TensorRTEngine(b"anything")
 
 
-@pytest.mark.skipif(not hasattr(_core, "_testing"), reason="_core was built without CUDA")
+@pytest.mark.skipif(not hasattr(_core, "engine"), reason="_core was built without CUDA")
 def test_test_model_rejects_bad_profiles():
     with pytest.raises(trtpipe.InputError, match="min <= opt <= max"):
-        _core._testing.ScaleModel(profiles=[(4, 2, 8)])
+        core_testing().ScaleModel(profiles=[(4, 2, 8)])
     with pytest.raises(trtpipe.InputError, match="at least one"):
-        _core._testing.ScaleModel(profiles=[])
+        core_testing().ScaleModel(profiles=[])
 
 
 def test_device_argument_forms():

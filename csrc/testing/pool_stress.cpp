@@ -1,4 +1,4 @@
-#include "memory/pool_stress.hpp"
+#include "testing/pool_stress.hpp"
 
 #include <atomic>
 #include <cstring>
@@ -11,7 +11,9 @@
 
 #include "common/errors.hpp"
 
-namespace trtpipe::memory {
+namespace trtpipe::testing {
+
+using namespace memory;  // the pools under test
 namespace {
 
 // Live allocations by start address, kept apart from the pool's own books.
@@ -103,4 +105,4 @@ StressReport stress_pool(BlockPolicy& pool, int threads, int iterations, std::si
   return StressReport{allocations.load(), exhausted.load(), overlaps.load(), corrupted.load()};
 }
 
-}  // namespace trtpipe::memory
+}  // namespace trtpipe::testing

@@ -14,7 +14,9 @@
 
 #include "engine/engine_model.hpp"
 
-namespace trtpipe::engine::testing {
+namespace trtpipe::testing {
+
+using namespace engine;  // the engine interfaces these test doubles implement
 
 struct BatchProfile {
   std::int64_t min = 1, opt = 1, max = 1;
@@ -61,4 +63,4 @@ class ScaleModel final : public EngineModel {
 // A stand-in for preprocessing that writes straight into an input binding: data[i] += value.
 void launch_add_in_place(float* data, std::int64_t count, float value, cudaStream_t stream);
 
-}  // namespace trtpipe::engine::testing
+}  // namespace trtpipe::testing

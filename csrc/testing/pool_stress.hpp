@@ -7,7 +7,9 @@
 
 #include "memory/block_policy.hpp"
 
-namespace trtpipe::memory {
+namespace trtpipe::testing {
+
+using namespace memory;  // the pools under test
 
 struct StressReport {
   std::uint64_t allocations = 0;
@@ -19,4 +21,4 @@ struct StressReport {
 StressReport stress_pool(BlockPolicy& pool, int threads, int iterations, std::size_t max_request,
                          std::uint64_t seed, bool write_patterns);
 
-}  // namespace trtpipe::memory
+}  // namespace trtpipe::testing

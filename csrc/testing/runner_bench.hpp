@@ -4,7 +4,9 @@
 
 #include "engine/engine_runner.hpp"
 
-namespace trtpipe::engine {
+namespace trtpipe::testing {
+
+using namespace engine;  // the engine interfaces these test doubles implement
 
 // depth == 1: each sample is one frame's submit -> wait -> take, in microseconds.
 // depth > 1: `depth` frames are kept in flight and each sample is the time between two
@@ -17,4 +19,4 @@ std::vector<double> time_frames(EngineRunner& runner, const std::vector<InputVie
 std::vector<double> time_host_overhead(EngineRunner& runner, const std::vector<InputView>& inputs,
                                        int frames, int warmup, double timeout_ms);
 
-}  // namespace trtpipe::engine
+}  // namespace trtpipe::testing

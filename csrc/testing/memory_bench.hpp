@@ -4,11 +4,11 @@
 #include <cstddef>
 #include <vector>
 
-#include "memory/pair_timer.hpp"
+#include "testing/pair_timer.hpp"
 
-namespace trtpipe::memory {
+namespace trtpipe::testing {
 
 std::vector<BenchSeries> memory_bench(const std::vector<std::size_t>& sizes, int iterations,
                                       int warmup, int device);
 
-}  // namespace trtpipe::memory
+}  // namespace trtpipe::testing

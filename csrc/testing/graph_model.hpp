@@ -10,7 +10,9 @@
 
 #include "engine/engine_model.hpp"
 
-namespace trtpipe::engine::testing {
+namespace trtpipe::testing {
+
+using namespace engine;  // the engine interfaces these test doubles implement
 
 struct GraphTensor {
   TensorDesc desc;
@@ -38,4 +40,4 @@ class GraphModel final : public EngineModel {
   std::shared_ptr<GraphModelCounters> counters_;
 };
 
-}  // namespace trtpipe::engine::testing
+}  // namespace trtpipe::testing

@@ -1,4 +1,4 @@
-#include "memory/memory_bench.hpp"
+#include "testing/memory_bench.hpp"
 
 #include <cuda_runtime_api.h>
 
@@ -10,7 +10,9 @@
 #include "memory/cuda_upstream.hpp"
 #include "memory/device_pool.hpp"
 
-namespace trtpipe::memory {
+namespace trtpipe::testing {
+
+using namespace memory;  // the pools under test
 namespace {
 
 class Stream {
@@ -66,4 +68,4 @@ std::vector<BenchSeries> memory_bench(const std::vector<std::size_t>& sizes, int
   return out;
 }
 
-}  // namespace trtpipe::memory
+}  // namespace trtpipe::testing

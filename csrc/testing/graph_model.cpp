@@ -1,4 +1,4 @@
-#include "engine/testing/graph_model.hpp"
+#include "testing/graph_model.hpp"
 
 #include <string>
 #include <utility>
@@ -6,7 +6,7 @@
 #include "common/cuda_check.hpp"
 #include "common/errors.hpp"
 
-namespace trtpipe::engine::testing {
+namespace trtpipe::testing {
 namespace {
 
 class GraphContext final : public EngineContext {
@@ -103,4 +103,4 @@ std::unique_ptr<EngineContext> GraphModel::create_context() {
   return std::make_unique<GraphContext>(graph_, tensors_, counters_);
 }
 
-}  // namespace trtpipe::engine::testing
+}  // namespace trtpipe::testing

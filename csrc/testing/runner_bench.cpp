@@ -1,4 +1,4 @@
-#include "engine/runner_bench.hpp"
+#include "testing/runner_bench.hpp"
 
 #include <chrono>
 #include <deque>
@@ -6,7 +6,7 @@
 
 #include "common/errors.hpp"
 
-namespace trtpipe::engine {
+namespace trtpipe::testing {
 
 std::vector<double> time_frames(EngineRunner& runner, const std::vector<InputView>& inputs,
                                 int frames, int warmup, int depth, double timeout_ms) {
@@ -62,4 +62,4 @@ std::vector<double> time_host_overhead(EngineRunner& runner, const std::vector<I
   return samples;
 }
 
-}  // namespace trtpipe::engine
+}  // namespace trtpipe::testing

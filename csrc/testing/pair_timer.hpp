@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace trtpipe::memory {
+namespace trtpipe::testing {
 
 struct BenchSeries {
   std::string impl;
@@ -30,4 +30,4 @@ BenchSeries time_pairs(const char* impl, std::size_t bytes, int iterations, int 
   return out;
 }
 
-}  // namespace trtpipe::memory
+}  // namespace trtpipe::testing

@@ -1,4 +1,4 @@
-#include "memory/host_bench.hpp"
+#include "testing/host_bench.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -7,7 +7,9 @@
 #include "common/errors.hpp"
 #include "memory/host_pool.hpp"
 
-namespace trtpipe::memory {
+namespace trtpipe::testing {
+
+using namespace memory;  // the pools under test
 namespace {
 
 // Keeps the compiler from dropping an allocation whose pointer is never used.
@@ -46,4 +48,4 @@ std::vector<BenchSeries> host_memory_bench(const std::vector<std::size_t>& sizes
   return out;
 }
 
-}  // namespace trtpipe::memory
+}  // namespace trtpipe::testing

@@ -1,11 +1,11 @@
-#include "engine/testing/scale_model.hpp"
+#include "testing/scale_model.hpp"
 
 #include <string>
 
 #include "common/cuda_check.hpp"
 #include "common/errors.hpp"
 
-namespace trtpipe::engine::testing {
+namespace trtpipe::testing {
 namespace {
 
 __device__ std::uint64_t global_time_ns() {
@@ -193,4 +193,4 @@ std::unique_ptr<EngineContext> ScaleModel::create_context() {
   return std::make_unique<ScaleContext>(options_, counters_, delay_us_);
 }
 
-}  // namespace trtpipe::engine::testing
+}  // namespace trtpipe::testing

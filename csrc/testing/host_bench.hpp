@@ -4,12 +4,12 @@
 #include <cstddef>
 #include <vector>
 
-#include "memory/pair_timer.hpp"
+#include "testing/pair_timer.hpp"
 
-namespace trtpipe::memory {
+namespace trtpipe::testing {
 
 // Sizes are measured in the order given, on one pool, as the GPU benchmark does.
 std::vector<BenchSeries> host_memory_bench(const std::vector<std::size_t>& sizes, int iterations,
                                            int warmup);
 
-}  // namespace trtpipe::memory
+}  // namespace trtpipe::testing

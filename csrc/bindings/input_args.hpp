@@ -1,0 +1,114 @@
+#pragma once
+// Engine inputs as Python passes them to _core (a dict of name -> array, or a list or tuple in
+// the engine's order; NumPy arrays or GPU arrays with __cuda_array_interface__), as the
+// runner's InputViews.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/errors.hpp"
+#include "engine/engine_runner.hpp"
+
+namespace trtpipe::bindings {
+
+namespace py = pybind11;
+
+inline engine::DType dtype_from(char kind, std::size_t size) {
+  using engine::DType;
+  if (kind == 'f' && size == 4) return DType::kFloat32;
+  if (kind == 'f' && size == 2) return DType::kFloat16;
+  if (kind == 'i' && size == 1) return DType::kInt8;
+  if (kind == 'u' && size == 1) return DType::kUInt8;
+  if (kind == 'i' && size == 4) return DType::kInt32;
+  if (kind == 'i' && size == 8) return DType::kInt64;
+  if (kind == 'b' && size == 1) return DType::kBool;
+  return DType::kOther;
+}
+
+// Exactly numpy.ndarray (not a subclass): it has no __cuda_array_interface__, so the attribute
+// lookup, slow when it fails, is skipped.
+inline bool is_plain_numpy(const py::handle& value) {
+  return Py_TYPE(value.ptr()) == py::detail::npy_api::get().PyArray_Type_;
+}
+
+// A GPU array (__cuda_array_interface__ v3) or anything NumPy can read, as an InputView.
+// Host arrays NumPy had to make (a copy, a conversion) are kept alive in `keep` until submit()
+// has copied them; the caller's own arrays are alive for the whole call anyway.
+inline engine::InputView to_input(engine::InputView view, const py::handle& value, py::list& keep) {
+  const std::string& name = view.name;
+  if (!is_plain_numpy(value) && py::hasattr(value, "__cuda_array_interface__")) {
+    const py::dict cai = value.attr("__cuda_array_interface__");
+    const auto shape = cai["shape"].cast<std::vector<std::int64_t>>();
+    const auto typestr = cai["typestr"].cast<std::string>();
+    view.shape.assign(shape.begin(), shape.end());
+    view.dtype = dtype_from(typestr.size() > 1 ? typestr[1] : '?',
+                            typestr.size() > 2 ? std::stoul(typestr.substr(2)) : 0);
+    const bool strided = cai.contains("strides") && !cai["strides"].is_none();
+    if (strided && engine::dtype_size(view.dtype) > 0) {
+      std::int64_t expected = static_cast<std::int64_t>(engine::dtype_size(view.dtype));
+      const auto strides = cai["strides"].cast<std::vector<std::int64_t>>();
+      for (std::size_t i = strides.size(); i-- > 0;) {
+        if (shape[i] > 1 && strides[i] != expected) {
+          throw InputError("input '" + name + "': expected a C-contiguous GPU array, given " +
+                           "strides " + engine::shape_text(strides));
+        }
+        expected *= shape[i];
+      }
+    }
+    view.data = reinterpret_cast<const void*>(py::tuple(cai["data"])[0].cast<std::uintptr_t>());
+    view.dtype_label = typestr;
+    view.on_device = true;
+    if (cai.contains("stream") && !cai["stream"].is_none()) {
+      view.ready_stream = cai["stream"].cast<std::uintptr_t>();
+    }
+    return view;
+  }
+  py::array array = py::array::ensure(value, py::array::c_style);
+  if (!array) {
+    throw InputError("input '" + name + "': expected a NumPy or GPU array, given " +
+                     std::string(py::str(py::type::of(value))));
+  }
+  if (array.ptr() != value.ptr()) keep.append(array);
+  view.data = array.data();
+  view.shape.assign(array.shape(), array.shape() + array.ndim());
+  view.dtype = dtype_from(array.dtype().kind(), static_cast<std::size_t>(array.itemsize()));
+  // Only error messages read the label, and only for types the runner has no name for.
+  if (view.dtype == engine::DType::kOther) view.dtype_label = py::str(array.dtype());
+  return view;
+}
+
+// A dict of name -> array, or a list/tuple of arrays in the order of the engine's inputs.
+inline std::vector<engine::InputView> to_inputs(const py::handle& inputs, py::list& keep) {
+  std::vector<engine::InputView> views;
+  if (PyDict_Check(inputs.ptr())) {
+    const auto dict = py::reinterpret_borrow<py::dict>(inputs);
+    views.reserve(dict.size());
+    for (const auto& item : dict) {
+      engine::InputView view;
+      view.name = py::str(item.first);
+      views.push_back(to_input(std::move(view), item.second, keep));
+    }
+    return views;
+  }
+  if (PyList_Check(inputs.ptr()) || PyTuple_Check(inputs.ptr())) {
+    const auto sequence = py::reinterpret_borrow<py::sequence>(inputs);
+    const std::size_t count = sequence.size();
+    views.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      engine::InputView view;
+      view.index = static_cast<int>(i);
+      view.name = "#" + std::to_string(i);  // what error messages call it
+      views.push_back(to_input(std::move(view), sequence[i], keep));
+    }
+    return views;
+  }
+  throw InputError("inputs: expected a dict of input name to array, or a list or tuple of " +
+                   std::string("arrays in the order of the engine's inputs, given ") +
+                   std::string(py::str(py::type::of(inputs))));
+}
+
+}  // namespace trtpipe::bindings
