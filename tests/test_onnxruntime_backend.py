@@ -81,16 +81,15 @@ def test_closed_engine_refuses_to_run(tmp_path):
 
 
 def test_load_picks_onnxruntime_without_tensorrt_and_says_why(dynamic_net, caplog):
-    from trtpipe.backends.loader import tensorrt_unusable_reason
+    from trtpipe.backends.loader import choose_onnx_backend
 
-    reason = tensorrt_unusable_reason()
-    if reason is None:
-        pytest.skip("TensorRT is usable here, so load() rightly picks it")
+    if choose_onnx_backend().backend != "onnxruntime":
+        pytest.skip("TensorRT or PyTorch on the GPU is usable here, so load() rightly picks it")
     with caplog.at_level(logging.INFO, logger="trtpipe"):
         engine = load(dynamic_net)
     assert isinstance(engine, OnnxRuntimeEngine)
     message = " ".join(r.getMessage() for r in caplog.records)
-    assert "onnxruntime" in message and "TensorRT is not" in message
+    assert "backend auto: onnxruntime" in message and "TensorRT: " in message
 
 
 def test_load_rejects_unknown_backends_and_files(tmp_path, dynamic_net):

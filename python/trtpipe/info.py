@@ -33,6 +33,8 @@ class Info:
     driver_version: int
     engine_module: bool = False  # the TensorRT engine module is compiled into _core
     backends: list[BackendStatus] = field(default_factory=list)
+    # what backend="auto" runs an ONNX model on here, and why ("" when backends were not probed)
+    auto_onnx: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -66,8 +68,28 @@ class Info:
         for backend in self.backends:
             state = f"yes {backend.version or ''}".strip() if backend.available else "no"
             rows.append((f"backend {backend.name}", f"{state} - {backend.detail}"))
+        if self.auto_onnx:
+            rows.append(("backend auto (.onnx)", self.auto_onnx))
         width = max(len(key) for key, _ in rows)
         return "\n".join(f"{key:<{width}}  {value}" for key, value in rows)
+
+
+def _auto_onnx(statuses: list[BackendStatus]) -> str:
+    """What ``trtpipe.load("model.onnx")`` picks here (the same choice), and why."""
+    from trtpipe.backends.loader import choose_onnx_backend
+
+    choice = choose_onnx_backend()
+    if choice.backend == "tensorrt":
+        return "tensorrt (TensorRT is usable here)"
+    target = {"torch": "torch on cuda:0"}.get(choice.backend, choice.backend)
+    if choice.backend == "onnxruntime":
+        ort = next((s for s in statuses if s.name == "onnxruntime"), None)
+        if ort is not None and not ort.available:
+            target = "onnxruntime, which is not usable either"
+        elif ort is not None:
+            on_cuda = "CUDAExecutionProvider" in ort.detail
+            target = f"onnxruntime on {'cuda:0' if on_cuda else 'cpu'}"
+    return f"{target} ({choice.reasons()})"
 
 
 def info(backends: bool = True) -> Info:
@@ -88,6 +110,7 @@ def info(backends: bool = True) -> Info:
         )
         for gpu in devices["gpus"]
     ]
+    statuses = probe_backends() if backends else []
     return Info(
         version=__version__,
         core_with_cuda=build["with_cuda"],
@@ -98,5 +121,6 @@ def info(backends: bool = True) -> Info:
         no_gpu_reason=devices["reason"],
         driver_version=devices["driver_version"],
         engine_module=bool(build.get("engine_module", False)),
-        backends=probe_backends() if backends else [],
+        backends=statuses,
+        auto_onnx=_auto_onnx(statuses) if backends else "",
     )

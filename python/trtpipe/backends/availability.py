@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import importlib.util
 import os
 from dataclasses import dataclass
 
@@ -75,7 +76,25 @@ def _probe_tensorrt_library() -> BackendStatus:
     return BackendStatus("tensorrt", False, None, detail)
 
 
+def is_installed(name: str) -> bool:
+    """Whether the top-level package ``name`` can be imported, looked up without importing it."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # ValueError: in sys.modules without a spec
+        return False
+
+
+def _not_installed(name: str) -> BackendStatus | None:
+    """A "not installed" status where ``name`` cannot be found."""
+    return (
+        None if is_installed(name) else BackendStatus(name, False, None, f"{name} is not installed")
+    )
+
+
 def probe_onnxruntime() -> BackendStatus:
+    missing = _not_installed("onnxruntime")
+    if missing is not None:
+        return missing
     try:
         ort = importlib.import_module("onnxruntime")
     except Exception as exc:  # an installed-but-broken package is "not available", with why
@@ -85,6 +104,9 @@ def probe_onnxruntime() -> BackendStatus:
 
 
 def probe_torch() -> BackendStatus:
+    missing = _not_installed("torch")
+    if missing is not None:
+        return missing
     try:
         torch = importlib.import_module("torch")
     except Exception as exc:

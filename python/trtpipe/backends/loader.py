@@ -1,20 +1,33 @@
 """``trtpipe.load``: one call from a model file (or a PyTorch module) to a running Engine.
 
-``backend="auto"`` picks, and logs which and why:
+``backend="auto"`` picks the fastest backend that is really usable here, and logs one line
+saying which and why:
 
 * ``.engine`` / ``.plan`` -> TensorRT (refreshed first when its sidecar shows it is stale);
-* ``.onnx`` -> TensorRT through the engine cache when a TensorRT runtime and builder are usable
-  here, else ONNX Runtime (its CUDA execution provider when installed, else the CPU);
+* ``.onnx`` -> the first of (see :func:`choose_onnx_backend`)
+
+  1. TensorRT through the engine cache, when a TensorRT runtime and builder are usable here;
+  2. PyTorch on the GPU (the model converted by onnx2torch, run as a CUDA graph), when PyTorch,
+     onnx and onnx2torch are installed, ``trtpipe._core`` is built with CUDA and sees a GPU, and
+     ``torch.cuda.is_available()``; a model the conversion fails on goes on to ONNX Runtime,
+     with a warning saying why;
+  3. ONNX Runtime: its CUDA execution provider when installed, else the CPU.
+
+  ``device="cpu"`` skips the first two;
 * ``.pt`` / ``.pt2`` / ``.ts`` / ``.jit`` files, ``nn.Module``, TorchScript and ``torch.export``
   programs -> PyTorch.
 
-Every backend module is imported only when it is chosen.
+Every backend module is imported only when it is chosen or probed; PyTorch is imported by the
+probe only when it is installed and a GPU is visible to ``_core``.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +40,16 @@ BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 TORCH_SUFFIXES = (".pt", ".pt2", ".pth", ".ts", ".jit")
 
+#: the ``--backend`` help of the commands: what ``backend="auto"`` does with an ONNX model
+BACKEND_HELP = (
+    "tensorrt, onnxruntime, torch or auto (the default: for an ONNX model TensorRT when usable, "
+    "else PyTorch on the GPU, else ONNX Runtime; the choice and why are logged)"
+)
+
+# What the PyTorch path for ONNX models needs installed: the runtime, and the converter with the
+# ONNX package it reads models with.
+TORCH_ONNX_PACKAGES = ("torch", "onnx", "onnx2torch")
+
 # Options that belong to the engine build (the cache) rather than to a backend.
 _BUILD_OPTIONS = (
     "precision",
@@ -38,6 +61,12 @@ _BUILD_OPTIONS = (
     "compute_capabilities",
     "cache_dir",
 )
+
+# Options the ONNX-on-PyTorch path takes besides TorchEngine's own.
+_TORCH_ONNX_OPTIONS = ("image_size",)
+
+# Longest reason a one-line auto log gives for passing over a backend (the full text is at DEBUG).
+_SHORT_REASON = 120
 
 
 def _tensorrt_engine_class() -> Any:
@@ -74,6 +103,98 @@ def tensorrt_unusable_reason() -> str | None:
     return None
 
 
+def _cuda_index(device: str | None) -> int | None:
+    """The GPU index ``device`` names (None/"auto"/"cuda": 0); None where it names no GPU."""
+    if device in (None, "auto", "cuda"):
+        return 0
+    kind, _, index = str(device).partition(":")
+    return int(index) if kind == "cuda" and index.isdigit() else None
+
+
+def torch_gpu_unusable_reason(device: str | None = None) -> str | None:
+    """Why ONNX models cannot run on PyTorch's GPU path here (None: they can).
+
+    Cheapest first: PyTorch, onnx and onnx2torch installed (looked up, not imported),
+    ``trtpipe._core`` built with CUDA and seeing a GPU; only then is PyTorch imported, to ask
+    ``torch.cuda.is_available()`` and whether it sees the GPU ``device`` names.
+    """
+    index = _cuda_index(device)
+    if index is None:
+        return f"device {device!r} asked for, not a GPU"
+    from trtpipe.backends.availability import is_installed
+
+    missing = [name for name in TORCH_ONNX_PACKAGES if not is_installed(name)]
+    if missing:
+        return f"{', '.join(missing)} not installed"
+    from trtpipe import _core
+
+    if not _core.build_info()["with_cuda"]:
+        return "trtpipe._core was built without CUDA"
+    devices = _core.query_devices()
+    if not devices["gpus"]:
+        return f"no GPU visible to trtpipe._core ({devices['reason']})"
+    try:
+        import torch
+    except Exception as exc:  # installed but broken: not usable, and why
+        return f"PyTorch failed to import ({exc})"
+    if not torch.cuda.is_available():
+        return "torch.cuda.is_available() is False"
+    count = torch.cuda.device_count()
+    if index >= count:
+        return f"device {device!r} asked for, PyTorch sees {count} GPU(s)"
+    return None
+
+
+def _foreign_torch_options(options: Mapping[str, Any]) -> str | None:
+    """Why ``options`` rule the PyTorch path out (None: they do not): any it does not take."""
+    if not options:
+        return None
+    from trtpipe.backends.torch import TorchEngine  # imports PyTorch only when an engine is made
+
+    accepted = set(inspect.signature(TorchEngine.__init__).parameters) - {"self", "model"}
+    foreign = sorted(set(options) - accepted - set(_TORCH_ONNX_OPTIONS))
+    return f"options {', '.join(foreign)} are not the torch backend's" if foreign else None
+
+
+def _short(reason: str) -> str:
+    """A probe's reason cut to its first clause, for the one-line log."""
+    first = " ".join(reason.split()).split("; ")[0]
+    return first if len(first) <= _SHORT_REASON else first[: _SHORT_REASON - 3] + "..."
+
+
+@dataclass(frozen=True)
+class AutoChoice:
+    """What ``backend="auto"`` runs an ONNX model on here, and why each faster one was not."""
+
+    backend: str  # "tensorrt", "torch" or "onnxruntime"
+    passed_over: tuple[tuple[str, str], ...] = ()  # (backend, why not), fastest first
+
+    def reasons(self) -> str:
+        """``"TensorRT: why not; PyTorch GPU: why not"``, each reason cut short."""
+        return "; ".join(f"{name}: {_short(why)}" for name, why in self.passed_over)
+
+
+def choose_onnx_backend(
+    device: str | None = None, options: Mapping[str, Any] | None = None
+) -> AutoChoice:
+    """What ``load(model.onnx, backend="auto", device=device, **options)`` runs the model on,
+    from the probes alone (the model is not read): TensorRT when usable, else PyTorch on the
+    GPU when usable, else ONNX Runtime. ``device="cpu"`` leaves only ONNX Runtime."""
+    if device == "cpu":
+        why = "device 'cpu' asked for"
+        return AutoChoice("onnxruntime", (("TensorRT", why), ("PyTorch GPU", why)))
+    passed_over: list[tuple[str, str]] = []
+    why = tensorrt_unusable_reason()
+    if why is None:
+        return AutoChoice("tensorrt")
+    passed_over.append(("TensorRT", why))
+    why = torch_gpu_unusable_reason(device) or _foreign_torch_options(options or {})
+    if why is None:
+        return AutoChoice("torch", tuple(passed_over))
+    passed_over.append(("PyTorch GPU", why))
+    return AutoChoice("onnxruntime", tuple(passed_over))
+
+
 def _is_torch_object(model: Any) -> bool:
     return type(model).__module__.split(".")[0] == "torch" or any(
         c.__module__.startswith("torch.") for c in type(model).__mro__
@@ -96,7 +217,9 @@ def load(
     ``device``: None/"auto", "cpu", "cuda" or "cuda:N". ``options`` go to the backend's
     constructor, except the engine build options (precision, profiles, optimization, workspace,
     calibration, shapes, compute_capabilities, cache_dir), which apply when an ONNX model is built
-    into a TensorRT engine.
+    into a TensorRT engine. With ``backend="auto"`` an ONNX model goes to TensorRT, else PyTorch
+    on the GPU, else ONNX Runtime (see :func:`choose_onnx_backend`), and one INFO line on the
+    ``trtpipe.backends.loader`` logger says which and why.
     """
     if backend not in BACKENDS:
         raise InputError(f"backend: expected one of {list(BACKENDS)}, given {backend!r}")
@@ -133,22 +256,54 @@ def load(
         return _load_onnxruntime(path, device, backend_options, "asked for")
     if backend == "torch":
         return _load_onnx_as_torch(path, device, backend_options)
-    why_not = tensorrt_unusable_reason()
     if backend == "tensorrt":
+        why_not = tensorrt_unusable_reason()
         if why_not:
             raise BackendUnavailableError(f"tensorrt backend: {why_not}")
         return _build_and_load(path, device, backend_options, build_options, "asked for")
-    if why_not is None:
-        return _build_and_load(
-            path, device, backend_options, build_options, "TensorRT is usable here"
-        )
-    return _load_onnxruntime(path, device, backend_options, f"TensorRT is not: {why_not}")
+    return _load_onnx_auto(path, device, backend_options, build_options)
+
+
+def _load_onnx_auto(
+    path: Path, device: str | None, options: dict[str, Any], build_options: dict[str, Any]
+) -> Engine:
+    choice = choose_onnx_backend(device, options)
+    for name, why in choice.passed_over:
+        log.debug("backend auto: not %s: %s", name, why)
+    if choice.backend == "tensorrt":
+        engine, note = _open_built_engine(path, device, options, build_options)
+        _log_auto(engine, path, f"TensorRT is usable here; {note}")
+        return engine
+    passed_over = list(choice.passed_over)
+    if choice.backend == "torch":
+        try:
+            engine = _open_onnx_as_torch(path, device, dict(options))
+        except Exception as exc:  # a conversion or capture failure: ONNX Runtime runs it still
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            why = f"could not run {path.name} ({type(exc).__name__}: {first_line})"
+            log.warning("backend auto: PyTorch %s; falling back to ONNX Runtime", why)
+            log.debug("backend auto: the PyTorch failure", exc_info=True)
+            passed_over.append(("PyTorch GPU", why))
+        else:
+            _log_auto(engine, path, AutoChoice("torch", tuple(passed_over)).reasons())
+            return engine
+    engine = _open_onnxruntime(path, device, options)
+    _log_auto(engine, path, AutoChoice("onnxruntime", tuple(passed_over)).reasons())
+    return engine
+
+
+def _log_auto(engine: Engine, path: Path, why: str) -> None:
+    log.info("backend auto: %s on %s for %s (%s)", engine.backend, engine.device, path.name, why)
+
+
+def _open_onnxruntime(path: Path, device: str | None, options: dict[str, Any]) -> Any:
+    from trtpipe.backends.onnxruntime import OnnxRuntimeEngine
+
+    return OnnxRuntimeEngine(path, device=device, **options)
 
 
 def _load_onnxruntime(path: Path, device: str | None, options: dict[str, Any], why: str) -> Engine:
-    from trtpipe.backends.onnxruntime import OnnxRuntimeEngine
-
-    engine = OnnxRuntimeEngine(path, device=device, **options)
+    engine = _open_onnxruntime(path, device, options)
     log.info(
         "loaded %s on onnxruntime (%s, providers %s): %s",
         path.name,
@@ -172,7 +327,8 @@ def _load_torch(model: Any, device: str | None, options: dict[str, Any], why: st
     return engine
 
 
-def _load_onnx_as_torch(path: Path, device: str | None, options: dict[str, Any]) -> Engine:
+def _open_onnx_as_torch(path: Path, device: str | None, options: dict[str, Any]) -> Engine:
+    """The ONNX model converted by onnx2torch, on a TorchEngine (``options`` is consumed)."""
     try:
         import onnx2torch  # noqa: F401
     except ImportError as exc:
@@ -181,6 +337,7 @@ def _load_onnx_as_torch(path: Path, device: str | None, options: dict[str, Any])
             "install it, or use backend='onnxruntime'"
         ) from exc
     from trtpipe.backends.onnx_to_torch import convert_onnx
+    from trtpipe.backends.torch import TorchEngine
     from trtpipe.model_metadata import image_size, onnx_metadata
 
     module, proto = convert_onnx(
@@ -194,7 +351,29 @@ def _load_onnx_as_torch(path: Path, device: str | None, options: dict[str, Any])
     }
     options.setdefault("input_shapes", shapes)
     options.setdefault("output_names", [o.name for o in proto.graph.output])
-    return _load_torch(module, device, options, f"{path.name} converted by onnx2torch")
+    return TorchEngine(module, device=device, **options)
+
+
+def _load_onnx_as_torch(path: Path, device: str | None, options: dict[str, Any]) -> Engine:
+    engine = _open_onnx_as_torch(path, device, options)
+    log.info(
+        "loaded %s on torch (%s): asked for, converted by onnx2torch", path.name, engine.device
+    )
+    return engine
+
+
+def _open_built_engine(
+    path: Path, device: str | None, options: dict[str, Any], build_options: dict[str, Any]
+) -> tuple[Engine, str]:
+    """The ONNX model built into a TensorRT engine (or taken from the cache), and a note
+    saying which."""
+    from trtpipe.engine_cache import EngineCache
+
+    cache = EngineCache(build_options.pop("cache_dir", None))
+    cached = cache.get_or_build(path, flavour="tensorrt", **build_options)
+    engine = _tensorrt_engine_class()(cached.path, device=device, **options)
+    note = f"{'freshly built' if cached.built else 'cached'} engine {cached.path.name}"
+    return engine, note
 
 
 def _build_and_load(
@@ -204,18 +383,8 @@ def _build_and_load(
     build_options: dict[str, Any],
     why: str,
 ) -> Engine:
-    from trtpipe.engine_cache import EngineCache
-
-    cache = EngineCache(build_options.pop("cache_dir", None))
-    cached = cache.get_or_build(path, flavour="tensorrt", **build_options)
-    engine = _tensorrt_engine_class()(cached.path, device=device, **options)
-    log.info(
-        "loaded %s on tensorrt (%s engine %s): %s",
-        path.name,
-        "freshly built" if cached.built else "cached",
-        cached.path.name,
-        why,
-    )
+    engine, note = _open_built_engine(path, device, options, build_options)
+    log.info("loaded %s on tensorrt (%s): %s", path.name, note, why)
     return engine
 
 

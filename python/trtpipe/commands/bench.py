@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from trtpipe.backends.loader import BACKEND_HELP
 from trtpipe.errors import InputError
 from trtpipe.frames import FRAME_ENCODINGS, Frame, encode_frame, resize_nearest
 
@@ -196,6 +197,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--input", default="1920x1080:bgr8", help="camera frames, WIDTHxHEIGHT:ENCODING")
     p.add_argument("--frames", type=int, default=1000, help="frames to time (default 1000)")
     p.add_argument("--warmup", type=int, default=20, help="untimed frames first (default 20)")
-    p.add_argument("--backend", default="auto", help="tensorrt, onnxruntime, torch or auto")
+    p.add_argument("--backend", default="auto", help=BACKEND_HELP)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler=_cmd_bench)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from trtpipe.backends.loader import BACKEND_HELP
 from trtpipe.commands.detect import run_frames
 from trtpipe.detector import Detector
 from trtpipe.samples import sample_images, sample_model
@@ -42,7 +43,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--out", default=DEFAULT_OUT, help=f"where to write (default ./{DEFAULT_OUT})")
     p.add_argument("--json", action="store_true", help="JSON lines instead of text")
-    p.add_argument("--backend", default="auto")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--backend", default="auto", help=BACKEND_HELP)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--conf", type=float, default=0.25)
     p.set_defaults(func=_cmd_demo, handler=_cmd_demo)

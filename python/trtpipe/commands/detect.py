@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from trtpipe.backends.loader import BACKEND_HELP
 from trtpipe.commands.frames import open_source
 from trtpipe.decode.detections import Detections
 from trtpipe.detector import Detector
@@ -188,7 +189,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 
 def add_detector_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", default="auto", help="tensorrt, onnxruntime, torch or auto")
+    parser.add_argument("--backend", default="auto", help=BACKEND_HELP)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--conf", type=float, default=0.25, help="confidence threshold")
     parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold")
