@@ -169,6 +169,7 @@ class Detector:
         name = self._input_info.name
         self._feeds = [{name: buffer} for buffer in self._buffers]
         self._free: deque[int] = deque(range(PIPELINE_DEPTH))
+        self._closed = False
         self.last_timings: dict[str, float] = {}
 
     def _input_shape(self) -> tuple[int, int, int, int]:
@@ -298,6 +299,8 @@ class Detector:
 
     def _submit(self, image: Any, encoding: str | None, **raw: Any) -> Ticket:
         if not self._free:
+            if self._closed:
+                raise EngineError("this Detector was closed")
             raise InputError(
                 f"submit: expected at most {PIPELINE_DEPTH} frames in flight; call result() "
                 "on an earlier ticket first"
@@ -395,7 +398,8 @@ class Detector:
             dets, t1 = self._finish(ticket)
         finally:
             # the slot's buffers are free once its outputs are decoded
-            self._free.append(ticket.slot)
+            if not self._closed:
+                self._free.append(ticket.slot)
         t2 = time.perf_counter()
         pre, inference = ticket.preprocess_ms, ticket.submit_ms + (t1 - t0) * 1e3
         post, end_to_end = (t2 - t1) * 1e3, (t2 - ticket.start) * 1e3
@@ -410,6 +414,8 @@ class Detector:
         return dets
 
     def close(self) -> None:
+        self._closed = True
+        self._free.clear()  # no slot for a frame from now on (submit says why)
         self._pipeline = None  # lets go of the engine's model step
         self.engine.close()
 
