@@ -99,7 +99,8 @@ def yolov5(out, conf, iou, max_det, classes=None):
 
 
 def detectnet(cov, bbox, conf, iou, max_det, stride=16, scale=35.0, offset=0.5, min_area=100.0):
-    """cov: [C, H, W], bbox: [4C, H, W] of one image; the Isaac ROS loop, cell by cell."""
+    """cov: [C, H, W], bbox: [4C, H, W] of one image; the Isaac ROS loop, cell by cell, but with
+    trtpipe's threshold: coverage greater than ``conf`` (Isaac ROS keeps coverage equal to it)."""
     num_classes, rows, cols = cov.shape
     boxes, scores, cls = [], [], []
     for row in range(rows):
@@ -109,7 +110,7 @@ def detectnet(cov, bbox, conf, iou, max_det, stride=16, scale=35.0, offset=0.5, 
                 gx, gy = (col + offset) * stride, (row + offset) * stride
                 d = [float(bbox[c * 4 + k, row, col]) * scale for k in range(4)]
                 size_x, size_y = d[0] + d[2], d[1] + d[3]
-                if size_x * size_y < min_area or coverage < conf:
+                if size_x * size_y < min_area or coverage <= conf:
                     continue
                 boxes.append([gx - d[0], gy - d[1], gx - d[0] + size_x, gy - d[1] + size_y])
                 scores.append(coverage)

@@ -150,6 +150,14 @@ def test_detectnet_matches_isaac_ros_loop(seed, num_classes, rows, cols, conf):
     assert_same(got, detectnet(cov, bbox, conf, 0.5, 300))
 
 
+def test_detectnet_keeps_coverage_greater_than_conf_only():
+    cov = np.full((1, 1, 2, 2), 0.5, np.float32)  # every cell exactly at the threshold
+    cov[0, 0, 1, 1] = 0.5000001
+    bbox = np.full((1, 4, 2, 2), 0.5, np.float32)  # 35 px to each edge: big enough
+    got = decode_detectnet(cov, bbox, None, conf=0.5, iou=0.5)[0]
+    assert len(got) == 1 and got.scores[0] > 0.5
+
+
 def test_yolov8_known_answer_and_labels():
     out = np.zeros((1, 4 + 2, 3), np.float32)
     out[0, :4, 0] = [100, 100, 20, 40]  # class 1, 0.9

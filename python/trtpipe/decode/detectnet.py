@@ -4,7 +4,8 @@ per ``stride`` network pixels.
 
 For class c at cell (row, col) the cell centre is ((col + offset) * stride, (row + offset) *
 stride) and the four bbox channels c*4 .. c*4+3 hold, times ``bbox_scale``, the distances from
-it to the left, top, right and bottom edges. Cells below ``conf`` coverage or with a box area
+it to the left, top, right and bottom edges. Cells at or below ``conf`` coverage (every decoder
+keeps only scores greater than ``conf``) or with a box area
 under ``min_box_area`` (network px²) are dropped. Isaac ROS then clusters with DBSCAN; trtpipe
 uses class-aware NMS, DeepStream's other clustering mode.
 """
@@ -66,7 +67,7 @@ def decode_detectnet(
     for b in range(batch):
         c = cov[b]
         # (class, row, col) of every cell that passes the coverage threshold
-        cls_idx, row_idx, col_idx = np.nonzero(c >= opts.conf)
+        cls_idx, row_idx, col_idx = np.nonzero(c > opts.conf)  # ">" as every decoder
         if wanted is not None:
             sel = np.isin(cls_idx, wanted)
             cls_idx, row_idx, col_idx = cls_idx[sel], row_idx[sel], col_idx[sel]
