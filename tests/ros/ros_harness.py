@@ -174,7 +174,7 @@ def factory_of(*detectors: Any) -> Callable[..., Any]:
     """A detector factory handing out ``detectors`` in turn (the last one repeats); logs calls."""
     calls: list[tuple[str, str]] = []
 
-    def factory(params: Any, backend: str, device: str) -> Any:
+    def factory(params: Any, backend: str, device: str, monitor: Any = None) -> Any:
         calls.append((backend, device))
         return detectors[min(len(calls) - 1, len(detectors) - 1)]
 

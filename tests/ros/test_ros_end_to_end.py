@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from .ros_harness import Graph, image_msg, stamp_ns
+from .ros_harness import Graph, image_msg, stamp_ns, wait_for
 
 pytestmark = pytest.mark.ros
 
@@ -81,6 +81,18 @@ def test_sample_images_through_the_node_match_the_direct_detector(
                 np.testing.assert_allclose(a[:4] + a[5:], b[:4] + b[5:], rtol=1e-5, atol=1e-3)
             if name in ("astronaut", "camera"):  # both show a face
                 assert any("FACE" in t[4] for t in got), (name, got)
+        # one monitor: the Detector records its frames into the node's, each once
+        runtime = g.node.runtime
+        assert runtime.detector.monitor is runtime.monitor
+        wait_for(lambda: runtime.counters.published == len(images), what="the last frame counted")
+        snap = runtime.monitor.snapshot()
+        assert snap.frames == len(images)
+        from trtpipe.ros.diagnostics import diagnostic_values
+
+        keys = {k for k, _ in diagnostic_values(snap, runtime.counters, runtime.backend)}
+        if device == "cuda":  # GPU stage times and the Detector's pools reach /diagnostics
+            assert {"gpu.preprocess.p50_ms", "gpu.inference.p50_ms"} <= keys, keys
+            assert any(k.startswith("pool.detector_") for k in keys), keys
     finally:
         g.close()
         direct.close()

@@ -103,7 +103,7 @@ def test_failed_configure_stays_unconfigured(ros_context):
 
     from trtpipe.errors import EngineError
 
-    def broken(params: Any, backend: str, device: str) -> Any:
+    def broken(params: Any, backend: str, device: str, monitor: Any = None) -> Any:
         raise EngineError("model: expected a readable ONNX file, given /nope.onnx")
 
     node = _lifecycle(ros_context, broken, "lcfail")

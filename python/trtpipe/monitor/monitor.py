@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -94,6 +95,8 @@ class PerformanceMonitor:
         # (clock stamp, host times per stage) of frames deferred and not yet folded in
         self._deferred: deque[tuple[float, float | None, float | None, float | None, float | None]]
         self._deferred = deque()
+        # folding and reading: a Detector folds on its frame thread, a node reads on another
+        self._lock = threading.RLock()
         self._frames = 0
         self._deadline_misses = 0
         self._drops: Counter[str] = Counter()
@@ -145,6 +148,10 @@ class PerformanceMonitor:
             self.emit()
 
     def _fold(self) -> None:
+        with self._lock:
+            self._fold_locked()
+
+    def _fold_locked(self) -> None:
         while self._deferred:
             stamp, *values = self._deferred.popleft()
             self._frames += 1
@@ -218,6 +225,10 @@ class PerformanceMonitor:
         }
 
     def snapshot(self) -> Snapshot:
+        with self._lock:  # a frame path may fold in frames from another thread meanwhile
+            return self._snapshot()
+
+    def _snapshot(self) -> Snapshot:
         self._fold()
         pools = {}
         for name, pool in self._pools.items():

@@ -8,8 +8,9 @@ from typing import Any
 from trtpipe.errors import BackendUnavailableError
 from trtpipe.ros.params import DetectorParams
 
-# (parameters, backend, device) -> a Detector (anything with detect_bytes, __call__, last_timings)
-DetectorFactory = Callable[[DetectorParams, str, str], Any]
+# (parameters, backend, device, monitor) -> a Detector (anything with detect_bytes, __call__,
+# last_timings) recording its frames into the node's PerformanceMonitor where it can
+DetectorFactory = Callable[[DetectorParams, str, str, Any], Any]
 
 CPU_BACKEND, CPU_DEVICE = "onnxruntime", "cpu"
 
@@ -29,8 +30,9 @@ def detector_class() -> Any:
     return detector_cls
 
 
-def load_detector(params: DetectorParams, backend: str, device: str) -> Any:
-    """Build or load the engine (this is what the lifecycle ``configure`` transition waits for)."""
+def load_detector(params: DetectorParams, backend: str, device: str, monitor: Any = None) -> Any:
+    """Build or load the engine (this is what the lifecycle ``configure`` transition waits for);
+    its frames, GPU stage times and pools go to ``monitor``, the node's."""
     detector_cls = detector_class()
     model: Any = params.model
     if not model:
@@ -46,4 +48,5 @@ def load_detector(params: DetectorParams, backend: str, device: str) -> Any:
         labels=params.load_labels(),
         max_detections=params.max_detections,
         device=device,
+        monitor=monitor,
     )

@@ -47,6 +47,19 @@ def diagnostic_values(
             (f"{stage}.p99_ms", _fmt(stats.p99_ms)),
             (f"{stage}.max_ms", _fmt(stats.max_ms)),
         ]
+    for stage, stats in snap.gpu.items():  # CUDA-event times of the Detector's frames
+        if stats is not None:
+            values += [
+                (f"gpu.{stage}.p50_ms", _fmt(stats.p50_ms)),
+                (f"gpu.{stage}.p99_ms", _fmt(stats.p99_ms)),
+            ]
+    for name, pool in sorted(snap.pools.items()):
+        if isinstance(pool, dict):
+            values += [
+                (f"pool.{name}.{key}", str(pool[key]))
+                for key in ("capacity", "in_use", "peak_in_use", "fallbacks")
+                if key in pool
+            ]
     values += [
         ("latency_budget_ms", f"{snap.deadline_ms:g}"),
         ("latency_budget_misses", str(snap.deadline_misses)),

@@ -111,7 +111,7 @@ class DetectorRuntime:
             nvml_device=p.nvml_device if p.nvml_device >= 0 else None,
             logger=logging.getLogger(f"trtpipe.ros.{self.node.get_name()}"),
         )
-        self.detector = self._factory(p, p.backend, p.device)
+        self.detector = self._factory(p, p.backend, p.device, self.monitor)
         self.backend = p.backend
         out_qos = make_qos(
             p.detections_qos, deadline_ms=p.deadline_ms, liveliness_lease_ms=p.liveliness_lease_ms
@@ -344,7 +344,11 @@ class DetectorRuntime:
             self.counters.published += 1
             self.counters.consecutive_failures = 0
             self._reloads_without_success = 0
-            if self.monitor is not None:
+            # a Detector on the node's monitor has recorded the frame itself (with its GPU
+            # times); anything else is recorded here
+            if self.monitor is not None and getattr(self.detector, "monitor", None) is not (
+                self.monitor
+            ):
                 self.monitor.record_frame(
                     **{s: timings.get(s) for s in MONITOR_STAGES}, end_to_end=end_to_end
                 )
@@ -396,7 +400,7 @@ class DetectorRuntime:
         if not to_cpu:
             self._log.warning(f"reloading the engine after {p.max_consecutive_failures} failures")
             try:
-                self._replace_detector(self._factory(p, self.backend, p.device))
+                self._replace_detector(self._factory(p, self.backend, p.device, self.monitor))
                 with self._lock:
                     self.counters.reloads += 1
                 self._reloads_without_success += 1
@@ -410,7 +414,7 @@ class DetectorRuntime:
         cpu_params = dataclasses.replace(p, model=p.fallback_model or p.model)
         self._log.warning(f"falling back to the CPU backend ({CPU_BACKEND})")
         try:
-            self._replace_detector(self._factory(cpu_params, CPU_BACKEND, CPU_DEVICE))
+            self._replace_detector(self._factory(cpu_params, CPU_BACKEND, CPU_DEVICE, self.monitor))
         except Exception as exc:
             self._log.error(f"CPU fallback failed: {type(exc).__name__}: {exc}")
             with self._lock:
