@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "bindings/bindings.hpp"
+#include "bindings/checked_args.hpp"
 #include "bindings/input_args.hpp"
 #include "common/errors.hpp"
 #include "engine/context_step.hpp"
@@ -111,18 +112,18 @@ py::dict stats_dict(const engine::EngineRunner& runner) {
 }
 
 void bind_runner(py::module_& m) {
-  py::class_<engine::EngineModel, std::shared_ptr<engine::EngineModel>>(
-      m, "EngineModel", "A loaded network the runner can execute (TensorRT engine or test model).")
+  refuse_uninitialised(py::class_<engine::EngineModel, std::shared_ptr<engine::EngineModel>>(
+      m, "EngineModel", "A loaded network the runner can execute (TensorRT engine or test model)."))
       .def("io", &io_table, "Inputs and outputs: name, is_input, dtype, shape (-1: dynamic).")
       .def("profile_count", &engine::EngineModel::profile_count)
       .def("profile", &profile_table, py::arg("index"),
            "Per dynamic input, the (min, opt, max) shapes of optimisation profile `index`.");
 
-  py::class_<engine::ContextStep, pipeline::ModelStep, std::shared_ptr<engine::ContextStep>>(
+  refuse_uninitialised(py::class_<engine::ContextStep, pipeline::ModelStep, std::shared_ptr<engine::ContextStep>>(
       m, "ContextStep",
       "The frame pipeline's model step over one execution context of `model` (enqueueV3 for\n"
       "TensorRT), its bindings taken once from `device_pool` (None: a pool of its own) at\n"
-      "`shapes` (name -> shape for dynamic inputs; default the profile's opt shapes).")
+      "`shapes` (name -> shape for dynamic inputs; default the profile's opt shapes)."))
       .def(py::init([](std::shared_ptr<engine::EngineModel> model,
                        std::map<std::string, engine::Shape> shapes, int profile, int device,
                        std::shared_ptr<memory::DevicePool> device_pool) {
@@ -133,8 +134,8 @@ void bind_runner(py::module_& m) {
            py::arg("model"), py::arg("shapes") = std::map<std::string, engine::Shape>{},
            py::arg("profile") = 0, py::arg("device") = 0, py::arg("device_pool") = nullptr);
 
-  py::class_<engine::EngineRunner>(m, "EngineRunner",
-                                   "The per-frame loop: pinned outputs, events, graphs, slots.")
+  refuse_uninitialised(py::class_<engine::EngineRunner>(m, "EngineRunner",
+                                   "The per-frame loop: pinned outputs, events, graphs, slots."))
       .def(py::init([](std::shared_ptr<engine::EngineModel> model, int slots, bool cuda_graphs,
                        int profile, int device, std::shared_ptr<memory::DevicePool> device_pool,
                        std::shared_ptr<memory::PinnedPool> pinned_pool) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bindings/bindings.hpp"
+#include "bindings/checked_args.hpp"
 #include "common/cuda_check.hpp"
 #include "common/cuda_handles.hpp"
 
@@ -24,9 +25,9 @@ TimingEvent make_event(int device) {
 }  // namespace
 
 void bind_events(py::module_& m) {
-  py::class_<TimingEvent>(m, "TimingEvent",
+  refuse_uninitialised(py::class_<TimingEvent>(m, "TimingEvent",
                           "A CUDA event with timing on GPU `device`: record(stream) with a raw\n"
-                          "cudaStream_t, query() (done?), elapsed_time(end) in ms.")
+                          "cudaStream_t, query() (done?), elapsed_time(end) in ms."))
       .def(py::init(&make_event), py::arg("device") = 0)
       .def(
           "record",

@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -11,16 +12,15 @@
 #include <vector>
 
 #include "bindings/bindings.hpp"
+#include "bindings/checked_args.hpp"
 #include "bindings/dlpack.hpp"
+#include "common/errors.hpp"
 #include "memory/block_policy.hpp"
-#include "memory/host_bench.hpp"
 #include "memory/host_pool.hpp"
 #include "memory/pool_block.hpp"
-#include "memory/pool_stress.hpp"
 
 #if TRTPIPE_WITH_CUDA
 #include "memory/device_pool.hpp"
-#include "memory/memory_bench.hpp"
 #include "memory/pinned_pool.hpp"
 #include "memory/stream_order.hpp"
 #endif
@@ -44,27 +44,6 @@ using memory::StreamId;
 
 std::string type_name(py::handle value) {
   return py::str(py::type::handle_of(value).attr("__name__")).cast<std::string>();
-}
-
-// Python int (or anything with __index__, not bool) in [0, 2**63) -> bytes; else InputError.
-std::size_t to_nbytes(py::handle value, const char* field) {
-  PyObject* obj = value.ptr();
-  if (PyLong_CheckExact(obj)) {
-    int overflow = 0;
-    const long long count = PyLong_AsLongLongAndOverflow(obj, &overflow);
-    if (overflow == 0 && count >= 0) return static_cast<std::size_t>(count);
-  }
-  if (!PyBool_Check(obj) && PyIndex_Check(obj)) {
-    py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(obj));
-    if (!index) throw py::error_already_set();
-    int overflow = 0;
-    const long long count = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
-    if (overflow == 0 && count >= 0) return static_cast<std::size_t>(count);
-    raise_input_error(std::string(field) + ": expected 0 <= " + field + " <= 2**63-1, given " +
-                      py::str(index).cast<std::string>());
-  }
-  raise_input_error(std::string(field) + ": expected an int number of bytes, given " +
-                    type_name(value));
 }
 
 // None, an int CUDA stream handle, or an object with an int .cuda_stream (PyTorch) or .ptr
@@ -167,23 +146,74 @@ std::unique_ptr<Buffer> make_buffer(py::handle pool, PoolBlock block, Layout lay
   return out;
 }
 
-Layout array_layout(std::vector<py::ssize_t> shape, std::string typestr, std::string format,
-                    py::ssize_t itemsize, std::uint8_t dl_code) {
+// Bytes of one element of a PEP 3118 format as trtpipe.memory writes it (a NumPy dtype's char;
+// "Z" + that char for complex); 0 for any other format.
+std::size_t format_bytes(const std::string& format) {
+  const bool complex = format.size() == 2 && format[0] == 'Z';
+  if (format.size() != (complex ? 2u : 1u)) return 0;
+  std::size_t bytes = 0;
+  switch (format.back()) {
+    case '?': case 'b': case 'B': bytes = 1; break;
+    case 'h': case 'H': case 'e': bytes = 2; break;
+    case 'i': case 'I': case 'f': bytes = 4; break;
+    case 'l': case 'L': bytes = sizeof(long); break;
+    case 'q': case 'Q': case 'd': bytes = 8; break;
+    case 'g': bytes = sizeof(long double); break;
+    default: return 0;
+  }
+  return complex ? 2 * bytes : bytes;
+}
+
+// The layout allocate_array exports over a block of `nbytes`. The buffer protocol,
+// __cuda_array_interface__ and DLPack trust it, so it must describe exactly those bytes: a
+// shape, typestr or format that claims more lets a view read and write past the block.
+Layout array_layout(std::size_t nbytes, py::handle shape, std::string typestr, std::string format,
+                    py::handle itemsize, py::handle dl_code) {
   Layout layout;
-  layout.shape = std::move(shape);
+  layout.shape = checked_ints<py::ssize_t>(shape, "shape", 0);
+  layout.itemsize = checked_int<py::ssize_t>(itemsize, "itemsize", 1, 64);
+  layout.dl_code = checked_int<std::uint8_t>(dl_code, "dl_code");
+  const auto element = static_cast<std::size_t>(layout.itemsize);
+  std::size_t total = element;
+  bool overflow = false;
+  for (py::ssize_t extent : layout.shape) {
+    const auto n = static_cast<std::size_t>(extent);
+    if (n != 0 && total > kMaxBytes / n) overflow = true;
+    total *= n;
+  }
+  const bool empty = std::find(layout.shape.begin(), layout.shape.end(), 0) != layout.shape.end();
+  if (empty) {
+    total = 0;
+    overflow = false;
+  }
+  if (overflow || total != nbytes) {
+    throw InputError("nbytes: expected the product of shape and itemsize (" +
+                     (overflow ? std::string("over 2**63-1") : std::to_string(total)) +
+                     "), given " + std::to_string(nbytes));
+  }
+  if (format_bytes(format) != element) {
+    throw InputError("format: expected a NumPy type character of " + std::to_string(element) +
+                     " byte(s) (itemsize), given '" + format + "'");
+  }
+  const bool typestr_ok = typestr.size() > 2 &&
+                          std::string("<>|=").find(typestr[0]) != std::string::npos &&
+                          typestr.substr(2) == std::to_string(element);
+  if (!typestr_ok) {
+    throw InputError("typestr: expected an array-interface typestr of " +
+                     std::to_string(element) + " byte(s) (itemsize) such as '<f" +
+                     std::to_string(element) + "', given '" + typestr + "'");
+  }
   layout.typestr = std::move(typestr);
   layout.format = std::move(format);
-  layout.itemsize = itemsize;
-  layout.dl_code = dl_code;
   return layout;
 }
 
-PoolOptions make_options(std::size_t initial, std::size_t max_bytes, std::size_t grow,
+PoolOptions make_options(py::handle initial, py::handle max_bytes, py::handle grow,
                          bool fallback) {
   PoolOptions options;
-  options.initial_bytes = initial;
-  options.max_bytes = max_bytes;
-  options.grow_bytes = grow;
+  options.initial_bytes = checked_size(initial, "initial_bytes");
+  options.max_bytes = checked_size(max_bytes, "max_bytes");
+  options.grow_bytes = checked_size(grow, "grow_bytes");
   options.fallback = fallback;
   return options;
 }
@@ -232,16 +262,6 @@ py::list blocks_list(const memory::BlockPolicy& policy) {
 py::list arenas_list(const memory::BlockPolicy& policy) {
   py::list out;
   for (const auto& a : policy.arenas()) out.append(py::make_tuple(a.address, a.size));
-  return out;
-}
-
-// [(impl, bytes, ns samples)] from a C++ benchmark.
-py::list bench_list(const std::vector<memory::BenchSeries>& series) {
-  py::list out;
-  for (const auto& s : series) {
-    out.append(py::make_tuple(
-        s.impl, s.bytes, py::array_t<double>(static_cast<py::ssize_t>(s.ns.size()), s.ns.data())));
-  }
   return out;
 }
 
@@ -305,11 +325,10 @@ T& cpp_self(PyObject* self) {
   if (inst->simple_layout && inst->simple_holder_constructed) {
     return *static_cast<T*>(inst->simple_value_holder[0]);
   }
+  // Made by __new__ alone: no C++ object behind it (what pybind11's own methods are kept from
+  // reaching by refuse_uninitialised).
   py::detail::value_and_holder vh = inst->get_value_and_holder(registered_type<T>(), false);
-  if (!vh || !vh.holder_constructed()) {
-    raise_input_error(std::string("self: expected an initialised ") + Py_TYPE(self)->tp_name +
-                      ", given one whose __init__ did not run");
-  }
+  if (!vh || !vh.holder_constructed()) throw uninitialised_error(Py_TYPE(self)->tp_name);
   return *vh.template value_ptr<T>();
 }
 
@@ -333,7 +352,7 @@ struct FastMethods {
                          PyObject* kwnames) noexcept {
     try {
       if (nargs < 1) raise_input_error("nbytes: expected alloc(nbytes, *, stream=None)");
-      const std::size_t nbytes = to_nbytes(args[0], "nbytes");
+      const std::size_t nbytes = checked_size(args[0], "nbytes");
       const StreamId stream =
           to_stream(stream_argument(args + 1, nargs - 1, kwnames, false, "alloc"));
       Pool& pool = cpp_self<Pool>(self);
@@ -396,14 +415,14 @@ void def_pool_methods(Class& cls, Allocate allocate, int (*device_of)(const Pool
   py::setattr(cls, "alloc", py::reinterpret_steal<py::object>(descr));
   cls.def(
          "allocate_array",
-          [allocate, device_of](py::object self, std::size_t nbytes,
-                                std::vector<py::ssize_t> shape, std::string typestr,
-                                std::string format, py::ssize_t itemsize, std::uint8_t dl_code,
-                                py::handle stream_arg) {
+          [allocate, device_of](py::object self, py::handle nbytes_arg, py::handle shape,
+                                std::string typestr, std::string format, py::handle itemsize,
+                                py::handle dl_code, py::handle stream_arg) {
             Pool& pool = self.cast<Pool&>();
-            const StreamId stream = to_stream(stream_arg);
-            Layout layout = array_layout(std::move(shape), std::move(typestr), std::move(format),
+            const std::size_t nbytes = checked_size(nbytes_arg, "nbytes");
+            Layout layout = array_layout(nbytes, shape, std::move(typestr), std::move(format),
                                          itemsize, dl_code);
+            const StreamId stream = to_stream(stream_arg);
             return make_buffer<Buffer>(self, allocate_block(pool, allocate, nbytes, stream),
                                        std::move(layout), nbytes, device_of(pool));
           },
@@ -414,27 +433,6 @@ void def_pool_methods(Class& cls, Allocate allocate, int (*device_of)(const Pool
       .def("reclaim", [](Pool& self) { self.policy().reclaim(); },
            py::call_guard<py::gil_scoped_release>(),
            "Hands free blocks whose streams finished with them to every stream, coalesced.")
-      .def(
-          "stress",
-          [](Pool& self, int threads, int iterations, std::size_t max_request, std::uint64_t seed,
-             bool write_patterns) {
-            memory::StressReport r;
-            {
-              py::gil_scoped_release unlocked;
-              r = memory::stress_pool(self.policy(), threads, iterations, max_request, seed,
-                                      write_patterns);
-            }
-            py::dict d;
-            d["allocations"] = r.allocations;
-            d["exhausted"] = r.exhausted;
-            d["overlaps"] = r.overlaps;
-            d["corrupted"] = r.corrupted;
-            return d;
-          },
-          py::arg("threads"), py::arg("iterations"), py::arg("max_request"), py::arg("seed") = 0,
-          py::arg("write_patterns") = false,
-          "Self-check of the pool's locking: `threads` native threads allocate and release at "
-          "once; counts overlapping live allocations and (host memory) clobbered blocks.")
       .def("block_table", [](const Pool& self) { return blocks_list(self.policy()); },
            "(address, size, arena, state, stream) for every block, in address order.")
       .def("arena_table", [](const Pool& self) { return arenas_list(self.policy()); })
@@ -452,6 +450,7 @@ void def_pool_methods(Class& cls, Allocate allocate, int (*device_of)(const Pool
 template <typename Buffer>
 py::class_<Buffer> def_buffer_common(py::module_& m, const char* name, const char* doc) {
   py::class_<Buffer> cls(m, name, py::buffer_protocol(), doc);
+  refuse_uninitialised(cls);
   cls.def_property_readonly("ptr", [](const Buffer& b) { return b.ptr("ptr"); })
       .def_property_readonly("nbytes", [](const Buffer& b) { return b.nbytes; })
       .def_property_readonly("block_size",
@@ -505,7 +504,8 @@ void bind_host(py::module_& m) {
       m, "HostPool",
       "Block pool over plain host memory, running the same policy as the GPU pools. Streams are "
       "plain integers; with deferred_fences, fences complete only on complete_fences().");
-  host_pool.def(py::init([](std::size_t initial, std::size_t max_bytes, std::size_t grow,
+  refuse_uninitialised(host_pool);
+  host_pool.def(py::init([](py::handle initial, py::handle max_bytes, py::handle grow,
                             bool fallback, bool deferred) {
                   return std::make_shared<memory::HostPool>(
                       make_options(initial, max_bytes, grow, fallback), deferred);
@@ -520,20 +520,6 @@ void bind_host(py::module_& m) {
         return pool.allocate(nbytes, stream);
       },
       [](const memory::HostPool&) { return -1; });
-
-  m.def(
-      "host_memory_bench",
-      [](const std::vector<std::size_t>& sizes, int iterations, int warmup) {
-        std::vector<memory::BenchSeries> series;
-        {
-          py::gil_scoped_release unlocked;
-          series = memory::host_memory_bench(sizes, iterations, warmup);
-        }
-        return bench_list(series);
-      },
-      py::arg("sizes"), py::arg("iterations") = 2000, py::arg("warmup") = 200,
-      "Allocate+release pairs timed from C++ without a GPU: [(impl, bytes, ns samples)] for "
-      "trtpipe's HostPool and aligned_alloc/free.");
 }
 
 #if TRTPIPE_WITH_CUDA
@@ -606,15 +592,21 @@ void bind_cuda(py::module_& m) {
                                 "given True");
             }
             if (!dl_device.is_none()) {
-              auto wanted = dl_device.cast<std::pair<int, int>>();
-              if (wanted.first != dlpack::kCUDA || wanted.second != b.device) {
-                raise_input_error("dl_device: expected (2, " + std::to_string(b.device) +
-                                  "), given (" + std::to_string(wanted.first) + ", " +
-                                  std::to_string(wanted.second) + ")");
+              const std::string want = "(2, " + std::to_string(b.device) + ")";
+              if (!PyTuple_Check(dl_device.ptr()) || PyTuple_GET_SIZE(dl_device.ptr()) != 2) {
+                raise_input_error("dl_device: expected " + want + ", given " +
+                                  given_text(dl_device));
+              }
+              const auto wanted = py::reinterpret_borrow<py::tuple>(dl_device);
+              const int type = checked_int<int>(wanted[0], "dl_device[0]");
+              const int index = checked_int<int>(wanted[1], "dl_device[1]");
+              if (type != dlpack::kCUDA || index != b.device) {
+                raise_input_error("dl_device: expected " + want + ", given (" +
+                                  std::to_string(type) + ", " + std::to_string(index) + ")");
               }
             }
             if (!stream.is_none()) {
-              const auto consumer = stream.cast<std::int64_t>();
+              const auto consumer = checked_int<std::int64_t>(stream, "stream");
               if (consumer != -1) {
                 memory::order_after(static_cast<StreamId>(consumer), b.stream, b.device);
               }
@@ -628,10 +620,12 @@ void bind_cuda(py::module_& m) {
 
   py::class_<memory::DevicePool, std::shared_ptr<memory::DevicePool>> device_pool(
       m, "DevicePool", "Block pool of device memory (cudaMalloc'd arenas) on one GPU.");
-  device_pool.def(py::init([](std::size_t initial, std::size_t max_bytes, std::size_t grow,
-                              bool fallback, int device) {
+  refuse_uninitialised(device_pool);
+  device_pool.def(py::init([](py::handle initial, py::handle max_bytes, py::handle grow,
+                              bool fallback, py::handle device) {
                     return std::make_shared<memory::DevicePool>(
-                        make_options(initial, max_bytes, grow, fallback), device);
+                        make_options(initial, max_bytes, grow, fallback),
+                        checked_int<int>(device, "device"));
                   }),
                   py::arg("initial_bytes"), py::arg("max_bytes") = 0, py::arg("grow_bytes") = 0,
                   py::arg("fallback") = true, py::arg("device") = 0);
@@ -644,10 +638,12 @@ void bind_cuda(py::module_& m) {
 
   py::class_<memory::PinnedPool, std::shared_ptr<memory::PinnedPool>> pinned_pool(
       m, "PinnedPool", "Block pool of pinned host memory mapped into the GPU's address space.");
-  pinned_pool.def(py::init([](std::size_t initial, std::size_t max_bytes, std::size_t grow,
-                              bool fallback, int device) {
+  refuse_uninitialised(pinned_pool);
+  pinned_pool.def(py::init([](py::handle initial, py::handle max_bytes, py::handle grow,
+                              bool fallback, py::handle device) {
                     return std::make_shared<memory::PinnedPool>(
-                        make_options(initial, max_bytes, grow, fallback), device);
+                        make_options(initial, max_bytes, grow, fallback),
+                        checked_int<int>(device, "device"));
                   }),
                   py::arg("initial_bytes"), py::arg("max_bytes") = 0, py::arg("grow_bytes") = 0,
                   py::arg("fallback") = true, py::arg("device") = 0);
@@ -657,21 +653,6 @@ void bind_cuda(py::module_& m) {
         return pool.allocate(nbytes, reinterpret_cast<cudaStream_t>(stream));
       },
       [](const memory::PinnedPool& pool) { return pool.device(); });
-
-  m.def(
-      "memory_bench",
-      [](const std::vector<std::size_t>& sizes, int iterations, int warmup, int device) {
-        std::vector<memory::BenchSeries> series;
-        {
-          py::gil_scoped_release unlocked;
-          series = memory::memory_bench(sizes, iterations, warmup, device);
-        }
-        return bench_list(series);
-      },
-      py::arg("sizes"), py::arg("iterations") = 2000, py::arg("warmup") = 200,
-      py::arg("device") = 0,
-      "Allocate+release pairs timed from C++: [(impl, bytes, ns samples)] for trtpipe's "
-      "DevicePool, cudaMalloc/cudaFree and cudaMallocAsync/cudaFreeAsync.");
 }
 #endif
 

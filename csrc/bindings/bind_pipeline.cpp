@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bindings/bindings.hpp"
+#include "bindings/checked_args.hpp"
 #include "bindings/detections_args.hpp"
 #include "bindings/frame_args.hpp"
 #include "common/cuda_handles.hpp"
@@ -104,19 +105,19 @@ pipeline::ImageInput image_of(const ImageTuple& image) {
 }  // namespace
 
 void bind_pipeline(py::module_& m) {
-  py::class_<ModelStep, std::shared_ptr<ModelStep>>(
+  refuse_uninitialised(py::class_<ModelStep, std::shared_ptr<ModelStep>>(
       m, "ModelStep",
       "What executes the network in the frame pipeline: a TensorRT context\n"
-      "(engine.ContextStep), a captured CUDA graph (GraphStep), a test model.")
+      "(engine.ContextStep), a captured CUDA graph (GraphStep), a test model."))
       .def_property_readonly("inputs", [](const ModelStep& s) { return describe(s.inputs()); })
       .def_property_readonly("outputs", [](const ModelStep& s) { return describe(s.outputs()); })
       .def_property_readonly("device", &ModelStep::device);
 
-  py::class_<pipeline::GraphStep, ModelStep, std::shared_ptr<pipeline::GraphStep>>(
+  refuse_uninitialised(py::class_<pipeline::GraphStep, ModelStep, std::shared_ptr<pipeline::GraphStep>>(
       m, "GraphStep",
       "A model step launching an instantiated CUDA graph (a cudaGraphExec_t as int) whose\n"
       "inputs and outputs are static device tensors, given as (name, address, shape, dtype).\n"
-      "The graph's owner must outlive the step.")
+      "The graph's owner must outlive the step."))
       .def(py::init([](std::uintptr_t graph_exec, const std::vector<TensorTuple>& inputs,
                        const std::vector<TensorTuple>& outputs, int device) {
              return std::make_shared<pipeline::GraphStep>(
@@ -125,11 +126,11 @@ void bind_pipeline(py::module_& m) {
            }),
            py::arg("graph_exec"), py::arg("inputs"), py::arg("outputs"), py::arg("device") = 0);
 
-  py::class_<FramePipeline>(
+  refuse_uninitialised(py::class_<FramePipeline>(
       m, "FramePipeline",
       "Frames through a model step: images preprocessed into batch slots of image inputs,\n"
       "tensors copied into the others, the step, the GPU head scan and the outputs' copies\n"
-      "into the frame slot's pinned memory; one submit and one wait per frame.")
+      "into the frame slot's pinned memory; one submit and one wait per frame."))
       .def(py::init([](std::shared_ptr<ModelStep> step,
                        std::shared_ptr<preprocess::GpuPreprocessor> preprocessor, int slots,
                        int scan_output, float conf) {

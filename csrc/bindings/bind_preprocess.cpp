@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "bindings/bindings.hpp"
+#include "bindings/checked_args.hpp"
 #include "bindings/frame_args.hpp"
+#include "common/errors.hpp"
 #include "preprocess/cpu_preprocessor.hpp"
 #include "preprocess/cpu_reference.hpp"
 #include "preprocess/gpu_preprocessor.hpp"
@@ -49,13 +51,26 @@ py::dict letterbox_dict(const preprocess::Letterbox& lb) {
 
 // A pool given from Python (None: the preprocessor's own); pools exist only in CUDA builds.
 template <typename Pool>
-std::shared_ptr<Pool> optional_pool(const py::object& pool) {
+std::shared_ptr<Pool> optional_pool(const py::object& pool, const char* field) {
 #if TRTPIPE_WITH_CUDA
-  if (!pool.is_none()) return pool.cast<std::shared_ptr<Pool>>();
+  if (pool.is_none()) return nullptr;
+  const py::type cls = py::type::of<Pool>();
+  if (!py::isinstance(pool, cls)) {
+    throw InputError(std::string(field) + ": expected None or a " +
+                     reinterpret_cast<PyTypeObject*>(cls.ptr())->tp_name + ", given " +
+                     given_text(pool));
+  }
+  try {
+    return pool.cast<std::shared_ptr<Pool>>();
+  } catch (const py::cast_error&) {
+    // The right class, but no C++ pool behind it: its __init__ did not run.
+    throw uninitialised_error(Py_TYPE(pool.ptr())->tp_name);
+  }
 #else
   static_cast<void>(pool);
-#endif
+  static_cast<void>(field);
   return nullptr;
+#endif
 }
 
 py::dict timing_dict(const preprocess::HostInputTiming& timing) {
@@ -74,15 +89,30 @@ void bind_preprocess(py::module_& m) {
 
   m.def(
       "letterbox_params",
-      [](int src_w, int src_h, int dst_w, int dst_h, const std::string& mode) {
-        return letterbox_dict(preprocess::letterbox_params(src_w, src_h, dst_w, dst_h,
-                                                           preprocess::parse_resize(mode, "mode")));
+      [](py::handle src_w, py::handle src_h, py::handle dst_w, py::handle dst_h,
+         const std::string& mode) {
+        return letterbox_dict(preprocess::letterbox_params(
+            checked_int<int>(src_w, "src_w"), checked_int<int>(src_h, "src_h"),
+            checked_int<int>(dst_w, "dst_w"), checked_int<int>(dst_h, "dst_h"),
+            preprocess::parse_resize(mode, "mode")));
       },
       py::arg("src_w"), py::arg("src_h"), py::arg("dst_w"), py::arg("dst_h"),
       py::arg("mode") = "letterbox");
 
-  py::class_<preprocess::Options>(m, "PreprocessOptions")
-      .def(py::init(&preprocess::make_options), py::arg("dst_w"), py::arg("dst_h"),
+  py::class_<preprocess::Options> options(m, "PreprocessOptions");
+  refuse_uninitialised(options);
+  options
+      .def(py::init([](py::handle dst_w, py::handle dst_h, const std::string& layout,
+                       const std::string& dtype, const std::string& channel_order,
+                       const std::string& resize, const std::string& interpolation,
+                       double pad_value, double scale, const std::vector<double>& mean,
+                       const std::vector<double>& std) {
+             return preprocess::make_options(checked_int<int>(dst_w, "dst_w"),
+                                             checked_int<int>(dst_h, "dst_h"), layout, dtype,
+                                             channel_order, resize, interpolation, pad_value,
+                                             scale, mean, std);
+           }),
+           py::arg("dst_w"), py::arg("dst_h"),
            py::arg("layout"), py::arg("dtype"), py::arg("channel_order"), py::arg("resize"),
            py::arg("interpolation"), py::arg("pad_value"), py::arg("scale"), py::arg("mean"),
            py::arg("std"))
@@ -98,13 +128,13 @@ void bind_preprocess(py::module_& m) {
 
   m.def(
       "preprocess_cpu_reference",
-      [](const preprocess::Options& options, const py::object& data, std::size_t size, int width,
-         int height, std::int64_t step, const std::string& encoding, const py::object& out,
-         std::vector<std::int64_t> shape, std::vector<std::int64_t> strides, std::string dtype,
-         int batch_index) {
-        const Frame frame = make_frame(data, size, width, height, step, encoding);
+      [](const preprocess::Options& options, const py::object& data, py::handle size,
+         py::handle width, py::handle height, py::handle step, const std::string& encoding,
+         const py::object& out, py::handle shape, py::handle strides, std::string dtype,
+         py::handle batch_index) {
+        const Frame frame = frame_from_args(data, size, width, height, step, encoding);
         const Tensor tensor =
-            make_tensor(out, std::move(shape), std::move(strides), std::move(dtype), batch_index);
+            tensor_from_args(out, shape, strides, std::move(dtype), batch_index);
         preprocess::Letterbox lb;
         {
           py::gil_scoped_release release;
@@ -121,18 +151,21 @@ void bind_preprocess(py::module_& m) {
   m.def("half_conversion_in_hardware", &preprocess::half_conversion_in_hardware,
         "Whether the CPU path converts to float16 with the CPU's instruction (F16C).");
 
-  py::class_<preprocess::CpuPreprocessor>(m, "CpuPreprocessor")
-      .def(py::init<const preprocess::Options&, int>(), py::arg("options"),
-           py::arg("threads") = 0)
+  py::class_<preprocess::CpuPreprocessor> cpu(m, "CpuPreprocessor");
+  refuse_uninitialised(cpu);
+  cpu.def(py::init([](const preprocess::Options& options, py::handle threads) {
+            return new preprocess::CpuPreprocessor(options, checked_int<int>(threads, "threads"));
+          }),
+          py::arg("options"), py::arg("threads") = 0)
       .def(
           "run",
-          [](preprocess::CpuPreprocessor& self, const py::object& data, std::size_t size,
-             int width, int height, std::int64_t step, const std::string& encoding,
-             const py::object& out, std::vector<std::int64_t> shape,
-             std::vector<std::int64_t> strides, std::string dtype, int batch_index) {
-            const Frame frame = make_frame(data, size, width, height, step, encoding);
-            const Tensor tensor = make_tensor(out, std::move(shape), std::move(strides),
-                                              std::move(dtype), batch_index);
+          [](preprocess::CpuPreprocessor& self, const py::object& data, py::handle size,
+             py::handle width, py::handle height, py::handle step, const std::string& encoding,
+             const py::object& out, py::handle shape, py::handle strides, std::string dtype,
+             py::handle batch_index) {
+            const Frame frame = frame_from_args(data, size, width, height, step, encoding);
+            const Tensor tensor =
+                tensor_from_args(out, shape, strides, std::move(dtype), batch_index);
             preprocess::Letterbox lb;
             {
               py::gil_scoped_release release;
@@ -146,31 +179,37 @@ void bind_preprocess(py::module_& m) {
           "Preprocesses the host frame at address `data` into the host tensor at `out`.")
       .def_property_readonly("threads", &preprocess::CpuPreprocessor::threads);
 
-  py::class_<preprocess::GpuPreprocessor, std::shared_ptr<preprocess::GpuPreprocessor>>(
-      m, "GpuPreprocessor")
-      .def(py::init([](const preprocess::Options& options, const std::string& host_input,
-                       int device, const py::object& pinned_pool, const py::object& device_pool) {
-             return new preprocess::GpuPreprocessor(
-                 options, preprocess::parse_host_input(host_input), device,
-                 optional_pool<memory::PinnedPool>(pinned_pool),
-                 optional_pool<memory::DevicePool>(device_pool));
-           }),
+  py::class_<preprocess::GpuPreprocessor, std::shared_ptr<preprocess::GpuPreprocessor>> gpu(
+      m, "GpuPreprocessor");
+  refuse_uninitialised(gpu);
+  gpu.def(py::init([](const preprocess::Options& options, const std::string& host_input,
+                      py::handle device, const py::object& pinned_pool,
+                      const py::object& device_pool) {
+            return new preprocess::GpuPreprocessor(
+                options, preprocess::parse_host_input(host_input),
+                checked_int<int>(device, "device"),
+                optional_pool<memory::PinnedPool>(pinned_pool, "pinned_pool"),
+                optional_pool<memory::DevicePool>(device_pool, "device_pool"));
+          }),
            py::arg("options"), py::arg("host_input") = "auto", py::arg("device") = 0,
            py::arg("pinned_pool") = py::none(), py::arg("device_pool") = py::none())
       .def(
           "run",
-          [](preprocess::GpuPreprocessor& self, const py::object& data, std::size_t size,
-             int width, int height, std::int64_t step, const std::string& encoding,
-             bool on_device, const py::object& out, std::vector<std::int64_t> shape,
-             std::vector<std::int64_t> strides, std::string dtype, int batch_index,
-             std::uintptr_t stream, std::uintptr_t frame_stream, std::uintptr_t out_stream) {
-            const Frame frame = make_frame(data, size, width, height, step, encoding);
-            const Tensor tensor = make_tensor(out, std::move(shape), std::move(strides),
-                                              std::move(dtype), batch_index);
+          [](preprocess::GpuPreprocessor& self, const py::object& data, py::handle size,
+             py::handle width, py::handle height, py::handle step, const std::string& encoding,
+             bool on_device, const py::object& out, py::handle shape, py::handle strides,
+             std::string dtype, py::handle batch_index, py::handle stream,
+             py::handle frame_stream, py::handle out_stream) {
+            const Frame frame = frame_from_args(data, size, width, height, step, encoding);
+            const Tensor tensor =
+                tensor_from_args(out, shape, strides, std::move(dtype), batch_index);
+            const auto run_stream = checked_int<std::uintptr_t>(stream, "stream");
+            const auto input_stream = checked_int<std::uintptr_t>(frame_stream, "frame_stream");
+            const auto output_stream = checked_int<std::uintptr_t>(out_stream, "out_stream");
             preprocess::Letterbox lb;
             {
               py::gil_scoped_release release;
-              lb = self.run(frame, on_device, tensor, stream, frame_stream, out_stream);
+              lb = self.run(frame, on_device, tensor, run_stream, input_stream, output_stream);
             }
             return letterbox_dict(lb);
           },
@@ -180,18 +219,19 @@ void bind_preprocess(py::module_& m) {
           py::arg("frame_stream") = 0, py::arg("out_stream") = 0)
       .def(
           "measure_host_input",
-          [](preprocess::GpuPreprocessor& self, const py::object& data, std::size_t size,
-             int width, int height, std::int64_t step, const std::string& encoding,
-             const py::object& out,
-             std::vector<std::int64_t> shape, std::vector<std::int64_t> strides,
-             std::string dtype, std::uintptr_t stream, int iterations) {
-            const Frame frame = make_frame(data, size, width, height, step, encoding);
+          [](preprocess::GpuPreprocessor& self, const py::object& data, py::handle size,
+             py::handle width, py::handle height, py::handle step, const std::string& encoding,
+             const py::object& out, py::handle shape, py::handle strides, std::string dtype,
+             py::handle stream, py::handle iterations) {
+            const Frame frame = frame_from_args(data, size, width, height, step, encoding);
             const Tensor tensor =
-                make_tensor(out, std::move(shape), std::move(strides), std::move(dtype), 0);
+                tensor_from_args(out, shape, strides, std::move(dtype), py::int_(0));
+            const auto run_stream = checked_int<std::uintptr_t>(stream, "stream");
+            const int repeats = checked_int<int>(iterations, "iterations");
             preprocess::HostInputTiming timing;
             {
               py::gil_scoped_release release;
-              timing = self.measure_host_input(frame, tensor, stream, iterations);
+              timing = self.measure_host_input(frame, tensor, run_stream, repeats);
             }
             return timing_dict(timing);
           },

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "bindings/checked_args.hpp"
 #include "bindings/input_args.hpp"
 #include "engine/engine_runner.hpp"
 #include "testing/bind_testing.hpp"
@@ -27,9 +28,9 @@ using bindings::to_inputs;
 void bind_engine_testing(py::module_& m) {
   using testing::ScaleModel;
   using Range = std::tuple<std::int64_t, std::int64_t, std::int64_t>;  // (min, opt, max) batch
-  py::class_<ScaleModel, engine::EngineModel, std::shared_ptr<ScaleModel>>(
+  bindings::refuse_uninitialised(py::class_<ScaleModel, engine::EngineModel, std::shared_ptr<ScaleModel>>(
       m, "ScaleModel",
-      "Test engine on the GPU: scaled = input * scale + bias, row_sum = scaled.sum(axis=1).")
+      "Test engine on the GPU: scaled = input * scale + bias, row_sum = scaled.sum(axis=1)."))
       .def(py::init([](std::int64_t channels, const std::vector<Range>& profiles,
                        std::int64_t static_batch, float scale, float bias, std::int64_t delay_us,
                        bool fail_capture) {
@@ -62,12 +63,12 @@ void bind_engine_testing(py::module_& m) {
       });
 
   using GraphTensorTuple = std::tuple<std::string, bool, std::uintptr_t, engine::Shape, std::string>;
-  py::class_<testing::GraphModel, engine::EngineModel,
+  bindings::refuse_uninitialised(py::class_<testing::GraphModel, engine::EngineModel,
              std::shared_ptr<testing::GraphModel>>(
       m, "GraphModel",
       "Test engine shaped like TensorRT around a captured CUDA graph (a cudaGraphExec_t as int):\n"
       "bound inputs are copied into the graph's static inputs, the graph launched, its static\n"
-      "outputs copied to the bound outputs. Tensors: (name, is_input, address, shape, dtype).")
+      "outputs copied to the bound outputs. Tensors: (name, is_input, address, shape, dtype)."))
       .def(py::init([](std::uintptr_t graph_exec, const std::vector<GraphTensorTuple>& tensors) {
              std::vector<testing::GraphTensor> described;
              for (const auto& [name, is_input, address, shape, dtype] : tensors) {

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import operator
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -165,6 +166,17 @@ class PreparedOutput:
     stream: int
 
 
+def _int_arg(field: str, value: Any) -> int:
+    """`value` if it is an int (or declares itself one with ``__index__``, as NumPy integers do);
+    a float, string or bool raises InputError rather than being truncated, parsed or counted."""
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise InputError(f"{field}: expected an int, given {type(value).__name__} {value!r}")
+
+
 def _cuda_interface(obj: Any) -> dict[str, Any] | None:
     """__cuda_array_interface__ of obj, or of a DLPack CUDA tensor seen through CuPy/PyTorch."""
     cai = getattr(obj, "__cuda_array_interface__", None)
@@ -235,7 +247,14 @@ def _raw_frame(
         if value is None:
             raise InputError(f"{name}: expected a value for a raw byte buffer, given None")
     return LocatedFrame(
-        address, nbytes, int(width), int(height), int(step or 0), encoding, on_device, stream
+        address,
+        nbytes,
+        _int_arg("width", width),
+        _int_arg("height", height),
+        0 if step is None else _int_arg("step", step),
+        encoding,
+        on_device,
+        stream,
     )
 
 
@@ -256,7 +275,7 @@ def _image_frame(
 
 # Checking a layout costs more than the rest of a frame's Python; a camera's frames all share
 # one, so the answers (a pure function of the arguments; errors are not cached) are kept.
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=64, typed=True)  # typed: step 30.0 must not hit 30's entry
 def _image_layout(
     shape: tuple[int, ...], strides: tuple[int, ...], encoding: str | None, step: int | None
 ) -> tuple[int, int, int, int, str]:
@@ -300,10 +319,16 @@ def _image_layout(
             f"given strides {tuple(strides)}"
         )
     row_step = int(strides[0])
-    if step is not None and int(step) != row_step:
+    if rows == 1:
+        row_step = cols * want  # one row: its stride (0 for img[None]) is never used
+    if step is not None and _int_arg("step", step) != row_step:
         raise InputError(f"step: expected {row_step} (the array's row stride), given {step}")
     if row_step <= 0 and rows > 0 and cols > 0:
-        raise InputError(f"image: expected a positive row stride, given {row_step}")
+        # A host array is copied before it gets here (locate_frame); a GPU array is not.
+        raise InputError(
+            f"image: expected a positive row stride, given {row_step} (rows that share memory, "
+            "e.g. a broadcast view): pass a contiguous copy"
+        )
     size = (rows - 1) * row_step + cols * want if rows and cols else 0
     return size, width, height, row_step, encoding
 
@@ -354,6 +379,8 @@ def locate_frame(
         return frame, array
     if array.ndim in (2, 3) and array.size and any(s < 0 for s in array.strides):
         array = np.ascontiguousarray(array)
+    if array.ndim in (2, 3) and array.shape[0] > 1 and array.strides[0] == 0:
+        array = np.ascontiguousarray(array)  # rows that alias one row (np.broadcast_to): one copy
     if array.ndim == 3 and array.size and array.strides[1:] != (array.shape[2], 1):
         array = np.ascontiguousarray(array)  # pixels not contiguous in a row: one copy
     if array.ndim == 2 and array.size and array.strides[1] != 1:
@@ -366,6 +393,11 @@ def _output(out: Any) -> PreparedOutput:
     if isinstance(out, np.ndarray):
         if not out.flags.writeable:
             raise InputError("out: expected a writable array, given a read-only one")
+        if not out.dtype.isnative:
+            # '>f4' is float32 by name, but the values are written in the machine's order
+            raise InputError(
+                f"out: expected an array of native byte order, given dtype {out.dtype.str}"
+            )
         dtype = _NUMPY_DTYPES.get(out.dtype) or out.dtype.name
         return PreparedOutput(out, list(out.shape), list(out.strides), dtype, False, 0)
     cai = _cuda_interface(out)
@@ -462,9 +494,10 @@ class Preprocessor:
     ) -> None:
         if len(size) != 2:
             raise InputError(f"size: expected (width, height), given {size!r}")
+        size = (_int_arg("size[0]", size[0]), _int_arg("size[1]", size[1]))
         self._options = _core.PreprocessOptions(
-            int(size[0]),
-            int(size[1]),
+            size[0],
+            size[1],
             layout,
             _dtype_name(dtype),
             channel_order,
@@ -500,7 +533,7 @@ class Preprocessor:
         self.device_pool = device_pool
         self._own_device_pool: DevicePool | None = None
         self._cpu: Any = None
-        self.size = (int(size[0]), int(size[1]))
+        self.size = size
         self.layout = layout
         self.dtype = self._options.dtype
         self.resize = resize
@@ -544,7 +577,7 @@ class Preprocessor:
         It belongs to ``stream`` (default: the legacy default stream): calls on that stream need
         no cross-stream wait, and the stream must outlive the buffer (see trtpipe.memory).
         """
-        if batch < 1:
+        if _int_arg("batch", batch) < 1:
             raise InputError(f"batch: expected >= 1, given {batch}")
         shape = self.output_shape(batch)
         if self.device == "cpu":
@@ -605,7 +638,7 @@ class Preprocessor:
                 target.shape,
                 target.strides,
                 target.dtype,
-                int(batch_index),
+                batch_index,
                 _stream_handle(stream),
                 frame.stream,
                 target.stream,
@@ -670,7 +703,7 @@ class Preprocessor:
             target.shape,
             target.strides,
             target.dtype,
-            int(batch_index),
+            batch_index,  # _core checks it is an int
         )
 
     def measure_host_input(
@@ -699,7 +732,7 @@ class Preprocessor:
             target.strides,
             target.dtype,
             _stream_handle(stream),
-            int(iterations),
+            iterations,  # _core checks it is an int
         )
         del keep
         return dict(timing)
