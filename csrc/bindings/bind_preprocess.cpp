@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -86,6 +87,55 @@ py::dict timing_dict(const preprocess::HostInputTiming& timing) {
 void bind_preprocess(py::module_& m) {
   m.def("preprocess_encodings", [] { return preprocess::encoding_names(); },
         "Every camera encoding the preprocessing reads (ROS sensor_msgs/Image names).");
+  m.def(
+      "encoding_table",
+      [] {
+        py::list table;
+        for (const preprocess::EncodingInfo& entry : preprocess::encoding_table()) {
+          py::dict d;
+          d["name"] = entry.name;
+          d["canonical"] = preprocess::encoding_name(entry.encoding);
+          d["bytes_per_pixel"] = entry.bytes_per_pixel;
+          d["chroma"] = preprocess::chroma_name(entry.chroma);
+          table.append(d);
+        }
+        return table;
+      },
+      "Every accepted encoding: name, canonical (the name its aliases share), bytes_per_pixel\n"
+      "(in a row; nv12's Y plane: 1) and chroma (\"full\", \"4:2:2\", \"4:2:0\").");
+  m.def(
+      "frame_problem",
+      [](const std::string& encoding, py::handle width, py::handle height, py::handle step,
+         py::handle size) -> py::tuple {
+        preprocess::Frame frame;
+        const auto& names = preprocess::encoding_names();
+        if (std::find(names.begin(), names.end(), encoding) == names.end()) {
+          std::string choices;
+          for (const std::string& name : names) choices += (choices.empty() ? "" : ", ") + name;
+          return py::make_tuple("unknown_encoding",
+                                "encoding: expected one of " + choices + ", given '" + encoding +
+                                    "'",
+                                py::none());
+        }
+        frame.encoding = preprocess::parse_encoding(encoding);
+        // sizes as a message gives them (ROS: uint32): out of int range is simply too large
+        constexpr std::int64_t kBig = std::int64_t{1} << 40;
+        frame.width = static_cast<int>(std::min(checked_int<std::int64_t>(width, "width", 0, kBig),
+                                                std::int64_t{1} << 30));
+        frame.height = static_cast<int>(std::min(
+            checked_int<std::int64_t>(height, "height", 0, kBig), std::int64_t{1} << 30));
+        frame.step = checked_int<std::int64_t>(step, "step", 0, kBig);
+        frame.size = checked_size(size, "size");
+        frame.data = &frame;  // any address: only the sizes are checked
+        if (const preprocess::FrameProblem problem = preprocess::frame_problem(frame)) {
+          return py::make_tuple(problem.reason, problem.message, py::none());
+        }
+        return py::make_tuple(py::none(), py::none(), frame.step);
+      },
+      py::arg("encoding"), py::arg("width"), py::arg("height"), py::arg("step"), py::arg("size"),
+      "Why camera bytes of this encoding, size and row step (0: packed) cannot be a frame, by\n"
+      "the rule every frame input applies: (reason, message, None), or (None, None, the row\n"
+      "step) when they can.");
 
   m.def(
       "letterbox_params",

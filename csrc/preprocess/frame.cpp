@@ -15,10 +15,6 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
   return out.str();
 }
 
-bool is_422(Encoding encoding) {
-  return encoding == Encoding::kUyvy || encoding == Encoding::kYuyv;
-}
-
 }  // namespace
 
 std::size_t required_bytes(const Frame& frame) {
@@ -26,50 +22,56 @@ std::size_t required_bytes(const Frame& frame) {
   const auto row = static_cast<std::size_t>(frame.width) *
                    static_cast<std::size_t>(bytes_per_pixel(frame.encoding));
   const auto rows = static_cast<std::size_t>(frame.height) +
-                    (frame.encoding == Encoding::kNv12 ? static_cast<std::size_t>(frame.height / 2)
-                                                       : 0);
+                    (chroma_of(frame.encoding) == Chroma::k420
+                         ? static_cast<std::size_t>(frame.height / 2)
+                         : 0);
   return step * (rows - 1) + row;
 }
 
-Frame checked_frame(Frame frame) {
+FrameProblem frame_problem(Frame& frame) {
   constexpr int kMaxSide = 1 << 15;
   const std::string enc = encoding_name(frame.encoding);
+  const std::string size = std::to_string(frame.width) + "x" + std::to_string(frame.height);
   if (frame.width < 1 || frame.height < 1 || frame.width > kMaxSide || frame.height > kMaxSide) {
-    throw InputError("width/height: expected each in 1.." + std::to_string(kMaxSide) +
-                     ", given " + std::to_string(frame.width) + "x" +
-                     std::to_string(frame.height));
+    return {frame.width < 1 || frame.height < 1 ? "zero_size" : "too_large",
+            "width/height: expected each in 1.." + std::to_string(kMaxSide) + ", given " + size};
   }
-  if ((is_422(frame.encoding) || frame.encoding == Encoding::kNv12) && frame.width % 2 != 0) {
-    throw InputError("width: expected an even width for " + enc +
-                     " (two pixels share U and V), given " + std::to_string(frame.width));
+  const Chroma chroma = chroma_of(frame.encoding);
+  if (chroma != Chroma::kFull && frame.width % 2 != 0) {
+    return {"odd_size", "width: expected an even width for " + enc +
+                            " (two pixels share U and V), given " + std::to_string(frame.width)};
   }
-  if (frame.encoding == Encoding::kNv12 && frame.height % 2 != 0) {
-    throw InputError("height: expected an even height for nv12 (two rows share U and V), given " +
-                     std::to_string(frame.height));
+  if (chroma == Chroma::k420 && frame.height % 2 != 0) {
+    return {"odd_size", "height: expected an even height for " + enc +
+                            " (two rows share U and V), given " + std::to_string(frame.height)};
   }
   const std::int64_t row = static_cast<std::int64_t>(frame.width) * bytes_per_pixel(frame.encoding);
   if (frame.step == 0) frame.step = row;
   if (frame.step < row) {
-    throw InputError("step: expected at least width x bytes per pixel = " + std::to_string(row) +
-                     " bytes for " + std::to_string(frame.width) + " px of " + enc + ", given " +
-                     std::to_string(frame.step));
+    return {"bad_step", "step: expected at least width x bytes per pixel = " +
+                            std::to_string(row) + " bytes for " + std::to_string(frame.width) +
+                            " px of " + enc + ", given " + std::to_string(frame.step)};
   }
   if (frame.step > (std::int64_t{1} << 20)) {
-    throw InputError("step: expected at most 1048576 bytes per row, given " +
-                     std::to_string(frame.step));
+    return {"bad_step",
+            "step: expected at most 1048576 bytes per row, given " + std::to_string(frame.step)};
   }
   if (frame.data == nullptr) {
-    throw InputError("image: expected a buffer, given a null pointer");
+    return {"no_data", "image: expected a buffer, given a null pointer"};
   }
   const std::size_t needed = required_bytes(frame);
   if (frame.size < needed) {
-    const int rows = frame.height + (frame.encoding == Encoding::kNv12 ? frame.height / 2 : 0);
-    throw InputError("image: expected at least " + std::to_string(needed) + " bytes (" +
-                     std::to_string(rows) + " rows " + std::to_string(frame.step) +
-                     " bytes apart for a " + std::to_string(frame.width) + "x" +
-                     std::to_string(frame.height) + " " + enc + " frame), given " +
-                     std::to_string(frame.size));
+    const int rows = frame.height + (chroma == Chroma::k420 ? frame.height / 2 : 0);
+    return {"short_data", "image: expected at least " + std::to_string(needed) + " bytes (" +
+                              std::to_string(rows) + " rows " + std::to_string(frame.step) +
+                              " bytes apart for a " + size + " " + enc + " frame), given " +
+                              std::to_string(frame.size)};
   }
+  return {};
+}
+
+Frame checked_frame(Frame frame) {
+  if (const FrameProblem problem = frame_problem(frame)) throw InputError(problem.message);
   return frame;
 }
 

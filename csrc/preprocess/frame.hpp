@@ -32,8 +32,20 @@ struct Tensor {
 // Bytes a frame must provide: every row up to the last pixel of the last row (both planes).
 std::size_t required_bytes(const Frame& frame);
 
-// Validates the frame (sizes, step, 4:2:2 and 4:2:0 parity, buffer size) and returns it with
-// step filled in. Throws InputError naming the field, expected and given.
+// Why a frame cannot be read: a short reason for drop counters ("zero_size", "too_large",
+// "odd_size", "bad_step", "no_data", "short_data") and a message naming the field, what was
+// expected and what was given; a null reason when the frame is fine.
+struct FrameProblem {
+  const char* reason = nullptr;
+  std::string message;
+  explicit operator bool() const noexcept { return reason != nullptr; }
+};
+
+// The one frame rule of trtpipe (sizes, step, 4:2:2 and 4:2:0 parity, buffer size), for every
+// frame source: arrays, camera bytes, ROS messages. Fills in a step of 0 (tightly packed).
+FrameProblem frame_problem(Frame& frame);
+
+// frame_problem as an InputError; returns the frame with its step filled in.
 Frame checked_frame(Frame frame);
 
 // Validates the output tensor against the options (rank, shape, dtype, contiguity, batch slot).

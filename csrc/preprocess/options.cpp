@@ -1,6 +1,7 @@
 #include "preprocess/options.hpp"
 
 #include <cmath>
+#include <iterator>
 #include <sstream>
 #include <utility>
 
@@ -9,17 +10,26 @@
 namespace trtpipe::preprocess {
 namespace {
 
-struct Named {
-  const char* name;
-  Encoding encoding;
+// The first name of an encoding is its canonical one (what encoding_name gives).
+constexpr EncodingInfo kEncodings[] = {
+    {"rgb8", Encoding::kRgb8, 3, Chroma::kFull},
+    {"bgr8", Encoding::kBgr8, 3, Chroma::kFull},
+    {"rgba8", Encoding::kRgba8, 4, Chroma::kFull},
+    {"bgra8", Encoding::kBgra8, 4, Chroma::kFull},
+    {"mono8", Encoding::kMono8, 1, Chroma::kFull},
+    {"yuv422", Encoding::kUyvy, 2, Chroma::k422},
+    {"uyvy", Encoding::kUyvy, 2, Chroma::k422},
+    {"yuv422_yuy2", Encoding::kYuyv, 2, Chroma::k422},
+    {"yuyv", Encoding::kYuyv, 2, Chroma::k422},
+    {"nv12", Encoding::kNv12, 1, Chroma::k420},
 };
 
-constexpr Named kEncodings[] = {
-    {"rgb8", Encoding::kRgb8},   {"bgr8", Encoding::kBgr8},        {"rgba8", Encoding::kRgba8},
-    {"bgra8", Encoding::kBgra8}, {"mono8", Encoding::kMono8},      {"yuv422", Encoding::kUyvy},
-    {"uyvy", Encoding::kUyvy},   {"yuv422_yuy2", Encoding::kYuyv}, {"yuyv", Encoding::kYuyv},
-    {"nv12", Encoding::kNv12},
-};
+const EncodingInfo& info_of(Encoding encoding) noexcept {
+  for (const EncodingInfo& entry : kEncodings) {
+    if (entry.encoding == encoding) return entry;
+  }
+  return kEncodings[0];  // unreachable: every Encoding has an entry
+}
 
 std::string join(const std::vector<std::string>& names) {
   std::string out;
@@ -51,46 +61,41 @@ std::string number(double value) {
 
 }  // namespace
 
+const std::vector<EncodingInfo>& encoding_table() {
+  static const std::vector<EncodingInfo> table(std::begin(kEncodings), std::end(kEncodings));
+  return table;
+}
+
+const char* chroma_name(Chroma chroma) noexcept {
+  switch (chroma) {
+    case Chroma::k422: return "4:2:2";
+    case Chroma::k420: return "4:2:0";
+    case Chroma::kFull: break;
+  }
+  return "full";
+}
+
+Chroma chroma_of(Encoding encoding) noexcept { return info_of(encoding).chroma; }
+
 const std::vector<std::string>& encoding_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;
-    for (const Named& entry : kEncodings) out.emplace_back(entry.name);
+    for (const EncodingInfo& entry : kEncodings) out.emplace_back(entry.name);
     return out;
   }();
   return names;
 }
 
 Encoding parse_encoding(const std::string& name, const std::string& field) {
-  for (const Named& entry : kEncodings) {
+  for (const EncodingInfo& entry : kEncodings) {
     if (name == entry.name) return entry.encoding;
   }
   bad_choice(field, encoding_names(), name);
 }
 
-const char* encoding_name(Encoding encoding) noexcept {
-  for (const Named& entry : kEncodings) {
-    if (entry.encoding == encoding) return entry.name;
-  }
-  return "?";
-}
+const char* encoding_name(Encoding encoding) noexcept { return info_of(encoding).name; }
 
-int bytes_per_pixel(Encoding encoding) noexcept {
-  switch (encoding) {
-    case Encoding::kRgb8:
-    case Encoding::kBgr8:
-      return 3;
-    case Encoding::kRgba8:
-    case Encoding::kBgra8:
-      return 4;
-    case Encoding::kUyvy:
-    case Encoding::kYuyv:
-      return 2;
-    case Encoding::kMono8:
-    case Encoding::kNv12:
-      return 1;
-  }
-  return 1;
-}
+int bytes_per_pixel(Encoding encoding) noexcept { return info_of(encoding).bytes_per_pixel; }
 
 Layout parse_layout(const std::string& name) {
   return choose<Layout>("layout", name, {{"NCHW", Layout::kNCHW}, {"NHWC", Layout::kNHWC}});

@@ -24,6 +24,22 @@ enum class DType : int { kFloat32 = 0, kFloat16 = 1 };
 enum class Resize : int { kLetterbox = 0, kStretch = 1 };
 enum class Interpolation : int { kBilinear = 0, kNearest = 1 };
 
+// How an encoding samples colour: every pixel, pairs of pixels along a row (4:2:2), or 2x2
+// blocks (4:2:0, a second plane of half-height rows).
+enum class Chroma : int { kFull = 0, k422 = 1, k420 = 2 };
+
+// One accepted encoding name (aliases have entries of their own) and the facts every reader of
+// camera bytes needs: the one table of them (options.cpp), which Python reads through _core.
+struct EncodingInfo {
+  const char* name;
+  Encoding encoding;
+  int bytes_per_pixel;  // in a row (for the Y plane of nv12: 1)
+  Chroma chroma;
+};
+const std::vector<EncodingInfo>& encoding_table();
+const char* chroma_name(Chroma chroma) noexcept;  // "full", "4:2:2", "4:2:0"
+Chroma chroma_of(Encoding encoding) noexcept;
+
 // Every accepted encoding name, aliases included.
 const std::vector<std::string>& encoding_names();
 // Throws InputError naming `field` for an unknown name.

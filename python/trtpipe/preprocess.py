@@ -29,11 +29,14 @@ from trtpipe.memory import DevicePool, PinnedPool
 
 logger = logging.getLogger(__name__)
 
-ENCODINGS: tuple[str, ...] = tuple(_core.preprocess_encodings())
-
+# The encodings _core reads, from its one table of them (csrc/preprocess/options.cpp).
+_ENCODING_TABLE: tuple[dict, ...] = tuple(_core.encoding_table())
+ENCODINGS: tuple[str, ...] = tuple(e["name"] for e in _ENCODING_TABLE)
 # Bytes per pixel of the packed encodings, and the 4:2:2 names (2 bytes a pixel, in pairs).
-PACKED_CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
-YUV422 = ("yuv422", "uyvy", "yuv422_yuy2", "yuyv")
+PACKED_CHANNELS = {
+    e["name"]: e["bytes_per_pixel"] for e in _ENCODING_TABLE if e["chroma"] == "full"
+}
+YUV422 = tuple(e["name"] for e in _ENCODING_TABLE if e["chroma"] == "4:2:2")
 _DEFAULT_BY_CHANNELS = {1: "mono8", 3: "bgr8", 4: "bgra8"}
 _FLOAT_TYPESTR = {"<f4": "float32", "<f2": "float16"}
 _NUMPY_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float16): "float16"}

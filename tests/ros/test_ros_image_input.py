@@ -24,12 +24,14 @@ def _msg(encoding="rgb8", width=6, height=4, step=None, data=None, bpp=3):
     ("fields", "reason", "field"),
     [
         ({"encoding": "32FC1"}, "unknown_encoding", "encoding"),
-        ({"width": 0}, "zero_size", "width x height"),
-        ({"height": 0, "data": b""}, "zero_size", "width x height"),
+        ({"width": 0}, "zero_size", "width/height"),
+        ({"height": 0, "data": b""}, "zero_size", "width/height"),
+        ({"width": 65535, "height": 1, "step": 3 * 65535}, "too_large", "width/height"),
         ({"step": 17}, "bad_step", "step"),
-        ({"data": bytes(4 * 18 - 1)}, "short_data", "data"),
-        ({"encoding": "yuyv", "width": 5, "step": 10, "bpp": 2}, "odd_size", "width x height"),
-        ({"encoding": "nv12", "height": 4, "step": 6, "data": bytes(6 * 4)}, "short_data", "data"),
+        ({"data": bytes(3 * 18 + 17)}, "short_data", "image"),
+        ({"encoding": "yuyv", "width": 5, "step": 10, "bpp": 2}, "odd_size", "width"),
+        ({"encoding": "nv12", "height": 3, "step": 6, "data": bytes(6 * 5)}, "odd_size", "height"),
+        ({"encoding": "nv12", "height": 4, "step": 6, "data": bytes(6 * 4)}, "short_data", "image"),
     ],
 )
 def test_bad_messages_are_rejected_with_a_reason(fields, reason, field):
@@ -76,9 +78,33 @@ def test_compressed_png_decodes_to_rgb_and_garbage_is_rejected():
 
 def test_validated_encodings_are_the_ones_the_preprocessing_reads():
     preprocess = pytest.importorskip("trtpipe.preprocess")
-    from trtpipe.ros.image_input import BYTES_PER_PIXEL
+    accepted = []
+    for encoding in (*preprocess.ENCODINGS, "rgb16", "32FC1"):
+        try:
+            raw_frame(_msg(encoding, 4, 4, step=16, data=bytes(16 * 6)))
+            accepted.append(encoding)
+        except FrameRejected as exc:
+            assert exc.reason == "unknown_encoding", (encoding, exc)
+    assert accepted == list(preprocess.ENCODINGS)
 
-    assert set(BYTES_PER_PIXEL) == set(preprocess.ENCODINGS)
+
+def test_the_last_row_needs_no_padding_as_for_every_frame_input():
+    """The one size rule: rows step bytes apart, the last one ending at its last pixel."""
+    preprocess = pytest.importorskip("trtpipe.preprocess")
+    rng = np.random.default_rng(4)
+    pixels = rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    padded = np.concatenate([pixels.reshape(6, -1), np.zeros((6, 9), np.uint8)], axis=1)
+    data = padded.tobytes()[:-9]  # 5 rows of 24 bytes, then the last row's 15
+    frame = raw_frame(_msg("rgb8", 5, 6, step=24, data=data))
+    np.testing.assert_array_equal(frame.as_array(), pixels)
+    pre = preprocess.Preprocessor(size=(16, 16), device="cpu")
+    out = pre.empty()
+    pre(frame.data, out, "rgb8", width=5, height=6, step=24)  # the preprocessing agrees
+    with pytest.raises(FrameRejected, match="given 134") as info:
+        raw_frame(_msg("rgb8", 5, 6, step=24, data=data[:-1]))
+    assert info.value.reason == "short_data"
+    with pytest.raises(InputError, match="given 134"):
+        pre(data[:-1], out, "rgb8", width=5, height=6, step=24)
 
 
 def test_a_validated_frame_preprocesses_like_the_same_pixels_as_an_array():

@@ -13,11 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from trtpipe import _core
 from trtpipe.errors import InputError
 from trtpipe.preprocess import PACKED_CHANNELS as PACKED
-from trtpipe.preprocess import YUV422
-
-BYTES_PER_PIXEL = {**PACKED, **dict.fromkeys(YUV422, 2), "nv12": 1}
 
 
 class FrameRejected(InputError):
@@ -41,43 +39,22 @@ class RawFrame:
         if self.encoding not in PACKED:
             raise InputError(f"encoding: expected one of {sorted(PACKED)}, given {self.encoding!r}")
         bpp = PACKED[self.encoding]
-        rows = np.frombuffer(self.data, dtype=np.uint8, count=self.height * self.step)
-        pixels = rows.reshape(self.height, self.step)[:, : self.width * bpp]
-        return pixels.reshape(self.height, self.width, bpp) if bpp > 1 else pixels
+        # strided over the message's bytes: the last row needs no padding after its pixels
+        if bpp == 1:
+            return np.ndarray((self.height, self.width), np.uint8, self.data, 0, (self.step, 1))
+        shape, strides = (self.height, self.width, bpp), (self.step, bpp, 1)
+        return np.ndarray(shape, np.uint8, self.data, 0, strides)
 
 
 def raw_frame(msg: Any) -> RawFrame:
     """Validate a ``sensor_msgs/Image`` and view its pixels; raises :class:`FrameRejected`."""
     encoding = str(msg.encoding).lower()
-    width, height, step = int(msg.width), int(msg.height), int(msg.step)
-    if encoding not in BYTES_PER_PIXEL:
-        raise FrameRejected(
-            "unknown_encoding",
-            f"encoding: expected one of {sorted(BYTES_PER_PIXEL)}, given {msg.encoding!r}",
-        )
-    if width == 0 or height == 0:
-        raise FrameRejected(
-            "zero_size", f"width x height: expected a non-empty image, given {width}x{height}"
-        )
-    bpp = BYTES_PER_PIXEL[encoding]
-    if step < width * bpp:
-        raise FrameRejected(
-            "bad_step",
-            f"step: expected >= width x {bpp} = {width * bpp} bytes for {encoding}, given {step}",
-        )
-    subsampled = encoding == "nv12" or encoding in YUV422
-    if subsampled and (width % 2 or (encoding == "nv12" and height % 2)):
-        raise FrameRejected(
-            "odd_size",
-            f"width x height: expected even dimensions for {encoding}, given {width}x{height}",
-        )
-    rows = height * 3 // 2 if encoding == "nv12" else height  # nv12: Y plane + half-height UV
+    width, height = int(msg.width), int(msg.height)
     data = memoryview(msg.data).cast("B")
-    if data.nbytes < rows * step:
-        what = "height x 3/2 x step" if encoding == "nv12" else "height x step"
-        raise FrameRejected(
-            "short_data", f"data: expected >= {what} = {rows * step} bytes, given {data.nbytes}"
-        )
+    # the one frame rule, _core's, as every other frame input applies it
+    reason, message, step = _core.frame_problem(encoding, width, height, int(msg.step), data.nbytes)
+    if reason is not None:
+        raise FrameRejected(reason, message)
     return RawFrame(data=data, width=width, height=height, step=step, encoding=encoding)
 
 
