@@ -61,13 +61,19 @@ class Engine(abc.ABC):
     #: short backend name: "tensorrt", "onnxruntime" or "torch"
     backend: str = ""
 
-    @property
-    @abc.abstractmethod
-    def inputs(self) -> list[TensorInfo]: ...
+    # what a backend sets when it loads its model; read through the properties below
+    _inputs: list[TensorInfo]
+    _outputs: list[TensorInfo]
 
     @property
-    @abc.abstractmethod
-    def outputs(self) -> list[TensorInfo]: ...
+    def inputs(self) -> list[TensorInfo]:
+        """The model's inputs, in argument order (a copy)."""
+        return list(self._inputs)
+
+    @property
+    def outputs(self) -> list[TensorInfo]:
+        """The model's outputs, in output order (a copy)."""
+        return list(self._outputs)
 
     @property
     def device(self) -> str:

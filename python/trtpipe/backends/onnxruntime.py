@@ -115,14 +115,6 @@ class OnnxRuntimeEngine(Engine):
         log.debug("onnxruntime session on %s with providers %s", self.device, used)
 
     @property
-    def inputs(self) -> list[TensorInfo]:
-        return list(self._inputs)
-
-    @property
-    def outputs(self) -> list[TensorInfo]:
-        return list(self._outputs)
-
-    @property
     def device(self) -> str:
         return "cpu" if self._device_kind == "cpu" else f"cuda:{self._device_index}"
 

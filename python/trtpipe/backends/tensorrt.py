@@ -266,14 +266,6 @@ class TensorRTEngine(Engine):
         )
 
     @property
-    def inputs(self) -> list[TensorInfo]:
-        return list(self._inputs)
-
-    @property
-    def outputs(self) -> list[TensorInfo]:
-        return list(self._outputs)
-
-    @property
     def profiles(self) -> list[Profile]:
         return list(self._profiles)
 

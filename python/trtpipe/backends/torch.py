@@ -273,14 +273,6 @@ class TorchEngine(Engine):
     # -- Engine interface ----------------------------------------------------------------------
 
     @property
-    def inputs(self) -> list[TensorInfo]:
-        return list(self._inputs)
-
-    @property
-    def outputs(self) -> list[TensorInfo]:
-        return list(self._outputs)
-
-    @property
     def device(self) -> str:
         return str(self._device)
 
