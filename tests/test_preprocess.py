@@ -325,7 +325,7 @@ def test_bad_outputs_raise_input_error_naming_the_field():
 
 
 def test_stream_handles_from_ints_torch_and_cupy_style_objects():
-    from trtpipe.preprocess import _stream_handle
+    from trtpipe.arrays import stream_handle
 
     class TorchLike:
         cuda_stream = 0x1234
@@ -333,13 +333,13 @@ def test_stream_handles_from_ints_torch_and_cupy_style_objects():
     class CupyLike:
         ptr = 0x5678
 
-    assert _stream_handle(0) == 0
-    assert _stream_handle(None) == 0
-    assert _stream_handle(np.uint64(7)) == 7
-    assert _stream_handle(TorchLike()) == 0x1234
-    assert _stream_handle(CupyLike()) == 0x5678
+    assert stream_handle(0) == 0
+    assert stream_handle(None) == 0
+    assert stream_handle(np.uint64(7)) == 7
+    assert stream_handle(TorchLike()) == 0x1234
+    assert stream_handle(CupyLike()) == 0x5678
     with bad(r"stream: expected a cudaStream_t as int, a torch.cuda.Stream or a CuPy stream"):
-        _stream_handle("default")
+        stream_handle("default")
 
 
 def test_bad_options_raise_input_error_naming_the_field():

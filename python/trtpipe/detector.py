@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from trtpipe.arrays import stream_handle
 from trtpipe.backends.base import Engine, ModelStep, PendingResult, TensorInfo
 from trtpipe.decode.common import DecodeOptions
 from trtpipe.decode.detections import Detections
@@ -34,7 +35,7 @@ from trtpipe.errors import EngineError, InputError
 from trtpipe.frame_pipeline import FramePipeline
 from trtpipe.model_metadata import class_names, image_size, onnx_metadata
 from trtpipe.monitor import PerformanceMonitor
-from trtpipe.preprocess import Preprocessor, _stream_handle
+from trtpipe.preprocess import Preprocessor
 from trtpipe.stage_events import StageEventRing, cuda_event_source
 
 log = logging.getLogger(__name__)
@@ -220,7 +221,7 @@ class Detector:
             self._current_stream = self._pipeline.current_stream
             source = cuda_event_source(device, 0)
         else:
-            source = cuda_event_source(device, _stream_handle(self._stream))
+            source = cuda_event_source(device, stream_handle(self._stream))
             if source is not None and not hasattr(self.engine, "stream"):
                 # the engine enqueues on streams of its own, which events here cannot bracket
                 log.debug("GPU time of preprocessing only: %s has its own streams", self.backend)

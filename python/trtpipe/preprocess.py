@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import logging
 import operator
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -24,7 +23,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trtpipe import _core
-from trtpipe.errors import BackendUnavailableError, InputError
+from trtpipe.arrays import contiguous_strides, device_array, stream_handle
+from trtpipe.errors import InputError
 from trtpipe.memory import DevicePool, PinnedPool
 
 logger = logging.getLogger(__name__)
@@ -38,9 +38,7 @@ PACKED_CHANNELS = {
 }
 YUV422 = tuple(e["name"] for e in _ENCODING_TABLE if e["chroma"] == "4:2:2")
 _DEFAULT_BY_CHANNELS = {1: "mono8", 3: "bgr8", 4: "bgra8"}
-_FLOAT_TYPESTR = {"<f4": "float32", "<f2": "float16"}
 _NUMPY_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float16): "float16"}
-_DLPACK_CUDA = (2, 13)  # kDLCUDA, kDLCUDAManaged
 _MAX_CACHED_SIZES = 64  # frame sizes whose Letterbox is kept
 _OWN_POOL_MAX = 1 << 34  # the preprocessor's own output pool: room for any batch of inputs
 
@@ -180,60 +178,15 @@ def _int_arg(field: str, value: Any) -> int:
     raise InputError(f"{field}: expected an int, given {type(value).__name__} {value!r}")
 
 
-def _cuda_interface(obj: Any) -> dict[str, Any] | None:
-    """__cuda_array_interface__ of obj, or of a DLPack CUDA tensor seen through CuPy/PyTorch."""
-    cai = getattr(obj, "__cuda_array_interface__", None)
-    if cai is not None:
-        return cai
-    device = getattr(obj, "__dlpack_device__", None)
-    if device is None or isinstance(obj, np.ndarray) or device()[0] not in _DLPACK_CUDA:
-        return None
-    for module in ("cupy", "torch.utils.dlpack"):
-        try:
-            lib = __import__(module, fromlist=["from_dlpack"])
-        except ImportError:
-            continue
-        # Zero-copy view; the producer keeps ownership of the memory.
-        return lib.from_dlpack(obj).__cuda_array_interface__
-    raise BackendUnavailableError(
-        "a DLPack CUDA tensor without __cuda_array_interface__ needs CuPy or PyTorch to be read"
-    )
-
-
 def _device_array(obj: Any) -> tuple[int, list[int], list[int], int] | None:
     """(address, shape, byte strides, producer stream) of a uint8 GPU array, or None for an
-    object that is not one. PyTorch CUDA tensors are read through their own accessors, which
-    cost a fraction of building their ``__cuda_array_interface__``."""
-    torch = sys.modules.get("torch")
-    if torch is not None and type(obj) is torch.Tensor and obj.is_cuda:
-        if obj.dtype != torch.uint8:
-            raise InputError(f"image: expected a uint8 GPU array, given a {obj.dtype} tensor")
-        # uint8: element strides are byte strides; work on the tensor's stream is ordered by
-        # the caller's choice of stream, as for its __cuda_array_interface__ (no "stream")
-        return obj.data_ptr(), list(obj.shape), list(obj.stride()), 0
-    cai = _cuda_interface(obj)
-    if cai is None:
+    object that is not one."""
+    view = device_array(obj, "image", torch_accessors=True)
+    if view is None:
         return None
-    if cai["typestr"] not in ("|u1", "<u1"):
-        raise InputError(f"image: expected a uint8 GPU array, given typestr {cai['typestr']}")
-    shape, strides = _shape_strides(cai, 1)
-    return int(cai["data"][0]), shape, strides, _cai_stream(cai)
-
-
-def _cai_stream(cai: dict[str, Any]) -> int:
-    stream = cai.get("stream")
-    return int(stream) if stream else 0
-
-
-def _shape_strides(cai: dict[str, Any], itemsize: int) -> tuple[list[int], list[int]]:
-    shape = [int(n) for n in cai["shape"]]
-    strides = cai.get("strides")
-    if strides is None:
-        strides, running = [], itemsize
-        for n in reversed(shape):
-            strides.insert(0, running)
-            running *= n
-    return shape, [int(s) for s in strides]
+    if view.dtype != np.uint8:
+        raise InputError(f"image: expected a uint8 GPU array, given {view.dtype}")
+    return view.address, view.shape, view.strides, view.stream
 
 
 def _raw_frame(
@@ -348,7 +301,7 @@ def locate_frame(
     if located is not None:
         address, shape, strides, stream = located
         if width is not None or height is not None:
-            contiguous = _shape_strides({"shape": shape}, 1)[1] == strides
+            contiguous = contiguous_strides(shape, 1) == strides
             if not contiguous:
                 raise InputError(
                     "image: expected a C-contiguous buffer when width/height are given, "
@@ -403,36 +356,16 @@ def _output(out: Any) -> PreparedOutput:
             )
         dtype = _NUMPY_DTYPES.get(out.dtype) or out.dtype.name
         return PreparedOutput(out, list(out.shape), list(out.strides), dtype, False, 0)
-    cai = _cuda_interface(out)
-    if cai is not None:
-        typestr = cai["typestr"]
-        dtype = _FLOAT_TYPESTR.get(typestr, f"typestr {typestr}")
-        if cai["data"][1]:
+    view = device_array(out, "out")
+    if view is not None:
+        if view.readonly:
             raise InputError("out: expected a writable GPU array, given a read-only one")
-        itemsize = int(typestr[2:]) if typestr[2:].isdigit() else 1
-        shape, strides = _shape_strides(cai, itemsize)
-        return PreparedOutput(int(cai["data"][0]), shape, strides, dtype, True, _cai_stream(cai))
+        dtype = _NUMPY_DTYPES.get(view.dtype) or f"typestr {view.dtype.str}"
+        return PreparedOutput(view.address, view.shape, view.strides, dtype, True, view.stream)
     raise InputError(
         "out: expected a NumPy array or a GPU array (__cuda_array_interface__ or DLPack), "
         f"given {type(out).__name__}"
     )
-
-
-def _stream_handle(stream: Any) -> int:
-    """A cudaStream_t from an int, a torch.cuda.Stream (.cuda_stream) or a CuPy stream (.ptr)."""
-    handle = stream
-    for attribute in ("cuda_stream", "ptr"):
-        if hasattr(stream, attribute):
-            handle = getattr(stream, attribute)
-            break
-    if handle is None:
-        return 0
-    if isinstance(handle, bool) or not isinstance(handle, (int, np.integer)):
-        raise InputError(
-            "stream: expected a cudaStream_t as int, a torch.cuda.Stream or a CuPy stream, "
-            f"given {type(stream).__name__}"
-        )
-    return int(handle)
 
 
 def _dtype_name(dtype: Any) -> str:
@@ -642,7 +575,7 @@ class Preprocessor:
                 target.strides,
                 target.dtype,
                 batch_index,
-                _stream_handle(stream),
+                stream_handle(stream),
                 frame.stream,
                 target.stream,
             )
@@ -734,7 +667,7 @@ class Preprocessor:
             target.shape,
             target.strides,
             target.dtype,
-            _stream_handle(stream),
+            stream_handle(stream),
             iterations,  # _core checks it is an int
         )
         del keep

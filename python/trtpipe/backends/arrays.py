@@ -14,50 +14,25 @@ from typing import Any
 
 import numpy as np
 
+from trtpipe.arrays import DLPACK_CUDA_HOST, device_array, is_device_array, numpy_dtype
 from trtpipe.backends.base import TensorInfo
 from trtpipe.errors import InputError
-
-# DLPack device types (dlpack.h DLDeviceType) that live in GPU memory.
-_DLPACK_CUDA_DEVICES = {2, 13}  # kDLCUDA, kDLCUDAManaged
-_DLPACK_CUDA_HOST = 3  # kDLCUDAHost: pinned host memory, readable by NumPy
-
-
-def is_device_array(value: Any) -> bool:
-    """True for arrays in GPU memory (CUDA array interface, or DLPack on a CUDA device)."""
-    if isinstance(value, np.ndarray):
-        return False
-    if hasattr(value, "__cuda_array_interface__"):
-        return True
-    device = getattr(value, "__dlpack_device__", None)
-    if device is not None:
-        return int(device()[0]) in _DLPACK_CUDA_DEVICES
-    return False
 
 
 def array_shape_dtype(value: Any) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype of a host or device array without copying it."""
-    if type(value).__module__.startswith("torch"):
-        # torch.float32 -> "float32"; types NumPy lacks (bfloat16) raise InputError below.
-        try:
-            return tuple(int(d) for d in value.shape), np.dtype(
-                str(value.dtype).removeprefix("torch.")
-            )
-        except TypeError as exc:
-            raise InputError(f"input array: dtype {value.dtype} has no NumPy equivalent") from exc
-    cai = getattr(value, "__cuda_array_interface__", None)
-    if cai is not None:
-        return tuple(int(d) for d in cai["shape"]), np.dtype(cai["typestr"])
-    if is_device_array(value):
-        import torch  # a DLPack-only GPU array: PyTorch reads its header without a copy
-
-        return array_shape_dtype(torch.from_dlpack(value))
+    view = device_array(value, "input array", torch_accessors=True)
+    if view is not None:
+        return tuple(view.shape), view.dtype
+    if type(value).__module__.startswith("torch"):  # a CPU tensor
+        return tuple(int(d) for d in value.shape), numpy_dtype("input array", value.dtype)
     shape = getattr(value, "shape", None)
     dtype = getattr(value, "dtype", None)
     if shape is not None and dtype is not None:
         try:
             return tuple(int(d) for d in shape), np.dtype(dtype)
         except TypeError:
-            pass  # e.g. a torch.dtype: fall through to a NumPy view
+            pass  # a dtype NumPy has no name for: fall through to a NumPy view
     array = np.asarray(value)
     return array.shape, array.dtype
 
@@ -66,7 +41,7 @@ def to_host(value: Any, name: str) -> np.ndarray:
     """A NumPy array of ``value``; GPU arrays are copied to the host through PyTorch or CuPy."""
     if not is_device_array(value):
         device = getattr(value, "__dlpack_device__", None)
-        if device is not None and int(device()[0]) == _DLPACK_CUDA_HOST:
+        if device is not None and int(device()[0]) == DLPACK_CUDA_HOST:
             return np.from_dlpack(value)
         return np.asarray(value)
     for module_name in ("torch", "cupy"):

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from trtpipe.backends.arrays import array_shape_dtype, check_inputs, is_device_array, to_host
+from trtpipe.arrays import device_array, is_device_array
+from trtpipe.backends.arrays import check_inputs, to_host
 from trtpipe.backends.base import Engine, TensorInfo
 from trtpipe.errors import BackendUnavailableError, EngineError, InputError
 
@@ -157,26 +158,8 @@ class OnnxRuntimeEngine(Engine):
 
 def _device_pointer(value: Any) -> tuple[int, tuple[int, ...], np.dtype]:
     """Device pointer, shape and dtype of a contiguous GPU array."""
-    cai = getattr(value, "__cuda_array_interface__", None)
-    if cai is None:
-        # A DLPack-only array: PyTorch reads it without a copy and gives the interface.
-        import torch
-
-        value = torch.from_dlpack(value)
-        cai = value.__cuda_array_interface__
-    shape, dtype = array_shape_dtype(value)
-    strides = cai.get("strides")
-    if strides is not None and tuple(strides) != _contiguous_strides(shape, dtype.itemsize):
-        raise InputError(
-            f"input array: expected a C-contiguous GPU array, given strides {tuple(strides)}"
-        )
-    return int(cai["data"][0]), shape, dtype
-
-
-def _contiguous_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
-    strides = []
-    step = itemsize
-    for dim in reversed(shape):
-        strides.append(step)
-        step *= dim
-    return tuple(reversed(strides))
+    view = device_array(value, "input array")
+    if view is None or not view.contiguous:
+        strides = None if view is None else tuple(view.strides)
+        raise InputError(f"input array: expected a C-contiguous GPU array, given strides {strides}")
+    return view.address, tuple(view.shape), view.dtype

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from trtpipe.backends.arrays import check_inputs, is_device_array
+from trtpipe.arrays import is_device_array
+from trtpipe.backends.arrays import check_inputs
 from trtpipe.backends.base import Engine, ModelStep, PendingResult, TensorInfo
 from trtpipe.errors import BackendUnavailableError, EngineError, InputError
 
