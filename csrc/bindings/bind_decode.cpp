@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -16,6 +17,7 @@
 #include "decode/compact_candidates.hpp"
 #include "decode/dense_head.hpp"
 #include "decode/nms.hpp"
+#include "decode/source_mapping.hpp"
 
 namespace py = pybind11;
 
@@ -201,6 +203,29 @@ py::tuple compact_candidates(const py::array& records, std::int64_t count, doubl
   return detections_tuple(detected);
 }
 
+// A copy of float32 or float64 boxes (..., 4) mapped to source pixels.
+template <typename T>
+py::array mapped_copy(const py::array& boxes, const decode::SourceMapping& mapping) {
+  py::array_t<T> out(boxes.request().shape);
+  auto source = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(boxes);
+  std::copy(source.data(), source.data() + source.size(), out.mutable_data());
+  decode::boxes_to_source(out.mutable_data(), static_cast<std::size_t>(out.size() / 4), mapping);
+  return std::move(out);
+}
+
+py::array boxes_to_source(const py::array& boxes, const py::object& letterbox) {
+  if (boxes.ndim() == 0 || boxes.shape(boxes.ndim() - 1) != 4) {
+    std::string shape;
+    for (py::ssize_t i = 0; i < boxes.ndim(); ++i) {
+      shape += (i ? ", " : "") + std::to_string(boxes.shape(i));
+    }
+    throw InputError("boxes_xyxy: expected shape (..., 4), given (" + shape + ")");
+  }
+  const decode::SourceMapping mapping = mapping_of(letterbox);
+  if (boxes.dtype().is(py::dtype::of<double>())) return mapped_copy<double>(boxes, mapping);
+  return mapped_copy<float>(boxes, mapping);  // float32, and anything else as float32
+}
+
 }  // namespace
 
 void bind_decode(py::module_& m) {
@@ -225,6 +250,10 @@ void bind_decode(py::module_& m) {
         "The first `count` rows of float32 (N, 8) candidate records (cx, cy, w, h, score, and\n"
         "the int32 bits of anchor and class, as a GPU head scan writes them, in any order) to\n"
         "detections, as dense_head decodes the same anchors: (boxes, scores, class ids).");
+  d.def("boxes_to_source", &boxes_to_source, py::arg("boxes"), py::arg("letterbox"),
+        "The letterbox inverse of boxes (..., 4) x1 y1 x2 y2 in network px: a float64 (for\n"
+        "float64 boxes) or float32 copy in source px, clipped to the image; `letterbox`:\n"
+        "(pad_x, pad_y, scale_x, scale_y, src_w, src_h).");
   d.def("nms", &nms, py::arg("boxes"), py::arg("scores"), py::arg("class_ids"),
         py::arg("iou_threshold"), py::arg("max_output") = -1,
         "Greedy NMS of float64 (N, 4) xyxy boxes (any strides), visited by descending score\n"

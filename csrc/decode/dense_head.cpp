@@ -5,13 +5,6 @@
 #include "decode/nms.hpp"
 
 namespace trtpipe::decode {
-namespace {
-
-inline double to_source(double v, double pad, double scale, double extent) {
-  return std::min(std::max((v - pad) / scale, 0.0), extent);
-}
-
-}  // namespace
 
 Detected decode_dense_head(const DenseHead& head, const DenseHeadOptions& options,
                            const SourceMapping& mapping) {
@@ -34,14 +27,7 @@ Detected detections_of(const Candidates& found, const ScoreMatrix& boxes,
   out.class_ids.reserve(kept.size());
   for (std::int64_t k : kept) {
     const double* box = xyxy.data() + 4 * k;
-    for (int j = 0; j < 4; ++j) {
-      double v = box[j];
-      if (mapping.enabled) {
-        v = j % 2 == 0 ? to_source(v, mapping.pad_x, mapping.scale_x, mapping.src_w)
-                       : to_source(v, mapping.pad_y, mapping.scale_y, mapping.src_h);
-      }
-      out.boxes.push_back(static_cast<float>(v));
-    }
+    for (int j = 0; j < 4; ++j) out.boxes.push_back(static_cast<float>(to_source(mapping, j, box[j])));
     out.scores.push_back(found.score[static_cast<std::size_t>(k)]);
     out.class_ids.push_back(found.class_id[static_cast<std::size_t>(k)]);
   }

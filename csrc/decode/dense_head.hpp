@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "decode/candidates.hpp"
+#include "decode/source_mapping.hpp"
 
 namespace trtpipe::decode {
 
@@ -23,12 +24,6 @@ struct DenseHeadOptions {
   bool agnostic = false;       // NMS across classes
 };
 
-// Network pixels to source pixels, as a letterbox placed the image: (v - pad) / scale,
-// clipped to [0, source size]. Off: boxes stay in network pixels.
-struct SourceMapping {
-  bool enabled = false;
-  double pad_x = 0.0, pad_y = 0.0, scale_x = 1.0, scale_y = 1.0, src_w = 0.0, src_h = 0.0;
-};
 
 struct Detected {
   std::vector<float> boxes;  // count × 4, x1, y1, x2, y2

@@ -66,20 +66,14 @@ class Letterbox:
         return round(self.src_h * self.scale_y)
 
     def to_source(self, boxes_xyxy: np.ndarray) -> np.ndarray:
-        """Boxes (..., 4) x1 y1 x2 y2 in network px to source px, clipped to the image."""
-        boxes = _boxes(boxes_xyxy)
-        pad, scale, limit = self._to_source_terms
-        out = np.subtract(boxes, pad.astype(boxes.dtype, copy=False))
-        # whole-array ufuncs writing in place: a frame's boxes cost a few calls, not a few dozen
-        np.divide(out, scale.astype(boxes.dtype, copy=False), out=out)
-        np.maximum(out, 0, out=out)
-        np.minimum(out, limit.astype(boxes.dtype, copy=False), out=out)
-        return out
+        """Boxes (..., 4) x1 y1 x2 y2 in network px to source px, clipped to the image (_core's
+        letterbox inverse, the one the decoders map with)."""
+        return _core.decode.boxes_to_source(_boxes(boxes_xyxy), self.source_terms)
 
     @functools.cached_property
     def source_terms(self) -> tuple[float, float, float, float, float, float]:
-        """(pad_x, pad_y, scale_x, scale_y, src_w, src_h): what :meth:`to_source` computes
-        with, for the decoders that map boxes in _core."""
+        """(pad_x, pad_y, scale_x, scale_y, src_w, src_h): the terms of :meth:`to_source`, as
+        _core takes them."""
         return (
             float(self.pad_x),
             float(self.pad_y),
@@ -88,14 +82,6 @@ class Letterbox:
             float(self.src_w),
             float(self.src_h),
         )
-
-    @functools.cached_property
-    def _to_source_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per coordinate x1, y1, x2, y2: the padding, the scale and the image's extent."""
-        pad = np.array([self.pad_x, self.pad_y] * 2, np.float64)
-        scale = np.array([self.scale_x, self.scale_y] * 2, np.float64)
-        limit = np.array([self.src_w, self.src_h] * 2, np.float64)
-        return pad, scale, limit
 
     def to_network(self, boxes_xyxy: np.ndarray) -> np.ndarray:
         """Boxes (..., 4) x1 y1 x2 y2 in source px to network px."""
