@@ -294,15 +294,8 @@ def tensorrt_shaped(det: Any) -> Any:
     from trtpipe.backends.tensorrt import TensorRTEngine
     from trtpipe.detector import Detector
 
-    engine = det.engine
-    name = engine.inputs[0].name
-    graph = engine.captured_graph(name, det._input_shape())
-    tensors = [(name, True, graph.inputs[0].data_ptr(), list(graph.inputs[0].shape), "float32")]
-    for info, tensor in zip(engine.outputs, graph.outputs, strict=True):
-        dtype = str(tensor.dtype).removeprefix("torch.")
-        tensors.append((info.name, False, tensor.data_ptr(), list(tensor.shape), dtype))
-    model = _core_testing.GraphModel(graph.exec_handle(), tensors)
-    trt = TensorRTEngine.from_model(model, device=det.engine.device)
+    step = det.engine.model_step({det.engine.inputs[0].name: det._input_shape()})
+    trt = TensorRTEngine.from_model(_core_testing.GraphModel(step.native), device=det.engine.device)
     return Detector(trt, labels=det.labels, monitor=det.monitor)
 
 

@@ -231,13 +231,8 @@ def _tensorrt_shaped(torch_detector):
     from trtpipe.backends.tensorrt import TensorRTEngine
 
     engine = torch_detector.engine
-    name = engine.inputs[0].name
-    graph = engine.captured_graph(name, torch_detector._input_shape())
-    tensors = [(name, True, graph.inputs[0].data_ptr(), list(graph.inputs[0].shape), "float32")]
-    for info, tensor in zip(engine.outputs, graph.outputs, strict=True):
-        dtype = str(tensor.dtype).removeprefix("torch.")
-        tensors.append((info.name, False, tensor.data_ptr(), list(tensor.shape), dtype))
-    model = core_testing().GraphModel(graph.exec_handle(), tensors)
+    step = engine.model_step({engine.inputs[0].name: torch_detector._input_shape()})
+    model = core_testing().GraphModel(step.native)
     return TensorRTEngine.from_model(model, device="cuda:0"), model
 
 

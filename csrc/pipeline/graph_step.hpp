@@ -18,6 +18,7 @@ class GraphStep final : public ModelStep {
   const std::vector<StepTensor>& outputs() const noexcept override { return outputs_; }
   int device() const noexcept override { return device_; }
   void enqueue(cudaStream_t stream) override;
+  cudaGraphExec_t graph() const noexcept { return graph_; }
 
  private:
   cudaGraphExec_t graph_;

@@ -14,6 +14,7 @@
 #include "bindings/checked_args.hpp"
 #include "bindings/input_args.hpp"
 #include "engine/engine_runner.hpp"
+#include "pipeline/graph_step.hpp"
 #include "testing/bind_testing.hpp"
 #include "testing/graph_model.hpp"
 #include "testing/runner_bench.hpp"
@@ -79,6 +80,11 @@ void bind_engine_testing(py::module_& m) {
                  reinterpret_cast<cudaGraphExec_t>(graph_exec), std::move(described));
            }),
            py::arg("graph_exec"), py::arg("tensors"))
+      .def(py::init([](std::shared_ptr<pipeline::GraphStep> step) {
+             return std::make_shared<testing::GraphModel>(std::move(step));
+           }),
+           py::arg("step"),
+           "The graph of a GraphStep (e.g. a PyTorch engine's model_step().native).")
       .def("counters", [](const testing::GraphModel& model) {
         py::dict out;
         out["contexts"] = model.counters().contexts.load();

@@ -89,6 +89,25 @@ GraphModel::GraphModel(cudaGraphExec_t graph, std::vector<GraphTensor> tensors)
   }
 }
 
+namespace {
+
+std::vector<GraphTensor> tensors_of(const pipeline::GraphStep& step) {
+  std::vector<GraphTensor> tensors;
+  for (const auto* list : {&step.inputs(), &step.outputs()}) {
+    for (const pipeline::StepTensor& t : *list) {
+      tensors.push_back({TensorDesc{t.name, list == &step.inputs(), t.dtype, t.shape}, t.device});
+    }
+  }
+  return tensors;
+}
+
+}  // namespace
+
+GraphModel::GraphModel(std::shared_ptr<const pipeline::GraphStep> step)
+    : GraphModel(step ? step->graph() : nullptr, step ? tensors_of(*step) : std::vector<GraphTensor>{}) {
+  step_ = std::move(step);
+}
+
 std::vector<TensorDesc> GraphModel::io() const {
   std::vector<TensorDesc> io;
   for (const GraphTensor& tensor : tensors_) io.push_back(tensor.desc);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/engine_model.hpp"
+#include "pipeline/graph_step.hpp"
 
 namespace trtpipe::testing {
 
@@ -28,6 +29,8 @@ class GraphModel final : public EngineModel {
  public:
   // The graph and its tensors belong to their capturer, which must outlive the model.
   GraphModel(cudaGraphExec_t graph, std::vector<GraphTensor> tensors);
+  // The graph of a model step (e.g. a PyTorch engine's), the step kept alive with the model.
+  explicit GraphModel(std::shared_ptr<const pipeline::GraphStep> step);
   std::vector<TensorDesc> io() const override;
   int profile_count() const override { return 0; }
   ProfileShapes profile(int index) const override;
@@ -35,6 +38,7 @@ class GraphModel final : public EngineModel {
   const GraphModelCounters& counters() const noexcept { return *counters_; }
 
  private:
+  std::shared_ptr<const pipeline::GraphStep> step_;  // null when given a bare graph
   cudaGraphExec_t graph_;
   std::vector<GraphTensor> tensors_;
   std::shared_ptr<GraphModelCounters> counters_;
