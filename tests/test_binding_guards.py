@@ -98,6 +98,8 @@ CALLS: dict[str, dict[str, str]] = {
 }
 # Not ours: pybind11's hook for other extension modules, which needs a C++ type_info capsule.
 _NOT_CALLED = {"__init__", "__doc__", "__module__", "_pybind11_conduit_v1_"}
+# Python 3.12's names of the buffer protocol (called as "<buffer protocol>" where a class has it)
+_NOT_CALLED |= {"__buffer__", "__release_buffer__"}
 _CUDA_ONLY = {"DevicePool", "PinnedPool", "DeviceBuffer"}
 
 

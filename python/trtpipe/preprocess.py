@@ -171,7 +171,7 @@ def _device_array(obj: Any) -> tuple[int, list[int], list[int], int] | None:
     if view is None:
         return None
     if view.dtype != np.uint8:
-        raise InputError(f"image: expected a uint8 GPU array, given {view.dtype}")
+        raise InputError(f"image: expected a uint8 GPU array, given typestr {view.dtype.str}")
     return view.address, view.shape, view.strides, view.stream
 
 
