@@ -32,11 +32,11 @@ logger = logging.getLogger(__name__)
 # The encodings _core reads, from its one table of them (csrc/preprocess/options.cpp).
 _ENCODING_TABLE: tuple[dict, ...] = tuple(_core.encoding_table())
 ENCODINGS: tuple[str, ...] = tuple(e["name"] for e in _ENCODING_TABLE)
-# Bytes per pixel of the packed encodings, and the 4:2:2 names (2 bytes a pixel, in pairs).
+_ENCODING_INFO: dict[str, dict] = {e["name"]: e for e in _ENCODING_TABLE}
+# Bytes per pixel of the packed encodings (one pixel's colour in its own bytes).
 PACKED_CHANNELS = {
     e["name"]: e["bytes_per_pixel"] for e in _ENCODING_TABLE if e["chroma"] == "full"
 }
-YUV422 = tuple(e["name"] for e in _ENCODING_TABLE if e["chroma"] == "4:2:2")
 _DEFAULT_BY_CHANNELS = {1: "mono8", 3: "bgr8", 4: "bgra8"}
 _NUMPY_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float16): "float16"}
 _MAX_CACHED_SIZES = 64  # frame sizes whose Letterbox is kept
@@ -235,19 +235,18 @@ def _image_layout(
                 f"array, given None"
             )
     rows, cols = shape[0], shape[1]
-    if encoding == "nv12":
-        # OpenCV's layout: an (H * 3/2, W) array, the U V plane below the Y plane.
+    info = _ENCODING_INFO.get(encoding)
+    if info is None:
+        raise InputError(f"encoding: expected one of {', '.join(ENCODINGS)}, given {encoding!r}")
+    # OpenCV's layouts: (H, W, bytes per pixel), and for 4:2:0 an (H * 3/2, W) array, the
+    # chroma plane below the luma plane
+    width, height, want = cols, rows, info["bytes_per_pixel"]
+    if info["chroma"] == "4:2:0":
         if channels != 1 or rows % 3 != 0:
             raise InputError(
-                f"image: expected an (H * 3/2, W) array for nv12, given shape {tuple(shape)}"
+                f"image: expected an (H * 3/2, W) array for {encoding}, given shape {tuple(shape)}"
             )
-        width, height, want = cols, rows * 2 // 3, 1
-    elif encoding in YUV422:
-        width, height, want = cols, rows, 2  # OpenCV's layout: (H, W, 2)
-    elif encoding in PACKED_CHANNELS:
-        width, height, want = cols, rows, PACKED_CHANNELS[encoding]
-    else:
-        raise InputError(f"encoding: expected one of {', '.join(ENCODINGS)}, given {encoding!r}")
+        height = rows * 2 // 3
     if channels != want:
         raise InputError(
             f"image: expected {want} channel(s) per pixel for {encoding}, given an array of "

@@ -19,6 +19,7 @@ import numpy as np
 from trtpipe.backends.loader import BACKEND_HELP
 from trtpipe.errors import InputError
 from trtpipe.frames import FRAME_ENCODINGS, Frame, encode_frame, resize_nearest
+from trtpipe.preprocess import PACKED_CHANNELS
 
 log = logging.getLogger("trtpipe.bench")
 
@@ -129,7 +130,7 @@ def run_bench(model: str, spec: InputSpec, frames: int, warmup: int, backend: st
         sequential = frames / (time.perf_counter() - start)
     stages = _stage_table(monitor.snapshot())
 
-    packed = frame.encoding in ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
+    packed = frame.encoding in PACKED_CHANNELS
     image = frame.as_image() if packed else None
     pipelined = float("nan")
     if image is not None:
