@@ -83,10 +83,6 @@ class FramePipeline:
         scan = _scan_output(decoder, step.native.outputs, options)
         return cls(preprocessor, step, slots, scan, options)
 
-    @property
-    def output_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {t["name"]: tuple(t["shape"]) for t in self._native.outputs}
-
     def submit(
         self,
         image: Any,
