@@ -533,7 +533,15 @@ PIPELINE_CALLS: dict[str, dict[str, str]] = {
         "host_outputs": "obj.host_outputs(0)",
         **{
             name: f"obj.{name}"
-            for name in ("outputs", "scanning", "slots", "device", "stream", "pinned_pool")
+            for name in (
+                "outputs",
+                "scanning",
+                "slots",
+                "device",
+                "stream",
+                "pinned_pool",
+                "graph_stats",
+            )
         },
     },
     "engine.EngineModel": {

@@ -269,8 +269,16 @@ def test_a_tensorrt_shaped_engine_takes_the_same_native_route(monkeypatch):
         _same(trt(frame), want, f"TensorRT-shaped, {what}")
         found += len(want)
     assert found > 0
-    # one enqueue of the execution context per frame; the engine's own loop never made
-    assert model.counters() == {"contexts": 1, "enqueues": len(frames)}
+    # the context is enqueued by the first frame, then once into each slot's frame graph;
+    # every later frame is that graph's launch. The engine's own loop is never made.
+    stats = trt.frame_graph_stats
+    assert stats == {
+        "graph_frames": len(frames) - 1,
+        "step_frames": 1,
+        "captures": 2,
+        "stopped": "",
+    }
+    assert model.counters() == {"contexts": 1, "enqueues": 1 + stats["captures"]}
     assert type(trt_engine._runner).__name__ == "_LazyRunner"
 
 
@@ -295,6 +303,98 @@ def test_one_submit_and_one_wait_crossing_per_frame(monkeypatch, which):
     for frame in gpu_frames:
         det(frame)
     assert counting.calls == {"submit": len(gpu_frames), "wait_scanned": len(gpu_frames)}
+
+
+# -- a frame as one CUDA graph ---------------------------------------------------------------
+
+
+def _pipelines(det, step_native):
+    """Two native pipelines over ``step_native`` with the Detector's preprocessing: frames as
+    one CUDA graph, and step by step (the oracle)."""
+    from trtpipe import _core
+
+    pre = det._pre.gpu_core()
+    return (
+        _core.FramePipeline(step_native, pre, slots=2, graphs=True),
+        _core.FramePipeline(step_native, pre, slots=2, graphs=False),
+    )
+
+
+def _outputs_of(pipe, frames, stream, marks=lambda k: (None, None, None)):
+    from trtpipe.preprocess import locate_frame
+
+    got = []
+    for k, (_, image) in enumerate(frames):
+        frame, keep = locate_frame(image, None, None, None, None)
+        slot = k % pipe.slots
+        pipe.submit(*frame.placement, frame.on_device, slot, stream, frame.stream, *marks(k))
+        pipe.wait(slot)
+        got.append({name: np.array(out) for name, out in pipe.host_outputs(slot).items()})
+        del keep
+    return got
+
+
+def test_a_frame_graph_gives_every_frame_its_own_input(monkeypatch):
+    """Frames from every source, of two sizes, through one frame graph per slot (only the
+    preprocessing kernel's arguments change) equal the same frames enqueued step by step; the
+    stage marks are recorded from the graph, with other events each frame."""
+    from trtpipe import _core
+
+    det, _ = _detectors(monkeypatch)
+    engine = det.engine
+    step = engine.model_step({engine.inputs[0].name: det._input_shape()})
+    graphs, steps = _pipelines(det, step.native)
+    frames, _pool = _frames()
+    stream = step.current_stream()
+    events = [_core.TimingEvent() for _ in range(3 * len(frames))]
+
+    def marks(k):
+        return tuple(events[3 * k : 3 * k + 3])
+
+    got = _outputs_of(graphs, frames, stream, marks)
+    want = _outputs_of(steps, frames, stream)
+    for k, (a, b) in enumerate(zip(got, want, strict=True)):
+        for name in b:
+            np.testing.assert_allclose(a[name], b[name], rtol=1e-6, atol=1e-6, err_msg=f"{k}")
+    assert len({float(np.abs(w[n]).sum()) for w in want for n in w}) > 3  # frames differ
+    assert graphs.graph_stats == {
+        "graph_frames": len(frames) - 1,
+        "step_frames": 1,
+        "captures": 2,
+        "stopped": "",
+    }
+    assert steps.graph_stats["graph_frames"] == 0
+    for k in range(len(frames)):
+        before, between, after = marks(k)
+        assert before.elapsed_time(between) > 0 and between.elapsed_time(after) > 0
+
+
+def test_a_graph_step_without_its_graph_runs_step_by_step(monkeypatch):
+    """A PyTorch graph given as its executable only cannot join a capture: the pipeline says
+    why and runs every frame step by step, with the same outputs."""
+    from trtpipe import _core
+    from trtpipe.backends.torch import _step_tensor
+
+    det, _ = _detectors(monkeypatch)
+    engine = det.engine
+    name = engine.inputs[0].name
+    captured = engine.captured_graph(name, det._input_shape())
+    inputs = [_step_tensor(name, captured.inputs[0])]
+    outputs = [
+        _step_tensor(n, t) for n, t in zip(engine._output_names, captured.outputs, strict=True)
+    ]
+    exec_only = _core.GraphStep(captured.exec_handle(), inputs, outputs, 0)
+    graphs, steps = _pipelines(det, exec_only)
+    frames, _pool = _frames()
+    stream = engine.model_step({name: det._input_shape()}).current_stream()
+    got = _outputs_of(graphs, frames[:4], stream)
+    want = _outputs_of(steps, frames[:4], stream)
+    for a, b in zip(got, want, strict=True):
+        for key in b:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-6, atol=1e-6)
+    stats = graphs.graph_stats
+    assert stats["graph_frames"] == 0 and stats["step_frames"] == 4
+    assert "keep_graph" in stats["stopped"]
 
 
 # -- several inputs and a batch axis through the same pipeline ---------------------------------

@@ -42,13 +42,15 @@ void check_array(const py::array& a, const char* name, py::ssize_t ndim) {
   }
 }
 
-decode::ScoreMatrix matrix_of(const py::array& a) {
-  decode::ScoreMatrix m;
-  m.data = static_cast<const float*>(a.data());
-  m.classes = a.shape(0);
-  m.anchors = a.shape(1);
-  m.class_stride = a.strides(0) / static_cast<py::ssize_t>(sizeof(float));
-  m.anchor_stride = a.strides(1) / static_cast<py::ssize_t>(sizeof(float));
+// A 2-D array read in place (the caller keeps it alive), its strides in elements.
+template <typename T>
+decode::StridedMatrix<T> matrix_of(const py::array& a) {
+  decode::StridedMatrix<T> m;
+  m.data = static_cast<const T*>(a.data());
+  m.rows = a.shape(0);
+  m.cols = a.shape(1);
+  m.row_stride = a.strides(0) / static_cast<py::ssize_t>(sizeof(T));
+  m.col_stride = a.strides(1) / static_cast<py::ssize_t>(sizeof(T));
   return m;
 }
 
@@ -72,8 +74,8 @@ decode::Objectness objectness_of(const py::object& objectness, std::int64_t anch
 
 py::tuple best_class(const py::array& scores, float conf, const py::object& objectness) {
   check_array<float>(scores, "scores", 2);
-  const decode::ScoreMatrix s = matrix_of(scores);
-  const decode::Objectness obj = objectness_of(objectness, s.anchors);
+  const decode::ScoreMatrix s = matrix_of<float>(scores);
+  const decode::Objectness obj = objectness_of(objectness, s.cols);
   decode::Candidates c;
   {
     py::gil_scoped_release unlocked;
@@ -91,12 +93,12 @@ py::array_t<double> cxcywh_to_xyxy(const py::array& boxes,
                      std::to_string(boxes.shape(0)));
   }
   if (anchors.ndim() != 1) throw InputError("anchors: expected 1 dim");
-  const decode::ScoreMatrix m = matrix_of(boxes);
+  const decode::ScoreMatrix m = matrix_of<float>(boxes);
   const std::int64_t count = anchors.shape(0);
   const std::int64_t* a = anchors.data();
   for (std::int64_t k = 0; k < count; ++k) {
-    if (a[k] < 0 || a[k] >= m.anchors) {
-      throw InputError("anchors: expected values in [0, " + std::to_string(m.anchors) +
+    if (a[k] < 0 || a[k] >= m.cols) {
+      throw InputError("anchors: expected values in [0, " + std::to_string(m.cols) +
                        "), given " + std::to_string(a[k]));
     }
   }
@@ -111,12 +113,7 @@ decode::BoxView box_view(const py::array& boxes) {
     throw InputError("boxes: expected shape (N, 4), given (" + std::to_string(boxes.shape(0)) +
                      ", " + std::to_string(boxes.shape(1)) + ")");
   }
-  decode::BoxView view;
-  view.data = static_cast<const double*>(boxes.data());
-  view.count = boxes.shape(0);
-  view.box_stride = boxes.strides(0) / static_cast<py::ssize_t>(sizeof(double));
-  view.coord_stride = boxes.strides(1) / static_cast<py::ssize_t>(sizeof(double));
-  return view;
+  return matrix_of<double>(boxes);
 }
 
 using IdArray = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
@@ -138,11 +135,11 @@ py::array_t<std::int64_t> nms(const py::array& boxes,
                               const py::object& class_ids, double iou_threshold,
                               std::int64_t max_output) {
   const decode::BoxView view = box_view(boxes);
-  if (scores.ndim() != 1 || scores.shape(0) != view.count) {
-    throw InputError("scores: expected one per box (" + std::to_string(view.count) + ")");
+  if (scores.ndim() != 1 || scores.shape(0) != view.rows) {
+    throw InputError("scores: expected one per box (" + std::to_string(view.rows) + ")");
   }
   IdArray holder;
-  const std::int64_t* classes = class_ids_of(class_ids, view.count, holder);
+  const std::int64_t* classes = class_ids_of(class_ids, view.rows, holder);
   std::vector<std::int64_t> kept;
   {
     py::gil_scoped_release unlocked;
@@ -158,15 +155,15 @@ py::tuple dense_head(const py::array& scores, const py::array& boxes, float conf
   check_array<float>(scores, "scores", 2);
   check_array<float>(boxes, "boxes", 2);
   decode::DenseHead head;
-  head.scores = matrix_of(scores);
-  head.boxes = matrix_of(boxes);
-  if (head.boxes.classes != 4 || head.boxes.anchors != head.scores.anchors) {
+  head.scores = matrix_of<float>(scores);
+  head.boxes = matrix_of<float>(boxes);
+  if (head.boxes.rows != 4 || head.boxes.cols != head.scores.cols) {
     throw InputError("boxes: expected 4 rows (cx, cy, w, h) of " +
-                     std::to_string(head.scores.anchors) + " anchors, given " +
-                     std::to_string(head.boxes.classes) + " of " +
-                     std::to_string(head.boxes.anchors));
+                     std::to_string(head.scores.cols) + " anchors, given " +
+                     std::to_string(head.boxes.rows) + " of " +
+                     std::to_string(head.boxes.cols));
   }
-  head.objectness = objectness_of(objectness, head.scores.anchors);
+  head.objectness = objectness_of(objectness, head.scores.cols);
   const decode::DenseHeadOptions options{conf, iou, max_output, agnostic};
   const decode::SourceMapping mapping = mapping_of(letterbox);
   decode::Detected found;

@@ -219,25 +219,18 @@ PoolOptions make_options(py::handle initial, py::handle max_bytes, py::handle gr
 }
 
 py::dict stats_dict(const PoolStats& s) {
-  py::dict d;
-  d["capacity"] = s.capacity;
-  d["in_use"] = s.in_use;
-  d["peak_in_use"] = s.peak_in_use;
-  d["free_bytes"] = s.free_bytes;
-  d["largest_free_block"] = s.largest_free_block;
-  d["fragmentation"] = s.fragmentation;
-  d["stream_cached_bytes"] = s.stream_cached_bytes;
-  d["pending_bytes"] = s.pending_bytes;
-  d["allocations"] = s.allocations;
-  d["releases"] = s.releases;
-  d["fallbacks"] = s.fallbacks;
-  d["fallback_bytes_in_use"] = s.fallback_bytes_in_use;
-  d["fence_waits"] = s.fence_waits;
-  d["live_blocks"] = s.live_blocks;
-  d["live_fallbacks"] = s.live_fallbacks;
-  d["free_blocks"] = s.free_blocks;
-  d["arenas"] = s.arenas;
-  return d;
+  return py::dict(py::arg("capacity") = s.capacity, py::arg("in_use") = s.in_use,
+                  py::arg("peak_in_use") = s.peak_in_use, py::arg("free_bytes") = s.free_bytes,
+                  py::arg("largest_free_block") = s.largest_free_block,
+                  py::arg("fragmentation") = s.fragmentation,
+                  py::arg("stream_cached_bytes") = s.stream_cached_bytes,
+                  py::arg("pending_bytes") = s.pending_bytes,
+                  py::arg("allocations") = s.allocations, py::arg("releases") = s.releases,
+                  py::arg("fallbacks") = s.fallbacks,
+                  py::arg("fallback_bytes_in_use") = s.fallback_bytes_in_use,
+                  py::arg("fence_waits") = s.fence_waits, py::arg("live_blocks") = s.live_blocks,
+                  py::arg("live_fallbacks") = s.live_fallbacks,
+                  py::arg("free_blocks") = s.free_blocks, py::arg("arenas") = s.arenas);
 }
 
 const char* state_name(BlockInfo::State state) {
@@ -438,12 +431,9 @@ void def_pool_methods(Class& cls, Allocate allocate, int (*device_of)(const Pool
       .def("arena_table", [](const Pool& self) { return arenas_list(self.policy()); })
       .def_property_readonly("options", [](const Pool& self) {
         const PoolOptions& o = self.policy().options();
-        py::dict d;
-        d["initial_bytes"] = o.initial_bytes;
-        d["max_bytes"] = o.max_bytes;
-        d["grow_bytes"] = o.grow_bytes;
-        d["fallback"] = o.fallback;
-        return d;
+        return py::dict(py::arg("initial_bytes") = o.initial_bytes,
+                        py::arg("max_bytes") = o.max_bytes, py::arg("grow_bytes") = o.grow_bytes,
+                        py::arg("fallback") = o.fallback);
       });
 }
 

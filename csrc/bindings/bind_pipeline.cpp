@@ -117,14 +117,17 @@ void bind_pipeline(py::module_& m) {
       m, "GraphStep",
       "A model step launching an instantiated CUDA graph (a cudaGraphExec_t as int) whose\n"
       "inputs and outputs are static device tensors, given as (name, address, shape, dtype).\n"
-      "The graph's owner must outlive the step."))
+      "`graph` (a cudaGraph_t as int, 0: none) is the graph it was instantiated from: with it,\n"
+      "the frame pipeline captures the whole frame as one graph. The graph's owner must\n"
+      "outlive the step."))
       .def(py::init([](std::uintptr_t graph_exec, const std::vector<TensorTuple>& inputs,
-                       const std::vector<TensorTuple>& outputs, int device) {
+                       const std::vector<TensorTuple>& outputs, int device, std::uintptr_t graph) {
              return std::make_shared<pipeline::GraphStep>(
-                 reinterpret_cast<cudaGraphExec_t>(graph_exec), step_tensors(inputs),
-                 step_tensors(outputs), device);
+                 reinterpret_cast<cudaGraphExec_t>(graph_exec), reinterpret_cast<cudaGraph_t>(graph),
+                 step_tensors(inputs), step_tensors(outputs), device);
            }),
-           py::arg("graph_exec"), py::arg("inputs"), py::arg("outputs"), py::arg("device") = 0);
+           py::arg("graph_exec"), py::arg("inputs"), py::arg("outputs"), py::arg("device") = 0,
+           py::arg("graph") = 0);
 
   refuse_uninitialised(py::class_<FramePipeline>(
       m, "FramePipeline",
@@ -133,13 +136,13 @@ void bind_pipeline(py::module_& m) {
       "into the frame slot's pinned memory; one submit and one wait per frame."))
       .def(py::init([](std::shared_ptr<ModelStep> step,
                        std::shared_ptr<preprocess::GpuPreprocessor> preprocessor, int slots,
-                       int scan_output, float conf) {
+                       int scan_output, float conf, bool graphs) {
              return std::make_unique<FramePipeline>(
                  std::move(step), std::move(preprocessor),
-                 pipeline::PipelineOptions{slots, scan_output, conf});
+                 pipeline::PipelineOptions{slots, scan_output, conf, graphs});
            }),
            py::arg("step"), py::arg("preprocessor").none(true), py::arg("slots") = 2,
-           py::arg("scan_output") = -1, py::arg("conf") = 0.25f)
+           py::arg("scan_output") = -1, py::arg("conf") = 0.25f, py::arg("graphs") = true)
       .def(
           "submit",
           [](FramePipeline& self, const py::object& data, std::size_t size, int width, int height,
@@ -222,7 +225,20 @@ void bind_pipeline(py::module_& m) {
           "stream",
           [](const FramePipeline& p) { return reinterpret_cast<std::uintptr_t>(p.stream()); },
           "The pipeline's own cudaStream_t, for callers with no stream of their own.")
-      .def_property_readonly("pinned_pool", &FramePipeline::pinned_pool);
+      .def_property_readonly("pinned_pool", &FramePipeline::pinned_pool)
+      .def_property_readonly(
+          "graph_stats",
+          [](const FramePipeline& p) {
+            const pipeline::GraphCounters& c = p.graph_counters();
+            py::dict out;
+            out["graph_frames"] = c.graph_frames;
+            out["step_frames"] = c.step_frames;
+            out["captures"] = c.captures;
+            out["stopped"] = c.stopped;
+            return out;
+          },
+          "How frames ran: graph_frames (as one CUDA graph each), step_frames (step by step),\n"
+          "captures, and why frames stopped running as graphs ('' while they may).");
 }
 
 }  // namespace trtpipe::bindings

@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "common/errors.hpp"
 #include "preprocess/cpu_preprocessor.hpp"
 #include "preprocess/cpu_reference.hpp"
+#include "preprocess/encoding.hpp"
 #include "preprocess/gpu_preprocessor.hpp"
 #include "preprocess/half_rows.hpp"
 #include "preprocess/letterbox.hpp"
@@ -36,18 +39,11 @@ using preprocess::Frame;
 using preprocess::Tensor;
 
 py::dict letterbox_dict(const preprocess::Letterbox& lb) {
-  py::dict out;
-  out["scale_x"] = lb.scale_x;
-  out["scale_y"] = lb.scale_y;
-  out["pad_x"] = lb.pad_x;
-  out["pad_y"] = lb.pad_y;
-  out["new_w"] = lb.new_w;
-  out["new_h"] = lb.new_h;
-  out["src_w"] = lb.src_w;
-  out["src_h"] = lb.src_h;
-  out["dst_w"] = lb.dst_w;
-  out["dst_h"] = lb.dst_h;
-  return out;
+  return py::dict(py::arg("scale_x") = lb.scale_x, py::arg("scale_y") = lb.scale_y,
+                  py::arg("pad_x") = lb.pad_x, py::arg("pad_y") = lb.pad_y,
+                  py::arg("new_w") = lb.new_w, py::arg("new_h") = lb.new_h,
+                  py::arg("src_w") = lb.src_w, py::arg("src_h") = lb.src_h,
+                  py::arg("dst_w") = lb.dst_w, py::arg("dst_h") = lb.dst_h);
 }
 
 // A pool given from Python (None: the preprocessor's own); pools exist only in CUDA builds.
@@ -74,12 +70,36 @@ std::shared_ptr<Pool> optional_pool(const py::object& pool, const char* field) {
 #endif
 }
 
+// Defines `name` on `scope` (the module, or a class for a method): a run from the host frame
+// at address `data` into the host tensor at `out`, with the arguments every host run takes,
+// converted here; `run(target, frame, tensor)` works with the GIL released. `extra`: arguments
+// before `data` and the docstring.
+template <typename Target, typename Scope, typename Run, typename... Extra>
+void def_host_run(Scope& scope, const char* name, Run run, const Extra&... extra) {
+  scope.def(
+      name,
+      [run](Target& target, const py::object& data, py::handle size, py::handle width,
+            py::handle height, py::handle step, const std::string& encoding,
+            const py::object& out, py::handle shape, py::handle strides, std::string dtype,
+            py::handle batch_index) {
+        const Frame frame = frame_from_args(data, size, width, height, step, encoding);
+        const Tensor tensor =
+            tensor_from_args(out, shape, strides, std::move(dtype), batch_index);
+        preprocess::Letterbox lb;
+        {
+          py::gil_scoped_release release;
+          lb = std::invoke(run, target, frame, tensor);
+        }
+        return letterbox_dict(lb);
+      },
+      extra..., py::arg("data"), py::arg("size"), py::arg("width"), py::arg("height"),
+      py::arg("step"), py::arg("encoding"), py::arg("out"), py::arg("shape"), py::arg("strides"),
+      py::arg("dtype"), py::arg("batch_index"));
+}
+
 py::dict timing_dict(const preprocess::HostInputTiming& timing) {
-  py::dict out;
-  out["mapped_us"] = timing.mapped_us;
-  out["copy_us"] = timing.copy_us;
-  out["faster"] = preprocess::host_input_name(timing.faster);
-  return out;
+  return py::dict(py::arg("mapped_us") = timing.mapped_us, py::arg("copy_us") = timing.copy_us,
+                  py::arg("faster") = preprocess::host_input_name(timing.faster));
 }
 
 }  // namespace
@@ -92,32 +112,26 @@ void bind_preprocess(py::module_& m) {
       [] {
         py::list table;
         for (const preprocess::EncodingInfo& entry : preprocess::encoding_table()) {
-          py::dict d;
-          d["name"] = entry.name;
-          d["canonical"] = preprocess::encoding_name(entry.encoding);
-          d["bytes_per_pixel"] = entry.bytes_per_pixel;
-          d["chroma"] = preprocess::chroma_name(entry.chroma);
-          table.append(d);
+          table.append(py::dict(py::arg("name") = entry.name,
+                                py::arg("canonical") = preprocess::encoding_name(entry.encoding),
+                                py::arg("bytes_per_pixel") = entry.bytes_per_pixel,
+                                py::arg("chroma") = preprocess::chroma_name(entry.chroma)));
         }
         return table;
       },
       "Every accepted encoding: name, canonical (the name its aliases share), bytes_per_pixel\n"
-      "(in a row; nv12's Y plane: 1) and chroma (\"full\", \"4:2:2\", \"4:2:0\").");
+      "(in a row; a 4:2:0 encoding's Y plane: 1) and chroma (\"full\", \"4:2:2\", \"4:2:0\").");
   m.def(
       "frame_problem",
       [](const std::string& encoding, py::handle width, py::handle height, py::handle step,
          py::handle size) -> py::tuple {
-        preprocess::Frame frame;
-        const auto& names = preprocess::encoding_names();
-        if (std::find(names.begin(), names.end(), encoding) == names.end()) {
-          std::string choices;
-          for (const std::string& name : names) choices += (choices.empty() ? "" : ", ") + name;
+        const std::optional<preprocess::Encoding> known = preprocess::find_encoding(encoding);
+        if (!known) {
           return py::make_tuple("unknown_encoding",
-                                "encoding: expected one of " + choices + ", given '" + encoding +
-                                    "'",
-                                py::none());
+                                preprocess::unknown_encoding_message(encoding), py::none());
         }
-        frame.encoding = preprocess::parse_encoding(encoding);
+        preprocess::Frame frame;
+        frame.encoding = *known;
         // sizes as a message gives them (ROS: uint32): out of int range is simply too large
         constexpr std::int64_t kBig = std::int64_t{1} << 40;
         frame.width = static_cast<int>(std::min(checked_int<std::int64_t>(width, "width", 0, kBig),
@@ -176,25 +190,8 @@ void bind_preprocess(py::module_& m) {
         return preprocess::layout_name(o.layout);
       });
 
-  m.def(
-      "preprocess_cpu_reference",
-      [](const preprocess::Options& options, const py::object& data, py::handle size,
-         py::handle width, py::handle height, py::handle step, const std::string& encoding,
-         const py::object& out, py::handle shape, py::handle strides, std::string dtype,
-         py::handle batch_index) {
-        const Frame frame = frame_from_args(data, size, width, height, step, encoding);
-        const Tensor tensor =
-            tensor_from_args(out, shape, strides, std::move(dtype), batch_index);
-        preprocess::Letterbox lb;
-        {
-          py::gil_scoped_release release;
-          lb = preprocess::preprocess_cpu_reference(options, frame, tensor);
-        }
-        return letterbox_dict(lb);
-      },
-      py::arg("options"), py::arg("data"), py::arg("size"), py::arg("width"), py::arg("height"),
-      py::arg("step"), py::arg("encoding"), py::arg("out"), py::arg("shape"), py::arg("strides"),
-      py::arg("dtype"), py::arg("batch_index"),
+  def_host_run<const preprocess::Options>(
+      m, "preprocess_cpu_reference", &preprocess::preprocess_cpu_reference, py::arg("options"),
       "The per-pixel CPU reference (slow; the oracle): the host frame at address `data` into "
       "the host tensor at `out`.");
 
@@ -207,27 +204,10 @@ void bind_preprocess(py::module_& m) {
             return new preprocess::CpuPreprocessor(options, checked_int<int>(threads, "threads"));
           }),
           py::arg("options"), py::arg("threads") = 0)
-      .def(
-          "run",
-          [](preprocess::CpuPreprocessor& self, const py::object& data, py::handle size,
-             py::handle width, py::handle height, py::handle step, const std::string& encoding,
-             const py::object& out, py::handle shape, py::handle strides, std::string dtype,
-             py::handle batch_index) {
-            const Frame frame = frame_from_args(data, size, width, height, step, encoding);
-            const Tensor tensor =
-                tensor_from_args(out, shape, strides, std::move(dtype), batch_index);
-            preprocess::Letterbox lb;
-            {
-              py::gil_scoped_release release;
-              lb = self.run(frame, tensor);
-            }
-            return letterbox_dict(lb);
-          },
-          py::arg("data"), py::arg("size"), py::arg("width"), py::arg("height"), py::arg("step"),
-          py::arg("encoding"), py::arg("out"), py::arg("shape"), py::arg("strides"),
-          py::arg("dtype"), py::arg("batch_index"),
-          "Preprocesses the host frame at address `data` into the host tensor at `out`.")
       .def_property_readonly("threads", &preprocess::CpuPreprocessor::threads);
+  def_host_run<preprocess::CpuPreprocessor>(
+      cpu, "run", &preprocess::CpuPreprocessor::run,
+      "Preprocesses the host frame at address `data` into the host tensor at `out`.");
 
   py::class_<preprocess::GpuPreprocessor, std::shared_ptr<preprocess::GpuPreprocessor>> gpu(
       m, "GpuPreprocessor");

@@ -13,6 +13,7 @@
 
 #include "bindings/checked_args.hpp"
 #include "common/errors.hpp"
+#include "preprocess/encoding.hpp"
 #include "preprocess/frame.hpp"
 #include "preprocess/options.hpp"
 

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace trtpipe {
 
@@ -37,6 +38,16 @@ class InputError : public Error {
  public:
   using Error::Error;
 };
+
+// InputError's message for a name outside a fixed set:
+// "<field>: expected one of <a>, <b>, ..., given '<given>'".
+inline std::string unknown_choice_message(const std::string& field,
+                                          const std::vector<std::string>& choices,
+                                          const std::string& given) {
+  std::string names;
+  for (const std::string& name : choices) names += (names.empty() ? "" : ", ") + name;
+  return field + ": expected one of " + names + ", given '" + given + "'";
+}
 
 class PoolExhaustedError : public Error {
  public:

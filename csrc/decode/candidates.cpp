@@ -23,9 +23,9 @@ inline float keep_greater(float v, float best) { return v > best ? v : best; }
 
 // The first class of `anchor` whose score equals `best`.
 std::int64_t first_class_of(const ScoreMatrix& s, std::int64_t anchor, float best) {
-  const float* p = s.data + anchor * s.anchor_stride;
-  for (std::int64_t c = 0; c < s.classes; ++c) {
-    if (p[c * s.class_stride] == best) return c;
+  const float* p = s.data + anchor * s.col_stride;
+  for (std::int64_t c = 0; c < s.rows; ++c) {
+    if (p[c * s.row_stride] == best) return c;
   }
   return 0;  // not reached: `best` is one of the anchor's scores
 }
@@ -52,17 +52,17 @@ inline void fold_rows(const float* rows, std::int64_t stride, std::int64_t n, fl
 TRTPIPE_WIDE_LOADS
 void scan_contiguous_anchors(const ScoreMatrix& s, float conf, Candidates& out) {
   constexpr std::int64_t kRows = 8;
-  const std::int64_t n = s.anchors;
-  const std::int64_t stride = s.class_stride;
+  const std::int64_t n = s.cols;
+  const std::int64_t stride = s.row_stride;
   std::vector<float> running(static_cast<std::size_t>(n), kNoScore);
   std::vector<std::int32_t> grew_at(static_cast<std::size_t>(n), 0);
   float* best = running.data();
   std::int32_t* block = grew_at.data();
-  for (std::int64_t c = 0; c < s.classes; c += kRows) {
+  for (std::int64_t c = 0; c < s.rows; c += kRows) {
     const float* rows = s.data + c * stride;
     const auto first = static_cast<std::int32_t>(c);
     // a row count known when compiling, so each case vectorises
-    switch (std::min(kRows, s.classes - c)) {
+    switch (std::min(kRows, s.rows - c)) {
       case 8: fold_rows<8>(rows, stride, n, best, block, first); break;
       case 7: fold_rows<7>(rows, stride, n, best, block, first); break;
       case 6: fold_rows<6>(rows, stride, n, best, block, first); break;
@@ -102,18 +102,18 @@ void scan_contiguous_anchors(const ScoreMatrix& s, float conf, Candidates& out) 
 TRTPIPE_WIDE_LOADS
 void scan_by_anchor(const ScoreMatrix& s, float conf, Candidates& out) {
   constexpr int kLanes = 8;
-  for (std::int64_t a = 0; a < s.anchors; ++a) {
-    const float* p = s.data + a * s.anchor_stride;
+  for (std::int64_t a = 0; a < s.cols; ++a) {
+    const float* p = s.data + a * s.col_stride;
     float lane[kLanes];
     std::fill(lane, lane + kLanes, kNoScore);
     std::int64_t c = 0;
-    if (s.class_stride == 1) {
-      for (; c + kLanes <= s.classes; c += kLanes) {
+    if (s.row_stride == 1) {
+      for (; c + kLanes <= s.rows; c += kLanes) {
         for (int j = 0; j < kLanes; ++j) lane[j] = keep_greater(p[c + j], lane[j]);
       }
     }
     float best = kNoScore;
-    for (; c < s.classes; ++c) best = keep_greater(p[c * s.class_stride], best);
+    for (; c < s.rows; ++c) best = keep_greater(p[c * s.row_stride], best);
     for (float v : lane) best = keep_greater(v, best);
     if (best > conf) {
       out.anchor.push_back(a);
@@ -127,14 +127,14 @@ void scan_by_anchor(const ScoreMatrix& s, float conf, Candidates& out) {
 // objectness does not pass `conf` cannot: only the rest are looked at.
 void scan_with_objectness(const ScoreMatrix& s, float conf, const Objectness& obj,
                           Candidates& out) {
-  for (std::int64_t a = 0; a < s.anchors; ++a) {
+  for (std::int64_t a = 0; a < s.cols; ++a) {
     const float o = obj.data[a * obj.stride];
     if (!(o > conf)) continue;
-    const float* p = s.data + a * s.anchor_stride;
+    const float* p = s.data + a * s.col_stride;
     float best = kNoScore;
     std::int64_t best_class = 0;
-    for (std::int64_t c = 0; c < s.classes; ++c) {
-      const float v = p[c * s.class_stride] * o;
+    for (std::int64_t c = 0; c < s.rows; ++c) {
+      const float v = p[c * s.row_stride] * o;
       if (v > best) {
         best = v;
         best_class = c;
@@ -173,11 +173,11 @@ void sort_best_first(Candidates& c) {
 Candidates best_class_candidates(const ScoreMatrix& scores, float conf,
                                  const Objectness& objectness) {
   Candidates out;
-  if (scores.classes <= 0 || scores.anchors <= 0) return out;
+  if (scores.rows <= 0 || scores.cols <= 0) return out;
   if (objectness.data != nullptr) {
     scan_with_objectness(scores, conf, objectness, out);
   } else {
-    if (scores.anchor_stride == 1) {
+    if (scores.col_stride == 1) {
       scan_contiguous_anchors(scores, conf, out);
     } else {
       scan_by_anchor(scores, conf, out);
@@ -193,9 +193,9 @@ Candidates best_class_candidates(const ScoreMatrix& scores, float conf,
 
 void cxcywh_to_xyxy(const ScoreMatrix& boxes, const std::int64_t* anchors, std::int64_t count,
                     double* out) {
-  const std::int64_t cs = boxes.class_stride;
+  const std::int64_t cs = boxes.row_stride;
   for (std::int64_t k = 0; k < count; ++k) {
-    const float* p = boxes.data + anchors[k] * boxes.anchor_stride;
+    const float* p = boxes.data + anchors[k] * boxes.col_stride;
     // the half sizes in float, as a float32 decode computes them, then widened
     const float half_w = p[2 * cs] * 0.5f;
     const float half_h = p[3 * cs] * 0.5f;

@@ -5,16 +5,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "decode/strided_matrix.hpp"
+
 namespace trtpipe::decode {
 
-// A classes × anchors matrix of float32 scores, strides in elements (either may be 1).
-struct ScoreMatrix {
-  const float* data = nullptr;
-  std::int64_t classes = 0;
-  std::int64_t anchors = 0;
-  std::int64_t class_stride = 0;
-  std::int64_t anchor_stride = 0;
-};
+// float32 scores of a head: a row per class, a column per anchor.
+using ScoreMatrix = StridedMatrix<float>;
 
 // Per-anchor objectness (YOLOv5/v7 heads): a class's score is objectness × its class score.
 struct Objectness {
@@ -35,7 +31,7 @@ Candidates best_class_candidates(const ScoreMatrix& scores, float conf,
                                  const Objectness& objectness = {});
 
 // The boxes of the given anchors as x1, y1, x2, y2 in double, from a 4 × anchors matrix of
-// cx, cy, w, h rows (`scores`-style strides; `classes` is 4), written to `out` (count × 4).
+// cx, cy, w, h rows, written to `out` (count × 4).
 void cxcywh_to_xyxy(const ScoreMatrix& boxes, const std::int64_t* anchors, std::int64_t count,
                     double* out);
 

@@ -19,7 +19,7 @@ Detected detections_of(const Candidates& found, const ScoreMatrix& boxes,
   if (count == 0 || options.max_output == 0) return out;
   std::vector<double> xyxy(static_cast<std::size_t>(4 * count));
   cxcywh_to_xyxy(boxes, found.anchor.data(), count, xyxy.data());
-  const BoxView view{xyxy.data(), count, 4, 1};
+  const BoxView view{xyxy.data(), count, 4, 4, 1};
   const std::vector<std::int64_t> kept = greedy_nms(
       view, options.agnostic ? nullptr : found.class_id.data(), options.iou, options.max_output);
   out.boxes.reserve(4 * kept.size());

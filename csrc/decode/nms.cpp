@@ -55,16 +55,16 @@ std::vector<std::int32_t> groups_of(const std::int64_t* class_ids, std::int64_t 
 std::vector<std::int64_t> greedy_nms(const BoxView& view, const std::int64_t* class_ids,
                                      double iou_threshold, std::int64_t max_output) {
   std::vector<std::int64_t> out;
-  const std::int64_t n = view.count;
+  const std::int64_t n = view.rows;
   if (n <= 0 || max_output == 0) return out;
   std::vector<Box> boxes(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) {
-    const double* p = view.data + i * view.box_stride;
+    const double* p = view.data + i * view.row_stride;
     Box& b = boxes[static_cast<std::size_t>(i)];
     b.x1 = p[0];
-    b.y1 = p[view.coord_stride];
-    b.x2 = p[2 * view.coord_stride];
-    b.y2 = p[3 * view.coord_stride];
+    b.y1 = p[view.col_stride];
+    b.x2 = p[2 * view.col_stride];
+    b.y2 = p[3 * view.col_stride];
     b.area = std::max(b.x2 - b.x1, 0.0) * std::max(b.y2 - b.y1, 0.0);
   }
   std::size_t group_count = 0;
@@ -89,7 +89,7 @@ std::vector<std::int64_t> greedy_nms(const BoxView& view, const std::int64_t* cl
 std::vector<std::int64_t> greedy_nms_by_score(const BoxView& view, const double* scores,
                                               const std::int64_t* class_ids,
                                               double iou_threshold, std::int64_t max_output) {
-  const std::int64_t n = view.count;
+  const std::int64_t n = view.rows;
   if (n <= 0 || max_output == 0) return {};
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), std::int64_t{0});
@@ -102,15 +102,15 @@ std::vector<std::int64_t> greedy_nms_by_score(const BoxView& view, const double*
   std::vector<double> sorted_boxes(static_cast<std::size_t>(4 * n));
   std::vector<std::int64_t> sorted_classes(class_ids != nullptr ? static_cast<std::size_t>(n) : 0);
   for (std::int64_t k = 0; k < n; ++k) {
-    const double* p = view.data + order[static_cast<std::size_t>(k)] * view.box_stride;
+    const double* p = view.data + order[static_cast<std::size_t>(k)] * view.row_stride;
     for (int j = 0; j < 4; ++j) {
-      sorted_boxes[static_cast<std::size_t>(4 * k + j)] = p[j * view.coord_stride];
+      sorted_boxes[static_cast<std::size_t>(4 * k + j)] = p[j * view.col_stride];
     }
     if (class_ids != nullptr) {
       sorted_classes[static_cast<std::size_t>(k)] = class_ids[order[static_cast<std::size_t>(k)]];
     }
   }
-  const BoxView sorted{sorted_boxes.data(), n, 4, 1};
+  const BoxView sorted{sorted_boxes.data(), n, 4, 4, 1};
   std::vector<std::int64_t> kept = greedy_nms(
       sorted, class_ids != nullptr ? sorted_classes.data() : nullptr, iou_threshold, max_output);
   for (std::int64_t& k : kept) k = order[static_cast<std::size_t>(k)];

@@ -3,16 +3,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "decode/strided_matrix.hpp"
+
 namespace trtpipe::decode {
 
-// K boxes as x1, y1, x2, y2, strides in elements: coordinate j of box i is at
-// data[i * box_stride + j * coord_stride].
-struct BoxView {
-  const double* data = nullptr;
-  std::int64_t count = 0;
-  std::int64_t box_stride = 0;
-  std::int64_t coord_stride = 0;
-};
+// Boxes as x1, y1, x2, y2: a row per box, a column per coordinate (4).
+using BoxView = StridedMatrix<double>;
 
 // Positions of the boxes the classic greedy loop keeps: walking the boxes in order, a box is
 // kept unless its IoU with a kept box of the same class (any kept box where `class_ids` is

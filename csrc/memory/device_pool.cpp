@@ -43,6 +43,6 @@ class DeviceUpstream final : public CudaUpstream {
 }  // namespace
 
 DevicePool::DevicePool(const PoolOptions& options, int device)
-    : device_(device), policy_(std::make_unique<DeviceUpstream>(device), options) {}
+    : CudaPool(std::make_unique<DeviceUpstream>(device), options, device) {}
 
 }  // namespace trtpipe::memory

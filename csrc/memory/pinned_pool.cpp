@@ -51,6 +51,6 @@ class PinnedUpstream final : public CudaUpstream {
 }  // namespace
 
 PinnedPool::PinnedPool(const PoolOptions& options, int device)
-    : device_(device), policy_(std::make_unique<PinnedUpstream>(device), options) {}
+    : CudaPool(std::make_unique<PinnedUpstream>(device), options, device) {}
 
 }  // namespace trtpipe::memory

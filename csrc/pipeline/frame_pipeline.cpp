@@ -28,6 +28,7 @@ void record(cudaEvent_t event, cudaStream_t stream, const char* what) {
 struct FramePipeline::Slot {
   Slot() : done("a frame slot's completion") {}
   Event done;
+  std::unique_ptr<FrameGraph> graph;  // this slot's frames as one graph, once captured
   std::vector<HostOutput> outputs;
   decode::CompactCandidate* records = nullptr;  // device address of the mapped records
   const decode::CompactCandidate* host_records = nullptr;
@@ -142,19 +143,19 @@ FramePipeline::Slot& FramePipeline::checked_slot(int slot) const {
   return *slots_[static_cast<std::size_t>(slot)];
 }
 
-void FramePipeline::pre_step(const std::vector<ImageInput>& images,
-                             const std::vector<TensorInput>& tensors, cudaStream_t stream) {
+void FramePipeline::check_inputs(const std::vector<ImageInput>& images,
+                                 const std::vector<TensorInput>& tensors) const {
   const auto& inputs = step_->inputs();
-  const auto input_of = [&](int index, const char* kind) -> const StepTensor& {
+  const auto check_index = [&](int index, const char* kind) {
     if (index < 0 || index >= static_cast<int>(inputs.size())) {
       bad_input(std::string(kind) + " input", "an input index in 0.." +
                                                   std::to_string(inputs.size() - 1),
                 std::to_string(index));
     }
-    return inputs[static_cast<std::size_t>(index)];
   };
   for (const TensorInput& tensor : tensors) {
-    const StepTensor& input = input_of(tensor.input, "tensor");
+    check_index(tensor.input, "tensor");
+    const StepTensor& input = inputs[static_cast<std::size_t>(tensor.input)];
     if (tensor.data == nullptr || tensor.bytes != input.bytes) {
       bad_input("input '" + input.name + "'", std::to_string(input.bytes) + " bytes",
                 tensor.data == nullptr ? "a null pointer" : std::to_string(tensor.bytes));
@@ -163,13 +164,11 @@ void FramePipeline::pre_step(const std::vector<ImageInput>& images,
   if (!images.empty() && !preprocessor_) {
     bad_input("images", "none (the pipeline has no preprocessor)", std::to_string(images.size()));
   }
-  for (const ImageInput& image : images) {
-    preprocess::Tensor& target =
-        image_targets_[static_cast<std::size_t>(&input_of(image.input, "image") - inputs.data())];
-    target.batch_index = image.batch_index;
-    preprocessor_->run(image.frame, image.on_device, target,
-                       reinterpret_cast<preprocess::StreamHandle>(stream), image.frame_stream, 0);
-  }
+  for (const ImageInput& image : images) check_index(image.input, "image");
+}
+
+void FramePipeline::copy_tensors(const std::vector<TensorInput>& tensors, cudaStream_t stream) {
+  const auto& inputs = step_->inputs();
   for (const TensorInput& tensor : tensors) {
     const StepTensor& input = inputs[static_cast<std::size_t>(tensor.input)];
     if (tensor.on_device && tensor.ready_stream != 0) {
@@ -187,6 +186,68 @@ void FramePipeline::pre_step(const std::vector<ImageInput>& images,
                                        stream),
                        "copying input '" + input.name + "' into the model's binding");
   }
+}
+
+bool FramePipeline::as_graph(const std::vector<ImageInput>& images) const noexcept {
+  if (!options_.graphs || !graph_counters_.stopped.empty()) return false;
+  // The preprocessor's host staging is released once per frame, after the graph's launch:
+  // enough for one staged image, not for several (they would share its buffers too early).
+  int host_images = 0;
+  for (const ImageInput& image : images) host_images += image.on_device ? 0 : 1;
+  return host_images <= 1;
+}
+
+// Captures beyond one per slot for this many geometries: frames alternating between more
+// geometries than that run step by step rather than capture without end.
+constexpr std::uint64_t kCapturesPerSlot = 8;
+
+void FramePipeline::run_steps(Slot& slot, cudaEvent_t between, cudaStream_t stream) {
+  if (slot.graph && slot.graph->key().matches(launches_, between)) {
+    slot.graph->launch(launches_, between, stream);
+    ++graph_counters_.graph_frames;
+    return;
+  }
+  // The first frame of a geometry runs step by step: it warms up the model step (TensorRT
+  // finishes its setup on its first enqueue, outside any capture).
+  if (!warm_.matches(launches_, between)) {
+    enqueue_steps(slot, between, stream);
+    warm_.assign(launches_, between);
+    return;
+  }
+  if (graph_counters_.captures >= kCapturesPerSlot * static_cast<std::uint64_t>(slots())) {
+    graph_counters_.stopped = "frames of more geometries than the pipeline captures graphs for";
+    enqueue_steps(slot, between, stream);
+    return;
+  }
+  try {
+    slot.graph.reset();
+    slot.graph = std::make_unique<FrameGraph>(
+        launches_, between, [&](cudaStream_t capturing) { model_and_post_step(slot, capturing); },
+        stream_->get());
+    ++graph_counters_.captures;
+  } catch (const std::exception& e) {
+    // the model step cannot be captured (a PyTorch graph given without its cudaGraph_t, an
+    // engine that synchronises): every frame runs step by step, as correctly
+    graph_counters_.stopped = e.what();
+    enqueue_steps(slot, between, stream);
+    return;
+  }
+  slot.graph->launch(launches_, between, stream);
+  ++graph_counters_.graph_frames;
+}
+
+void FramePipeline::enqueue_steps(Slot& slot, cudaEvent_t between, cudaStream_t stream) {
+  for (preprocess::PreprocessLaunch& launch : launches_) {
+    preprocess::enqueue_preprocess(launch, stream);
+  }
+  record(between, stream, "recording the end of preprocessing");
+  model_and_post_step(slot, stream);
+  ++graph_counters_.step_frames;
+}
+
+void FramePipeline::model_and_post_step(Slot& slot, cudaStream_t stream) {
+  step_->enqueue(stream);
+  post_step(slot, stream);
 }
 
 void FramePipeline::post_step(Slot& slot, cudaStream_t stream) {
@@ -208,14 +269,32 @@ double FramePipeline::submit(const std::vector<ImageInput>& images,
                              const std::vector<TensorInput>& tensors, int slot_index,
                              preprocess::StreamHandle stream_handle, const StageMarks& marks) {
   Slot& slot = checked_slot(slot_index);
+  check_inputs(images, tensors);
   const auto stream = reinterpret_cast<cudaStream_t>(stream_handle);
   DeviceGuard guard(step_->device());
   record(marks.before, stream, "recording the start of preprocessing");
-  pre_step(images, tensors, stream);
-  record(marks.between, stream, "recording the end of preprocessing");
+  copy_tensors(tensors, stream);
+  // The images' waits and staging copies are enqueued now; their kernels are described, to
+  // run first in the frame's graph (or to be enqueued first, step by step).
+  const bool graph = as_graph(images);
+  launches_.resize(images.size());
+  bool staged = false;
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    const ImageInput& image = images[i];
+    preprocess::Tensor& target = image_targets_[static_cast<std::size_t>(image.input)];
+    target.batch_index = image.batch_index;
+    preprocessor_->run(image.frame, image.on_device, target, stream_handle, image.frame_stream,
+                       0, graph ? &launches_[i] : nullptr);
+    staged = staged || (graph && launches_[i].staged);
+  }
+  if (!graph) launches_.clear();  // enqueued already, with their staging released
   const auto launched = Clock::now();
-  step_->enqueue(stream);
-  post_step(slot, stream);
+  if (graph) {
+    run_steps(slot, marks.between, stream);
+  } else {
+    enqueue_steps(slot, marks.between, stream);
+  }
+  if (staged) preprocessor_->release_staging(stream_handle);
   record(marks.after, stream, "recording the end of inference");
   TRTPIPE_CUDA_CHECK(cudaEventRecord(slot.done.get(), stream), "recording a frame's completion");
   return std::chrono::duration<double, std::micro>(Clock::now() - launched).count();

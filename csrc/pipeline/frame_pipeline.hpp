@@ -6,12 +6,15 @@
 //               a captured CUDA graph, a test model;
 //   post-step   the GPU head scan of a dense YOLO head, and copies of the outputs into the
 //               frame's slot of pinned host memory;
-// then a completion event. `slots` frames may be in flight; each owns its pinned outputs, so a
+// then a completion event. Where the model step can be captured, a frame slot's whole frame is
+// one CUDA graph (pipeline/frame_graph.hpp) from the second frame of a geometry on, launched with
+// one call. `slots` frames may be in flight; each owns its pinned outputs, so a
 // frame's outputs stay readable until its slot is submitted again. Frames share the step's
 // bindings, kept apart by stream order: submit every frame of a pipeline on one stream.
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +24,7 @@
 #include "decode/compact_candidates.hpp"
 #include "engine/buffer_allocator.hpp"
 #include "memory/pinned_pool.hpp"
+#include "pipeline/frame_graph.hpp"
 #include "pipeline/head_scan.hpp"
 #include "pipeline/model_step.hpp"
 #include "preprocess/frame.hpp"
@@ -34,6 +38,17 @@ struct PipelineOptions {
   // output is not copied to the host: only the anchors passing `conf` are.
   int scan_output = -1;
   float conf = 0.25f;
+  // Run each frame as one CUDA graph where the model step can be captured (else, and for a
+  // frame with more than one image in host memory, the steps are enqueued one by one).
+  bool graphs = true;
+};
+
+// How the pipeline's frames ran: as a captured CUDA graph, or step by step.
+struct GraphCounters {
+  std::uint64_t graph_frames = 0;
+  std::uint64_t step_frames = 0;
+  std::uint64_t captures = 0;
+  std::string stopped;  // why frames no longer run as graphs (empty while they may)
 };
 
 // An image for a batch slot of an image input (the step's input `input`).
@@ -106,12 +121,20 @@ class FramePipeline {
   cudaStream_t stream() const noexcept { return stream_->get(); }
   // The pool of the slots' pinned outputs (for the monitor's statistics).
   const std::shared_ptr<memory::PinnedPool>& pinned_pool() const noexcept { return pinned_; }
+  const GraphCounters& graph_counters() const noexcept { return graph_counters_; }
 
  private:
   struct Slot;
   Slot& checked_slot(int slot) const;
-  void pre_step(const std::vector<ImageInput>& images, const std::vector<TensorInput>& tensors,
-                cudaStream_t stream);
+  void check_inputs(const std::vector<ImageInput>& images,
+                    const std::vector<TensorInput>& tensors) const;
+  void copy_tensors(const std::vector<TensorInput>& tensors, cudaStream_t stream);
+  bool as_graph(const std::vector<ImageInput>& images) const noexcept;
+  // The model step and the post-step, and the pre-step's deferred kernels before them, as one
+  // graph where it can be; step by step otherwise.
+  void run_steps(Slot& slot, cudaEvent_t between, cudaStream_t stream);
+  void enqueue_steps(Slot& slot, cudaEvent_t between, cudaStream_t stream);
+  void model_and_post_step(Slot& slot, cudaStream_t stream);
   void post_step(Slot& slot, cudaStream_t stream);
 
   std::shared_ptr<ModelStep> step_;
@@ -127,6 +150,9 @@ class FramePipeline {
   HeadScan scan_;
   unsigned* device_count_ = nullptr;
   std::vector<ImageInput> one_image_;  // submit_image's, reused: frames allocate nothing
+  PreprocessLaunches launches_;        // the frame's deferred preprocessing kernels
+  FrameGraphKey warm_;                 // the last frame enqueued step by step
+  GraphCounters graph_counters_;
 };
 
 }  // namespace trtpipe::pipeline

@@ -55,31 +55,11 @@ void horizontal(const std::uint8_t* row, const std::uint8_t* uv_row, const AxisT
   }
 }
 
-template <Encoding E>
-Horizontal horizontal_for(bool two_taps) {
-  return two_taps ? &horizontal<E, true> : &horizontal<E, false>;
-}
-
 Horizontal pick_horizontal(Encoding encoding, bool two_taps) {
-  switch (encoding) {
-    case Encoding::kRgb8:
-      return horizontal_for<Encoding::kRgb8>(two_taps);
-    case Encoding::kBgr8:
-      return horizontal_for<Encoding::kBgr8>(two_taps);
-    case Encoding::kRgba8:
-      return horizontal_for<Encoding::kRgba8>(two_taps);
-    case Encoding::kBgra8:
-      return horizontal_for<Encoding::kBgra8>(two_taps);
-    case Encoding::kMono8:
-      return horizontal_for<Encoding::kMono8>(two_taps);
-    case Encoding::kUyvy:
-      return horizontal_for<Encoding::kUyvy>(two_taps);
-    case Encoding::kYuyv:
-      return horizontal_for<Encoding::kYuyv>(two_taps);
-    case Encoding::kNv12:
-      break;
-  }
-  return horizontal_for<Encoding::kNv12>(two_taps);
+  return visit_encoding(encoding, [two_taps](auto tag) -> Horizontal {
+    constexpr Encoding kEncoding = decltype(tag)::value;
+    return two_taps ? &horizontal<kEncoding, true> : &horizontal<kEncoding, false>;
+  });
 }
 
 // normalise() for a run of values, written `kStride` floats apart.

@@ -126,7 +126,7 @@ void check_tensor(const Tensor& tensor, const Options& options) {
 PixelParams pixel_params(const Options& options, const Frame& frame, const Letterbox& lb) {
   PixelParams p;
   p.src = static_cast<const std::uint8_t*>(frame.data);
-  p.uv = frame.encoding == Encoding::kNv12 ? p.src + frame.step * frame.height : nullptr;
+  p.uv = has_uv_plane(frame.encoding) ? p.src + frame.step * frame.height : nullptr;
   p.step = frame.step;
   p.src_w = frame.width;
   p.src_h = frame.height;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "preprocess/encoding.hpp"
 #include "preprocess/letterbox.hpp"
 #include "preprocess/options.hpp"
 #include "preprocess/pixel.hpp"

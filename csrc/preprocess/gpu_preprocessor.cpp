@@ -200,7 +200,7 @@ GpuPreprocessor::~GpuPreprocessor() = default;
 
 Letterbox GpuPreprocessor::run(const Frame& frame_in, bool frame_on_device, const Tensor& out,
                                StreamHandle stream_handle, StreamHandle frame_stream,
-                               StreamHandle out_stream) {
+                               StreamHandle out_stream, PreprocessLaunch* deferred) {
   Impl& s = *impl_;
   const Frame frame = checked_frame(frame_in);
   DeviceGuard scope(s.device);
@@ -242,10 +242,22 @@ Letterbox GpuPreprocessor::run(const Frame& frame_in, bool frame_on_device, cons
                         ? src.pinned_mapped
                         : s.device_copy(src.pinned_host, required_bytes(frame), stream);
   }
-  launch_preprocess(pixel_params(s.options, readable, lb), slot, s.options.layout,
-                    s.options.dtype, stream);
+  PreprocessLaunch launch =
+      preprocess_launch(pixel_params(s.options, readable, lb), slot, s.options.layout,
+                        s.options.dtype);
+  launch.staged = src.host;
+  if (deferred != nullptr) {
+    *deferred = launch;
+    return lb;
+  }
+  enqueue_preprocess(launch, stream);
   if (src.host) s.staging.release_after(stream);
   return lb;
+}
+
+void GpuPreprocessor::release_staging(StreamHandle stream) {
+  DeviceGuard scope(impl_->device);
+  impl_->staging.release_after(as_stream(stream));
 }
 
 HostInputTiming GpuPreprocessor::measure_host_input(const Frame& frame_in, const Tensor& out,

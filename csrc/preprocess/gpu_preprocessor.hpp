@@ -20,6 +20,8 @@ class PinnedPool;
 
 namespace trtpipe::preprocess {
 
+struct PreprocessLaunch;  // preprocess/kernel.hpp
+
 // How the kernel reads a frame in host memory: through the mapped pointer of pinned memory
 // (zero-copy), or after an async copy into device memory. kAuto: mapped on integrated GPUs;
 // on discrete GPUs the faster of the two, measured once per frame geometry.
@@ -53,8 +55,14 @@ class GpuPreprocessor {
   // (pinned or pageable, found out here). A pageable frame is copied before this returns; device
   // and pinned frames must stay valid until the stream has run the kernel. `wait_streams`: the
   // streams of the arrays' producers (their __cuda_array_interface__ "stream"), waited on first.
+  // With `deferred`, everything but the kernel is enqueued (waits, staging copies) and the
+  // kernel's launch is described there instead, for the caller to enqueue or to give to a CUDA
+  // graph; a staged frame's staging must then be released after it (release_staging).
   Letterbox run(const Frame& frame, bool frame_on_device, const Tensor& out, StreamHandle stream,
-                StreamHandle frame_stream = 0, StreamHandle out_stream = 0);
+                StreamHandle frame_stream = 0, StreamHandle out_stream = 0,
+                PreprocessLaunch* deferred = nullptr);
+  // Marks the last frame's host staging busy until the work enqueued on `stream` so far is done.
+  void release_staging(StreamHandle stream);
 
   // Times both host paths for this host frame (pinned or pageable) on `stream`, writing `out`.
   HostInputTiming measure_host_input(const Frame& frame, const Tensor& out, StreamHandle stream,

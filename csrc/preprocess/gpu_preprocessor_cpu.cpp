@@ -24,8 +24,13 @@ GpuPreprocessor::~GpuPreprocessor() = default;
 
 Letterbox GpuPreprocessor::run(const Frame& /*frame*/, bool /*frame_on_device*/,
                                const Tensor& /*out*/, StreamHandle /*stream*/,
-                               StreamHandle /*frame_stream*/, StreamHandle /*out_stream*/) {
+                               StreamHandle /*frame_stream*/, StreamHandle /*out_stream*/,
+                               PreprocessLaunch* /*deferred*/) {
   no_cuda("GpuPreprocessor.run");
+}
+
+void GpuPreprocessor::release_staging(StreamHandle /*stream*/) {
+  no_cuda("GpuPreprocessor.release_staging");
 }
 
 HostInputTiming GpuPreprocessor::measure_host_input(const Frame& /*frame*/, const Tensor& /*out*/,

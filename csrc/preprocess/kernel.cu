@@ -42,25 +42,31 @@ __global__ void __launch_bounds__(256) preprocess_kernel(const PixelParams p, T*
   }
 }
 
-template <typename T, bool kNchw>
-void launch(const PixelParams& p, void* slot, cudaStream_t stream) {
-  const dim3 block(32, 8);
-  const dim3 grid(static_cast<unsigned>((p.dst_w + block.x - 1) / block.x),
-                  static_cast<unsigned>((p.dst_h + block.y - 1) / block.y));
-  preprocess_kernel<T, kNchw><<<grid, block, 0, stream>>>(p, static_cast<T*>(slot));
-}
-
 }  // namespace
 
-void launch_preprocess(const PixelParams& p, void* slot, Layout layout, DType dtype,
-                       cudaStream_t stream) {
+PreprocessLaunch preprocess_launch(const PixelParams& p, void* slot, Layout layout, DType dtype) {
+  PreprocessLaunch launch;
   const bool nchw = layout == Layout::kNCHW;
   if (dtype == DType::kFloat16) {
-    nchw ? launch<__half, true>(p, slot, stream) : launch<__half, false>(p, slot, stream);
+    launch.kernel = nchw ? reinterpret_cast<const void*>(&preprocess_kernel<__half, true>)
+                         : reinterpret_cast<const void*>(&preprocess_kernel<__half, false>);
   } else {
-    nchw ? launch<float, true>(p, slot, stream) : launch<float, false>(p, slot, stream);
+    launch.kernel = nchw ? reinterpret_cast<const void*>(&preprocess_kernel<float, true>)
+                         : reinterpret_cast<const void*>(&preprocess_kernel<float, false>);
   }
-  TRTPIPE_CUDA_CHECK(cudaGetLastError(), "launching the preprocessing kernel");
+  launch.block = dim3(32, 8);
+  launch.grid = dim3(static_cast<unsigned>((p.dst_w + launch.block.x - 1) / launch.block.x),
+                     static_cast<unsigned>((p.dst_h + launch.block.y - 1) / launch.block.y));
+  launch.params = p;
+  launch.slot = slot;
+  return launch;
+}
+
+void enqueue_preprocess(PreprocessLaunch& launch, cudaStream_t stream) {
+  PreprocessArgs args(launch);
+  TRTPIPE_CUDA_CHECK(cudaLaunchKernel(launch.kernel, launch.grid, launch.block, args.values, 0,
+                                      stream),
+                     "launching the preprocessing kernel");
 }
 
 }  // namespace trtpipe::preprocess

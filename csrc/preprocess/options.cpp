@@ -1,7 +1,6 @@
 #include "preprocess/options.hpp"
 
 #include <cmath>
-#include <iterator>
 #include <sstream>
 #include <utility>
 
@@ -9,38 +8,6 @@
 
 namespace trtpipe::preprocess {
 namespace {
-
-// The first name of an encoding is its canonical one (what encoding_name gives).
-constexpr EncodingInfo kEncodings[] = {
-    {"rgb8", Encoding::kRgb8, 3, Chroma::kFull},
-    {"bgr8", Encoding::kBgr8, 3, Chroma::kFull},
-    {"rgba8", Encoding::kRgba8, 4, Chroma::kFull},
-    {"bgra8", Encoding::kBgra8, 4, Chroma::kFull},
-    {"mono8", Encoding::kMono8, 1, Chroma::kFull},
-    {"yuv422", Encoding::kUyvy, 2, Chroma::k422},
-    {"uyvy", Encoding::kUyvy, 2, Chroma::k422},
-    {"yuv422_yuy2", Encoding::kYuyv, 2, Chroma::k422},
-    {"yuyv", Encoding::kYuyv, 2, Chroma::k422},
-    {"nv12", Encoding::kNv12, 1, Chroma::k420},
-};
-
-const EncodingInfo& info_of(Encoding encoding) noexcept {
-  for (const EncodingInfo& entry : kEncodings) {
-    if (entry.encoding == encoding) return entry;
-  }
-  return kEncodings[0];  // unreachable: every Encoding has an entry
-}
-
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
-  return out;
-}
-
-[[noreturn]] void bad_choice(const std::string& field, const std::vector<std::string>& choices,
-                             const std::string& given) {
-  throw InputError(field + ": expected one of " + join(choices) + ", given '" + given + "'");
-}
 
 template <typename T>
 T choose(const std::string& field, const std::string& given,
@@ -50,7 +17,7 @@ T choose(const std::string& field, const std::string& given,
   }
   std::vector<std::string> names;
   for (const auto& choice : choices) names.push_back(choice.first);
-  bad_choice(field, names, given);
+  throw InputError(unknown_choice_message(field, names, given));
 }
 
 std::string number(double value) {
@@ -60,42 +27,6 @@ std::string number(double value) {
 }
 
 }  // namespace
-
-const std::vector<EncodingInfo>& encoding_table() {
-  static const std::vector<EncodingInfo> table(std::begin(kEncodings), std::end(kEncodings));
-  return table;
-}
-
-const char* chroma_name(Chroma chroma) noexcept {
-  switch (chroma) {
-    case Chroma::k422: return "4:2:2";
-    case Chroma::k420: return "4:2:0";
-    case Chroma::kFull: break;
-  }
-  return "full";
-}
-
-Chroma chroma_of(Encoding encoding) noexcept { return info_of(encoding).chroma; }
-
-const std::vector<std::string>& encoding_names() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> out;
-    for (const EncodingInfo& entry : kEncodings) out.emplace_back(entry.name);
-    return out;
-  }();
-  return names;
-}
-
-Encoding parse_encoding(const std::string& name, const std::string& field) {
-  for (const EncodingInfo& entry : kEncodings) {
-    if (name == entry.name) return entry.encoding;
-  }
-  bad_choice(field, encoding_names(), name);
-}
-
-const char* encoding_name(Encoding encoding) noexcept { return info_of(encoding).name; }
-
-int bytes_per_pixel(Encoding encoding) noexcept { return info_of(encoding).bytes_per_pixel; }
 
 Layout parse_layout(const std::string& name) {
   return choose<Layout>("layout", name, {{"NCHW", Layout::kNCHW}, {"NHWC", Layout::kNHWC}});

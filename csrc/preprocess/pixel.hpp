@@ -5,20 +5,15 @@
 // pixel-centre convention, or nearest pixel centre), letterbox, then x * scale, (x - mean) / std.
 #include <cstdint>
 
-#include "preprocess/options.hpp"
-
-#if defined(__CUDACC__)
-#define TRTPIPE_HD __host__ __device__ __forceinline__
-#else
-#define TRTPIPE_HD inline
-#endif
+#include "common/host_device.hpp"
+#include "preprocess/encoding.hpp"
 
 namespace trtpipe::preprocess {
 
 // Everything one run needs, by value (it is a kernel argument).
 struct PixelParams {
-  const std::uint8_t* src = nullptr;  // first row (the Y plane for nv12)
-  const std::uint8_t* uv = nullptr;   // nv12: first row of the U V plane
+  const std::uint8_t* src = nullptr;  // first row (of the Y plane, for a 4:2:0 encoding)
+  const std::uint8_t* uv = nullptr;   // 4:2:0: first row of the U V plane; else null
   std::int64_t step = 0;              // bytes from one row to the next (both planes)
   int src_w = 0;
   int src_h = 0;
@@ -66,8 +61,9 @@ TRTPIPE_HD Rgb yuv_to_rgb(int y, int u, int v) {
           static_cast<float>(saturate_u8(b))};
 }
 
-// Source pixel `x` of one row as RGB, 0..255, for one encoding known at compile time (the CPU
-// path instantiates it per encoding). `uv_row`: nv12 only, the U V row serving this row.
+// Source pixel `x` of one row as RGB, 0..255, for one encoding known at compile time: the one
+// per-encoding read, which the kernel and the CPU path instantiate for every row of
+// kEncodingTable (encoding.hpp). `uv_row`: 4:2:0 only, the U V row serving this row.
 template <Encoding E>
 TRTPIPE_HD Rgb load_pixel(const std::uint8_t* row, const std::uint8_t* uv_row, int x) {
   static_cast<void>(uv_row);
@@ -86,10 +82,12 @@ TRTPIPE_HD Rgb load_pixel(const std::uint8_t* row, const std::uint8_t* uv_row, i
   } else if constexpr (E == Encoding::kYuyv) {
     const std::uint8_t* pair = row + 4 * (x >> 1);
     return yuv_to_rgb(pair[2 * (x & 1)], pair[1], pair[3]);
-  } else {
-    static_assert(E == Encoding::kNv12, "every encoding is handled above");
+  } else if constexpr (E == Encoding::kNv12) {
     const std::uint8_t* uv = uv_row + (x & ~1);
     return yuv_to_rgb(row[x], uv[0], uv[1]);
+  } else {
+    static_assert(E != E, "an encoding of kEncodingTable has no pixel read here");
+    return {0.0f, 0.0f, 0.0f};
   }
 }
 
@@ -97,33 +95,28 @@ TRTPIPE_HD const std::uint8_t* source_row(const PixelParams& p, int y) {
   return p.src + static_cast<std::int64_t>(y) * p.step;
 }
 
-// nv12: the U V row shared by source rows 2k and 2k + 1.
+// 4:2:0: the U V row shared by source rows 2k and 2k + 1.
 TRTPIPE_HD const std::uint8_t* uv_row(const PixelParams& p, int y) {
   return p.uv + static_cast<std::int64_t>(y >> 1) * p.step;
 }
 
+// The read of source pixel (x, y) for the encoding the dispatch hands over.
+struct SourcePixel {
+  const PixelParams& p;
+  int x;
+  int y;
+
+  template <Encoding E>
+  TRTPIPE_HD Rgb operator()(EncodingTag<E>) const {
+    const std::uint8_t* chroma_row = nullptr;
+    if constexpr (EncodingTag<E>::kHasUvPlane) chroma_row = uv_row(p, y);
+    return load_pixel<E>(source_row(p, y), chroma_row, x);
+  }
+};
+
 // The source pixel (x, y) as RGB, 0..255.
 TRTPIPE_HD Rgb load_rgb(const PixelParams& p, int x, int y) {
-  const std::uint8_t* row = source_row(p, y);
-  switch (static_cast<Encoding>(p.encoding)) {
-    case Encoding::kRgb8:
-      return load_pixel<Encoding::kRgb8>(row, nullptr, x);
-    case Encoding::kBgr8:
-      return load_pixel<Encoding::kBgr8>(row, nullptr, x);
-    case Encoding::kRgba8:
-      return load_pixel<Encoding::kRgba8>(row, nullptr, x);
-    case Encoding::kBgra8:
-      return load_pixel<Encoding::kBgra8>(row, nullptr, x);
-    case Encoding::kMono8:
-      return load_pixel<Encoding::kMono8>(row, nullptr, x);
-    case Encoding::kUyvy:
-      return load_pixel<Encoding::kUyvy>(row, nullptr, x);
-    case Encoding::kYuyv:
-      return load_pixel<Encoding::kYuyv>(row, nullptr, x);
-    case Encoding::kNv12:
-      return load_pixel<Encoding::kNv12>(row, uv_row(p, y), x);
-  }
-  return {0.0f, 0.0f, 0.0f};
+  return visit_encoding(static_cast<Encoding>(p.encoding), SourcePixel{p, x, y});
 }
 
 // OpenCV INTER_LINEAR: source coordinate of the pixel centre, clamped at the borders.

@@ -36,7 +36,7 @@ std::vector<ByteRange> bytes_read(const PixelParams& p, std::size_t frame_bytes)
     if (used[static_cast<std::size_t>(y)]) add_row(ranges, static_cast<std::size_t>(y) * step,
                                                    step, frame_bytes);
   }
-  if (static_cast<Encoding>(p.encoding) == Encoding::kNv12) {
+  if (has_uv_plane(static_cast<Encoding>(p.encoding))) {
     const std::size_t uv_start = static_cast<std::size_t>(p.src_h) * step;
     for (int y = 0; y < p.src_h; y += 2) {
       const bool either = used[static_cast<std::size_t>(y)] ||

@@ -77,7 +77,7 @@ void bind_engine_testing(py::module_& m) {
                described.push_back({std::move(desc), reinterpret_cast<void*>(address)});
              }
              return std::make_shared<testing::GraphModel>(
-                 reinterpret_cast<cudaGraphExec_t>(graph_exec), std::move(described));
+                 reinterpret_cast<cudaGraphExec_t>(graph_exec), nullptr, std::move(described));
            }),
            py::arg("graph_exec"), py::arg("tensors"))
       .def(py::init([](std::shared_ptr<pipeline::GraphStep> step) {

@@ -68,12 +68,8 @@ void bind_memory_testing(py::module_& m) {
           r = stress_pool(policy, thread_count, iteration_count, max_bytes, seed_value,
                           write_patterns);
         }
-        py::dict d;
-        d["allocations"] = r.allocations;
-        d["exhausted"] = r.exhausted;
-        d["overlaps"] = r.overlaps;
-        d["corrupted"] = r.corrupted;
-        return d;
+        return py::dict(py::arg("allocations") = r.allocations, py::arg("exhausted") = r.exhausted,
+                        py::arg("overlaps") = r.overlaps, py::arg("corrupted") = r.corrupted);
       },
       py::arg("pool"), py::arg("threads"), py::arg("iterations"), py::arg("max_request"),
       py::arg("seed") = 0, py::arg("write_patterns") = false,

@@ -11,9 +11,9 @@ namespace {
 
 class GraphContext final : public EngineContext {
  public:
-  GraphContext(cudaGraphExec_t graph, const std::vector<GraphTensor>& tensors,
+  GraphContext(cudaGraphExec_t exec, cudaGraph_t graph, const std::vector<GraphTensor>& tensors,
                std::shared_ptr<GraphModelCounters> counters)
-      : graph_(graph), tensors_(tensors), bound_(tensors.size()), counters_(std::move(counters)) {
+      : exec_(exec), graph_(graph), tensors_(tensors), bound_(tensors.size()), counters_(std::move(counters)) {
     ++counters_->contexts;
   }
 
@@ -42,9 +42,8 @@ class GraphContext final : public EngineContext {
       }
     }
     for (int pass = 0; pass < 2; ++pass) {  // inputs in, graph, outputs out
-      if (pass == 1) {
-        TRTPIPE_CUDA_CHECK(cudaGraphLaunch(graph_, stream), "launching the graph model");
-      }
+      // as TensorRT's enqueueV3, it can be captured into the frame pipeline's graph
+      if (pass == 1) pipeline::enqueue_graph(exec_, graph_, stream);
       for (std::size_t i = 0; i < tensors_.size(); ++i) {
         const GraphTensor& tensor = tensors_[i];
         if (tensor.desc.is_input != (pass == 0) || bound_[i] == tensor.device) continue;
@@ -67,7 +66,8 @@ class GraphContext final : public EngineContext {
     throw EngineError("no tensor named '" + name + "' in the graph model");
   }
 
-  cudaGraphExec_t graph_;
+  cudaGraphExec_t exec_;
+  cudaGraph_t graph_;
   std::vector<GraphTensor> tensors_;
   std::vector<void*> bound_;
   std::shared_ptr<GraphModelCounters> counters_;
@@ -75,10 +75,10 @@ class GraphContext final : public EngineContext {
 
 }  // namespace
 
-GraphModel::GraphModel(cudaGraphExec_t graph, std::vector<GraphTensor> tensors)
-    : graph_(graph), tensors_(std::move(tensors)),
+GraphModel::GraphModel(cudaGraphExec_t exec, cudaGraph_t graph, std::vector<GraphTensor> tensors)
+    : exec_(exec), graph_(graph), tensors_(std::move(tensors)),
       counters_(std::make_shared<GraphModelCounters>()) {
-  if (graph_ == nullptr) throw InputError("graph: expected an instantiated cudaGraphExec_t, given 0");
+  if (exec_ == nullptr) throw InputError("graph: expected an instantiated cudaGraphExec_t, given 0");
   for (const GraphTensor& tensor : tensors_) {
     if (tensor.device == nullptr || element_count(tensor.desc.shape) < 0 ||
         dtype_size(tensor.desc.dtype) == 0) {
@@ -104,7 +104,8 @@ std::vector<GraphTensor> tensors_of(const pipeline::GraphStep& step) {
 }  // namespace
 
 GraphModel::GraphModel(std::shared_ptr<const pipeline::GraphStep> step)
-    : GraphModel(step ? step->graph() : nullptr, step ? tensors_of(*step) : std::vector<GraphTensor>{}) {
+    : GraphModel(step ? step->exec() : nullptr, step ? step->graph() : nullptr,
+                 step ? tensors_of(*step) : std::vector<GraphTensor>{}) {
   step_ = std::move(step);
 }
 
@@ -119,7 +120,7 @@ ProfileShapes GraphModel::profile(int /*index*/) const {
 }
 
 std::unique_ptr<EngineContext> GraphModel::create_context() {
-  return std::make_unique<GraphContext>(graph_, tensors_, counters_);
+  return std::make_unique<GraphContext>(exec_, graph_, tensors_, counters_);
 }
 
 }  // namespace trtpipe::testing

@@ -27,8 +27,9 @@ struct GraphModelCounters {
 
 class GraphModel final : public EngineModel {
  public:
-  // The graph and its tensors belong to their capturer, which must outlive the model.
-  GraphModel(cudaGraphExec_t graph, std::vector<GraphTensor> tensors);
+  // The graph and its tensors belong to their capturer, which must outlive the model. `graph`
+  // (may be null): what `exec` was instantiated from, for capturing the model's enqueue.
+  GraphModel(cudaGraphExec_t exec, cudaGraph_t graph, std::vector<GraphTensor> tensors);
   // The graph of a model step (e.g. a PyTorch engine's), the step kept alive with the model.
   explicit GraphModel(std::shared_ptr<const pipeline::GraphStep> step);
   std::vector<TensorDesc> io() const override;
@@ -39,7 +40,8 @@ class GraphModel final : public EngineModel {
 
  private:
   std::shared_ptr<const pipeline::GraphStep> step_;  // null when given a bare graph
-  cudaGraphExec_t graph_;
+  cudaGraphExec_t exec_;
+  cudaGraph_t graph_;
   std::vector<GraphTensor> tensors_;
   std::shared_ptr<GraphModelCounters> counters_;
 };

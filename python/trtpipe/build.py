@@ -254,6 +254,14 @@ def resolve_options(
     return resolved, options
 
 
+def onnx_file(onnx: str | os.PathLike[str]) -> Path:
+    """``onnx`` as a Path, which must name an existing file: the first check of every build."""
+    path = Path(onnx)
+    if not path.is_file():
+        raise InputError(f"onnx: expected an existing ONNX file, given {str(onnx)!r}")
+    return path
+
+
 def _has_qdq(model: Any) -> bool:
     return any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
 
@@ -439,9 +447,7 @@ def build_engine(
     if it is supported, else every target it has). ``progress``: show a progress display (None:
     when stderr is a terminal).
     """
-    onnx_path = Path(onnx)
-    if not onnx_path.is_file():
-        raise InputError(f"onnx: expected an existing ONNX file, given {str(onnx)!r}")
+    onnx_path = onnx_file(onnx)
     resolved, options = resolve_options(
         precision,
         profiles,

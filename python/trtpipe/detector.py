@@ -252,6 +252,13 @@ class Detector:
         return "pipeline" if self._pipeline is not None else "engine"
 
     @property
+    def frame_graph_stats(self) -> dict[str, Any] | None:
+        """On the "pipeline" path, how frames ran: each as one CUDA graph (``graph_frames``)
+        or step by step (``step_frames``), the ``captures``, and why frames stopped running as
+        graphs (``stopped``, '' while they may); None on the "engine" path."""
+        return None if self._pipeline is None else self._pipeline.graph_stats
+
+    @property
     def gpu_event_ring(self) -> StageEventRing | None:
         """The CUDA events timing preprocessing and inference (None: no GPU timings)."""
         return self._events

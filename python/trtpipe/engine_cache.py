@@ -26,7 +26,7 @@ from typing import Any
 from filelock import FileLock
 
 from trtpipe.backends.base import Profile
-from trtpipe.build import BuildOptions, build_from_options, resolve_options
+from trtpipe.build import BuildOptions, build_from_options, onnx_file, resolve_options
 from trtpipe.cache_dir import CACHE_DIR_ENV, default_cache_dir
 from trtpipe.engine_info import EngineMetadata, read_sidecar, sidecar_path
 from trtpipe.errors import InputError
@@ -99,9 +99,7 @@ class EngineCache:
         progress: bool | None = None,
     ) -> CachedEngine:
         """The cached engine for this model and these options, built first when missing."""
-        onnx_path = Path(onnx)
-        if not onnx_path.is_file():
-            raise InputError(f"onnx: expected an existing ONNX file, given {str(onnx)!r}")
+        onnx_path = onnx_file(onnx)
         onnx_bytes = onnx_path.read_bytes()
         resolved, options = resolve_options(
             precision,

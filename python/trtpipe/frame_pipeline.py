@@ -115,6 +115,13 @@ class FramePipeline:
         del keep
         return self._pre.geometry(frame.width, frame.height), launch_us
 
+    @property
+    def graph_stats(self) -> dict[str, Any]:
+        """How frames ran: ``graph_frames`` (each as one CUDA graph: preprocessing, model step
+        and post-step), ``step_frames`` (step by step), ``captures``, and ``stopped``: why
+        frames no longer run as graphs ('' while they may)."""
+        return self._native.graph_stats
+
     def wait(self, slot: int) -> dict[str, np.ndarray]:
         """The outputs of ``slot``'s last frame, once its copies completed (views of the slot)."""
         self._native.wait(slot)

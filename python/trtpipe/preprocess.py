@@ -13,6 +13,7 @@ bit the per-pixel CPU reference (:meth:`Preprocessor.reference`), over a few thr
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import operator
@@ -99,17 +100,12 @@ def _boxes(boxes_xyxy: Any) -> np.ndarray:
     return boxes if np.issubdtype(boxes.dtype, np.floating) else boxes.astype(np.float32)
 
 
+_LETTERBOX_FIELDS = tuple(f.name for f in dataclasses.fields(Letterbox))
+
+
 def _letterbox(params: dict[str, Any]) -> Letterbox:
-    return Letterbox(
-        scale_x=params["scale_x"],
-        scale_y=params["scale_y"],
-        pad_x=params["pad_x"],
-        pad_y=params["pad_y"],
-        src_w=params["src_w"],
-        src_h=params["src_h"],
-        dst_w=params["dst_w"],
-        dst_h=params["dst_h"],
-    )
+    # _core's dict also holds new_w and new_h, which Letterbox derives from the fields
+    return Letterbox(**{name: params[name] for name in _LETTERBOX_FIELDS})
 
 
 def letterbox_params(

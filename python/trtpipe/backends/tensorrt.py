@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,24 @@ def _runner_inputs(inputs: Mapping[str, Any] | Sequence[Any]) -> dict[str, Any] 
     return list(inputs)
 
 
+@dataclass(frozen=True)
+class _LoopOptions:
+    """The per-frame loop's settings, checked once (see :class:`TensorRTEngine`)."""
+
+    slots: int = 2
+    cuda_graphs: bool = True
+    profile: int = 0
+    timeout: float | None = 5.0
+    device_pool: Any = None
+    pinned_pool: Any = None
+
+    def __post_init__(self) -> None:
+        _check_pool("device_pool", self.device_pool, "DevicePool")
+        _check_pool("pinned_pool", self.pinned_pool, "PinnedPool")
+        if self.timeout is not None and self.timeout <= 0:
+            raise InputError(f"timeout: expected seconds > 0 or None, given {self.timeout!r}")
+
+
 class TensorRTPending(PendingResult):
     """A frame in flight on a :class:`TensorRTEngine`. (A plain slotted class, not a dataclass:
     one is made per frame.)"""
@@ -136,68 +155,27 @@ class TensorRTEngine(Engine):
         device_pool: Any = None,
         pinned_pool: Any = None,
     ) -> None:
-        _check_pool("device_pool", device_pool, "DevicePool")
-        _check_pool("pinned_pool", pinned_pool, "PinnedPool")
+        options = _LoopOptions(slots, cuda_graphs, profile, timeout, device_pool, pinned_pool)
         module = _engine_module()
         index = _device_index(device)
         if isinstance(engine, bytes | bytearray | memoryview):
             model = module.load_tensorrt_bytes(bytes(engine), library or "", index)
         else:
             model = module.load_tensorrt_file(os.fspath(Path(engine)), library or "", index)
-        self._setup(
-            model,
-            device=index,
-            slots=slots,
-            cuda_graphs=cuda_graphs,
-            profile=profile,
-            timeout=timeout,
-            device_pool=device_pool,
-            pinned_pool=pinned_pool,
-        )
+        self._setup(model, index, options)
 
     @classmethod
     def from_model(
-        cls,
-        model: Any,
-        *,
-        device: int | str | None = None,
-        slots: int = 2,
-        cuda_graphs: bool = True,
-        profile: int = 0,
-        timeout: float | None = 5.0,
-        device_pool: Any = None,
-        pinned_pool: Any = None,
+        cls, model: Any, *, device: int | str | None = None, **options: Any
     ) -> TensorRTEngine:
-        """Wraps an already loaded ``_core.engine.EngineModel`` (e.g. the test model)."""
+        """Wraps an already loaded ``_core.engine.EngineModel`` (e.g. the test model);
+        ``options``: the constructor's (``slots``, ``cuda_graphs``, ``profile``, ``timeout``,
+        ``device_pool``, ``pinned_pool``)."""
         self = cls.__new__(cls)
-        self._setup(
-            model,
-            device=_device_index(device),
-            slots=slots,
-            cuda_graphs=cuda_graphs,
-            profile=profile,
-            timeout=timeout,
-            device_pool=device_pool,
-            pinned_pool=pinned_pool,
-        )
+        self._setup(model, _device_index(device), _LoopOptions(**options))
         return self
 
-    def _setup(
-        self,
-        model: Any,
-        *,
-        device: int,
-        slots: int,
-        cuda_graphs: bool,
-        profile: int,
-        timeout: float | None,
-        device_pool: Any,
-        pinned_pool: Any,
-    ) -> None:
-        _check_pool("device_pool", device_pool, "DevicePool")
-        _check_pool("pinned_pool", pinned_pool, "PinnedPool")
-        if timeout is not None and timeout <= 0:
-            raise InputError(f"timeout: expected seconds > 0 or None, given {timeout!r}")
+    def _setup(self, model: Any, device: int, options: _LoopOptions) -> None:
         table = model.io()
         for entry in table:
             if entry["dtype"] in ("bfloat16", "other"):
@@ -213,25 +191,25 @@ class TensorRTEngine(Engine):
         self._outputs = [t for t in infos if not t.is_input]
         self._profiles = [self._profile(model, i) for i in range(model.profile_count())]
         self._device = device
-        self._timeout_ms = -1.0 if timeout is None else timeout * 1000.0
-        self._profile_index = profile
+        self._timeout_ms = -1.0 if options.timeout is None else options.timeout * 1000.0
+        self._profile_index = options.profile
         self._runner_options = {
-            "slots": slots,
-            "cuda_graphs": cuda_graphs,
-            "profile": profile,
+            "slots": options.slots,
+            "cuda_graphs": options.cuda_graphs,
+            "profile": options.profile,
             "device": device,
-            "device_pool": device_pool,
-            "pinned_pool": pinned_pool,
+            "device_pool": options.device_pool,
+            "pinned_pool": options.pinned_pool,
         }
         # the per-frame loop of infer()/submit(), made on first use: a Detector runs frames
         # through the frame pipeline's model step instead, and needs none of its buffers
         self._runner: Any = _LazyRunner(self)
-        self._shared_pools = {"device": device_pool, "pinned": pinned_pool}
+        self._shared_pools = {"device": options.device_pool, "pinned": options.pinned_pool}
         logger.debug(
             "TensorRT engine ready: %d inputs, %d outputs, %d slots",
             len(self._inputs),
             len(self._outputs),
-            slots,
+            options.slots,
         )
 
     def _make_runner(self) -> Any:

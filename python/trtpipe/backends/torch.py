@@ -63,14 +63,31 @@ class CapturedGraph:
     def exec_handle(self) -> int | None:
         """The instantiated graph (a cudaGraphExec_t as int), for launching it from native code
         on the stream PyTorch replays it on; None where this PyTorch does not give it out."""
-        raw = getattr(self.graph, "raw_cuda_graph_exec", None)
+        return self._raw_handle("raw_cuda_graph_exec")
+
+    def graph_handle(self) -> int:
+        """The graph it was instantiated from (a cudaGraph_t as int; 0 where PyTorch did not
+        keep it): with it, the frame pipeline captures a whole frame as one graph."""
+        return self._raw_handle("raw_cuda_graph") or 0
+
+    def _raw_handle(self, name: str) -> int | None:
+        raw = getattr(self.graph, name, None)
         if raw is None:
             return None
         try:
             return int(raw())
-        except RuntimeError as exc:  # not instantiated (e.g. kept for editing)
-            log.debug("torch engine: no raw graph handle: %s", exc)
+        except RuntimeError as exc:  # not instantiated, or not kept
+            log.debug("torch engine: no %s: %s", name, exc)
             return None
+
+
+def _new_cuda_graph(torch: Any) -> tuple[Any, bool]:
+    """A torch.cuda.CUDAGraph that keeps its cudaGraph_t where this PyTorch can (2.8+), and
+    whether it does."""
+    try:
+        return torch.cuda.CUDAGraph(keep_graph=True), True
+    except TypeError:
+        return torch.cuda.CUDAGraph(), False
 
 
 def _current_stream_reader(torch: Any, device: int) -> Callable[[], int]:
@@ -323,10 +340,12 @@ class TorchEngine(Engine):
                 for _ in range(self._warmup):
                     self._run(static)
             torch.cuda.current_stream(self._device).wait_stream(side)
-            cuda_graph = torch.cuda.CUDAGraph()
+            cuda_graph, kept = _new_cuda_graph(torch)
             try:
                 with torch.cuda.graph(cuda_graph):
                     outputs = self._run(static)
+                if kept:
+                    cuda_graph.instantiate()  # a kept graph is instantiated on request
             except RuntimeError as exc:
                 # e.g. a model that reads a GPU value on the host in forward(): it cannot be
                 # captured, so it runs eagerly from now on, and says why.
@@ -400,7 +419,7 @@ class TorchEngine(Engine):
             log.debug("torch engine: no model step: a graph tensor cannot be used in place")
             return None
         index = self._device.index or 0
-        native = _core.GraphStep(handle, inputs, outputs, index)
+        native = _core.GraphStep(handle, inputs, outputs, index, graph.graph_handle())
         return ModelStep(native, _current_stream_reader(self._torch, index), owner=graph)
 
     def infer_tensors(self, inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -74,6 +74,13 @@ def as_float_array(value: Any, name: str, ndim: int | tuple[int, ...]) -> np.nda
     return array
 
 
+def as_float_batch(value: Any, name: str, ndim: int) -> np.ndarray:
+    """:func:`as_float_array` of a batched output, ``ndim`` dims with the batch first; an
+    output of one dim fewer is one image and gets a batch axis of 1 (a view)."""
+    array = as_float_array(value, name, (ndim - 1, ndim))
+    return array[None] if array.ndim == ndim - 1 else array
+
+
 def per_image(transforms: Transforms, batch: int) -> list[BoxTransform | None]:
     """One transform per image of the batch (a single transform applies to every image)."""
     if transforms is None or hasattr(transforms, "to_source"):
@@ -82,6 +89,14 @@ def per_image(transforms: Transforms, batch: int) -> list[BoxTransform | None]:
     if len(transforms) != batch:
         raise InputError(f"transforms: expected {batch} (one per image), given {len(transforms)}")
     return transforms
+
+
+def decode_each_image(
+    out: np.ndarray, transforms: Transforms, decode_image: ImageDecoder
+) -> list[Detections]:
+    """``decode_image`` over the batch ``out``, each image with its transform."""
+    images = per_image(transforms, out.shape[0])
+    return [decode_image(pred, images[b]) for b, pred in enumerate(out)]
 
 
 def class_filter(options: DecodeOptions, num_classes: int) -> np.ndarray | None:
@@ -151,3 +166,33 @@ def dense_head_detections(
     if transform is not None and terms is None and len(found_scores):
         found_boxes = np.asarray(transform.to_source(found_boxes), dtype=np.float32)
     return Detections.from_exact(found_boxes, found_scores, found_ids, options.label_names)
+
+
+def dense_head_image_decoder(
+    channels: int, options: DecodeOptions, *, objectness: bool, anchors_as_rows: bool
+) -> ImageDecoder:
+    """The decoder of one image's float32 dense-head output (YOLOv5, YOLOv8): ``channels``
+    rows of cx, cy, w, h, then objectness where the model has it, then one score per class,
+    each row one value per anchor (columns where ``anchors_as_rows``). The options are
+    resolved once, for a model whose outputs keep their shape from frame to frame."""
+    first_class = 5 if objectness else 4
+    if channels <= first_class:
+        raise InputError(
+            f"output: expected {first_class} + classes channels (at least {first_class + 1}), "
+            f"given {channels}"
+        )
+    wanted = class_filter(options, channels - first_class)
+    class_rows = slice(first_class, None) if wanted is None else first_class + wanted
+
+    def decode_image(pred: np.ndarray, transform: BoxTransform | None) -> Detections:
+        rows = pred.T if anchors_as_rows else pred  # a view: the scan reads any strides
+        return dense_head_detections(
+            rows[class_rows],
+            rows[:4],
+            transform,
+            options,
+            objectness=rows[4] if objectness else None,
+            class_ids_of_rows=wanted,
+        )
+
+    return decode_image

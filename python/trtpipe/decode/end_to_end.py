@@ -10,7 +10,7 @@ import numpy as np
 from trtpipe.decode.common import (
     DecodeOptions,
     Transforms,
-    as_float_array,
+    as_float_batch,
     finish,
     per_image,
 )
@@ -26,9 +26,7 @@ def decode_end_to_end(
 ) -> list[Detections]:
     """One :class:`Detections` per image; no NMS (``iou`` is not used)."""
     opts = DecodeOptions.of(options, **overrides)
-    out = as_float_array(output, "output", (2, 3))
-    if out.ndim == 2:
-        out = out[None]
+    out = as_float_batch(output, "output", 3)
     if out.shape[2] != 6:
         raise InputError(f"output: expected [B, N, 6], given {out.shape}")
     results = []

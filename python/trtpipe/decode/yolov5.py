@@ -5,17 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from trtpipe.decode.common import (
-    BoxTransform,
     DecodeOptions,
     ImageDecoder,
     Transforms,
-    as_float_array,
-    class_filter,
-    dense_head_detections,
-    per_image,
+    as_float_batch,
+    decode_each_image,
+    dense_head_image_decoder,
 )
 from trtpipe.decode.detections import Detections
 from trtpipe.errors import InputError
@@ -29,33 +25,15 @@ def decode_yolov5(
 ) -> list[Detections]:
     """One :class:`Detections` per image of the batch (a 2-D output is one image)."""
     opts = DecodeOptions.of(options, **overrides)
-    out = as_float_array(output, "output", (2, 3))
-    if out.ndim == 2:
-        out = out[None]
+    out = as_float_batch(output, "output", 3)
     if out.shape[2] < 6:
         raise InputError(f"output: expected [B, N, 5 + classes], given {out.shape}")
-    images = per_image(transforms, out.shape[0])
-    decode_image = yolov5_image_decoder(out.shape[2], opts)
-    return [decode_image(pred, images[b]) for b, pred in enumerate(out)]
+    return decode_each_image(out, transforms, yolov5_image_decoder(out.shape[2], opts))
 
 
 def yolov5_image_decoder(channels: int, options: DecodeOptions) -> ImageDecoder:
     """The decoder of one image's float32 ``[N, 5 + C]`` output, for a model with
-    ``channels`` = 5 + C: the options resolved once (see :func:`yolov8_image_decoder`)."""
-    if channels < 6:
-        raise InputError(f"output: expected 5 + classes channels (at least 6), given {channels}")
-    wanted = class_filter(options, channels - 5)
-
-    def decode_image(pred: np.ndarray, transform: BoxTransform | None) -> Detections:
-        # score = objectness × class score, per class; anchors whose objectness alone cannot
-        # pass are skipped (class scores are at most 1)
-        return dense_head_detections(
-            (pred[:, 5:] if wanted is None else pred[:, 5 + wanted]).T,
-            pred[:, :4].T,
-            transform,
-            options,
-            objectness=pred[:, 4],
-            class_ids_of_rows=wanted,
-        )
-
-    return decode_image
+    ``channels`` = 5 + C: the options resolved once (see :func:`yolov8_image_decoder`).
+    A score is objectness × class score; _core skips the anchors whose objectness alone
+    cannot pass (class scores are at most 1)."""
+    return dense_head_image_decoder(channels, options, objectness=True, anchors_as_rows=True)

@@ -6,17 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from trtpipe.decode.common import (
-    BoxTransform,
     DecodeOptions,
     ImageDecoder,
     Transforms,
-    as_float_array,
-    class_filter,
-    dense_head_detections,
-    per_image,
+    as_float_batch,
+    decode_each_image,
+    dense_head_image_decoder,
 )
 from trtpipe.decode.detections import Detections
 from trtpipe.errors import InputError
@@ -33,17 +29,13 @@ def decode_yolov8(
     """One :class:`Detections` per image of the batch (a 2-D output is one image).
     ``transposed``: the output is ``[B, N, 4 + C]``, one row per anchor."""
     opts = DecodeOptions.of(options, **overrides)
-    out = as_float_array(output, "output", (2, 3))
-    if out.ndim == 2:
-        out = out[None]
+    out = as_float_batch(output, "output", 3)
     if transposed:
         out = out.transpose(0, 2, 1)  # a view: the scans read any strides
     if out.shape[1] < 5:
         layout = "[B, N, 4 + classes]" if transposed else "[B, 4 + classes, N]"
         raise InputError(f"output: expected {layout}, given {out.shape}")
-    images = per_image(transforms, out.shape[0])
-    decode_image = yolov8_image_decoder(out.shape[1], opts)
-    return [decode_image(pred, images[b]) for b, pred in enumerate(out)]
+    return decode_each_image(out, transforms, yolov8_image_decoder(out.shape[1], opts))
 
 
 def yolov8_image_decoder(
@@ -52,19 +44,4 @@ def yolov8_image_decoder(
     """The decoder of one image's float32 output, ``[4 + C, N]`` (``[N, 4 + C]`` where
     ``transposed``), for a model with ``channels`` = 4 + C: the options resolved once, for a
     model whose outputs keep their shape from frame to frame."""
-    if channels < 5:
-        raise InputError(f"output: expected 4 + classes channels (at least 5), given {channels}")
-    wanted = class_filter(options, channels - 4)
-
-    def decode_image(pred: np.ndarray, transform: BoxTransform | None) -> Detections:
-        if transposed:
-            pred = pred.T
-        return dense_head_detections(
-            pred[4:] if wanted is None else pred[4 + wanted],
-            pred[:4],
-            transform,
-            options,
-            class_ids_of_rows=wanted,
-        )
-
-    return decode_image
+    return dense_head_image_decoder(channels, options, objectness=False, anchors_as_rows=transposed)

@@ -24,41 +24,37 @@ PRESETS = ("sensor_data", "reliable", "default")
 def make_qos(preset: str, *, deadline_ms: float = 33.0, liveliness_lease_ms: float = 100.0) -> Any:
     """The ``rclpy.qos.QoSProfile`` of ``preset``."""
     from rclpy.duration import Duration
-    from rclpy.qos import (
-        DurabilityPolicy,
-        HistoryPolicy,
-        LivelinessPolicy,
-        QoSProfile,
-        ReliabilityPolicy,
-    )
+    from rclpy.qos import LivelinessPolicy, ReliabilityPolicy
 
     if preset == "sensor_data":
-        return QoSProfile(
-            history=HistoryPolicy.KEEP_LAST,
-            depth=1,
-            reliability=ReliabilityPolicy.BEST_EFFORT,
-            durability=DurabilityPolicy.VOLATILE,
-        )
+        return _volatile_keep_last(1, ReliabilityPolicy.BEST_EFFORT)
     if preset == "reliable":
         if deadline_ms <= 0 or liveliness_lease_ms <= 0:
             raise InputError(
                 "deadline_ms/liveliness_lease_ms: expected > 0 for the reliable preset, given "
                 f"{deadline_ms}/{liveliness_lease_ms}"
             )
-        return QoSProfile(
-            history=HistoryPolicy.KEEP_LAST,
-            depth=10,
-            reliability=ReliabilityPolicy.RELIABLE,
-            durability=DurabilityPolicy.VOLATILE,
+        return _volatile_keep_last(
+            10,
+            ReliabilityPolicy.RELIABLE,
             deadline=Duration(nanoseconds=int(deadline_ms * 1e6)),
             liveliness=LivelinessPolicy.AUTOMATIC,
             liveliness_lease_duration=Duration(nanoseconds=int(liveliness_lease_ms * 1e6)),
         )
     if preset == "default":
-        return QoSProfile(
-            history=HistoryPolicy.KEEP_LAST,
-            depth=10,
-            reliability=ReliabilityPolicy.RELIABLE,
-            durability=DurabilityPolicy.VOLATILE,
-        )
+        return _volatile_keep_last(10, ReliabilityPolicy.RELIABLE)
     raise InputError(f"qos: expected one of {PRESETS}, given {preset!r}")
+
+
+def _volatile_keep_last(depth: int, reliability: Any, **policies: Any) -> Any:
+    """A volatile keep-last ``QoSProfile``: every preset is one; they differ in depth,
+    reliability and the reliable preset's deadline and liveliness (``policies``)."""
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile
+
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=depth,
+        reliability=reliability,
+        durability=DurabilityPolicy.VOLATILE,
+        **policies,
+    )
