@@ -1,17 +1,16 @@
-"""Host overhead of the per-frame engine loop (target: <= 10 µs per frame from Python with graph
-replay): ``python -m bench.engine_loop [--quick] [--out DIR]``.
+"""Host overhead of an engine's own frames in the native frame pipeline (target: <= 10 µs per
+frame from Python with graph replay): ``python -m bench.engine_loop [--quick] [--out DIR]``.
 
 The engine is _core's test model (a trivial one-kernel network on a 1×4 float32 frame) behind
-the same interface as a TensorRT engine, so what is timed is the loop itself: input staging,
-binding, enqueue or graph replay, output copy to pinned memory, event completion, result
-conversion. Measured from a loop inside _core (no Python) and from Python, plain enqueue against
-graph replay, one frame at a time and pipelined; CuPy and PyTorch doing the same frame the
-usual way (copy in, compute, copy out, synchronise) are the peers.
+the same interface as a TensorRT engine, in a resizable ContextStep, so what is timed is the
+frame path itself (TensorFrames over _core.FramePipeline): the input copy, the enqueue or the
+frame's graph launch, the output copies to pinned memory, event completion, result conversion.
+Step by step against one graph per frame, one frame at a time and pipelined; CuPy and PyTorch
+doing the same frame the usual way (copy in, compute, copy out, synchronise) are the peers.
 
 "host overhead" is the host time of submit() plus result() of a frame that has already finished
-(the wait is not counted), from C++ and from Python, so the two cases side by side show what the
-bindings and the interpreter add; the Python case also runs with inputs as a list in the engine's
-input order, with outputs as views instead of copies, and through the TensorRTEngine backend.
+(the wait is not counted); it also runs with inputs as a list in the engine's input order, with
+outputs as views instead of copies, and through the TensorRTEngine backend.
 """
 
 from __future__ import annotations
@@ -53,10 +52,14 @@ def _require_gpu() -> None:
 
 
 def _runner(cuda_graphs: bool, slots: int = 2):
+    """The frames of a TensorRT-shaped engine, as TensorRTEngine makes them."""
     from trtpipe import _core, _core_testing
+    from trtpipe.backends.base import ModelStep
+    from trtpipe.frame_pipeline import TensorFrames
 
     model = _core_testing.ScaleModel(channels=SHAPE[1], static_batch=SHAPE[0])
-    return _core.engine.EngineRunner(model, slots=slots, cuda_graphs=cuda_graphs)
+    step = _core.engine.ContextStep(model, resizable=True)
+    return TensorFrames(ModelStep(step, owner=model), slots, graphs=cuda_graphs)
 
 
 def _python_loop(runner, frame: np.ndarray, frames: int, warmup: int, depth: int) -> np.ndarray:
@@ -82,8 +85,8 @@ def _python_loop(runner, frame: np.ndarray, frames: int, warmup: int, depth: int
 def _python_host_cost(
     runner, inputs: object, frames: int, warmup: int, copy: bool = True
 ) -> np.ndarray:
-    """Host time of submit() plus result() of an already finished frame: the loop's own cost,
-    without the GPU's execution time (the same as _core_testing.time_host_overhead in C++)."""
+    """Host time of submit() plus result() of an already finished frame: the frame path's own
+    cost, without the GPU's execution time."""
     samples = np.empty(frames)
     clock = time.perf_counter
     for i in range(warmup + frames):
@@ -106,7 +109,7 @@ def _backend_host_cost(frame: np.ndarray, frames: int, warmup: int) -> np.ndarra
 
     model = _core_testing.ScaleModel(channels=SHAPE[1], static_batch=SHAPE[0])
     engine = TensorRTEngine.from_model(model, timeout=TIMEOUT_MS / 1000)
-    runner = engine._runner  # to wait outside the timed part, as the other host-cost cases do
+    runner = engine._live_frames()  # to wait outside the timed part, as the other cases do
     inputs = {"input": frame}
     samples = np.empty(frames)
     clock = time.perf_counter
@@ -183,24 +186,18 @@ def _peers(frame: np.ndarray, frames: int, warmup: int) -> list[Series]:
 
 def collect(quick: bool = False) -> list[Series]:
     _require_gpu()
-    from trtpipe import _core_testing
-
     frames, warmup = (300, 30) if quick else (5000, 200)
     frame = np.arange(np.prod(SHAPE), dtype=np.float32).reshape(SHAPE)
     series: list[Series] = []
     for depth, label in ((1, "one frame at a time"), (2, "pipelined, 2 in flight")):
         for cuda_graphs, impl in ((True, "trtpipe"), (False, "trtpipe plain enqueue")):
             runner = _runner(cuda_graphs)
-            cpp = _core_testing.time_frames(
-                runner, {"input": frame}, frames, warmup=warmup, depth=depth
-            )
             py = _python_loop(runner, frame, frames, warmup, depth)
             stats = runner.stats()
             mode = "graph replay" if cuda_graphs else "plain enqueue"
-            if cuda_graphs and stats["graph_replays"] == 0:
-                mode = f"plain enqueue (graph capture failed: {stats['graph_fallback_reason']})"
+            if cuda_graphs and stats["graph_frames"] == 0:
+                mode = f"plain enqueue (graphs stopped: {stats['stopped']})"
             what = "per frame" if depth == 1 else "interval between finished frames"
-            series.append(Series(f"submit→result, {label}, C++", impl, cpp, note=f"{mode}; {what}"))
             series.append(
                 Series(
                     f"submit→result, {label}, Python",
@@ -213,10 +210,6 @@ def collect(quick: bool = False) -> list[Series]:
     host_case = "host overhead: submit + result of a finished frame"
     for cuda_graphs, impl in ((True, "trtpipe"), (False, "trtpipe plain enqueue")):
         mode = "graph replay" if cuda_graphs else "plain enqueue"
-        cpp = _core_testing.time_host_overhead(
-            _runner(cuda_graphs), {"input": frame}, frames, warmup=warmup
-        )
-        series.append(Series(f"{host_case}, C++", impl, cpp, note=mode))
         series.append(
             Series(
                 f"{host_case}, Python",
@@ -243,7 +236,7 @@ def collect(quick: bool = False) -> list[Series]:
             f"{host_case}, Python",
             "trtpipe TensorRTEngine",
             _backend_host_cost(frame, frames, warmup),
-            note="graph replay; the Python backend around the same runner",
+            note="graph replay; the Python backend around the same frames",
         )
     )
     series.extend(_peers(frame, frames, warmup))

@@ -108,12 +108,12 @@ def test_fp16_conversion_stays_close_to_fp32(tmp_path):
     if not flavour.strongly_typed:
         pytest.skip(f"{flavour.tag} takes fp16 as a builder flag; no model conversion")
     from trtpipe.backends.onnxruntime import OnnxRuntimeEngine
-    from trtpipe.build import _model_for_precision, resolve_options
+    from trtpipe.build import BuildArguments, _model_for_precision
     from trtpipe.validate import compare_outputs
 
     model = write_conv_net(tmp_path / "m.onnx", batch="N")
     fp16 = tmp_path / "m16.onnx"
-    _, options = resolve_options("fp16", flavour=flavour)
+    _, options = BuildArguments("fp16").resolve(flavour)
     fp16.write_bytes(_model_for_precision(flavour, model.read_bytes(), options))
     import onnx
 

@@ -1,7 +1,9 @@
-"""The engine loop's memory: every buffer is a block of a pool, taken once, and frames take none.
+"""An engine's memory in the frame pipeline: every buffer is a block of a pool, taken once, and
+frames take none.
 
 The expected sizes are worked out here from the test model's IO table and profile (each buffer
-rounded to the pools' 256-byte blocks), independently of how the runner sizes its pools.
+rounded to the pools' 256-byte blocks), independently of how the pipeline sizes its pools: the
+bindings once, at the profile's largest shapes; the outputs' pinned copies once per slot.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import pytest
 
 import trtpipe
 from core_testing import core_testing
-from trtpipe import _core
 from trtpipe.errors import InputError, PoolExhaustedError
 
 gpu = pytest.mark.gpu
@@ -22,7 +23,8 @@ gpu = pytest.mark.gpu
 CHANNELS = 4
 MAX_BATCH = 8
 BLOCK = 256
-TENSORS_PER_SLOT = 3  # input, scaled, row_sum
+BINDINGS = 3  # input, scaled, row_sum
+OUTPUTS = 2
 COUNTS = ("allocations", "releases", "in_use", "live_blocks", "fallbacks", "capacity", "arenas")
 
 
@@ -30,11 +32,14 @@ def block_bytes(nbytes: int) -> int:
     return max(1, -(-nbytes // BLOCK)) * BLOCK
 
 
-def binding_bytes(slots: int) -> int:
-    """Bytes of one kind (device or pinned) the runner holds: one buffer per tensor per slot."""
-    scaled = MAX_BATCH * CHANNELS * 4  # float32 (batch, channels), as is the input
-    row_sum = MAX_BATCH * 4
-    return slots * (2 * block_bytes(scaled) + block_bytes(row_sum))
+SCALED = block_bytes(MAX_BATCH * CHANNELS * 4)  # float32 (batch, channels), as is the input
+ROW_SUM = block_bytes(MAX_BATCH * 4)
+BINDING_BYTES = 2 * SCALED + ROW_SUM  # device: the bindings, once
+
+
+def output_bytes(slots: int) -> int:
+    """Pinned: each slot's copies of the outputs."""
+    return slots * (SCALED + ROW_SUM)
 
 
 def oracle(x: np.ndarray) -> dict[str, np.ndarray]:
@@ -58,6 +63,12 @@ def model():
     return core_testing().ScaleModel(channels=CHANNELS, profiles=[(1, 2, MAX_BATCH)])
 
 
+def engine(**options):
+    from trtpipe.backends.tensorrt import TensorRTEngine
+
+    return TensorRTEngine.from_model(model(), **options)
+
+
 def counts(stats: dict | trtpipe.PoolStats) -> dict:
     """The counters that any allocation or release would change."""
     if isinstance(stats, trtpipe.PoolStats):
@@ -65,98 +76,98 @@ def counts(stats: dict | trtpipe.PoolStats) -> dict:
     return {key: stats[key] for key in COUNTS}
 
 
-def run_frames(runner, frames: int) -> None:
-    """Frames in runs of five per batch size: a plain enqueue, a capture, then replays, and a
+def run_frames(e, frames: int) -> None:
+    """Frames in runs of five per batch size: a warm-up, a capture, then graph frames, and a
     batch change (new shapes, a new graph) every five frames."""
-    for step in range(frames):
-        batch = (2, MAX_BATCH, 5, 1)[(step // 5) % 4]
-        x = frame(batch, seed=step)
-        check(runner.result(runner.submit({"input": x}), 5000), x)
+    for n in range(frames):
+        batch = (2, MAX_BATCH, 5, 1)[(n // 5) % 4]
+        x = frame(batch, seed=n)
+        check(e.result(e.submit({"input": x}), 5.0), x)
 
 
 @gpu
-def test_runner_made_pools_hold_exactly_the_bindings():
-    r = _core.engine.EngineRunner(model(), slots=2)
-    stats = r.stats()
-    for kind in ("device_pool", "pinned_pool"):
+def test_pools_made_by_the_engine_hold_exactly_its_buffers():
+    stats = engine(slots=2).stats
+    for kind, size, blocks in (
+        ("device_pool", BINDING_BYTES, BINDINGS),
+        ("pinned_pool", output_bytes(2), 2 * OUTPUTS),
+    ):
         pool = stats[kind]
-        assert pool["capacity"] == binding_bytes(2), kind
+        assert pool["capacity"] == size, kind
         assert pool["in_use"] == pool["capacity"], kind
-        assert pool["allocations"] == pool["live_blocks"] == 2 * TENSORS_PER_SLOT, kind
+        assert pool["allocations"] == pool["live_blocks"] == blocks, kind
         assert pool["fallbacks"] == 0, kind
         assert pool["arenas"] == 1, kind
-    assert trtpipe.PoolStats(**stats["device_pool"]).capacity == binding_bytes(2)
 
 
 @gpu
 @pytest.mark.parametrize("cuda_graphs", [True, False])
 def test_a_hundred_frames_allocate_nothing(cuda_graphs):
-    r = _core.engine.EngineRunner(model(), slots=2, cuda_graphs=cuda_graphs)
-    run_frames(r, 5)  # warm-up
-    before = {kind: counts(r.stats()[kind]) for kind in ("device_pool", "pinned_pool")}
-    shape_sets = r.stats()["shape_sets"]
-    run_frames(r, 100)
-    stats = r.stats()
+    e = engine(slots=2, cuda_graphs=cuda_graphs)
+    run_frames(e, 5)  # warm-up
+    before = {kind: counts(e.stats[kind]) for kind in ("device_pool", "pinned_pool")}
+    reshapes = e.stats["reshapes"]
+    run_frames(e, 100)
+    stats = e.stats
     for kind, counted in before.items():
         assert counts(stats[kind]) == counted, kind
-        assert counted["allocations"] == 2 * TENSORS_PER_SLOT, kind
         assert counted["releases"] == 0, kind
-    assert stats["shape_sets"] > shape_sets  # the batch did change
+    assert stats["reshapes"] > reshapes  # the batch did change
     assert stats["completed"] == 105
     if cuda_graphs:
-        assert stats["graph_captures"] > 0 and stats["graph_replays"] > 0
-        assert stats["plain_enqueues"] > 0
+        assert stats["captures"] > 0 and stats["graph_frames"] > 0 and stats["step_frames"] > 0
     else:
-        assert stats["plain_enqueues"] == 105
+        assert stats["step_frames"] == 105
 
 
 @gpu
-def test_device_inputs_and_pre_steps_allocate_nothing_per_frame():
-    cupy = pytest.importorskip("cupy")
-    r = _core.engine.EngineRunner(model(), slots=2, cuda_graphs=True)
+def test_gpu_inputs_allocate_nothing_per_frame():
+    torch = pytest.importorskip("torch")
+    e = engine(slots=2)
     x = frame(MAX_BATCH, seed=1)
-    on_gpu = cupy.asarray(x)
-    check(r.result(r.submit({"input": on_gpu}), 5000), x)
-    before = counts(r.stats()["device_pool"])
-    for step in range(50):
-        check(r.result(r.submit({"input": on_gpu}), 5000), x)
-        ticket = core_testing().submit_with_pre_step(r, {"input": x}, add=0.5, key=3)
-        check(r.result(ticket, 5000), x + np.float32(0.5))
-        assert counts(r.stats()["device_pool"]) == before, step
-    assert r.stats()["graph_replays"] > 0
+    on_gpu = torch.as_tensor(x, device="cuda")
+    check(e.infer({"input": on_gpu}), x)
+    before = counts(e.stats["device_pool"])
+    for n in range(50):
+        check(e.infer({"input": on_gpu}), x)
+        assert counts(e.stats["device_pool"]) == before, n
+    assert e.stats["graph_frames"] > 0
 
 
 @gpu
-def test_shared_pools_from_python_hold_the_bindings_and_get_them_back():
+def test_shared_pools_from_python_hold_the_buffers_and_get_them_back():
     device_pool = trtpipe.DevicePool(1 << 20)
     pinned_pool = trtpipe.PinnedPool(1 << 20)
-    r = _core.engine.EngineRunner(
-        model(), slots=2, device_pool=device_pool, pinned_pool=pinned_pool
-    )
-    assert r.device_pool is device_pool
-    assert r.pinned_pool is pinned_pool
-    for pool in (device_pool, pinned_pool):
+    e = engine(slots=2, device_pool=device_pool, pinned_pool=pinned_pool)
+    assert e.device_pool is device_pool
+    assert e.pinned_pool is pinned_pool
+    e.stats  # noqa: B018 - the buffers are taken with the first frame, or here
+    for pool, size, blocks in (
+        (device_pool, BINDING_BYTES, BINDINGS),
+        (pinned_pool, output_bytes(2), 2 * OUTPUTS),
+    ):
         stats = pool.stats()
-        assert stats.in_use == binding_bytes(2)
-        assert stats.allocations == stats.live_blocks == 2 * TENSORS_PER_SLOT
+        assert stats.in_use == size
+        assert stats.allocations == stats.live_blocks == blocks
         assert stats.capacity == 1 << 20 and stats.fallbacks == 0
-    assert trtpipe.PoolStats(**r.stats()["device_pool"]) == device_pool.stats()
+    assert trtpipe.PoolStats(**e.stats["device_pool"]) == device_pool.stats()
 
-    run_frames(r, 5)
+    run_frames(e, 5)
     before = [counts(pool.stats()) for pool in (device_pool, pinned_pool)]
-    run_frames(r, 100)
+    run_frames(e, 100)
     assert [counts(pool.stats()) for pool in (device_pool, pinned_pool)] == before
 
-    # The rest of the pipeline allocates from the same pools, never over the runner's blocks.
+    # The rest of the pipeline allocates from the same pools, never over the engine's blocks.
     mine = device_pool.alloc(1000)
     used = [b for b in device_pool.blocks() if b.state == "used"]
-    assert len(used) == 2 * TENSORS_PER_SLOT + 1
+    assert len(used) == BINDINGS + 1
     spans = sorted((b.address, b.address + b.size) for b in used)
     assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans))
     x = frame(3, seed=99)
-    check(r.result(r.submit({"input": x}), 5000), x)
+    check(e.infer({"input": x}), x)
 
-    del r
+    e.close()
+    del e
     gc.collect()
     assert device_pool.stats().in_use == block_bytes(1000)
     assert device_pool.stats().live_blocks == 1
@@ -166,39 +177,41 @@ def test_shared_pools_from_python_hold_the_bindings_and_get_them_back():
 
 
 @gpu
-def test_two_runners_share_one_pool():
+def test_two_engines_share_one_pool():
     device_pool = trtpipe.DevicePool(1 << 16)
-    a = _core.engine.EngineRunner(model(), slots=1, device_pool=device_pool)
-    b = _core.engine.EngineRunner(model(), slots=2, device_pool=device_pool)
-    assert device_pool.stats().in_use == binding_bytes(1) + binding_bytes(2)
-    # Each still has a pinned pool of its own, sized for its own bindings.
-    assert a.stats()["pinned_pool"]["capacity"] == binding_bytes(1)
-    assert b.stats()["pinned_pool"]["capacity"] == binding_bytes(2)
-    for step in range(10):
-        xa, xb = frame(2, seed=step), frame(7, seed=100 + step)
-        ta, tb = a.submit({"input": xa}), b.submit({"input": xb})
-        check(b.result(tb, 5000), xb)
-        check(a.result(ta, 5000), xa)
-    assert device_pool.stats().allocations == 3 * TENSORS_PER_SLOT
+    a = engine(slots=1, device_pool=device_pool)
+    b = engine(slots=2, device_pool=device_pool)
+    # Each still has a pinned pool of its own, sized for its own slots.
+    assert a.stats["pinned_pool"]["capacity"] == output_bytes(1)
+    assert b.stats["pinned_pool"]["capacity"] == output_bytes(2)
+    assert device_pool.stats().in_use == 2 * BINDING_BYTES
+    for n in range(10):
+        xa, xb = frame(2, seed=n), frame(7, seed=100 + n)
+        pa, pb = a.submit({"input": xa}), b.submit({"input": xb})
+        check(b.result(pb, 5.0), xb)
+        check(a.result(pa, 5.0), xa)
+    assert device_pool.stats().allocations == 2 * BINDINGS
 
 
 @gpu
 def test_too_small_a_shared_pool_raises_or_falls_back_and_is_counted():
-    strict = trtpipe.DevicePool(1024, fallback=False)
+    strict = trtpipe.DevicePool(64, fallback=False)
     with pytest.raises(PoolExhaustedError, match="device memory for") as caught:
-        _core.engine.EngineRunner(model(), slots=2, device_pool=strict)
-    assert "pipeline slot" in str(caught.value)
+        engine(slots=2, device_pool=strict).infer({"input": frame(1, seed=0)})
+    assert "of the model step" in str(caught.value)
     gc.collect()
     assert strict.stats().in_use == 0  # what was taken before the failure went back
 
-    lenient = trtpipe.DevicePool(1024, fallback=True)
-    r = _core.engine.EngineRunner(model(), slots=2, device_pool=lenient)
+    lenient = trtpipe.DevicePool(64, fallback=True)
+    e = engine(slots=2, device_pool=lenient)
+    run_frames(e, 1)
     taken = lenient.stats()
     assert taken.fallbacks > 0
-    assert taken.allocations == 2 * TENSORS_PER_SLOT
-    run_frames(r, 20)
+    assert taken.allocations == BINDINGS
+    run_frames(e, 20)
     assert lenient.stats().fallbacks == taken.fallbacks  # none more per frame
-    del r
+    e.close()
+    del e
     gc.collect()
     assert lenient.stats().live_fallbacks == 0 and lenient.stats().in_use == 0
 
@@ -207,34 +220,33 @@ def test_too_small_a_shared_pool_raises_or_falls_back_and_is_counted():
 def test_a_pool_on_another_gpu_is_refused():
     device_pool = trtpipe.DevicePool(1 << 16, device=0)
     with pytest.raises(InputError, match=r"device_pool: expected a pool on GPU 1 .*GPU 0"):
-        _core.engine.EngineRunner(model(), device=1, device_pool=device_pool)
+        engine(device=1, device_pool=device_pool)
     pinned_pool = trtpipe.PinnedPool(1 << 16, device=0)
     with pytest.raises(InputError, match=r"pinned_pool: expected a pool mapped to GPU 1"):
-        _core.engine.EngineRunner(model(), device=1, pinned_pool=pinned_pool)
+        engine(device=1, pinned_pool=pinned_pool)
 
 
 @gpu
-def test_tensorrt_engine_takes_shared_pools_and_reports_them_to_the_monitor():
-    from trtpipe.backends.tensorrt import TensorRTEngine
+def test_tensorrt_engine_reports_its_pools_to_the_monitor():
     from trtpipe.memory import OwnPool
     from trtpipe.monitor import PerformanceMonitor
 
     device_pool = trtpipe.DevicePool(1 << 20)
-    shared = TensorRTEngine.from_model(model(), slots=2, device_pool=device_pool)
+    shared = engine(slots=2, device_pool=device_pool)
     assert shared.device_pool is device_pool
     assert isinstance(shared.pinned_pool, OwnPool)
-    assert shared.pinned_pool.stats().capacity == binding_bytes(2)
+    assert shared.pinned_pool.stats().capacity == output_bytes(2)
     x = frame(4, seed=4)
     check(shared.infer({"input": x}), x)
-    assert shared.stats["device_pool"]["in_use"] == binding_bytes(2)
+    assert shared.stats["device_pool"]["in_use"] == BINDING_BYTES
 
     with PerformanceMonitor(nvml_device=None) as monitor:
         monitor.add_pool("engine device", shared.device_pool)
         monitor.add_pool("engine pinned", shared.pinned_pool)
         pools = monitor.snapshot().pools
-    assert pools["engine device"]["in_use"] == binding_bytes(2)
-    assert pools["engine pinned"]["in_use"] == binding_bytes(2)
-    assert pools["engine pinned"]["capacity"] == binding_bytes(2)
+    assert pools["engine device"]["in_use"] == BINDING_BYTES
+    assert pools["engine pinned"]["in_use"] == output_bytes(2)
+    assert pools["engine pinned"]["capacity"] == output_bytes(2)
 
     shared.close()
     gc.collect()

@@ -273,13 +273,16 @@ def test_a_tensorrt_shaped_engine_takes_the_same_native_route(monkeypatch):
     # every later frame is that graph's launch. The engine's own loop is never made.
     stats = trt.frame_graph_stats
     assert stats == {
+        "frames": len(frames),
         "graph_frames": len(frames) - 1,
         "step_frames": 1,
         "captures": 2,
+        "reshapes": 0,
+        "timeouts": 0,
         "stopped": "",
     }
     assert model.counters() == {"contexts": 1, "enqueues": 1 + stats["captures"]}
-    assert type(trt_engine._runner).__name__ == "_LazyRunner"
+    assert type(trt_engine._frames).__name__ == "_LazyFrames"
 
 
 @pytest.mark.parametrize("which", ["torch graph", "TensorRT-shaped"])
@@ -357,13 +360,16 @@ def test_a_frame_graph_gives_every_frame_its_own_input(monkeypatch):
         for name in b:
             np.testing.assert_allclose(a[name], b[name], rtol=1e-6, atol=1e-6, err_msg=f"{k}")
     assert len({float(np.abs(w[n]).sum()) for w in want for n in w}) > 3  # frames differ
-    assert graphs.graph_stats == {
+    assert graphs.stats == {
+        "frames": len(frames),
         "graph_frames": len(frames) - 1,
         "step_frames": 1,
         "captures": 2,
+        "reshapes": 0,
+        "timeouts": 0,
         "stopped": "",
     }
-    assert steps.graph_stats["graph_frames"] == 0
+    assert steps.stats["graph_frames"] == 0
     for k in range(len(frames)):
         before, between, after = marks(k)
         assert before.elapsed_time(between) > 0 and between.elapsed_time(after) > 0
@@ -392,7 +398,7 @@ def test_a_graph_step_without_its_graph_runs_step_by_step(monkeypatch):
     for a, b in zip(got, want, strict=True):
         for key in b:
             np.testing.assert_allclose(a[key], b[key], rtol=1e-6, atol=1e-6)
-    stats = graphs.graph_stats
+    stats = graphs.stats
     assert stats["graph_frames"] == 0 and stats["step_frames"] == 4
     assert "keep_graph" in stats["stopped"]
 
@@ -411,17 +417,17 @@ def test_tensor_inputs_through_a_context_step():
     host = np.arange(12, dtype=np.float32).reshape(3, 4)
     device = torch.from_numpy(host[::-1].copy()).cuda()
     stream = pipe.stream
-    pipe.submit_inputs([], [(0, host.ctypes.data, host.nbytes, False, 0)], 0, stream)
-    pipe.submit_inputs([], [(0, device.data_ptr(), host.nbytes, True, 0)], 1, stream)
+    pipe.submit_inputs([], {"input": host}, 0, stream)
+    pipe.submit_inputs([], {"input": device}, 1, stream)
     for slot, x in [(0, host), (1, host[::-1])]:
         pipe.wait(slot)
         out = pipe.host_outputs(slot)
         np.testing.assert_array_equal(out["scaled"], x * 2 + 1)
         np.testing.assert_allclose(out["row_sum"], (x * 2 + 1).sum(axis=1))
-    with pytest.raises(InputError, match="48 bytes"):
-        pipe.submit_inputs([], [(0, host.ctypes.data, 12, False, 0)], 0, stream)
-    with pytest.raises(InputError, match="input index"):
-        pipe.submit_inputs([], [(3, host.ctypes.data, host.nbytes, False, 0)], 0, stream)
+    with pytest.raises(InputError, match="expected at most 48 bytes"):
+        pipe.submit_inputs([], {"input": np.zeros((4, 4), np.float32)}, 0, stream)
+    with pytest.raises(InputError, match="given an input named 'tokens'"):
+        pipe.submit_inputs([], {"tokens": host}, 0, stream)
     with pytest.raises(InputError, match="preprocessor"):
         pipe.submit_inputs([((host.ctypes.data, 48, 4, 4, 12, "mono8", False, 0), 0, 0)], [], 0, 0)
     with pytest.raises(InputError, match="slot"):
@@ -471,8 +477,7 @@ def test_an_image_and_token_model_with_a_batch_axis():
         frame, kept = locate_frame(image, encoding, None, None, None)
         keep.append(kept)
         images.append(((*frame.placement, frame.on_device, frame.stream), 0, k))
-    tensor = [(1, tokens.ctypes.data, tokens.nbytes, False, 0)]
-    pipe.submit_inputs(images, tensor, 1, step.current_stream())
+    pipe.submit_inputs(images, {"tokens": tokens}, 1, step.current_stream())
     pipe.wait(1)
     (got,) = pipe.host_outputs(1).values()
     oracle = np.stack([_cpu_preprocessed(cpu, image, encoding) for image, encoding in frames])

@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
+#include <cstring>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,6 +17,7 @@
 #include "bindings/checked_args.hpp"
 #include "bindings/detections_args.hpp"
 #include "bindings/frame_args.hpp"
+#include "bindings/input_args.hpp"
 #include "common/cuda_handles.hpp"
 #include "common/errors.hpp"
 #include "pipeline/frame_pipeline.hpp"
@@ -66,23 +68,62 @@ py::list describe(const std::vector<StepTensor>& tensors) {
   return out;
 }
 
-// The slot's outputs as NumPy views of its pinned memory, each keeping the pipeline alive.
-py::dict host_views(const py::object& self, const FramePipeline& pipeline, int slot) {
-  py::dict views;
+// The slot's last frame's outputs, by name: copies, or NumPy views of the slot's pinned memory
+// that keep the pipeline (`self`) alive.
+py::dict host_arrays(const py::handle& self, const FramePipeline& pipeline, int slot, bool copy) {
+  py::dict arrays;
   for (const pipeline::HostOutput& out : pipeline.host_outputs(slot)) {
     if (out.host == nullptr) continue;  // the scanned head
-    const StepTensor& t = *out.tensor;
-    py::dtype dtype(std::string(engine::dtype_name(t.dtype)));
-    std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
-    views[py::str(t.name)] = py::array(dtype, shape, out.host, self);
+    const std::string& name = out.tensor->name;
+    std::vector<py::ssize_t> shape(out.shape.begin(), out.shape.end());
+    py::array array;
+    if (copy) {
+      array = py::array(numpy_dtype(out.tensor->dtype, name), std::move(shape));
+      std::memcpy(array.mutable_data(), out.host, out.bytes);
+    } else {
+      array = py::array(numpy_dtype(out.tensor->dtype, name), std::move(shape), {}, out.host, self);
+    }
+    arrays[py::str(name)] = std::move(array);
   }
-  return views;
+  return arrays;
+}
+
+// A frame of tensors only must give every input: all of them in order, or each by name.
+void check_every_input(const FramePipeline& pipeline,
+                       const std::vector<pipeline::TensorInput>& tensors, bool in_order) {
+  const auto& inputs = pipeline.step().inputs();
+  std::string names;
+  for (const StepTensor& input : inputs) names += (names.empty() ? "'" : ", '") + input.name + "'";
+  if (in_order && tensors.size() != inputs.size() && !tensors.empty()) {
+    throw InputError("inputs: expected " + std::to_string(inputs.size()) +
+                     " tensors in the order of the model's inputs (" + names + "), given " +
+                     std::to_string(tensors.size()));
+  }
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    bool given = false;
+    for (const pipeline::TensorInput& tensor : tensors) {
+      given = given || tensor.input == static_cast<int>(i) || tensor.name == inputs[i].name;
+    }
+    if (!given) {
+      throw InputError("inputs: expected a tensor named '" + inputs[i].name + "', given none");
+    }
+  }
+}
+
+py::dict counters_dict(const pipeline::PipelineCounters& c) {
+  py::dict out;
+  out["frames"] = c.frames;
+  out["graph_frames"] = c.graph_frames;
+  out["step_frames"] = c.step_frames;
+  out["captures"] = c.captures;
+  out["reshapes"] = c.reshapes;
+  out["timeouts"] = c.timeouts;
+  out["stopped"] = c.stopped;
+  return out;
 }
 
 // ((address, size, width, height, step, encoding, on_device, frame_stream), input, batch index)
 using ImageTuple = std::tuple<py::tuple, int, int>;
-// (input, address, bytes, on_device, ready_stream)
-using TensorInputTuple = std::tuple<int, std::uintptr_t, std::size_t, bool, std::uintptr_t>;
 
 pipeline::ImageInput image_of(const ImageTuple& image) {
   const auto& [frame, input, batch_index] = image;
@@ -136,13 +177,17 @@ void bind_pipeline(py::module_& m) {
       "into the frame slot's pinned memory; one submit and one wait per frame."))
       .def(py::init([](std::shared_ptr<ModelStep> step,
                        std::shared_ptr<preprocess::GpuPreprocessor> preprocessor, int slots,
-                       int scan_output, float conf, bool graphs) {
+                       int scan_output, float conf, bool graphs,
+                       std::shared_ptr<memory::PinnedPool> pinned_pool) {
              return std::make_unique<FramePipeline>(
                  std::move(step), std::move(preprocessor),
-                 pipeline::PipelineOptions{slots, scan_output, conf, graphs});
+                 pipeline::PipelineOptions{slots, scan_output, conf, graphs},
+                 std::move(pinned_pool));
            }),
            py::arg("step"), py::arg("preprocessor").none(true), py::arg("slots") = 2,
-           py::arg("scan_output") = -1, py::arg("conf") = 0.25f, py::arg("graphs") = true)
+           py::arg("scan_output") = -1, py::arg("conf") = 0.25f, py::arg("graphs") = true,
+           py::arg("pinned_pool") = nullptr,
+           "`pinned_pool`: where the slots' outputs live (None: a pool of exactly them).")
       .def(
           "submit",
           [](FramePipeline& self, const py::object& data, std::size_t size, int width, int height,
@@ -162,16 +207,13 @@ void bind_pipeline(py::module_& m) {
           "`stream`; returns the host time (µs) of the model step's launch and the post-step.")
       .def(
           "submit_inputs",
-          [](FramePipeline& self, const std::vector<ImageTuple>& images,
-             const std::vector<TensorInputTuple>& tensors, int slot, std::uintptr_t stream,
-             const TimingEvent* before, const TimingEvent* between, const TimingEvent* after) {
+          [](FramePipeline& self, const std::vector<ImageTuple>& images, const py::dict& tensors,
+             int slot, std::uintptr_t stream, const TimingEvent* before,
+             const TimingEvent* between, const TimingEvent* after) {
             std::vector<pipeline::ImageInput> image_inputs;
             for (const ImageTuple& image : images) image_inputs.push_back(image_of(image));
-            std::vector<pipeline::TensorInput> tensor_inputs;
-            for (const auto& [input, address, bytes, on_device, ready] : tensors) {
-              tensor_inputs.push_back(
-                  {input, reinterpret_cast<const void*>(address), bytes, on_device, ready});
-            }
+            py::list keep;
+            const std::vector<pipeline::TensorInput> tensor_inputs = to_inputs(tensors, keep);
             const pipeline::StageMarks marks = marks_of(before, between, after);
             py::gil_scoped_release release;
             return self.submit(image_inputs, tensor_inputs, slot, stream, marks);
@@ -180,9 +222,42 @@ void bind_pipeline(py::module_& m) {
           py::arg("before") = nullptr, py::arg("between") = nullptr, py::arg("after") = nullptr,
           "Enqueues a frame of several inputs: `images` as ((address, size, width, height,\n"
           "step, encoding, on_device, frame_stream), input index, batch index), `tensors` as\n"
-          "(input index, address, bytes, on_device, ready_stream).")
-      .def("wait", &FramePipeline::wait, py::arg("slot"), py::call_guard<py::gil_scoped_release>(),
-           "Blocks until the slot's last frame has completed.")
+          "a dict of input name -> NumPy or GPU array (copied into the input; a new shape\n"
+          "reshapes a resizable step).")
+      .def(
+          "submit_tensors",
+          [](FramePipeline& self, const py::handle& inputs, int slot) {
+            py::list keep;
+            const std::vector<pipeline::TensorInput> tensors = to_inputs(inputs, keep);
+            check_every_input(self, tensors, !PyDict_Check(inputs.ptr()));
+            const auto stream = reinterpret_cast<std::uintptr_t>(self.stream());
+            py::gil_scoped_release release;
+            self.submit({}, tensors, slot, stream, {});
+          },
+          py::arg("inputs"), py::arg("slot"),
+          "Enqueues a frame of tensors into `slot` on the pipeline's own stream: `inputs`, a\n"
+          "dict of input name -> NumPy or GPU array, or (faster) a list or tuple of them in\n"
+          "the order of the step's inputs; every input must be given. A shape other than the\n"
+          "last frame's reshapes the step (within its profile, for a resizable ContextStep).")
+      .def("wait", &FramePipeline::wait, py::arg("slot"), py::arg("timeout_ms") = -1.0,
+           py::call_guard<py::gil_scoped_release>(),
+           "Blocks until the slot's last frame has completed; EngineError after `timeout_ms`\n"
+           "(< 0: no limit), the frame still running and waitable again.")
+      .def("ready", &FramePipeline::ready, py::arg("slot"),
+           "Whether the slot's last frame has completed.")
+      .def(
+          "result",
+          [](const py::object& self, int slot, double timeout_ms, bool copy) {
+            FramePipeline& pipeline = self.cast<FramePipeline&>();
+            if (!pipeline.ready(slot)) {  // only a frame still running is worth the GIL
+              py::gil_scoped_release release;
+              pipeline.wait(slot, timeout_ms);
+            }
+            return host_arrays(self, pipeline, slot, copy);
+          },
+          py::arg("slot"), py::arg("timeout_ms") = -1.0, py::arg("copy") = true,
+          "wait(slot, timeout_ms), then the outputs of the slot's last frame by name: copies,\n"
+          "or (copy=False) views of the slot's pinned memory, valid until its next frame.")
       .def(
           "wait_scanned",
           [](FramePipeline& self, int slot, double iou, std::int64_t max_output, bool agnostic,
@@ -211,7 +286,7 @@ void bind_pipeline(py::module_& m) {
       .def(
           "host_outputs",
           [](const py::object& self, int slot) {
-            return host_views(self, self.cast<const FramePipeline&>(), slot);
+            return host_arrays(self, self.cast<const FramePipeline&>(), slot, false);
           },
           py::arg("slot"),
           "The slot's outputs copied to the host, by name, as NumPy views of its pinned memory\n"
@@ -227,18 +302,11 @@ void bind_pipeline(py::module_& m) {
           "The pipeline's own cudaStream_t, for callers with no stream of their own.")
       .def_property_readonly("pinned_pool", &FramePipeline::pinned_pool)
       .def_property_readonly(
-          "graph_stats",
-          [](const FramePipeline& p) {
-            const pipeline::GraphCounters& c = p.graph_counters();
-            py::dict out;
-            out["graph_frames"] = c.graph_frames;
-            out["step_frames"] = c.step_frames;
-            out["captures"] = c.captures;
-            out["stopped"] = c.stopped;
-            return out;
-          },
-          "How frames ran: graph_frames (as one CUDA graph each), step_frames (step by step),\n"
-          "captures, and why frames stopped running as graphs ('' while they may).");
+          "stats", [](const FramePipeline& p) { return counters_dict(p.counters()); },
+          "frames (submitted), how they ran: graph_frames (as one CUDA graph each),\n"
+          "step_frames (step by step), captures, reshapes (frames that changed the step's\n"
+          "shapes), timeouts (waits that gave up), and why frames stopped running as graphs\n"
+          "('' while they may).");
 }
 
 }  // namespace trtpipe::bindings

@@ -1,7 +1,7 @@
 #pragma once
-// Engine inputs as Python passes them to _core (a dict of name -> array, or a list or tuple in
-// the engine's order; NumPy arrays or GPU arrays with __cuda_array_interface__), as the
-// runner's InputViews.
+// Model inputs as Python passes them to _core (a dict of name -> array, or a list or tuple in
+// the model's order; NumPy arrays or GPU arrays with __cuda_array_interface__), as the frame
+// pipeline's TensorInputs; and NumPy's dtypes for the pipeline's outputs.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -11,11 +11,34 @@
 #include <vector>
 
 #include "common/errors.hpp"
-#include "engine/engine_runner.hpp"
+#include "engine/engine_model.hpp"
+#include "pipeline/frame_pipeline.hpp"
 
 namespace trtpipe::bindings {
 
 namespace py = pybind11;
+
+// NumPy's number for float16 (NPY_HALF), part of NumPy's stable C ABI.
+constexpr int kNumpyHalf = 23;
+
+// From NumPy's type numbers: no string parsing per output per frame. EngineError naming
+// `tensor` for a type NumPy has none for.
+inline py::dtype numpy_dtype(engine::DType dtype, const std::string& tensor) {
+  using engine::DType;
+  switch (dtype) {
+    case DType::kFloat32: return py::dtype::of<float>();
+    case DType::kFloat16: return py::dtype(kNumpyHalf);
+    case DType::kInt8: return py::dtype::of<std::int8_t>();
+    case DType::kUInt8: return py::dtype::of<std::uint8_t>();
+    case DType::kInt32: return py::dtype::of<std::int32_t>();
+    case DType::kInt64: return py::dtype::of<std::int64_t>();
+    case DType::kBool: return py::dtype::of<bool>();
+    case DType::kBFloat16:
+    case DType::kOther: break;
+  }
+  throw EngineError("tensor '" + tensor + "': its dtype " + engine::dtype_name(dtype) +
+                    " has no NumPy equivalent");
+}
 
 inline engine::DType dtype_from(char kind, std::size_t size) {
   using engine::DType;
@@ -35,10 +58,11 @@ inline bool is_plain_numpy(const py::handle& value) {
   return Py_TYPE(value.ptr()) == py::detail::npy_api::get().PyArray_Type_;
 }
 
-// A GPU array (__cuda_array_interface__ v3) or anything NumPy can read, as an InputView.
+// A GPU array (__cuda_array_interface__ v3) or anything NumPy can read, as a TensorInput.
 // Host arrays NumPy had to make (a copy, a conversion) are kept alive in `keep` until submit()
 // has copied them; the caller's own arrays are alive for the whole call anyway.
-inline engine::InputView to_input(engine::InputView view, const py::handle& value, py::list& keep) {
+inline pipeline::TensorInput to_input(pipeline::TensorInput view, const py::handle& value,
+                                      py::list& keep) {
   const std::string& name = view.name;
   if (!is_plain_numpy(value) && py::hasattr(value, "__cuda_array_interface__")) {
     const py::dict cai = value.attr("__cuda_array_interface__");
@@ -76,19 +100,19 @@ inline engine::InputView to_input(engine::InputView view, const py::handle& valu
   view.data = array.data();
   view.shape.assign(array.shape(), array.shape() + array.ndim());
   view.dtype = dtype_from(array.dtype().kind(), static_cast<std::size_t>(array.itemsize()));
-  // Only error messages read the label, and only for types the runner has no name for.
+  // Only error messages read the label, and only for types the pipeline has no name for.
   if (view.dtype == engine::DType::kOther) view.dtype_label = py::str(array.dtype());
   return view;
 }
 
-// A dict of name -> array, or a list/tuple of arrays in the order of the engine's inputs.
-inline std::vector<engine::InputView> to_inputs(const py::handle& inputs, py::list& keep) {
-  std::vector<engine::InputView> views;
+// A dict of name -> array, or a list/tuple of arrays in the order of the model's inputs.
+inline std::vector<pipeline::TensorInput> to_inputs(const py::handle& inputs, py::list& keep) {
+  std::vector<pipeline::TensorInput> views;
   if (PyDict_Check(inputs.ptr())) {
     const auto dict = py::reinterpret_borrow<py::dict>(inputs);
     views.reserve(dict.size());
     for (const auto& item : dict) {
-      engine::InputView view;
+      pipeline::TensorInput view;
       view.name = py::str(item.first);
       views.push_back(to_input(std::move(view), item.second, keep));
     }
@@ -99,15 +123,15 @@ inline std::vector<engine::InputView> to_inputs(const py::handle& inputs, py::li
     const std::size_t count = sequence.size();
     views.reserve(count);
     for (std::size_t i = 0; i < count; ++i) {
-      engine::InputView view;
-      view.index = static_cast<int>(i);
+      pipeline::TensorInput view;
+      view.input = static_cast<int>(i);
       view.name = "#" + std::to_string(i);  // what error messages call it
       views.push_back(to_input(std::move(view), sequence[i], keep));
     }
     return views;
   }
   throw InputError("inputs: expected a dict of input name to array, or a list or tuple of " +
-                   std::string("arrays in the order of the engine's inputs, given ") +
+                   std::string("arrays in the order of the model's inputs, given ") +
                    std::string(py::str(py::type::of(inputs))));
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// Where the runner's device and pinned-host buffers come from. The runner asks for every buffer
+// Where the model step's and pipeline's device and pinned-host buffers come from. Each asks for every buffer
 // once, when it is built, and drops them only after the GPU work using them has finished; the
 // per-frame path allocates nothing.
 #include <cuda_runtime_api.h>

@@ -1,7 +1,8 @@
 #pragma once
-// The internal interface between the per-frame loop (EngineRunner) and whatever executes the
-// network. The TensorRT adapter is one implementation; the test model in engine/testing/ is the
-// other, so every part of the loop runs on a GPU even where no TensorRT engine can.
+// The internal interface between the frame pipeline's model step over an execution context
+// (engine/context_step.hpp) and whatever executes the network. The TensorRT adapter is one
+// implementation; the test models in testing/ are others, so every part of the TensorRT route
+// runs on a GPU even where no TensorRT engine can.
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
@@ -16,9 +17,9 @@ enum class DType { kFloat32, kFloat16, kBFloat16, kInt8, kUInt8, kInt32, kInt64,
 
 // NumPy's name for the type ("float32", ...); "bfloat16" and "other" have no NumPy equivalent.
 const char* dtype_name(DType dtype) noexcept;
-// The type NumPy calls `name` ("float32", ...); kOther for a name the runner has no type for.
+// The type NumPy calls `name` ("float32", ...); kOther for a name without a type here.
 DType dtype_from_name(const std::string& name) noexcept;
-// Bytes per element; 0 for kOther (sub-byte or exotic types the runner does not handle).
+// Bytes per element; 0 for kOther (sub-byte or exotic types trtpipe does not handle).
 std::size_t dtype_size(DType dtype) noexcept;
 
 using Shape = std::vector<std::int64_t>;  // -1 marks a dynamic axis
@@ -55,8 +56,7 @@ struct ProfileShapes {
 // dynamic axes within `range` (null: the input has none).
 bool shape_fits(const TensorDesc& desc, const ProfileShapes::Range* range, const Shape& given);
 
-// One execution context: its own bindings and scratch memory. Not thread-safe; the runner gives
-// each pipeline slot its own context so frames in flight never share one.
+// One execution context: its own bindings and scratch memory. Not thread-safe.
 class EngineContext {
  public:
   virtual ~EngineContext() = default;

@@ -18,8 +18,8 @@ struct HeldBlock {
   HeldBlock(const HeldBlock&) = delete;
   HeldBlock& operator=(const HeldBlock&) = delete;
   ~HeldBlock() {
-    // The runner drops a buffer only once the GPU is done with it, and its slot's stream is
-    // destroyed right after; the pool must not keep blocks cached on that stream (it records
+    // A buffer is dropped only once the GPU is done with it, and the stream it was used on may
+    // be destroyed right after; the pool must not keep blocks cached on that stream (it records
     // fences on it later), so the block goes back on the default stream, which outlives it.
     try {
       block.release(memory::StreamId{0});

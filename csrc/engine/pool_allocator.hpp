@@ -1,5 +1,5 @@
 #pragma once
-// The runner's buffers as blocks of trtpipe's device and pinned block pools.
+// The model step's and frame pipeline's buffers as blocks of trtpipe's device and pinned block pools.
 #include <cstddef>
 #include <memory>
 

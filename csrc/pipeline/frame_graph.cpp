@@ -27,8 +27,10 @@ cudaKernelNodeParams node_params(preprocess::PreprocessLaunch& launch,
 
 }  // namespace
 
-bool FrameGraphKey::matches(const PreprocessLaunches& pre, cudaEvent_t between) const noexcept {
-  if (!assigned_ || pre.size() != kernels_.size() || (between != nullptr) != between_) {
+bool FrameGraphKey::matches(const PreprocessLaunches& pre, cudaEvent_t between,
+                            std::uint64_t shapes) const noexcept {
+  if (!assigned_ || pre.size() != kernels_.size() || (between != nullptr) != between_ ||
+      shapes != shapes_) {
     return false;
   }
   for (std::size_t i = 0; i < pre.size(); ++i) {
@@ -41,18 +43,20 @@ bool FrameGraphKey::matches(const PreprocessLaunches& pre, cudaEvent_t between) 
   return true;
 }
 
-void FrameGraphKey::assign(const PreprocessLaunches& pre, cudaEvent_t between) {
+void FrameGraphKey::assign(const PreprocessLaunches& pre, cudaEvent_t between,
+                           std::uint64_t shapes) {
   kernels_.clear();
   for (const auto& launch : pre) kernels_.push_back({launch.kernel, launch.grid, launch.block});
   between_ = between != nullptr;
+  shapes_ = shapes;
   assigned_ = true;
 }
 
-FrameGraph::FrameGraph(const PreprocessLaunches& pre, cudaEvent_t between,
+FrameGraph::FrameGraph(const PreprocessLaunches& pre, cudaEvent_t between, std::uint64_t shapes,
                        const std::function<void(cudaStream_t)>& rest,
                        cudaStream_t capture_stream)
     : between_(between) {
-  key_.assign(pre, between);
+  key_.assign(pre, between, shapes);
   TRTPIPE_CUDA_CHECK(cudaStreamBeginCapture(capture_stream, cudaStreamCaptureModeThreadLocal),
                      "starting the capture of a frame's CUDA graph");
   try {

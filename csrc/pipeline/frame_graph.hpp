@@ -4,9 +4,11 @@
 // call per frame. Between frames only the preprocessing kernels' arguments change (the frame's
 // address, size and letterbox), and the event marking the stages: both are set on the graph's
 // nodes before its launch. What else a frame could change — which kernels, their grids, whether
-// a mark is recorded — is the graph's key; a frame of another key needs another capture.
+// a mark is recorded, the model step's shapes — is the graph's key; a frame of another key needs
+// another capture.
 #include <cuda_runtime_api.h>
 
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -19,8 +21,11 @@ using PreprocessLaunches = std::vector<preprocess::PreprocessLaunch>;
 // What must be equal for a frame to run on a captured graph.
 class FrameGraphKey {
  public:
-  bool matches(const PreprocessLaunches& pre, cudaEvent_t between) const noexcept;
-  void assign(const PreprocessLaunches& pre, cudaEvent_t between);  // reuses its capacity
+  // `shapes`: which shapes of the model step's (a count of its changes)
+  bool matches(const PreprocessLaunches& pre, cudaEvent_t between,
+               std::uint64_t shapes) const noexcept;
+  void assign(const PreprocessLaunches& pre, cudaEvent_t between,
+              std::uint64_t shapes);  // reuses its capacity
   bool empty() const noexcept { return !assigned_; }
 
  private:
@@ -31,6 +36,7 @@ class FrameGraphKey {
   };
   std::vector<Kernel> kernels_;
   bool between_ = false;
+  std::uint64_t shapes_ = 0;
   bool assigned_ = false;
 };
 
@@ -40,7 +46,7 @@ class FrameGraph {
   // launches `pre` in order, `between` recorded after them (if not null), then whatever
   // `rest` enqueues (the model step and the post-step), and instantiates it. Throws the
   // error of the call that failed; the capture is then ended and nothing is kept.
-  FrameGraph(const PreprocessLaunches& pre, cudaEvent_t between,
+  FrameGraph(const PreprocessLaunches& pre, cudaEvent_t between, std::uint64_t shapes,
              const std::function<void(cudaStream_t)>& rest, cudaStream_t capture_stream);
   ~FrameGraph();
   FrameGraph(const FrameGraph&) = delete;

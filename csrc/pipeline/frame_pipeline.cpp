@@ -1,7 +1,10 @@
 #include "pipeline/frame_pipeline.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "common/cuda_check.hpp"
@@ -37,11 +40,17 @@ struct FramePipeline::Slot {
 
 FramePipeline::FramePipeline(std::shared_ptr<ModelStep> step,
                              std::shared_ptr<preprocess::GpuPreprocessor> preprocessor,
-                             PipelineOptions options)
+                             PipelineOptions options, std::shared_ptr<memory::PinnedPool> pinned)
     : step_(std::move(step)),
       preprocessor_(std::move(preprocessor)),
-      options_(options) {
+      options_(options),
+      pinned_(std::move(pinned)) {
   if (!step_) bad_input("step", "a model step", "None");
+  if (pinned_ && pinned_->device() != step_->device()) {
+    bad_input("pinned_pool", "a pool mapped to GPU " + std::to_string(step_->device()) +
+                                 " (the model's)",
+              "one mapped to GPU " + std::to_string(pinned_->device()));
+  }
   if (options_.slots < 1 || options_.slots > 64) {
     bad_input("slots", "1..64 frames in flight", std::to_string(options_.slots));
   }
@@ -84,13 +93,16 @@ FramePipeline::FramePipeline(std::shared_ptr<ModelStep> step,
   std::size_t pinned_bytes = 0;
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     if (static_cast<int>(i) != options_.scan_output) {
-      pinned_bytes += PoolAllocator::block_bytes(outputs[i].bytes);
+      pinned_bytes += PoolAllocator::block_bytes(std::max<std::size_t>(outputs[i].capacity, 1));
     }
   }
   if (scanning()) {
     pinned_bytes += PoolAllocator::block_bytes(records) + PoolAllocator::block_bytes(sizeof(unsigned));
   }
-  pinned_ = PoolAllocator::exact_pinned_pool(pinned_bytes * options_.slots + 1, step_->device());
+  if (!pinned_) {
+    pinned_ = PoolAllocator::exact_pinned_pool(std::max<std::size_t>(pinned_bytes * options_.slots, 1),
+                                               step_->device());
+  }
   if (scanning()) device_ = PoolAllocator::exact_device_pool(sizeof(unsigned), step_->device());
   PoolAllocator allocator(device_, pinned_);
   if (scanning()) {
@@ -102,9 +114,9 @@ FramePipeline::FramePipeline(std::shared_ptr<ModelStep> step,
     auto slot = std::make_unique<Slot>();
     const std::string where = " of frame slot " + std::to_string(k);
     for (std::size_t i = 0; i < outputs.size(); ++i) {
-      HostOutput out{&outputs[i], nullptr};
+      HostOutput out{&outputs[i], nullptr, outputs[i].shape, outputs[i].bytes};
       if (static_cast<int>(i) != options_.scan_output) {
-        engine::Allocation host = allocator.pinned(std::max<std::size_t>(outputs[i].bytes, 1),
+        engine::Allocation host = allocator.pinned(std::max<std::size_t>(outputs[i].capacity, 1),
                                                    nullptr, "output '" + outputs[i].name + "'" + where);
         out.host = host.data;
         buffers_.push_back(std::move(host));
@@ -144,36 +156,87 @@ FramePipeline::Slot& FramePipeline::checked_slot(int slot) const {
 }
 
 void FramePipeline::check_inputs(const std::vector<ImageInput>& images,
-                                 const std::vector<TensorInput>& tensors) const {
+                                 const std::vector<TensorInput>& tensors) {
   const auto& inputs = step_->inputs();
-  const auto check_index = [&](int index, const char* kind) {
-    if (index < 0 || index >= static_cast<int>(inputs.size())) {
-      bad_input(std::string(kind) + " input", "an input index in 0.." +
-                                                  std::to_string(inputs.size() - 1),
+  const auto names = [&] {
+    std::string all;
+    for (const StepTensor& input : inputs) all += (all.empty() ? "'" : ", '") + input.name + "'";
+    return all;
+  };
+  tensor_inputs_.clear();
+  for (const TensorInput& tensor : tensors) {
+    int index = tensor.input;
+    if (index < 0) {
+      for (std::size_t i = 0; i < inputs.size() && index < 0; ++i) {
+        if (inputs[i].name == tensor.name) index = static_cast<int>(i);
+      }
+      if (index < 0) {
+        bad_input("inputs", "only " + names(), "an input named '" + tensor.name + "'");
+      }
+    } else if (index >= static_cast<int>(inputs.size())) {
+      bad_input("tensor input", "an input index in 0.." + std::to_string(inputs.size() - 1),
                 std::to_string(index));
     }
-  };
-  for (const TensorInput& tensor : tensors) {
-    check_index(tensor.input, "tensor");
-    const StepTensor& input = inputs[static_cast<std::size_t>(tensor.input)];
-    if (tensor.data == nullptr || tensor.bytes != input.bytes) {
-      bad_input("input '" + input.name + "'", std::to_string(input.bytes) + " bytes",
-                tensor.data == nullptr ? "a null pointer" : std::to_string(tensor.bytes));
+    for (int seen : tensor_inputs_) {
+      if (seen == index) {
+        bad_input("inputs", "each input once", "input '" + inputs[index].name + "' twice");
+      }
     }
+    const StepTensor& input = inputs[static_cast<std::size_t>(index)];
+    if (tensor.dtype != input.dtype) {
+      const bool labelled = tensor.dtype == engine::DType::kOther && !tensor.dtype_label.empty();
+      bad_input("input '" + input.name + "'",
+                std::string("dtype ") + engine::dtype_name(input.dtype),
+                labelled ? tensor.dtype_label : engine::dtype_name(tensor.dtype));
+    }
+    if (tensor.data == nullptr) bad_input("input '" + input.name + "'", "data", "a null pointer");
+    tensor_inputs_.push_back(index);
   }
   if (!images.empty() && !preprocessor_) {
     bad_input("images", "none (the pipeline has no preprocessor)", std::to_string(images.size()));
   }
-  for (const ImageInput& image : images) check_index(image.input, "image");
+  for (const ImageInput& image : images) {
+    if (image.input < 0 || image.input >= static_cast<int>(inputs.size())) {
+      bad_input("image input", "an input index in 0.." + std::to_string(inputs.size() - 1),
+                std::to_string(image.input));
+    }
+  }
+  reshape(tensors);
+}
+
+void FramePipeline::reshape(const std::vector<TensorInput>& tensors) {
+  const auto& inputs = step_->inputs();
+  bool changed = false;
+  for (std::size_t k = 0; k < tensors.size(); ++k) {
+    changed = changed || tensors[k].shape != inputs[static_cast<std::size_t>(tensor_inputs_[k])].shape;
+  }
+  if (!changed) return;
+  if (scanning()) {
+    const StepTensor& input = inputs[static_cast<std::size_t>(tensor_inputs_.front())];
+    bad_input("input '" + input.name + "'", "shape " + engine::shape_text(input.shape) +
+                                                " (the pipeline scans a head of fixed shape)",
+              "another");
+  }
+  shapes_.clear();
+  for (const StepTensor& input : inputs) shapes_.push_back(input.shape);
+  for (std::size_t k = 0; k < tensors.size(); ++k) {
+    shapes_[static_cast<std::size_t>(tensor_inputs_[k])] = tensors[k].shape;
+  }
+  step_->set_input_shapes(shapes_);
+  for (std::size_t i = 0; i < inputs.size(); ++i) image_targets_[i].shape = inputs[i].shape;
+  ++shape_generation_;
+  ++counters_.reshapes;
 }
 
 void FramePipeline::copy_tensors(const std::vector<TensorInput>& tensors, cudaStream_t stream) {
   const auto& inputs = step_->inputs();
-  for (const TensorInput& tensor : tensors) {
-    const StepTensor& input = inputs[static_cast<std::size_t>(tensor.input)];
+  for (std::size_t k = 0; k < tensors.size(); ++k) {
+    const TensorInput& tensor = tensors[k];
+    const auto index = static_cast<std::size_t>(tensor_inputs_[k]);
+    const StepTensor& input = inputs[index];
     if (tensor.on_device && tensor.ready_stream != 0) {
       // ordered after the producer: a plain event wait, as PyTorch's own streams do
-      cudaEvent_t ready = input_ready_[static_cast<std::size_t>(tensor.input)].get();
+      cudaEvent_t ready = input_ready_[index].get();
       TRTPIPE_CUDA_CHECK(cudaEventRecord(ready,
                                          reinterpret_cast<cudaStream_t>(tensor.ready_stream)),
                          "recording when input '" + input.name + "' is ready");
@@ -189,7 +252,7 @@ void FramePipeline::copy_tensors(const std::vector<TensorInput>& tensors, cudaSt
 }
 
 bool FramePipeline::as_graph(const std::vector<ImageInput>& images) const noexcept {
-  if (!options_.graphs || !graph_counters_.stopped.empty()) return false;
+  if (!options_.graphs || !counters_.stopped.empty()) return false;
   // The preprocessor's host staging is released once per frame, after the graph's launch:
   // enough for one staged image, not for several (they would share its buffers too early).
   int host_images = 0;
@@ -202,38 +265,39 @@ bool FramePipeline::as_graph(const std::vector<ImageInput>& images) const noexce
 constexpr std::uint64_t kCapturesPerSlot = 8;
 
 void FramePipeline::run_steps(Slot& slot, cudaEvent_t between, cudaStream_t stream) {
-  if (slot.graph && slot.graph->key().matches(launches_, between)) {
+  if (slot.graph && slot.graph->key().matches(launches_, between, shape_generation_)) {
     slot.graph->launch(launches_, between, stream);
-    ++graph_counters_.graph_frames;
+    ++counters_.graph_frames;
     return;
   }
   // The first frame of a geometry runs step by step: it warms up the model step (TensorRT
   // finishes its setup on its first enqueue, outside any capture).
-  if (!warm_.matches(launches_, between)) {
+  if (!warm_.matches(launches_, between, shape_generation_)) {
     enqueue_steps(slot, between, stream);
-    warm_.assign(launches_, between);
+    warm_.assign(launches_, between, shape_generation_);
     return;
   }
-  if (graph_counters_.captures >= kCapturesPerSlot * static_cast<std::uint64_t>(slots())) {
-    graph_counters_.stopped = "frames of more geometries than the pipeline captures graphs for";
+  if (counters_.captures >= kCapturesPerSlot * static_cast<std::uint64_t>(slots())) {
+    counters_.stopped = "frames of more geometries than the pipeline captures graphs for";
     enqueue_steps(slot, between, stream);
     return;
   }
   try {
     slot.graph.reset();
     slot.graph = std::make_unique<FrameGraph>(
-        launches_, between, [&](cudaStream_t capturing) { model_and_post_step(slot, capturing); },
+        launches_, between, shape_generation_,
+        [&](cudaStream_t capturing) { model_and_post_step(slot, capturing); },
         stream_->get());
-    ++graph_counters_.captures;
+    ++counters_.captures;
   } catch (const std::exception& e) {
     // the model step cannot be captured (a PyTorch graph given without its cudaGraph_t, an
     // engine that synchronises): every frame runs step by step, as correctly
-    graph_counters_.stopped = e.what();
+    counters_.stopped = e.what();
     enqueue_steps(slot, between, stream);
     return;
   }
   slot.graph->launch(launches_, between, stream);
-  ++graph_counters_.graph_frames;
+  ++counters_.graph_frames;
 }
 
 void FramePipeline::enqueue_steps(Slot& slot, cudaEvent_t between, cudaStream_t stream) {
@@ -242,7 +306,7 @@ void FramePipeline::enqueue_steps(Slot& slot, cudaEvent_t between, cudaStream_t 
   }
   record(between, stream, "recording the end of preprocessing");
   model_and_post_step(slot, stream);
-  ++graph_counters_.step_frames;
+  ++counters_.step_frames;
 }
 
 void FramePipeline::model_and_post_step(Slot& slot, cudaStream_t stream) {
@@ -259,7 +323,7 @@ void FramePipeline::post_step(Slot& slot, cudaStream_t stream) {
   }
   for (const HostOutput& out : slot.outputs) {
     if (out.host == nullptr) continue;
-    TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(out.host, out.tensor->device, out.tensor->bytes,
+    TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(out.host, out.tensor->device, out.bytes,
                                        cudaMemcpyDeviceToHost, stream),
                        "copying output '" + out.tensor->name + "' to pinned host memory");
   }
@@ -272,6 +336,11 @@ double FramePipeline::submit(const std::vector<ImageInput>& images,
   check_inputs(images, tensors);
   const auto stream = reinterpret_cast<cudaStream_t>(stream_handle);
   DeviceGuard guard(step_->device());
+  for (HostOutput& out : slot.outputs) {
+    if (out.shape != out.tensor->shape) out.shape = out.tensor->shape;
+    out.bytes = out.tensor->bytes;
+  }
+  ++counters_.frames;
   record(marks.before, stream, "recording the start of preprocessing");
   copy_tensors(tensors, stream);
   // The images' waits and staging copies are enqueued now; their kernels are described, to
@@ -311,9 +380,47 @@ double FramePipeline::submit_image(const preprocess::Frame& frame, bool on_devic
   return submit(one_image_, no_tensors, slot, stream, marks);
 }
 
-void FramePipeline::wait(int slot) {
-  TRTPIPE_CUDA_CHECK(cudaEventSynchronize(checked_slot(slot).done.get()),
-                     "waiting for a frame's model outputs");
+void FramePipeline::wait(int slot, double timeout_ms) {
+  cudaEvent_t done = checked_slot(slot).done.get();
+  if (timeout_ms < 0) {
+    TRTPIPE_CUDA_CHECK(cudaEventSynchronize(done), "waiting for a frame's model outputs");
+    return;
+  }
+  Clock::time_point start;  // read once the first query says the frame still runs
+  // Spin briefly (a frame is often microseconds from done), then poll without burning a core.
+  for (int polls = 0;; ++polls) {
+    const cudaError_t status = cudaEventQuery(done);
+    if (status == cudaSuccess) return;
+    if (status != cudaErrorNotReady) {
+      TRTPIPE_CUDA_CHECK(status, "waiting for a frame's model outputs");
+    }
+    if (polls == 0) start = Clock::now();
+    if (std::chrono::duration<double, std::milli>(Clock::now() - start).count() >= timeout_ms) {
+      ++timeouts_;
+      std::ostringstream msg;
+      msg << "the frame in slot " << slot << " did not finish within " << timeout_ms
+          << " ms (the GPU is still running it; wait again, or look for a hung kernel)";
+      throw EngineError(msg.str());
+    }
+    if (polls < 2000) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+}
+
+bool FramePipeline::ready(int slot) const {
+  const cudaError_t status = cudaEventQuery(checked_slot(slot).done.get());
+  if (status == cudaErrorNotReady) return false;
+  TRTPIPE_CUDA_CHECK(status, "asking whether a frame has completed");
+  return true;
+}
+
+PipelineCounters FramePipeline::counters() const {
+  PipelineCounters out = counters_;
+  out.timeouts = timeouts_.load();
+  return out;
 }
 
 const std::vector<HostOutput>& FramePipeline::host_outputs(int slot) const {

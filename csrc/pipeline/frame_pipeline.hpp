@@ -13,6 +13,7 @@
 // bindings, kept apart by stream order: submit every frame of a pipeline on one stream.
 #include <cuda_runtime_api.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "common/cuda_handles.hpp"
 #include "decode/compact_candidates.hpp"
 #include "engine/buffer_allocator.hpp"
+#include "memory/device_pool.hpp"
 #include "memory/pinned_pool.hpp"
 #include "pipeline/frame_graph.hpp"
 #include "pipeline/head_scan.hpp"
@@ -44,10 +46,13 @@ struct PipelineOptions {
 };
 
 // How the pipeline's frames ran: as a captured CUDA graph, or step by step.
-struct GraphCounters {
+struct PipelineCounters {
+  std::uint64_t frames = 0;  // submitted
   std::uint64_t graph_frames = 0;
   std::uint64_t step_frames = 0;
   std::uint64_t captures = 0;
+  std::uint64_t reshapes = 0;  // frames that changed the step's input shapes
+  std::uint64_t timeouts = 0;  // waits that gave up
   std::string stopped;  // why frames no longer run as graphs (empty while they may)
 };
 
@@ -60,13 +65,18 @@ struct ImageInput {
   int batch_index = 0;
 };
 
-// A whole input tensor, copied into the step's input `input` (host memory through a copy
-// enqueued on the stream; device memory on the GPU). Must stay valid until the slot is waited
-// for; `bytes` must equal the input's.
+// A whole input tensor, copied into the step's input `input` (or, with `input` < 0, the one
+// named `name`) on the frame's stream: from device memory on the GPU, from host memory by a copy
+// enqueued on the stream (pageable memory has been read when submit returns; pinned memory is
+// read until the frame completes). A shape other than the input's current one reshapes the
+// step (set_input_shapes), within what it can take.
 struct TensorInput {
-  int input = 0;
+  std::string name;  // what errors call it
+  int input = -1;
   const void* data = nullptr;
-  std::size_t bytes = 0;
+  engine::Shape shape;
+  engine::DType dtype = engine::DType::kFloat32;
+  std::string dtype_label;  // the caller's name for dtype when it is kOther (e.g. "float64")
   bool on_device = false;
   preprocess::StreamHandle ready_stream = 0;  // device data is complete in order on this stream
 };
@@ -78,19 +88,22 @@ struct StageMarks {
   cudaEvent_t after = nullptr;    // after the model step and the post-step
 };
 
-// One output of a slot in pinned host memory (null `host` for the scanned output).
+// One output of a slot's last frame in pinned host memory (null `host` for the scanned output).
 struct HostOutput {
-  const StepTensor* tensor = nullptr;
+  const StepTensor* tensor = nullptr;  // name and dtype
   void* host = nullptr;
+  engine::Shape shape;  // the frame's
+  std::size_t bytes = 0;
 };
 
 class FramePipeline {
  public:
-  // `preprocessor` may be null for a model without image inputs. InputError for a bad option
-  // (slots, scan output) or a preprocessor of another GPU than the step's.
+  // `preprocessor` may be null for a model without image inputs; `pinned`, the pool of the
+  // slots' outputs (null: one sized for exactly them). InputError for a bad option (slots, scan
+  // output) or a preprocessor or pool of another GPU than the step's.
   FramePipeline(std::shared_ptr<ModelStep> step,
                 std::shared_ptr<preprocess::GpuPreprocessor> preprocessor,
-                PipelineOptions options);
+                PipelineOptions options, std::shared_ptr<memory::PinnedPool> pinned = nullptr);
   ~FramePipeline();
   FramePipeline(const FramePipeline&) = delete;
   FramePipeline& operator=(const FramePipeline&) = delete;
@@ -104,8 +117,11 @@ class FramePipeline {
                       preprocess::StreamHandle frame_stream, int slot,
                       preprocess::StreamHandle stream, const StageMarks& marks);
 
-  // Blocks until the slot's last frame has completed.
-  void wait(int slot);
+  // Blocks until the slot's last frame has completed; EngineError after `timeout_ms` (< 0: no
+  // limit), the frame still running and waitable again.
+  void wait(int slot, double timeout_ms = -1.0);
+  // Whether the slot's last frame has completed.
+  bool ready(int slot) const;
   // The detections of the head scan's candidates of the slot's last frame, once waited for,
   // as decode_dense_head gives them for the whole head. InputError without a scan.
   decode::Detected scanned(int slot, const decode::DenseHeadOptions& options,
@@ -121,13 +137,16 @@ class FramePipeline {
   cudaStream_t stream() const noexcept { return stream_->get(); }
   // The pool of the slots' pinned outputs (for the monitor's statistics).
   const std::shared_ptr<memory::PinnedPool>& pinned_pool() const noexcept { return pinned_; }
-  const GraphCounters& graph_counters() const noexcept { return graph_counters_; }
+  PipelineCounters counters() const;
 
  private:
   struct Slot;
   Slot& checked_slot(int slot) const;
+  // Checks the frame's inputs, finds each tensor's input index (tensor_inputs_) and gives the
+  // step the tensors' shapes.
   void check_inputs(const std::vector<ImageInput>& images,
-                    const std::vector<TensorInput>& tensors) const;
+                    const std::vector<TensorInput>& tensors);
+  void reshape(const std::vector<TensorInput>& tensors);
   void copy_tensors(const std::vector<TensorInput>& tensors, cudaStream_t stream);
   bool as_graph(const std::vector<ImageInput>& images) const noexcept;
   // The model step and the post-step, and the pre-step's deferred kernels before them, as one
@@ -152,7 +171,11 @@ class FramePipeline {
   std::vector<ImageInput> one_image_;  // submit_image's, reused: frames allocate nothing
   PreprocessLaunches launches_;        // the frame's deferred preprocessing kernels
   FrameGraphKey warm_;                 // the last frame enqueued step by step
-  GraphCounters graph_counters_;
+  std::vector<int> tensor_inputs_;     // per tensor of the frame, its input's index
+  std::vector<engine::Shape> shapes_;  // the frame's input shapes, reused
+  std::uint64_t shape_generation_ = 0;  // counts the step's shape changes: graphs are per shapes
+  PipelineCounters counters_;
+  std::atomic<std::uint64_t> timeouts_{0};  // waits may run on other threads
 };
 
 }  // namespace trtpipe::pipeline

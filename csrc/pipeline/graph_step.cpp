@@ -15,6 +15,7 @@ void check_tensors(std::vector<StepTensor>& tensors, const char* kind) {
     const std::string what = std::string(kind) + " '" + tensor.name + "'";
     if (tensor.device == nullptr) throw InputError(what + ": expected a device address, given 0");
     tensor.bytes = step_tensor_bytes(what, tensor.shape, tensor.dtype);
+    tensor.capacity = tensor.bytes;
   }
 }
 

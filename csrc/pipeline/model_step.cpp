@@ -18,4 +18,15 @@ std::size_t step_tensor_bytes(const std::string& what, const engine::Shape& shap
   return static_cast<std::size_t>(count) * size;
 }
 
+void ModelStep::set_input_shapes(const std::vector<engine::Shape>& shapes) {
+  const std::vector<StepTensor>& given = inputs();
+  for (std::size_t i = 0; i < given.size() && i < shapes.size(); ++i) {
+    if (shapes[i] != given[i].shape) {
+      throw InputError("input '" + given[i].name + "': expected shape " +
+                       engine::shape_text(given[i].shape) + " (the model step's shapes are " +
+                       "static), given " + engine::shape_text(shapes[i]));
+    }
+  }
+}
+
 }  // namespace trtpipe::pipeline

@@ -18,9 +18,10 @@ namespace trtpipe::pipeline {
 struct StepTensor {
   std::string name;
   void* device = nullptr;
-  engine::Shape shape;  // static: every axis >= 0
+  engine::Shape shape;  // the current one: every axis >= 0
   engine::DType dtype = engine::DType::kFloat32;
-  std::size_t bytes = 0;
+  std::size_t bytes = 0;     // of `shape`
+  std::size_t capacity = 0;  // of the buffer at `device`: the most bytes any shape may take
 };
 
 class ModelStep {
@@ -31,6 +32,11 @@ class ModelStep {
   virtual int device() const noexcept = 0;
   // Enqueues the network on `stream`. Throws EngineError with what the executor reported.
   virtual void enqueue(cudaStream_t stream) = 0;
+  // Gives the inputs the shapes of the frames enqueued from now on (one per input, in inputs()
+  // order); the outputs' shapes follow, the tensors keep their addresses. Frames already
+  // enqueued are not affected. InputError for a shape the step cannot take; a step of static
+  // shapes (the default) takes only its own.
+  virtual void set_input_shapes(const std::vector<engine::Shape>& shapes);
 };
 
 // Bytes of a tensor of `shape` and `dtype`; InputError naming `what` for a dynamic axis or a

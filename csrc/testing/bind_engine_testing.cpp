@@ -1,5 +1,4 @@
-// trtpipe._core_testing: the test models that stand in for a TensorRT engine on the GPU, and the
-// runner's per-frame loops timed in C++.
+// trtpipe._core_testing: the test models that stand in for a TensorRT engine on the GPU.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -12,19 +11,14 @@
 #include <vector>
 
 #include "bindings/checked_args.hpp"
-#include "bindings/input_args.hpp"
-#include "engine/engine_runner.hpp"
 #include "pipeline/graph_step.hpp"
 #include "testing/bind_testing.hpp"
 #include "testing/graph_model.hpp"
-#include "testing/runner_bench.hpp"
 #include "testing/scale_model.hpp"
 
 namespace py = pybind11;
 
 namespace trtpipe::testing {
-
-using bindings::to_inputs;
 
 void bind_engine_testing(py::module_& m) {
   using testing::ScaleModel;
@@ -91,58 +85,6 @@ void bind_engine_testing(py::module_& m) {
         out["enqueues"] = model.counters().enqueues.load();
         return out;
       });
-
-  m.def(
-      "submit_with_pre_step",
-      [](engine::EngineRunner& runner, const py::object& inputs, float add, std::uint64_t key) {
-        py::list keep;
-        const auto views = to_inputs(inputs, keep);
-        engine::PreStep pre;
-        pre.key = key;
-        pre.run = [add](cudaStream_t stream, const std::vector<engine::BoundTensor>& bound) {
-          for (const auto& tensor : bound) {
-            testing::launch_add_in_place(static_cast<float*>(tensor.device),
-                                                 engine::element_count(tensor.shape), add, stream);
-          }
-        };
-        return runner.submit(views, &pre);
-      },
-      py::arg("runner"), py::arg("inputs"), py::arg("add"), py::arg("key"),
-      "submit() with a pre-step kernel that adds `add` to every input binding in place.");
-
-  m.def(
-      "time_frames",
-      [](engine::EngineRunner& runner, const py::object& inputs, int frames, int warmup, int depth,
-         double timeout_ms) {
-        py::list keep;
-        const auto views = to_inputs(inputs, keep);
-        std::vector<double> samples;
-        {
-          py::gil_scoped_release release;
-          samples = time_frames(runner, views, frames, warmup, depth, timeout_ms);
-        }
-        return py::array_t<double>(static_cast<py::ssize_t>(samples.size()), samples.data());
-      },
-      py::arg("runner"), py::arg("inputs"), py::arg("frames"), py::arg("warmup") = 20,
-      py::arg("depth") = 1, py::arg("timeout_ms") = 10000.0,
-      "Per-frame times in microseconds of a loop run entirely in C++.");
-
-  m.def(
-      "time_host_overhead",
-      [](engine::EngineRunner& runner, const py::object& inputs, int frames, int warmup,
-         double timeout_ms) {
-        py::list keep;
-        const auto views = to_inputs(inputs, keep);
-        std::vector<double> samples;
-        {
-          py::gil_scoped_release release;
-          samples = time_host_overhead(runner, views, frames, warmup, timeout_ms);
-        }
-        return py::array_t<double>(static_cast<py::ssize_t>(samples.size()), samples.data());
-      },
-      py::arg("runner"), py::arg("inputs"), py::arg("frames"), py::arg("warmup") = 20,
-      py::arg("timeout_ms") = 10000.0,
-      "Host microseconds of submit() plus take() of a finished frame, from C++ (waits excluded).");
 }
 
 }  // namespace trtpipe::testing

@@ -5,7 +5,7 @@
 namespace trtpipe::testing {
 
 void bind_memory_testing(pybind11::module_& m);
-// Only in CUDA builds: the test engine models and the runner's C++ benchmarks.
+// Only in CUDA builds: the test engine models.
 void bind_engine_testing(pybind11::module_& m);
 
 }  // namespace trtpipe::testing

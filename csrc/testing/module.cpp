@@ -1,6 +1,6 @@
 // trtpipe._core_testing: test doubles and C++ benchmarks for the test suite and bench/, built only
 // with TRTPIPE_TESTING=ON and never part of the shipped _core. Types it shares with _core (the
-// engine model, the runner, the pools) are _core's own: import trtpipe._core first.
+// engine model, the model step, the pools) are _core's own: import trtpipe._core first.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>

@@ -32,11 +32,6 @@ __global__ void scale_rows_kernel(const float* in, float* scaled, float* row_sum
   row_sum[row] = sum;
 }
 
-__global__ void add_in_place_kernel(float* data, std::int64_t count, float value) {
-  const std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < count) data[i] += value;
-}
-
 class ScaleContext final : public EngineContext {
  public:
   ScaleContext(const ScaleModelOptions& options, std::shared_ptr<ScaleModelCounters> counters,
@@ -134,13 +129,6 @@ class ScaleContext final : public EngineContext {
 };
 
 }  // namespace
-
-void launch_add_in_place(float* data, std::int64_t count, float value, cudaStream_t stream) {
-  constexpr int kThreads = 128;
-  const auto blocks = static_cast<unsigned int>((count + kThreads - 1) / kThreads);
-  add_in_place_kernel<<<blocks, kThreads, 0, stream>>>(data, count, value);
-  TRTPIPE_CUDA_CHECK(cudaGetLastError(), "launching the test pre-step kernel");
-}
 
 ScaleModel::ScaleModel(ScaleModelOptions options)
     : options_(std::move(options)),

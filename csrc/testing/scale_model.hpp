@@ -1,6 +1,6 @@
 #pragma once
 // A test implementation of EngineModel that does real GPU work on the bound buffers, so the
-// runner's binding, shape, profile, graph and pipelining logic runs on a GPU exactly as it would
+// model step's binding, shape, profile, graph and pipelining logic runs on a GPU exactly as it would
 // around TensorRT. Like a TensorRT engine it rejects what TensorRT rejects (unknown tensor,
 // shape outside the profile, enqueue with a tensor unbound) and counts every call it receives.
 //
@@ -59,8 +59,5 @@ class ScaleModel final : public EngineModel {
   std::shared_ptr<ScaleModelCounters> counters_;
   std::shared_ptr<std::atomic<std::int64_t>> delay_us_;
 };
-
-// A stand-in for preprocessing that writes straight into an input binding: data[i] += value.
-void launch_add_in_place(float* data, std::int64_t count, float value, cudaStream_t stream);
 
 }  // namespace trtpipe::testing

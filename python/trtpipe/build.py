@@ -198,60 +198,105 @@ def _target(flavour: Flavour, compute_capabilities: Sequence[str] | None) -> tup
     return f"{gpu['name']} (sm {major}.{minor})", ()
 
 
-def resolve_options(
-    precision: str | None = None,
-    profiles: str | Sequence[int] | Profile | Sequence[Profile] | None = None,
-    optimization: str = "balanced",
-    workspace: int | None = None,
-    calibration: str | os.PathLike[str] | None = None,
-    *,
-    shapes: Mapping[str, Sequence[int]] | None = None,
-    compute_capabilities: Sequence[str] | None = None,
-    flavour: str | Flavour | None = None,
-) -> tuple[Flavour, BuildOptions]:
-    """Checks the build arguments and fixes everything the engine's bytes depend on."""
-    if optimization not in OPTIMIZATION_LEVELS:
-        raise InputError(
-            f"optimization: expected one of {list(OPTIMIZATION_LEVELS)}, given {optimization!r}"
-        )
-    level = OPTIMIZATION_LEVELS[optimization]
-    if precision is None:
-        precision = (
-            "int8" if calibration is not None and optimization == "fastest" else (level.precision)
-        )
-    if precision not in PRECISIONS:
-        raise InputError(f"precision: expected one of {list(PRECISIONS)}, given {precision!r}")
-    if workspace is not None and workspace <= 0:
-        raise InputError(f"workspace: expected a positive byte count, given {workspace}")
-    batch, explicit = _normalise_profiles(profiles)
-    resolved = flavour if isinstance(flavour, Flavour) else find_flavour(flavour)
-    target, ccs = _target(resolved, compute_capabilities)
-    calibration_dir = calibration_digest = None
-    if calibration is not None:
-        calibration_dir = str(Path(calibration).resolve())
-        if not Path(calibration_dir).is_dir():
-            raise InputError(
-                f"calibration: expected a folder of images, given {str(calibration)!r}"
-            )
-        if precision == "int8":
-            from trtpipe.calibration import images_digest
+@dataclass(frozen=True)
+class BuildArguments:
+    """A build's options as given to :func:`build_engine` or the engine cache, before they are
+    checked; the field order is theirs."""
 
-            calibration_digest = images_digest(calibration_dir)
-    options = BuildOptions(
-        flavour=resolved.name,
-        flavour_version=resolved.version,
-        target=target,
-        compute_capabilities=ccs,
-        precision=precision,
-        optimization=optimization,
-        batch=batch,
-        profiles=explicit,
-        shapes=tuple(sorted((n, tuple(int(d) for d in s)) for n, s in (shapes or {}).items())),
-        workspace=workspace,
-        calibration=calibration_dir,
-        calibration_digest=calibration_digest,
-    )
-    return resolved, options
+    precision: str | None = None
+    profiles: str | Sequence[int] | Profile | Sequence[Profile] | None = None
+    optimization: str = "balanced"
+    workspace: int | None = None
+    calibration: str | os.PathLike[str] | None = None
+    shapes: Mapping[str, Sequence[int]] | None = None
+    compute_capabilities: Sequence[str] | None = None
+
+    def resolve(self, flavour: str | Flavour | None = None) -> tuple[Flavour, BuildOptions]:
+        """Checks the arguments and fixes everything the engine's bytes depend on, for
+        ``flavour`` (None: the one found here)."""
+        optimization, precision, calibration = self.optimization, self.precision, self.calibration
+        if optimization not in OPTIMIZATION_LEVELS:
+            raise InputError(
+                f"optimization: expected one of {list(OPTIMIZATION_LEVELS)}, given {optimization!r}"
+            )
+        level = OPTIMIZATION_LEVELS[optimization]
+        if precision is None:
+            precision = (
+                "int8" if calibration is not None and optimization == "fastest" else level.precision
+            )
+        if precision not in PRECISIONS:
+            raise InputError(f"precision: expected one of {list(PRECISIONS)}, given {precision!r}")
+        if self.workspace is not None and self.workspace <= 0:
+            raise InputError(f"workspace: expected a positive byte count, given {self.workspace}")
+        batch, explicit = _normalise_profiles(self.profiles)
+        resolved = flavour if isinstance(flavour, Flavour) else find_flavour(flavour)
+        target, ccs = _target(resolved, self.compute_capabilities)
+        calibration_dir = calibration_digest = None
+        if calibration is not None:
+            calibration_dir = str(Path(calibration).resolve())
+            if not Path(calibration_dir).is_dir():
+                raise InputError(
+                    f"calibration: expected a folder of images, given {str(calibration)!r}"
+                )
+            if precision == "int8":
+                from trtpipe.calibration import images_digest
+
+                calibration_digest = images_digest(calibration_dir)
+        shapes = (self.shapes or {}).items()
+        options = BuildOptions(
+            flavour=resolved.name,
+            flavour_version=resolved.version,
+            target=target,
+            compute_capabilities=ccs,
+            precision=precision,
+            optimization=optimization,
+            batch=batch,
+            profiles=explicit,
+            shapes=tuple(sorted((n, tuple(int(d) for d in s)) for n, s in shapes)),
+            workspace=self.workspace,
+            calibration=calibration_dir,
+            calibration_digest=calibration_digest,
+        )
+        return resolved, options
+
+    def prepare(
+        self, onnx: str | os.PathLike[str], flavour: str | Flavour | None = None
+    ) -> BuildRequest:
+        """The model checked and read, with these arguments resolved for ``flavour``."""
+        onnx_path = onnx_file(onnx)
+        resolved, options = self.resolve(flavour)
+        return BuildRequest(onnx_path, onnx_path.read_bytes(), resolved, options)
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """What a build starts from: the ONNX model's bytes and the resolved options (the engine
+    cache keys on both, so they are read and resolved once)."""
+
+    onnx_path: Path
+    onnx_bytes: bytes
+    flavour: Flavour
+    options: BuildOptions
+
+    @property
+    def onnx_sha256(self) -> str:
+        return hashlib.sha256(self.onnx_bytes).hexdigest()
+
+    def build(
+        self,
+        timing_cache: str | os.PathLike[str] | None = None,
+        output: str | os.PathLike[str] | None = None,
+        progress: bool | None = None,
+    ) -> BuiltEngine:
+        return build_from_options(
+            self.onnx_path,
+            self.onnx_bytes,
+            self.flavour,
+            self.options,
+            timing_cache,
+            output,
+            progress,
+        )
 
 
 def onnx_file(onnx: str | os.PathLike[str]) -> Path:
@@ -447,21 +492,10 @@ def build_engine(
     if it is supported, else every target it has). ``progress``: show a progress display (None:
     when stderr is a terminal).
     """
-    onnx_path = onnx_file(onnx)
-    resolved, options = resolve_options(
-        precision,
-        profiles,
-        optimization,
-        workspace,
-        calibration,
-        shapes=shapes,
-        compute_capabilities=compute_capabilities,
-        flavour=flavour,
+    arguments = BuildArguments(
+        precision, profiles, optimization, workspace, calibration, shapes, compute_capabilities
     )
-    onnx_bytes = onnx_path.read_bytes()
-    return build_from_options(
-        onnx_path, onnx_bytes, resolved, options, timing_cache, output, progress
-    )
+    return arguments.prepare(onnx, flavour).build(timing_cache, output, progress)
 
 
 def build_from_options(
@@ -473,7 +507,8 @@ def build_from_options(
     output: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
 ) -> BuiltEngine:
-    """Builds with options already resolved by :func:`resolve_options` (the cache's entry point)."""
+    """Builds with options already resolved by :meth:`BuildArguments.resolve` (see
+    :meth:`BuildRequest.build`)."""
     from trtpipe.build_progress import make_progress_monitor
 
     trt = flavour.module

@@ -255,8 +255,9 @@ class Detector:
     def frame_graph_stats(self) -> dict[str, Any] | None:
         """On the "pipeline" path, how frames ran: each as one CUDA graph (``graph_frames``)
         or step by step (``step_frames``), the ``captures``, and why frames stopped running as
-        graphs (``stopped``, '' while they may); None on the "engine" path."""
-        return None if self._pipeline is None else self._pipeline.graph_stats
+        graphs (``stopped``, '' while they may), with ``frames``, ``reshapes`` and
+        ``timeouts``; None on the "engine" path."""
+        return None if self._pipeline is None else self._pipeline.stats
 
     @property
     def gpu_event_ring(self) -> StageEventRing | None:

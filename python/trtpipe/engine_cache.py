@@ -26,7 +26,7 @@ from typing import Any
 from filelock import FileLock
 
 from trtpipe.backends.base import Profile
-from trtpipe.build import BuildOptions, build_from_options, onnx_file, resolve_options
+from trtpipe.build import BuildArguments, BuildOptions
 from trtpipe.cache_dir import CACHE_DIR_ENV, default_cache_dir
 from trtpipe.engine_info import EngineMetadata, read_sidecar, sidecar_path
 from trtpipe.errors import InputError
@@ -99,23 +99,16 @@ class EngineCache:
         progress: bool | None = None,
     ) -> CachedEngine:
         """The cached engine for this model and these options, built first when missing."""
-        onnx_path = onnx_file(onnx)
-        onnx_bytes = onnx_path.read_bytes()
-        resolved, options = resolve_options(
-            precision,
-            profiles,
-            optimization,
-            workspace,
-            calibration,
-            shapes=shapes,
-            compute_capabilities=compute_capabilities,
-            flavour=flavour,
+        arguments = BuildArguments(
+            precision, profiles, optimization, workspace, calibration, shapes, compute_capabilities
         )
-        key = CacheKey(hashlib.sha256(onnx_bytes).hexdigest(), options)
+        request = arguments.prepare(onnx, flavour)
+        onnx_name = request.onnx_path.name
+        key = CacheKey(request.onnx_sha256, request.options)
         path = self.engine_path(key)
         metadata = self.lookup(key)
         if metadata is not None:
-            log.info("engine cache: using %s for %s", path, onnx_path.name)
+            log.info("engine cache: using %s for %s", path, onnx_name)
             return CachedEngine(path, metadata, built=False)
         self.root.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.root / f"{key.digest}.lock"), timeout=self.lock_timeout):
@@ -124,17 +117,9 @@ class EngineCache:
             if metadata is not None:
                 log.info("engine cache: %s was built by another process", path.name)
                 return CachedEngine(path, metadata, built=False)
-            log.info("engine cache: no engine for %s with these options; building", onnx_path.name)
+            log.info("engine cache: no engine for %s with these options; building", onnx_name)
             with FileLock(str(self.timing_cache_path) + ".lock", timeout=self.lock_timeout):
-                built = build_from_options(
-                    onnx_path,
-                    onnx_bytes,
-                    resolved,
-                    options,
-                    timing_cache=self.timing_cache_path,
-                    output=path,
-                    progress=progress,
-                )
+                built = request.build(self.timing_cache_path, path, progress)
         return CachedEngine(path, built.metadata, built=True)
 
     def refresh(self, engine: str | os.PathLike[str], progress: bool | None = None) -> CachedEngine:
@@ -154,20 +139,10 @@ class EngineCache:
         if not onnx_path.is_file():
             log.warning("engine %s: its ONNX model %s is gone; keeping it", path, onnx_path)
             return CachedEngine(path, metadata, built=False)
-        recorded = metadata.options
-        resolved, options = resolve_options(
-            recorded["precision"],
-            _recorded_profiles(recorded),
-            recorded["optimization"],
-            recorded["workspace"],
-            recorded["calibration"],
-            shapes=recorded["shapes"],
-            compute_capabilities=_recorded_targets(recorded),
-        )
-        onnx_bytes = onnx_path.read_bytes()
-        onnx_sha = hashlib.sha256(onnx_bytes).hexdigest()
+        request = _recorded_arguments(metadata.options).prepare(onnx_path)
+        options = request.options
         reasons = []
-        if onnx_sha != metadata.onnx_sha256:
+        if request.onnx_sha256 != metadata.onnx_sha256:
             reasons.append(f"{onnx_path.name} has changed")
         if (options.flavour, options.flavour_version) != (
             metadata.flavour,
@@ -183,10 +158,21 @@ class EngineCache:
             return CachedEngine(path, metadata, built=False)
         log.warning("engine %s is stale (%s); rebuilding it", path, "; ".join(reasons))
         with FileLock(str(path) + ".lock", timeout=self.lock_timeout):
-            built = build_from_options(
-                onnx_path, onnx_bytes, resolved, options, output=path, progress=progress
-            )
+            built = request.build(output=path, progress=progress)
         return CachedEngine(path, built.metadata, built=True)
+
+
+def _recorded_arguments(recorded: dict[str, Any]) -> BuildArguments:
+    """The arguments of a build from its sidecar's options (:meth:`BuildOptions.key_dict`)."""
+    return BuildArguments(
+        precision=recorded["precision"],
+        profiles=_recorded_profiles(recorded),
+        optimization=recorded["optimization"],
+        workspace=recorded["workspace"],
+        calibration=recorded["calibration"],
+        shapes=recorded["shapes"],
+        compute_capabilities=_recorded_targets(recorded),
+    )
 
 
 def _recorded_profiles(recorded: dict[str, Any]) -> Any:

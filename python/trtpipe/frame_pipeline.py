@@ -1,4 +1,6 @@
-"""The Detector's frame path on the GPU: one native call submits a frame, one waits for it.
+"""Frames on the GPU through the native frame pipeline: one native call submits a frame, one
+waits for it. :class:`FramePipeline` is the Detector's (images in, detections out);
+:class:`TensorFrames` an engine's own ``submit`` / ``result`` (tensors in, tensors out).
 
 ``_core.FramePipeline`` enqueues, on one stream, the preprocessing kernel writing the model
 step's image input, the model step itself (whatever the engine offers as
@@ -26,6 +28,7 @@ from trtpipe import _core
 from trtpipe.backends.base import ModelStep
 from trtpipe.decode.common import DecodeOptions
 from trtpipe.decode.detections import Detections
+from trtpipe.errors import InputError
 from trtpipe.memory import OwnPool
 from trtpipe.preprocess import Letterbox, Preprocessor, locate_frame
 
@@ -116,11 +119,12 @@ class FramePipeline:
         return self._pre.geometry(frame.width, frame.height), launch_us
 
     @property
-    def graph_stats(self) -> dict[str, Any]:
-        """How frames ran: ``graph_frames`` (each as one CUDA graph: preprocessing, model step
-        and post-step), ``step_frames`` (step by step), ``captures``, and ``stopped``: why
-        frames no longer run as graphs ('' while they may)."""
-        return self._native.graph_stats
+    def stats(self) -> dict[str, Any]:
+        """``frames`` submitted and how they ran: ``graph_frames`` (each as one CUDA graph:
+        preprocessing, model step and post-step), ``step_frames`` (step by step),
+        ``captures``, ``reshapes``, ``timeouts``, and ``stopped``: why frames no longer run
+        as graphs ('' while they may)."""
+        return self._native.stats
 
     def wait(self, slot: int) -> dict[str, np.ndarray]:
         """The outputs of ``slot``'s last frame, once its copies completed (views of the slot)."""
@@ -146,3 +150,107 @@ class FramePipeline:
         if not any(np.may_share_memory(a, out) for a in arrays for out in outputs):
             return dets
         return Detections(dets.boxes.copy(), dets.scores.copy(), dets.class_ids.copy(), dets.labels)
+
+
+class TensorFrames:
+    """Frames of tensors through a model step, up to ``slots`` in flight, each known by a
+    ticket: the ``submit`` / ``result`` of an engine whose frames run in the native pipeline.
+
+    A frame's inputs are copied into the step's bindings on the pipeline's stream (host arrays
+    by a copy enqueued there, GPU arrays on the GPU after their producer's stream); a shape
+    other than the last frame's reshapes the step (a resizable ``ContextStep`` takes any shape
+    of its profile). The step, then the copies of its outputs into the slot's pinned memory,
+    run as one CUDA graph from the second frame of the same shapes on (``graphs``). One native
+    call submits a frame; one waits for it and reads its outputs. Not thread-safe beyond this:
+    one thread submits, any thread may wait.
+    """
+
+    def __init__(
+        self, step: ModelStep, slots: int = 2, *, graphs: bool = True, pinned_pool: Any = None
+    ) -> None:
+        self._step = step  # keeps the step's tensors (an engine's context) alive
+        self._native = _core.FramePipeline(
+            step.native, None, slots, graphs=graphs, pinned_pool=pinned_pool
+        )
+        # per slot: the ticket of its frame in flight (0: free), and its frame's inputs, held
+        # until taken (the copies from pinned or GPU memory run on the GPU after submit returns)
+        self._tickets = [0] * slots
+        self._held: list[Any] = [None] * slots
+        self._last = [0] * slots  # per slot: the ticket of its latest frame
+        self._next = 1
+        self._completed = 0
+
+    @property
+    def pinned_pool(self) -> Any:
+        """The ``PinnedPool`` of the slots' outputs."""
+        return self._native.pinned_pool
+
+    def submit(self, inputs: Any) -> int:
+        """Starts a frame; returns its ticket. ``inputs``: a dict of input name -> NumPy or GPU
+        array, or (faster) a list or tuple in the order of the step's inputs."""
+        tickets, last = self._tickets, self._last
+        slot = -1
+        for k, ticket in enumerate(tickets):  # the free slot submitted to longest ago
+            if ticket == 0 and (slot < 0 or last[k] < last[slot]):
+                slot = k
+        if slot < 0:
+            raise InputError(
+                f"submit: expected at most {len(tickets)} frames in flight, given another while "
+                f"tickets {', '.join(map(str, tickets))} are not taken; take a result first or "
+                "use more slots"
+            )
+        self._native.submit_tensors(inputs, slot)
+        ticket = self._next
+        self._next = ticket + 1
+        tickets[slot] = last[slot] = ticket
+        self._held[slot] = inputs
+        return ticket
+
+    def _slot(self, ticket: int) -> int:
+        if ticket:
+            for k, held in enumerate(self._tickets):
+                if held == ticket:
+                    return k
+        raise InputError(
+            f"ticket: expected a frame in flight here, given {ticket!r} (already taken, or "
+            "never submitted here)"
+        )
+
+    def ready(self, ticket: int) -> bool:
+        """Whether the frame has finished."""
+        return self._native.ready(self._slot(ticket))
+
+    def wait(self, ticket: int, timeout_ms: float = -1.0) -> None:
+        """Blocks until the frame has finished; EngineError after ``timeout_ms`` (< 0: no
+        limit), the frame still in flight and waitable again."""
+        self._native.wait(self._slot(ticket), timeout_ms)
+
+    def take(self, ticket: int, copy: bool = True) -> dict[str, np.ndarray]:
+        """The outputs of a finished frame, freeing its slot; as :meth:`result`."""
+        slot = self._slot(ticket)
+        if not self._native.ready(slot):
+            raise InputError(
+                f"ticket {ticket}: expected a finished frame, given one still running (wait "
+                "for it first)"
+            )
+        return self._release(slot, self._native.result(slot, -1.0, copy))
+
+    def result(
+        self, ticket: int, timeout_ms: float = -1.0, copy: bool = True
+    ) -> dict[str, np.ndarray]:
+        """Waits for the frame (EngineError after ``timeout_ms``, < 0: no limit; the frame is
+        then still in flight), then its outputs by name: copies, or (``copy=False``) views of
+        its slot's pinned memory, valid until a later frame reuses the slot."""
+        slot = self._slot(ticket)
+        return self._release(slot, self._native.result(slot, timeout_ms, copy))
+
+    def _release(self, slot: int, outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self._tickets[slot] = 0
+        self._held[slot] = None
+        self._completed += 1
+        return outputs
+
+    def stats(self) -> dict[str, Any]:
+        """The pipeline's counters (``frames``, ``graph_frames``, ``step_frames``,
+        ``captures``, ``reshapes``, ``timeouts``, ``stopped``) and ``completed``: frames taken."""
+        return {**self._native.stats, "completed": self._completed}

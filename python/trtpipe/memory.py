@@ -28,12 +28,15 @@ import math
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
 from trtpipe import _core
 from trtpipe.errors import InputError, NoGpuError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 logger = logging.getLogger(__name__)
 
@@ -176,31 +179,37 @@ class _WithoutCuda:
         raise NoGpuError(f"{type(self).__name__}: trtpipe._core was built without CUDA")
 
 
-def _pool_args(nbytes: int, max_bytes: int | None, grow_bytes: int | None) -> tuple[int, int, int]:
+class PoolSizing(TypedDict, total=False):
+    """The growth and fallback keywords every pool takes, beside its first arena's ``nbytes``."""
+
+    max_bytes: int | None  # the most the pool may hold (None: nbytes, a fixed pool)
+    grow_bytes: int | None  # each further arena (None: nbytes)
+    fallback: bool  # when full: a counted direct allocation (True) or PoolExhaustedError
+
+
+def _pool_args(
+    nbytes: int,
+    max_bytes: int | None = None,
+    grow_bytes: int | None = None,
+    fallback: bool = True,
+) -> tuple[int, int, int, bool]:
+    """The C++ pools' first four constructor arguments, checked."""
     initial = _byte_count("nbytes", nbytes)
     limit = initial if max_bytes is None else _byte_count("max_bytes", max_bytes)
     if limit < initial:
         raise InputError(f"max_bytes: expected >= nbytes ({initial}), given {limit}")
     grow = 0 if grow_bytes is None else _byte_count("grow_bytes", grow_bytes)
-    return initial, limit, grow
+    return initial, limit, grow, bool(fallback)
 
 
 class _GpuPool(_PoolMethods):
     """What DevicePool and PinnedPool construct alike: sizes checked, then the C++ pool."""
 
-    def __init__(
-        self,
-        nbytes: int,
-        *,
-        max_bytes: int | None = None,
-        grow_bytes: int | None = None,
-        fallback: bool = True,
-        device: int = 0,
-    ) -> None:
-        initial, limit, grow = _pool_args(nbytes, max_bytes, grow_bytes)
+    def __init__(self, nbytes: int, *, device: int = 0, **sizing: Unpack[PoolSizing]) -> None:
+        initial, limit, grow, fallback = _pool_args(nbytes, **sizing)
         if isinstance(device, bool) or not isinstance(device, (int, np.integer)):
             raise InputError(f"device: expected an int GPU index, given {device!r}")
-        super().__init__(initial, limit, grow, bool(fallback), int(device))
+        super().__init__(initial, limit, grow, fallback, int(device))
         self.device = int(device)
         logger.debug(
             "%s for GPU %d: %d bytes (max %d)", type(self).__name__, self.device, initial, limit
@@ -235,16 +244,10 @@ class HostPool(_PoolMethods, _core.HostPool):
     """
 
     def __init__(
-        self,
-        nbytes: int,
-        *,
-        max_bytes: int | None = None,
-        grow_bytes: int | None = None,
-        fallback: bool = True,
-        deferred_fences: bool = False,
+        self, nbytes: int, *, deferred_fences: bool = False, **sizing: Unpack[PoolSizing]
     ) -> None:
-        initial, limit, grow = _pool_args(nbytes, max_bytes, grow_bytes)
-        super().__init__(initial, limit, grow, bool(fallback), bool(deferred_fences))
+        initial, limit, grow, fallback = _pool_args(nbytes, **sizing)
+        super().__init__(initial, limit, grow, fallback, bool(deferred_fences))
 
 
 __all__ = [
@@ -254,5 +257,6 @@ __all__ = [
     "HostBuffer",
     "HostPool",
     "PinnedPool",
+    "PoolSizing",
     "PoolStats",
 ]

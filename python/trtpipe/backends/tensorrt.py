@@ -1,4 +1,4 @@
-"""TensorRT backend: a serialised engine run by ``_core``'s per-frame loop.
+"""TensorRT backend: a serialised engine whose frames run in ``_core``'s frame pipeline.
 
 The TensorRT runtime library is loaded at run time (``TRTPIPE_TENSORRT_LIBRARY``, else
 ``libnvinfer.so.<major>``, else the lean runtime), so this module imports everywhere and says
@@ -19,6 +19,7 @@ import numpy as np
 from trtpipe import _core
 from trtpipe.backends.base import Engine, ModelStep, PendingResult, Profile, TensorInfo
 from trtpipe.errors import BackendUnavailableError, EngineError, InputError
+from trtpipe.frame_pipeline import TensorFrames
 from trtpipe.memory import OwnPool
 
 logger = logging.getLogger(__name__)
@@ -64,12 +65,27 @@ def _check_pool(field: str, pool: object, kind: str) -> None:
         raise InputError(f"{field}: expected a trtpipe.{kind} or None, given {type(pool).__name__}")
 
 
-# What _core's runner takes as it is: a dict by name, or a list / tuple in the engine's order.
-_RUNNER_INPUTS = (dict, list, tuple)
+def _check_pool_device(options: _LoopOptions, device: int) -> None:
+    """The pools given must be on the engine's GPU (said when the engine is made, not later when
+    its first frame takes its buffers)."""
+    for field, pool, where in (
+        ("device_pool", options.device_pool, "a pool on"),
+        ("pinned_pool", options.pinned_pool, "a pool mapped to"),
+    ):
+        if pool is not None and pool.device != device:
+            given = where.replace("a pool", "one")
+            raise InputError(
+                f"{field}: expected {where} GPU {device} (the engine's), given {given} GPU "
+                f"{pool.device}"
+            )
+
+
+# What the native pipeline takes as it is: a dict by name, or a list / tuple in the engine's order.
+_NATIVE_INPUTS = (dict, list, tuple)
 _new_object = object.__new__
 
 
-def _runner_inputs(inputs: Mapping[str, Any] | Sequence[Any]) -> dict[str, Any] | list[Any]:
+def _native_inputs(inputs: Mapping[str, Any] | Sequence[Any]) -> dict[str, Any] | list[Any]:
     if isinstance(inputs, Mapping):
         return dict(inputs)
     return list(inputs)
@@ -107,9 +123,9 @@ class TensorRTPending(PendingResult):
         return f"TensorRTPending(ticket={self.ticket})"
 
 
-class _LazyRunner:
-    """Stands in for the engine's ``_core.engine.EngineRunner`` until first used, then makes
-    it (the engine's ``_runner`` is the real one from then on)."""
+class _LazyFrames:
+    """Stands in for the engine's :class:`TensorFrames` until first used, then makes it (the
+    engine's ``_frames`` is the real one from then on)."""
 
     __slots__ = ("_engine",)
 
@@ -117,30 +133,33 @@ class _LazyRunner:
         self._engine = engine
 
     def __getattr__(self, name: str) -> Any:
-        runner = self._engine._runner
-        if runner is self:
-            runner = self._engine._make_runner()
-        elif runner is None:
+        frames = self._engine._frames
+        if frames is self:
+            frames = self._engine._make_frames()
+        elif frames is None:
             raise EngineError("this TensorRT engine was closed")
-        return getattr(runner, name)
+        return getattr(frames, name)
 
 
 class TensorRTEngine(Engine):
-    """Runs a serialised TensorRT engine with pinned outputs, CUDA graphs and pipelined frames.
+    """Runs a serialised TensorRT engine in trtpipe's frame pipeline: one execution context,
+    pinned outputs, CUDA graphs and pipelined frames.
 
     ``engine`` is a path to an engine file or its bytes. ``slots`` frames can be in flight at
-    once (``submit`` without ``result``); ``cuda_graphs`` replays a captured graph while shapes
-    and bindings repeat; ``timeout`` (seconds, None: wait forever) bounds every wait.
+    once (``submit`` without ``result``); ``cuda_graphs`` runs a frame as one captured graph
+    while shapes repeat; ``timeout`` (seconds, None: wait forever) bounds every wait.
 
-    Every buffer (bindings, staging of host inputs, outputs) is a block of a pool, taken once
-    when the engine is made: ``device_pool`` (a :class:`trtpipe.DevicePool`) and
-    ``pinned_pool`` (a :class:`trtpipe.PinnedPool`) share pools with the rest of the pipeline;
-    a pool left as None is made to hold exactly this engine's buffers. Either way,
-    :attr:`device_pool` and :attr:`pinned_pool` can be handed to ``PerformanceMonitor.add_pool``.
+    Every buffer (bindings at the profile's largest shapes, the slots' outputs) is a block of a
+    pool, taken once when the first frame comes: ``device_pool`` (a
+    :class:`trtpipe.DevicePool`) and ``pinned_pool`` (a :class:`trtpipe.PinnedPool`) share
+    pools with the rest of the pipeline; a pool left as None is made to hold exactly this
+    engine's buffers. Either way, :attr:`device_pool` and :attr:`pinned_pool` can be handed to
+    ``PerformanceMonitor.add_pool``. A :class:`trtpipe.Detector` runs its frames through a model
+    step of its own (:meth:`model_step`) and never makes these buffers.
     """
 
     backend = "tensorrt"
-    _runner: Any = None  # None once closed, or when construction failed
+    _frames: Any = None  # None once closed, or when construction failed
 
     def __init__(
         self,
@@ -176,6 +195,7 @@ class TensorRTEngine(Engine):
         return self
 
     def _setup(self, model: Any, device: int, options: _LoopOptions) -> None:
+        _check_pool_device(options, device)
         table = model.io()
         for entry in table:
             if entry["dtype"] in ("bfloat16", "other"):
@@ -193,18 +213,10 @@ class TensorRTEngine(Engine):
         self._device = device
         self._timeout_ms = -1.0 if options.timeout is None else options.timeout * 1000.0
         self._profile_index = options.profile
-        self._runner_options = {
-            "slots": options.slots,
-            "cuda_graphs": options.cuda_graphs,
-            "profile": options.profile,
-            "device": device,
-            "device_pool": options.device_pool,
-            "pinned_pool": options.pinned_pool,
-        }
-        # the per-frame loop of infer()/submit(), made on first use: a Detector runs frames
-        # through the frame pipeline's model step instead, and needs none of its buffers
-        self._runner: Any = _LazyRunner(self)
-        self._shared_pools = {"device": options.device_pool, "pinned": options.pinned_pool}
+        self._options = options
+        # the frames of infer()/submit(), made on first use: a Detector runs frames through a
+        # model step of its own, and needs none of these buffers
+        self._frames: Any = _LazyFrames(self)
         logger.debug(
             "TensorRT engine ready: %d inputs, %d outputs, %d slots",
             len(self._inputs),
@@ -212,11 +224,16 @@ class TensorRTEngine(Engine):
             options.slots,
         )
 
-    def _make_runner(self) -> Any:
+    def _make_frames(self) -> TensorFrames:
         if self._model is None:
             raise EngineError("this TensorRT engine was closed")
-        self._runner = _core.engine.EngineRunner(self._model, **self._runner_options)
-        return self._runner
+        options = self._options
+        step = self._context_step({}, resizable=True)
+        self._frames = TensorFrames(
+            step, options.slots, graphs=options.cuda_graphs, pinned_pool=options.pinned_pool
+        )
+        self._bindings = step.native  # its device pool, for the statistics
+        return self._frames
 
     def model_step(self, shapes: Mapping[str, tuple[int, ...]]) -> ModelStep | None:
         """One execution context of the engine, its bindings taken once at ``shapes`` (dynamic
@@ -224,13 +241,17 @@ class TensorRTEngine(Engine):
         is one enqueueV3 in the frame pipeline."""
         if self._model is None:
             raise EngineError("this TensorRT engine was closed")
+        return self._context_step(shapes, resizable=False)
+
+    def _context_step(self, shapes: Mapping[str, tuple[int, ...]], *, resizable: bool) -> ModelStep:
         dynamic = {t.name for t in self._inputs if t.is_dynamic}
         native = _core.engine.ContextStep(
             self._model,
             shapes={name: list(shape) for name, shape in shapes.items() if name in dynamic},
             profile=self._profile_index,
             device=self._device,
-            device_pool=self._shared_pools["device"],
+            device_pool=self._options.device_pool,
+            resizable=resizable,
         )
         return ModelStep(native, owner=self._model)
 
@@ -253,55 +274,63 @@ class TensorRTEngine(Engine):
 
     @property
     def stats(self) -> dict[str, Any]:
-        """Counters of the loop (enqueues, graph captures/replays/failures, rebinds, timeouts) and
-        the statistics of its pools under ``device_pool`` and ``pinned_pool``."""
-        return self._live_runner().stats()
+        """The frames' counters (``frames``, ``completed``, ``graph_frames``, ``step_frames``,
+        ``captures``, ``reshapes``, ``timeouts``, ``stopped``: see
+        :meth:`TensorFrames.stats <trtpipe.frame_pipeline.TensorFrames.stats>`) and the
+        statistics of the pools under ``device_pool`` and ``pinned_pool``."""
+        frames = self._live_frames()
+        return {
+            **frames.stats(),
+            "device_pool": self._bindings.device_pool.stats_dict(),
+            "pinned_pool": frames.pinned_pool.stats_dict(),
+        }
 
     @property
     def device_pool(self) -> Any:
         """The pool of the bindings: the DevicePool given, or an OwnPool."""
-        return self._pool("device")
+        shared = self._options.device_pool
+        if shared is not None:
+            return shared
+        self._live_frames()
+        return OwnPool(self._bindings.device_pool)
 
     @property
     def pinned_pool(self) -> Any:
-        """The pool of staging and output buffers: the PinnedPool given, or an OwnPool."""
-        return self._pool("pinned")
+        """The pool of the output buffers: the PinnedPool given, or an OwnPool."""
+        shared = self._options.pinned_pool
+        return shared if shared is not None else OwnPool(self._live_frames().pinned_pool)
 
-    def _pool(self, kind: str) -> Any:
-        runner = self._live_runner()
-        shared = self._shared_pools[kind]
-        return shared if shared is not None else OwnPool(getattr(runner, f"{kind}_pool"))
-
-    def _live_runner(self) -> Any:
-        runner = self._runner
-        if runner is None:
+    def _live_frames(self) -> TensorFrames:
+        """The engine's frames, made now if they were not yet."""
+        frames = self._frames
+        if frames is None:
             raise EngineError("this TensorRT engine was closed")
-        return runner
+        return self._make_frames() if isinstance(frames, _LazyFrames) else frames
 
-    # The per-frame path below reads ``self._runner`` inline rather than through _live_runner():
-    # at a few microseconds per frame, every Python call counts.
+    # The per-frame path below reads ``self._frames`` inline rather than through
+    # _live_frames(): at a few microseconds per frame, every Python call counts.
 
     def infer(
         self, inputs: Mapping[str, Any] | Sequence[Any], *, copy: bool = True
     ) -> dict[str, np.ndarray]:
         """One frame: submit and wait for it. ``inputs`` and ``copy`` as for :meth:`submit` and
         :meth:`result`."""
-        runner = self._runner
-        if runner is None:
+        frames = self._frames
+        if frames is None:
             raise EngineError("this TensorRT engine was closed")
-        if type(inputs) not in _RUNNER_INPUTS:
-            inputs = _runner_inputs(inputs)
-        return runner.result(runner.submit(inputs), self._timeout_ms, copy)
+        if type(inputs) not in _NATIVE_INPUTS:
+            inputs = _native_inputs(inputs)
+        return frames.result(frames.submit(inputs), self._timeout_ms, copy)
 
     def submit(self, inputs: Mapping[str, Any] | Sequence[Any]) -> TensorRTPending:
         """Starts a frame. ``inputs``: arrays by input name, or (fastest) a list or tuple of
         arrays in the order of :attr:`inputs`."""
-        runner = self._runner
-        if runner is None:
+        frames = self._frames
+        if frames is None:
             raise EngineError("this TensorRT engine was closed")
-        if type(inputs) not in _RUNNER_INPUTS:
-            inputs = _runner_inputs(inputs)
-        ticket = runner.submit(inputs)
+        if type(inputs) not in _NATIVE_INPUTS:
+            inputs = _native_inputs(inputs)
+        ticket = frames.submit(inputs)
         pending = _new_object(TensorRTPending)  # skips a Python-level __init__ call per frame
         pending.engine = self
         pending.ticket = ticket
@@ -319,12 +348,12 @@ class TensorRTEngine(Engine):
         that (``np.array(view)``)."""
         if type(pending) is not TensorRTPending or pending.engine is not self:
             raise TypeError(f"result: expected a PendingResult of this engine, given {pending!r}")
-        runner = self._runner
-        if runner is None:
+        frames = self._frames
+        if frames is None:
             raise EngineError("this TensorRT engine was closed")
         timeout_ms = self._timeout_ms if timeout is None else timeout * 1000.0
-        return runner.result(pending.ticket, timeout_ms, copy)
+        return frames.result(pending.ticket, timeout_ms, copy)
 
     def close(self) -> None:
-        self._runner = None
+        self._frames = None
         self._model = None

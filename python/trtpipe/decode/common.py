@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,6 +57,10 @@ class DecodeOptions:
         return cls(**{**base.__dict__, **given}) if given else base
 
 
+# A batch's float32 output and the options to the decoder of its images (checking the shape first).
+BatchDecoder = Callable[[np.ndarray, DecodeOptions], ImageDecoder]
+
+
 def as_float_array(value: Any, name: str, ndim: int | tuple[int, ...]) -> np.ndarray:
     """The output as a float32 NumPy array (no copy when it is one), checking its rank."""
     try:
@@ -97,6 +101,21 @@ def decode_each_image(
     """``decode_image`` over the batch ``out``, each image with its transform."""
     images = per_image(transforms, out.shape[0])
     return [decode_image(pred, images[b]) for b, pred in enumerate(out)]
+
+
+def decode_batch(
+    output: Any,
+    transforms: Transforms,
+    options: DecodeOptions | None,
+    overrides: Mapping[str, Any],
+    batch_decoder: BatchDecoder,
+) -> list[Detections]:
+    """What the decoders of one ``[B, rows, cols]`` output share: ``options`` with ``overrides``,
+    the output as a float32 batch (a 2-D output is one image), and the image decoder that
+    ``batch_decoder`` prepares for it, run on each image with its transform."""
+    opts = DecodeOptions.of(options, **overrides)
+    out = as_float_batch(output, "output", 3)
+    return decode_each_image(out, transforms, batch_decoder(out, opts))
 
 
 def class_filter(options: DecodeOptions, num_classes: int) -> np.ndarray | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from trtpipe.errors import BackendUnavailableError, InputError
 
@@ -49,12 +50,13 @@ class Detections:
     @classmethod
     def from_arrays(
         cls,
-        boxes: np.ndarray,
-        scores: np.ndarray,
-        class_ids: np.ndarray,
+        boxes: ArrayLike,
+        scores: ArrayLike,
+        class_ids: ArrayLike,
         label_names: Sequence[str] | None = None,
     ) -> Detections:
-        """Builds Detections, naming each class from ``label_names`` (indexed by class id)."""
+        """Builds Detections from anything NumPy converts (lists included), naming each class
+        from ``label_names`` (indexed by class id)."""
         return cls.from_exact(
             np.ascontiguousarray(boxes, dtype=np.float32).reshape(-1, 4),
             np.ascontiguousarray(scores, dtype=np.float32).reshape(-1),

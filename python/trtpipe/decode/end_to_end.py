@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 
 from trtpipe.decode.common import (
+    BoxTransform,
     DecodeOptions,
+    ImageDecoder,
     Transforms,
-    as_float_batch,
+    decode_batch,
     finish,
-    per_image,
 )
 from trtpipe.decode.detections import Detections
 from trtpipe.errors import InputError
@@ -25,27 +26,19 @@ def decode_end_to_end(
     **overrides: Any,
 ) -> list[Detections]:
     """One :class:`Detections` per image; no NMS (``iou`` is not used)."""
-    opts = DecodeOptions.of(options, **overrides)
-    out = as_float_batch(output, "output", 3)
+    return decode_batch(output, transforms, options, overrides, _end_to_end_decoder)
+
+
+def _end_to_end_decoder(out: np.ndarray, options: DecodeOptions) -> ImageDecoder:
     if out.shape[2] != 6:
         raise InputError(f"output: expected [B, N, 6], given {out.shape}")
-    results = []
-    images = per_image(transforms, out.shape[0])
-    for b in range(out.shape[0]):
-        pred = out[b]
-        keep = pred[:, 4] > opts.conf
+
+    def decode_image(pred: np.ndarray, transform: BoxTransform | None) -> Detections:
+        keep = pred[:, 4] > options.conf
         class_ids = np.rint(pred[:, 5]).astype(np.int64)
-        if opts.classes is not None:
-            keep &= np.isin(class_ids, opts.classes)
+        if options.classes is not None:
+            keep &= np.isin(class_ids, options.classes)
         pred, class_ids = pred[keep], class_ids[keep]
-        results.append(
-            finish(
-                pred[:, :4],
-                pred[:, 4],
-                class_ids,
-                images[b],
-                opts,
-                suppress=False,
-            )
-        )
-    return results
+        return finish(pred[:, :4], pred[:, 4], class_ids, transform, options, suppress=False)
+
+    return decode_image

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from trtpipe.decode.common import (
     DecodeOptions,
     ImageDecoder,
     Transforms,
-    as_float_batch,
-    decode_each_image,
+    decode_batch,
     dense_head_image_decoder,
 )
 from trtpipe.decode.detections import Detections
@@ -24,11 +25,13 @@ def decode_yolov5(
     **overrides: Any,
 ) -> list[Detections]:
     """One :class:`Detections` per image of the batch (a 2-D output is one image)."""
-    opts = DecodeOptions.of(options, **overrides)
-    out = as_float_batch(output, "output", 3)
+    return decode_batch(output, transforms, options, overrides, _batch_decoder)
+
+
+def _batch_decoder(out: np.ndarray, options: DecodeOptions) -> ImageDecoder:
     if out.shape[2] < 6:
         raise InputError(f"output: expected [B, N, 5 + classes], given {out.shape}")
-    return decode_each_image(out, transforms, yolov5_image_decoder(out.shape[2], opts))
+    return yolov5_image_decoder(out.shape[2], options)
 
 
 def yolov5_image_decoder(channels: int, options: DecodeOptions) -> ImageDecoder:

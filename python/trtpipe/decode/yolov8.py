@@ -4,14 +4,16 @@ scores (already sigmoid), one column per anchor; no objectness. Exports transpos
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+
+import numpy as np
 
 from trtpipe.decode.common import (
     DecodeOptions,
     ImageDecoder,
     Transforms,
-    as_float_batch,
-    decode_each_image,
+    decode_batch,
     dense_head_image_decoder,
 )
 from trtpipe.decode.detections import Detections
@@ -28,14 +30,16 @@ def decode_yolov8(
 ) -> list[Detections]:
     """One :class:`Detections` per image of the batch (a 2-D output is one image).
     ``transposed``: the output is ``[B, N, 4 + C]``, one row per anchor."""
-    opts = DecodeOptions.of(options, **overrides)
-    out = as_float_batch(output, "output", 3)
-    if transposed:
-        out = out.transpose(0, 2, 1)  # a view: the scans read any strides
-    if out.shape[1] < 5:
+    batch_decoder = functools.partial(_batch_decoder, transposed=transposed)
+    return decode_batch(output, transforms, options, overrides, batch_decoder)
+
+
+def _batch_decoder(out: np.ndarray, options: DecodeOptions, *, transposed: bool) -> ImageDecoder:
+    channels = out.shape[2] if transposed else out.shape[1]
+    if channels < 5:
         layout = "[B, N, 4 + classes]" if transposed else "[B, 4 + classes, N]"
         raise InputError(f"output: expected {layout}, given {out.shape}")
-    return decode_each_image(out, transforms, yolov8_image_decoder(out.shape[1], opts))
+    return yolov8_image_decoder(channels, options, transposed=transposed)
 
 
 def yolov8_image_decoder(

@@ -14,6 +14,7 @@ endpoint, read from its own thread, does not, so it may be a frame behind.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import logging
 import threading
@@ -22,7 +23,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol
 
 from trtpipe.monitor.nvml import GpuSample, NvmlSampler
 from trtpipe.monitor.prometheus import LatencyHistogram, PrometheusExporter
@@ -30,6 +31,19 @@ from trtpipe.monitor.window import RollingWindow, StageStats
 
 STAGES = ("preprocess", "inference", "postprocess", "end_to_end")
 DEFAULT_DEADLINE_MS = 33.0  # one frame at 30 FPS
+
+P = ParamSpec("P")
+
+
+def _parameters_of(source: Callable[P, None]) -> Callable[[Callable[..., None]], Callable[P, None]]:
+    """Gives the decorated function, which passes its arguments on to ``source``, the
+    signature of ``source``, so the stage parameters are written once and still shown."""
+
+    def declare(target: Callable[..., None]) -> Callable[P, None]:
+        target.__signature__ = inspect.signature(source)  # type: ignore[attr-defined]
+        return target
+
+    return declare
 
 
 class CudaEvent(Protocol):
@@ -114,17 +128,6 @@ class PerformanceMonitor:
 
     # -- the frame path ---------------------------------------------------------------------
 
-    def record_frame(
-        self,
-        preprocess: float | None = None,
-        inference: float | None = None,
-        postprocess: float | None = None,
-        end_to_end: float | None = None,
-    ) -> None:
-        """Record one frame's host times in milliseconds (stages not run may be omitted)."""
-        self.defer_frame(preprocess, inference, postprocess, end_to_end)
-        self.settle()
-
     def defer_frame(
         self,
         preprocess: float | None = None,
@@ -137,6 +140,12 @@ class PerformanceMonitor:
         path calls it where a frame's latency is counted, and :meth:`settle` where it waits
         anyway, e.g. while the GPU runs the next frame."""
         self._deferred.append((self._clock(), preprocess, inference, postprocess, end_to_end))
+
+    @_parameters_of(defer_frame)
+    def record_frame(self, *times: float | None, **named: float | None) -> None:
+        """Record one frame's host times in milliseconds (stages not run may be omitted)."""
+        self.defer_frame(*times, **named)
+        self.settle()
 
     def settle(self) -> None:
         """Folds in the deferred frames and the GPU times that have completed, and emits the
