@@ -328,3 +328,22 @@ def test_frame_seen_finished_is_taken_without_waiting_again():
         with pytest.raises(InputError, match="already taken"):
             f.ready(ticket)
     assert f.stats()["timeouts"] == 0
+
+
+def test_gpu_inputs_are_read_through_the_one_array_reader():
+    torch = pytest.importorskip("torch")
+    f = frames(model(), slots=1)
+    x = frame(3, seed=500)
+    on_gpu = torch.as_tensor(x, device="cuda")
+
+    class DLPackOnly:  # no __cuda_array_interface__: read as DLPack
+        def __dlpack__(self, **kwargs):
+            return on_gpu.__dlpack__(**kwargs)
+
+        def __dlpack_device__(self):
+            return on_gpu.__dlpack_device__()
+
+    check(f.result(f.submit({"input": DLPackOnly()}), 5000), x)
+    wide = torch.zeros((3, 2 * CHANNELS), device="cuda")[:, ::2]
+    with pytest.raises(InputError, match="input 'input': expected a C-contiguous GPU array"):
+        f.submit({"input": wide})

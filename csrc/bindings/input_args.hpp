@@ -1,7 +1,7 @@
 #pragma once
 // Model inputs as Python passes them to _core (a dict of name -> array, or a list or tuple in
-// the model's order; NumPy arrays or GPU arrays with __cuda_array_interface__), as the frame
-// pipeline's TensorInputs; and NumPy's dtypes for the pipeline's outputs.
+// the model's order; NumPy arrays or GPU arrays), as the frame pipeline's TensorInputs; and
+// NumPy's dtypes for the pipeline's outputs.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -58,23 +58,25 @@ inline bool is_plain_numpy(const py::handle& value) {
   return Py_TYPE(value.ptr()) == py::detail::npy_api::get().PyArray_Type_;
 }
 
-// A GPU array (__cuda_array_interface__ v3) or anything NumPy can read, as a TensorInput.
-// Host arrays NumPy had to make (a copy, a conversion) are kept alive in `keep` until submit()
-// has copied them; the caller's own arrays are alive for the whole call anyway.
+// A GPU array or anything NumPy can read, as a TensorInput. GPU arrays (__cuda_array_interface__,
+// DLPack on a CUDA device, PyTorch CUDA tensors) are read by trtpipe.arrays.device_array, the one
+// reader of array interfaces. Host arrays NumPy had to make (a copy, a conversion) are kept alive
+// in `keep` until submit() has copied them; the caller's own arrays are alive for the whole call.
 inline pipeline::TensorInput to_input(pipeline::TensorInput view, const py::handle& value,
                                       py::list& keep) {
   const std::string& name = view.name;
-  if (!is_plain_numpy(value) && py::hasattr(value, "__cuda_array_interface__")) {
-    const py::dict cai = value.attr("__cuda_array_interface__");
-    const auto shape = cai["shape"].cast<std::vector<std::int64_t>>();
-    const auto typestr = cai["typestr"].cast<std::string>();
-    view.shape.assign(shape.begin(), shape.end());
-    view.dtype = dtype_from(typestr.size() > 1 ? typestr[1] : '?',
-                            typestr.size() > 2 ? std::stoul(typestr.substr(2)) : 0);
-    const bool strided = cai.contains("strides") && !cai["strides"].is_none();
-    if (strided && engine::dtype_size(view.dtype) > 0) {
-      std::int64_t expected = static_cast<std::int64_t>(engine::dtype_size(view.dtype));
-      const auto strides = cai["strides"].cast<std::vector<std::int64_t>>();
+  if (!is_plain_numpy(value)) {
+    const py::object found = py::module_::import("trtpipe.arrays")
+                                 .attr("device_array")(value, "input '" + name + "'");
+    if (!found.is_none()) {
+      // DeviceArray: (address, shape, strides in bytes, NumPy dtype, producer stream, readonly)
+      const auto shape = found[py::int_(1)].cast<std::vector<std::int64_t>>();
+      const auto strides = found[py::int_(2)].cast<std::vector<std::int64_t>>();
+      const auto dtype = py::reinterpret_borrow<py::dtype>(found[py::int_(3)]);
+      view.shape.assign(shape.begin(), shape.end());
+      view.dtype = dtype_from(dtype.kind(), static_cast<std::size_t>(dtype.itemsize()));
+      if (view.dtype == engine::DType::kOther) view.dtype_label = py::str(dtype);
+      std::int64_t expected = dtype.itemsize();
       for (std::size_t i = strides.size(); i-- > 0;) {
         if (shape[i] > 1 && strides[i] != expected) {
           throw InputError("input '" + name + "': expected a C-contiguous GPU array, given " +
@@ -82,14 +84,11 @@ inline pipeline::TensorInput to_input(pipeline::TensorInput view, const py::hand
         }
         expected *= shape[i];
       }
+      view.data = reinterpret_cast<const void*>(found[py::int_(0)].cast<std::uintptr_t>());
+      view.on_device = true;
+      view.ready_stream = found[py::int_(4)].cast<std::uintptr_t>();
+      return view;
     }
-    view.data = reinterpret_cast<const void*>(py::tuple(cai["data"])[0].cast<std::uintptr_t>());
-    view.dtype_label = typestr;
-    view.on_device = true;
-    if (cai.contains("stream") && !cai["stream"].is_none()) {
-      view.ready_stream = cai["stream"].cast<std::uintptr_t>();
-    }
-    return view;
   }
   py::array array = py::array::ensure(value, py::array::c_style);
   if (!array) {
