@@ -426,7 +426,6 @@ def pipeline_call_series(repeats: int) -> list[Series]:
     from trtpipe.preprocess import locate_frame
 
     frame, _keep = locate_frame(image, None, None, None, None)
-    args = (*frame.placement, frame.on_device)
     stream = pipe.current_stream()
     graph = det.engine.captured_graph(det.engine.inputs[0].name, det._input_shape()).graph
     lb = det._pre.geometry(w, h).source_terms
@@ -434,7 +433,7 @@ def pipeline_call_series(repeats: int) -> list[Series]:
 
     def one(i: int) -> None:
         start = time.perf_counter()
-        native.submit(*args, 0, stream, frame.stream, None, None, None)
+        native.submit(frame, 0, stream)
         submit_us[i] = (time.perf_counter() - start) * 1e6
         native.wait(0)
         start = time.perf_counter()

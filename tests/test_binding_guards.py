@@ -40,8 +40,8 @@ opts = _core.PreprocessOptions(
 )
 img = np.zeros((8, 10, 3), np.uint8)
 out = np.zeros((1, 3, 16, 16), np.float32)
-frame = (img, img.nbytes, 10, 8, 30, "rgb8")
-tensor = (out, [1, 3, 16, 16], list(out.strides), "float32")
+frame = (img, img.nbytes, 10, 8, 30, "rgb8", False, 0)
+tensor = (out, [1, 3, 16, 16], list(out.strides), "float32", False, 0)
 """
 
 # Every method and property of a pool, and how to call it with arguments that would be valid.
@@ -69,7 +69,7 @@ _BUFFER_CALLS = {
         "released",
     )
 } | {"release": "obj.release(1)"}
-_GPU_RUN_ARGS = "*frame, False, *tensor, 0, 0"
+_GPU_RUN_ARGS = "frame, tensor, 0, 0"
 
 CALLS: dict[str, dict[str, str]] = {
     "HostPool": _POOL_CALLS | {"complete_fences": "obj.complete_fences()"},
@@ -88,12 +88,12 @@ CALLS: dict[str, dict[str, str]] = {
         "__dlpack_device__": "obj.__dlpack_device__()",
     },
     "PreprocessOptions": {name: f"obj.{name}" for name in ("dst_w", "dst_h", "dtype", "layout")},
-    "CpuPreprocessor": {"threads": "obj.threads", "run": "obj.run(*frame, *tensor, 0)"},
+    "CpuPreprocessor": {"threads": "obj.threads", "run": "obj.run(frame, tensor, 0)"},
     "GpuPreprocessor": {
         **{name: f"obj.{name}" for name in ("device", "host_input", "integrated")},
         "last_host_choice": "obj.last_host_choice",
         "run": f"obj.run({_GPU_RUN_ARGS})",
-        "measure_host_input": "obj.measure_host_input(*frame, *tensor, 0, 1)",
+        "measure_host_input": "obj.measure_host_input(frame, tensor, 0, 1)",
     },
 }
 # Not ours: pybind11's hook for other extension modules, which needs a C++ type_info capsule.
@@ -266,6 +266,7 @@ def _options(w: int = 16, h: int = 16) -> object:
 
 
 def _cpu_run_args(**change: object) -> list[object]:
+    """(frame view, output view, batch index), as _core's host runs take them."""
     img = np.zeros((8, 10, 3), np.uint8)
     out = np.zeros((1, 3, 16, 16), np.float32)
     args = {
@@ -281,7 +282,9 @@ def _cpu_run_args(**change: object) -> list[object]:
         "dtype": "float32",
         "batch_index": 0,
     } | change
-    return list(args.values())
+    frame = [args[k] for k in ("data", "size", "width", "height", "step", "encoding")]
+    tensor = [args[k] for k in ("out", "shape", "strides", "dtype")]
+    return [(*frame, False, 0), (*tensor, False, 0), args["batch_index"]]
 
 
 def _host_pool() -> HostPool:
@@ -530,7 +533,7 @@ PIPELINE_CALLS: dict[str, dict[str, str]] = {
         "device_pool": "obj.device_pool",
     },
     "FramePipeline": {
-        "submit": "obj.submit(*frame, False, 0, 0, 0, None, None, None)",
+        "submit": "obj.submit(frame, 0, 0)",
         "submit_inputs": "obj.submit_inputs([], {}, 0, 0)",
         "submit_tensors": "obj.submit_tensors([], 0)",
         "wait": "obj.wait(0)",

@@ -330,7 +330,7 @@ def _outputs_of(pipe, frames, stream, marks=lambda k: (None, None, None)):
     for k, (_, image) in enumerate(frames):
         frame, keep = locate_frame(image, None, None, None, None)
         slot = k % pipe.slots
-        pipe.submit(*frame.placement, frame.on_device, slot, stream, frame.stream, *marks(k))
+        pipe.submit(frame, slot, stream, *marks(k))
         pipe.wait(slot)
         got.append({name: np.array(out) for name, out in pipe.host_outputs(slot).items()})
         del keep
@@ -476,7 +476,7 @@ def test_an_image_and_token_model_with_a_batch_axis():
     for k, (image, encoding) in enumerate(frames):
         frame, kept = locate_frame(image, encoding, None, None, None)
         keep.append(kept)
-        images.append(((*frame.placement, frame.on_device, frame.stream), 0, k))
+        images.append((frame, 0, k))
     pipe.submit_inputs(images, {"tokens": tokens}, 1, step.current_stream())
     pipe.wait(1)
     (got,) = pipe.host_outputs(1).values()

@@ -122,24 +122,18 @@ py::dict counters_dict(const pipeline::PipelineCounters& c) {
   return out;
 }
 
-// ((address, size, width, height, step, encoding, on_device, frame_stream), input, batch index)
-using ImageTuple = std::tuple<py::tuple, int, int>;
-
-pipeline::ImageInput image_of(const ImageTuple& image) {
-  const auto& [frame, input, batch_index] = image;
-  if (frame.size() != 8) {
-    throw InputError("images: expected (address, size, width, height, step, encoding, "
-                     "on_device, frame_stream) per image, given " +
-                     std::to_string(frame.size()) + " values");
-  }
+// (frame, input index, batch index): an image for a batch slot of an image input, its frame a
+// LocatedFrame.
+pipeline::ImageInput image_of(const py::handle& image) {
+  const py::sequence fields =
+      view_fields(image, 3, "images", "(frame, input index, batch index) per image");
+  const FrameArg frame = frame_arg(fields[0]);
   pipeline::ImageInput out;
-  out.frame = make_frame(frame[0], frame[1].cast<std::size_t>(), frame[2].cast<int>(),
-                         frame[3].cast<int>(), frame[4].cast<std::int64_t>(),
-                         frame[5].cast<std::string>());
-  out.on_device = frame[6].cast<bool>();
-  out.frame_stream = frame[7].cast<std::uintptr_t>();
-  out.input = input;
-  out.batch_index = batch_index;
+  out.frame = frame.frame;
+  out.on_device = frame.on_device;
+  out.frame_stream = frame.stream;
+  out.input = checked_int<int>(fields[1], "input index");
+  out.batch_index = checked_int<int>(fields[2], "batch index");
   return out;
 }
 
@@ -190,28 +184,26 @@ void bind_pipeline(py::module_& m) {
            "`pinned_pool`: where the slots' outputs live (None: a pool of exactly them).")
       .def(
           "submit",
-          [](FramePipeline& self, const py::object& data, std::size_t size, int width, int height,
-             std::int64_t step, const std::string& encoding, bool on_device, int slot,
-             std::uintptr_t stream, std::uintptr_t frame_stream, const TimingEvent* before,
-             const TimingEvent* between, const TimingEvent* after) {
-            const preprocess::Frame frame = make_frame(data, size, width, height, step, encoding);
+          [](FramePipeline& self, const py::handle& frame, int slot, std::uintptr_t stream,
+             const TimingEvent* before, const TimingEvent* between, const TimingEvent* after) {
+            const FrameArg image = frame_arg(frame);
             const pipeline::StageMarks marks = marks_of(before, between, after);
             py::gil_scoped_release release;
-            return self.submit_image(frame, on_device, frame_stream, slot, stream, marks);
+            return self.submit_image(image.frame, image.on_device, image.stream, slot, stream,
+                                     marks);
           },
-          py::arg("data"), py::arg("size"), py::arg("width"), py::arg("height"), py::arg("step"),
-          py::arg("encoding"), py::arg("on_device"), py::arg("slot"), py::arg("stream"),
-          py::arg("frame_stream"), py::arg("before").none(true), py::arg("between").none(true),
-          py::arg("after").none(true),
-          "Enqueues one image into batch slot 0 of the first input, in frame `slot` on\n"
-          "`stream`; returns the host time (µs) of the model step's launch and the post-step.")
+          py::arg("frame"), py::arg("slot"), py::arg("stream"), py::arg("before") = nullptr,
+          py::arg("between") = nullptr, py::arg("after") = nullptr,
+          "Enqueues `frame` (a LocatedFrame) into batch slot 0 of the first input, in frame\n"
+          "`slot` on `stream`, with the stage marks `before`, `between` and `after`; returns the\n"
+          "host time (µs) of the model step's launch and the post-step.")
       .def(
           "submit_inputs",
-          [](FramePipeline& self, const std::vector<ImageTuple>& images, const py::dict& tensors,
-             int slot, std::uintptr_t stream, const TimingEvent* before,
-             const TimingEvent* between, const TimingEvent* after) {
+          [](FramePipeline& self, const py::list& images, const py::dict& tensors, int slot,
+             std::uintptr_t stream, const TimingEvent* before, const TimingEvent* between,
+             const TimingEvent* after) {
             std::vector<pipeline::ImageInput> image_inputs;
-            for (const ImageTuple& image : images) image_inputs.push_back(image_of(image));
+            for (const py::handle image : images) image_inputs.push_back(image_of(image));
             py::list keep;
             const std::vector<pipeline::TensorInput> tensor_inputs = to_inputs(tensors, keep);
             const pipeline::StageMarks marks = marks_of(before, between, after);
@@ -220,10 +212,9 @@ void bind_pipeline(py::module_& m) {
           },
           py::arg("images"), py::arg("tensors"), py::arg("slot"), py::arg("stream"),
           py::arg("before") = nullptr, py::arg("between") = nullptr, py::arg("after") = nullptr,
-          "Enqueues a frame of several inputs: `images` as ((address, size, width, height,\n"
-          "step, encoding, on_device, frame_stream), input index, batch index), `tensors` as\n"
-          "a dict of input name -> NumPy or GPU array (copied into the input; a new shape\n"
-          "reshapes a resizable step).")
+          "Enqueues a frame of several inputs: `images` as (LocatedFrame, input index, batch\n"
+          "index), `tensors` as a dict of input name -> NumPy or GPU array (copied into the\n"
+          "input; a new shape reshapes a resizable step).")
       .def(
           "submit_tensors",
           [](FramePipeline& self, const py::handle& inputs, int slot) {

@@ -78,23 +78,21 @@ template <typename Target, typename Scope, typename Run, typename... Extra>
 void def_host_run(Scope& scope, const char* name, Run run, const Extra&... extra) {
   scope.def(
       name,
-      [run](Target& target, const py::object& data, py::handle size, py::handle width,
-            py::handle height, py::handle step, const std::string& encoding,
-            const py::object& out, py::handle shape, py::handle strides, std::string dtype,
+      [run](Target& target, const py::handle& frame, const py::handle& out,
             py::handle batch_index) {
-        const Frame frame = frame_from_args(data, size, width, height, step, encoding);
-        const Tensor tensor =
-            tensor_from_args(out, shape, strides, std::move(dtype), batch_index);
+        const FrameArg in = frame_arg(frame);
+        const OutputArg to = output_arg(out, batch_index);
+        // the host path reads and writes with the CPU: GPU memory there would be a crash
+        if (in.on_device) throw InputError("frame: expected host memory, given a GPU array");
+        if (to.on_device) throw InputError("out: expected host memory, given a GPU array");
         preprocess::Letterbox lb;
         {
           py::gil_scoped_release release;
-          lb = std::invoke(run, target, frame, tensor);
+          lb = std::invoke(run, target, in.frame, to.tensor);
         }
         return letterbox_dict(lb);
       },
-      extra..., py::arg("data"), py::arg("size"), py::arg("width"), py::arg("height"),
-      py::arg("step"), py::arg("encoding"), py::arg("out"), py::arg("shape"), py::arg("strides"),
-      py::arg("dtype"), py::arg("batch_index"));
+      extra..., py::arg("frame"), py::arg("out"), py::arg("batch_index") = 0);
 }
 
 py::dict timing_dict(const preprocess::HostInputTiming& timing) {
@@ -192,8 +190,8 @@ void bind_preprocess(py::module_& m) {
 
   def_host_run<const preprocess::Options>(
       m, "preprocess_cpu_reference", &preprocess::preprocess_cpu_reference, py::arg("options"),
-      "The per-pixel CPU reference (slow; the oracle): the host frame at address `data` into "
-      "the host tensor at `out`.");
+      "The per-pixel CPU reference (slow; the oracle): the host `frame` (a LocatedFrame) into "
+      "the host tensor `out` (a PreparedOutput).");
 
   m.def("half_conversion_in_hardware", &preprocess::half_conversion_in_hardware,
         "Whether the CPU path converts to float16 with the CPU's instruction (F16C).");
@@ -207,7 +205,8 @@ void bind_preprocess(py::module_& m) {
       .def_property_readonly("threads", &preprocess::CpuPreprocessor::threads);
   def_host_run<preprocess::CpuPreprocessor>(
       cpu, "run", &preprocess::CpuPreprocessor::run,
-      "Preprocesses the host frame at address `data` into the host tensor at `out`.");
+      "Preprocesses the host `frame` (a LocatedFrame) into the host tensor `out` (a "
+      "PreparedOutput).");
 
   py::class_<preprocess::GpuPreprocessor, std::shared_ptr<preprocess::GpuPreprocessor>> gpu(
       m, "GpuPreprocessor");
@@ -225,49 +224,39 @@ void bind_preprocess(py::module_& m) {
            py::arg("pinned_pool") = py::none(), py::arg("device_pool") = py::none())
       .def(
           "run",
-          [](preprocess::GpuPreprocessor& self, const py::object& data, py::handle size,
-             py::handle width, py::handle height, py::handle step, const std::string& encoding,
-             bool on_device, const py::object& out, py::handle shape, py::handle strides,
-             std::string dtype, py::handle batch_index, py::handle stream,
-             py::handle frame_stream, py::handle out_stream) {
-            const Frame frame = frame_from_args(data, size, width, height, step, encoding);
-            const Tensor tensor =
-                tensor_from_args(out, shape, strides, std::move(dtype), batch_index);
+          [](preprocess::GpuPreprocessor& self, const py::handle& frame, const py::handle& out,
+             py::handle batch_index, py::handle stream) {
+            const FrameArg in = frame_arg(frame);
+            const OutputArg to = output_arg(out, batch_index);
             const auto run_stream = checked_int<std::uintptr_t>(stream, "stream");
-            const auto input_stream = checked_int<std::uintptr_t>(frame_stream, "frame_stream");
-            const auto output_stream = checked_int<std::uintptr_t>(out_stream, "out_stream");
             preprocess::Letterbox lb;
             {
               py::gil_scoped_release release;
-              lb = self.run(frame, on_device, tensor, run_stream, input_stream, output_stream);
+              lb = self.run(in.frame, in.on_device, to.tensor, run_stream, in.stream, to.stream);
             }
             return letterbox_dict(lb);
           },
-          py::arg("data"), py::arg("size"), py::arg("width"), py::arg("height"), py::arg("step"),
-          py::arg("encoding"), py::arg("on_device"), py::arg("out"), py::arg("shape"),
-          py::arg("strides"), py::arg("dtype"), py::arg("batch_index"), py::arg("stream"),
-          py::arg("frame_stream") = 0, py::arg("out_stream") = 0)
+          py::arg("frame"), py::arg("out"), py::arg("batch_index") = 0, py::arg("stream") = 0,
+          "Preprocesses `frame` (a LocatedFrame: host or GPU memory) into `out` (a\n"
+          "PreparedOutput in GPU memory) on `stream`, after the frame's producer stream and\n"
+          "before the output's consumer stream.")
       .def(
           "measure_host_input",
-          [](preprocess::GpuPreprocessor& self, const py::object& data, py::handle size,
-             py::handle width, py::handle height, py::handle step, const std::string& encoding,
-             const py::object& out, py::handle shape, py::handle strides, std::string dtype,
+          [](preprocess::GpuPreprocessor& self, const py::handle& frame, const py::handle& out,
              py::handle stream, py::handle iterations) {
-            const Frame frame = frame_from_args(data, size, width, height, step, encoding);
-            const Tensor tensor =
-                tensor_from_args(out, shape, strides, std::move(dtype), py::int_(0));
+            const FrameArg in = frame_arg(frame);
+            const OutputArg to = output_arg(out, py::int_(0));
+            if (in.on_device) throw InputError("frame: expected host memory, given a GPU array");
             const auto run_stream = checked_int<std::uintptr_t>(stream, "stream");
             const int repeats = checked_int<int>(iterations, "iterations");
             preprocess::HostInputTiming timing;
             {
               py::gil_scoped_release release;
-              timing = self.measure_host_input(frame, tensor, run_stream, repeats);
+              timing = self.measure_host_input(in.frame, to.tensor, run_stream, repeats);
             }
             return timing_dict(timing);
           },
-          py::arg("data"), py::arg("size"), py::arg("width"), py::arg("height"), py::arg("step"),
-          py::arg("encoding"), py::arg("out"), py::arg("shape"), py::arg("strides"),
-          py::arg("dtype"), py::arg("stream"), py::arg("iterations") = 20)
+          py::arg("frame"), py::arg("out"), py::arg("stream") = 0, py::arg("iterations") = 20)
       .def_property_readonly("host_input",
                              [](const preprocess::GpuPreprocessor& self) {
                                return preprocess::host_input_name(self.host_input());

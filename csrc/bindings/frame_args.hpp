@@ -1,7 +1,12 @@
 #pragma once
-// Frames and tensors as Python passes them to _core: an address (an int, or a NumPy array whose
-// address is read here, cheaper than in Python) plus sizes, shapes and names. frame_from_args and
-// tensor_from_args take the integers as Python gave them and check each (checked_args.hpp).
+// Frames and output tensors as Python passes them to _core, each as one typed view:
+//   a frame,  trtpipe.preprocess.LocatedFrame: (address, size, width, height, step, encoding,
+//             on_device, stream);
+//   an output, trtpipe.preprocess.PreparedOutput: (address, shape, strides, dtype, on_device,
+//             stream);
+// where an address is an int, or a NumPy array whose address is read here (cheaper than in
+// Python), and every integer is checked as Python gave it (checked_args.hpp). frame_arg and
+// output_arg are the one reader of each.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -82,6 +87,73 @@ inline preprocess::Tensor tensor_from_args(const pybind11::object& out, pybind11
   return make_tensor(out, checked_ints<std::int64_t>(shape, "shape"),
                      checked_ints<std::int64_t>(strides, "strides"), std::move(dtype),
                      checked_int<int>(batch_index, "batch_index"));
+}
+
+// A frame's view, read from its LocatedFrame.
+struct FrameArg {
+  preprocess::Frame frame;
+  bool on_device = false;
+  std::uintptr_t stream = 0;  // the producer's, waited on before the frame is read
+};
+
+// An output's view, read from its PreparedOutput.
+struct OutputArg {
+  preprocess::Tensor tensor;
+  bool on_device = false;
+  std::uintptr_t stream = 0;  // the consumer's, ordered after the write
+};
+
+// The fields of a view of `size` fields (a NamedTuple, or any tuple or list), or InputError
+// naming `field` and what it must be.
+inline pybind11::sequence view_fields(const pybind11::handle& view, std::size_t size,
+                                      const char* field, const char* expected) {
+  if (!PyTuple_Check(view.ptr()) && !PyList_Check(view.ptr())) {
+    throw InputError(std::string(field) + ": expected " + expected + ", given " +
+                     std::string(pybind11::str(pybind11::type::of(view).attr("__name__"))));
+  }
+  const auto fields = pybind11::reinterpret_borrow<pybind11::sequence>(view);
+  if (fields.size() != size) {
+    throw InputError(std::string(field) + ": expected " + expected + ", given " +
+                     std::to_string(fields.size()) + " values");
+  }
+  return fields;
+}
+
+inline std::string text_field(const pybind11::handle& value, const char* field) {
+  if (!PyUnicode_Check(value.ptr())) {
+    throw InputError(std::string(field) + ": expected a str, given " +
+                     std::string(pybind11::str(pybind11::type::of(value).attr("__name__"))));
+  }
+  return value.cast<std::string>();
+}
+
+inline bool flag_field(const pybind11::handle& value, const char* field) {
+  if (!PyBool_Check(value.ptr())) {
+    throw InputError(std::string(field) + ": expected True or False, given " +
+                     std::string(pybind11::str(pybind11::type::of(value).attr("__name__"))));
+  }
+  return value.ptr() == Py_True;
+}
+
+inline FrameArg frame_arg(const pybind11::handle& located) {
+  const pybind11::sequence f = view_fields(
+      located, 8, "frame",
+      "a LocatedFrame (address, size, width, height, step, encoding, on_device, stream)");
+  FrameArg arg;
+  arg.frame = frame_from_args(f[0], f[1], f[2], f[3], f[4], text_field(f[5], "encoding"));
+  arg.on_device = flag_field(f[6], "on_device");
+  arg.stream = checked_int<std::uintptr_t>(f[7], "frame stream");
+  return arg;
+}
+
+inline OutputArg output_arg(const pybind11::handle& prepared, pybind11::handle batch_index) {
+  const pybind11::sequence f = view_fields(
+      prepared, 6, "out", "a PreparedOutput (address, shape, strides, dtype, on_device, stream)");
+  OutputArg arg;
+  arg.tensor = tensor_from_args(f[0], f[1], f[2], text_field(f[3], "dtype"), batch_index);
+  arg.on_device = flag_field(f[4], "on_device");
+  arg.stream = checked_int<std::uintptr_t>(f[5], "out stream");
+  return arg;
 }
 
 }  // namespace trtpipe::bindings

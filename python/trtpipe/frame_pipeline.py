@@ -105,16 +105,7 @@ class FramePipeline:
         before = between = after = None
         if marks is not None:
             before, between, after = marks.before, marks.between, marks.after
-        launch_us = self._native.submit(
-            *frame.placement,
-            frame.on_device,
-            slot,
-            stream,
-            frame.stream,
-            before,
-            between,
-            after,
-        )
+        launch_us = self._native.submit(frame, slot, stream, before, between, after)
         del keep
         return self._pre.geometry(frame.width, frame.height), launch_us
 

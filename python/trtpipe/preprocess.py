@@ -119,7 +119,8 @@ def letterbox_params(
 
 
 class LocatedFrame(NamedTuple):
-    """Where a frame's bytes are and how they are laid out (a tuple: built once per frame)."""
+    """Where a frame's bytes are and how they are laid out: the one view of a frame every
+    frame-taking call of ``_core`` reads (a tuple: built once per frame)."""
 
     address: Any  # an int, or a NumPy array (_core reads its address)
     size: int
@@ -130,16 +131,10 @@ class LocatedFrame(NamedTuple):
     on_device: bool
     stream: int  # producer stream from __cuda_array_interface__, 0 for none
 
-    @property
-    def placement(self) -> tuple[Any, int, int, int, int, str]:
-        """(address, size, width, height, step, encoding): the leading arguments of _core's
-        frame-taking calls."""
-        return self[:6]
 
-
-@dataclass(frozen=True)
-class PreparedOutput:
-    """An output buffer as _core takes it, from :meth:`Preprocessor.prepare_output`."""
+class PreparedOutput(NamedTuple):
+    """An output buffer as ``_core`` reads it, from :meth:`Preprocessor.prepare_output`: the one
+    view of a preprocessing output (a tuple)."""
 
     address: Any  # an int, or a NumPy array (_core reads its address)
     shape: list[int]
@@ -548,18 +543,7 @@ class Preprocessor:
             )
         frame, keep = locate_frame(image, encoding, width, height, step)
         if on_gpu:
-            params = self._gpu_path().run(
-                *frame.placement,
-                frame.on_device,
-                target.address,
-                target.shape,
-                target.strides,
-                target.dtype,
-                batch_index,
-                stream_handle(stream),
-                frame.stream,
-                target.stream,
-            )
+            params = self._gpu_path().run(frame, target, batch_index, stream_handle(stream))
         else:
             params = self._host_run(self._cpu_path().run, frame, target, batch_index)
         del keep
@@ -614,14 +598,7 @@ class Preprocessor:
             raise InputError(
                 "image: expected a host array (NumPy, bytes) for a NumPy output, given a GPU array"
             )
-        return run(
-            *frame.placement,
-            target.address,
-            target.shape,
-            target.strides,
-            target.dtype,
-            batch_index,  # _core checks it is an int
-        )
+        return run(frame, target, batch_index)  # _core checks batch_index is an int
 
     def measure_host_input(
         self,
@@ -643,11 +620,8 @@ class Preprocessor:
         if frame.on_device:
             raise InputError("image: expected a host array, given a GPU array")
         timing = self._gpu_path().measure_host_input(
-            *frame.placement,
-            target.address,
-            target.shape,
-            target.strides,
-            target.dtype,
+            frame,
+            target,
             stream_handle(stream),
             iterations,  # _core checks it is an int
         )
