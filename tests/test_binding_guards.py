@@ -584,3 +584,19 @@ def test_uninitialised_pipeline_and_engine_objects_raise(path):
     inherited = {name: results.pop(name) for name in _STEP_CALLS if own.endswith("Step")}
     _assert_refused(inherited, "ModelStep")
     _assert_refused(results, own)
+
+
+def test_views_of_the_wrong_shape_are_refused_by_name():
+    cpu = _core.CpuPreprocessor(_options(), 1)
+    frame, out, index = _cpu_run_args()
+    with pytest.raises(InputError, match=r"frame: expected a LocatedFrame .*given 6 values"):
+        cpu.run(frame[:6], out, index)
+    with pytest.raises(InputError, match=r"out: expected a PreparedOutput .*given dict"):
+        cpu.run(frame, {"address": 0}, index)
+    with pytest.raises(InputError, match="encoding: expected a str, given int"):
+        cpu.run((*frame[:5], 7, False, 0), out, index)
+    with pytest.raises(InputError, match="on_device: expected True or False, given int"):
+        cpu.run((*frame[:6], 1, 0), out, index)
+    with pytest.raises(InputError, match="frame: expected host memory, given a GPU array"):
+        cpu.run((*frame[:6], True, 0), out, index)
+    cpu.run(frame, out, index)  # the same views, whole, are taken
