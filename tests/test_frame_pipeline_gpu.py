@@ -490,3 +490,94 @@ def _cpu_preprocessed(cpu, image, encoding):
     out = cpu.empty()
     cpu(host, out, encoding)
     return out[0]
+
+
+def _image_and_token_onnx(path, batch: int, size: int) -> None:
+    """A real ONNX file of two inputs with a batch axis: images [B, 3, size, size] float32 and
+    token ids [B, 6] int64 -> action [B, 3], each image's mean colour * (its tokens' sum + 1)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["images"], ["pooled4"]),
+        helper.make_node("Flatten", ["pooled4"], ["pooled"], axis=1),
+        helper.make_node("Cast", ["tokens"], ["tokens_f"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceSum", ["tokens_f", "axes"], ["weight0"], keepdims=1),
+        helper.make_node("Add", ["weight0", "one"], ["weight"]),
+        helper.make_node("Mul", ["pooled", "weight"], ["action"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "image_and_tokens",
+        [
+            helper.make_tensor_value_info("images", TensorProto.FLOAT, [batch, 3, size, size]),
+            helper.make_tensor_value_info("tokens", TensorProto.INT64, [batch, 6]),
+        ],
+        [helper.make_tensor_value_info("action", TensorProto.FLOAT, [batch, 3])],
+        initializer=[
+            numpy_helper.from_array(np.array([1], np.int64), "axes"),
+            numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def test_an_exported_two_input_model_with_a_batch_axis_on_both_routes(tmp_path):
+    """The ONNX file above, on PyTorch (onnx2torch, a CUDA graph): four frames of different
+    sizes and encodings preprocessed into its batch slots and token ids copied beside them, one
+    step; and the same graph as a TensorRT-shaped engine taking both tensors through its own
+    frames. ONNX Runtime on the CPU, fed the CPU preprocessing, is the oracle of both."""
+    torch = _torch_with_graph_handles()
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx2torch")
+    from trtpipe import _core
+    from trtpipe.backends.loader import load
+    from trtpipe.backends.tensorrt import TensorRTEngine
+    from trtpipe.preprocess import Preprocessor, locate_frame
+
+    batch, size = 4, 32
+    path = tmp_path / "image_and_tokens.onnx"
+    _image_and_token_onnx(path, batch, size)
+    engine = load(path, backend="torch", device="cuda")
+    assert [(t.name, t.dtype) for t in engine.inputs] == [
+        ("images", np.dtype(np.float32)),
+        ("tokens", np.dtype(np.int64)),
+    ]
+    step = engine.model_step({})
+    gpu = Preprocessor(size=(size, size), device="cuda")
+    cpu = Preprocessor(size=(size, size), device="cpu")
+    pipe = _core.FramePipeline(step.native, gpu.gpu_core(), slots=2)
+    rng = np.random.default_rng(5)
+    frames = [
+        (rng.integers(0, 256, (48, 40, 3), np.uint8), "rgb8"),
+        (rng.integers(0, 256, (20, 64, 3), np.uint8), "bgr8"),
+        (rng.integers(0, 256, (33, 33), np.uint8), "mono8"),
+        (torch.from_numpy(rng.integers(0, 256, (60, 30, 3), np.uint8)).cuda(), "rgb8"),
+    ]
+    images, keep = [], []
+    for k, (image, encoding) in enumerate(frames):
+        frame, kept = locate_frame(image, encoding, None, None, None)
+        keep.append(kept)
+        images.append((frame, 0, k))
+    tokens = rng.integers(0, 9, (batch, 6)).astype(np.int64)
+    oracle_images = np.stack([_cpu_preprocessed(cpu, img, enc) for img, enc in frames])
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (want,) = session.run(None, {"images": oracle_images, "tokens": tokens})
+    assert len({float(v) for v in want.sum(axis=1)}) == batch  # the rows differ
+
+    pipe.submit_inputs(images, {"tokens": tokens}, 0, step.current_stream())
+    pipe.wait(0)
+    np.testing.assert_allclose(pipe.host_outputs(0)["action"], want, rtol=1e-5, atol=1e-5)
+
+    trt = TensorRTEngine.from_model(core_testing().GraphModel(step.native), slots=2)
+    for _ in range(3):  # step by step, capture, graph
+        got = trt.infer({"images": oracle_images, "tokens": tokens})["action"]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert trt.stats["graph_frames"] == 2
+    other = rng.integers(0, 9, (batch, 6)).astype(np.int64)
+    (want_other,) = session.run(None, {"images": oracle_images, "tokens": other})
+    got = trt.infer([oracle_images, other])["action"]
+    np.testing.assert_allclose(got, want_other, rtol=1e-5, atol=1e-5)

@@ -336,7 +336,7 @@ def _open_onnx_as_torch(path: Path, device: str | None, options: dict[str, Any])
             f"torch backend: running an ONNX model on PyTorch needs onnx2torch ({exc}); "
             "install it, or use backend='onnxruntime'"
         ) from exc
-    from trtpipe.backends.onnx_to_torch import convert_onnx
+    from trtpipe.backends.onnx_to_torch import convert_onnx, onnx_input_dtypes
     from trtpipe.backends.torch import TorchEngine
     from trtpipe.model_metadata import image_size, onnx_metadata
 
@@ -350,6 +350,7 @@ def _open_onnx_as_torch(path: Path, device: str | None, options: dict[str, Any])
         for i in proto.graph.input
     }
     options.setdefault("input_shapes", shapes)
+    options.setdefault("input_dtypes", onnx_input_dtypes(proto))
     options.setdefault("output_names", [o.name for o in proto.graph.output])
     return TorchEngine(module, device=device, **options)
 

@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 log = logging.getLogger(__name__)
 
 # onnx2torch modules whose inputs after the first are shapes, indices or scales, read on the host
@@ -105,6 +107,16 @@ def keep_shape_constants_on_host(module: Any) -> int:
         setattr(parent, name, tensor.cpu())
         moved += 1
     return moved
+
+
+def onnx_input_dtypes(proto: Any) -> dict[str, np.dtype]:
+    """NumPy's dtype of each graph input (token ids are int64, images float32, ...)."""
+    from onnx.helper import tensor_dtype_to_np_dtype
+
+    return {
+        i.name: np.dtype(tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type))
+        for i in proto.graph.input
+    }
 
 
 def convert_onnx(path: str | Path, image_size: tuple[int, int] | None) -> tuple[Any, Any]:
