@@ -192,8 +192,9 @@ void bind_pipeline(py::module_& m) {
             return self.submit_image(image.frame, image.on_device, image.stream, slot, stream,
                                      marks);
           },
-          py::arg("frame"), py::arg("slot"), py::arg("stream"), py::arg("before") = nullptr,
-          py::arg("between") = nullptr, py::arg("after") = nullptr,
+          py::arg("frame"), py::arg("slot"), py::arg("stream"),
+          py::arg("before").none(true) = nullptr, py::arg("between").none(true) = nullptr,
+          py::arg("after").none(true) = nullptr,
           "Enqueues `frame` (a LocatedFrame) into batch slot 0 of the first input, in frame\n"
           "`slot` on `stream`, with the stage marks `before`, `between` and `after`; returns the\n"
           "host time (µs) of the model step's launch and the post-step.")
@@ -211,7 +212,8 @@ void bind_pipeline(py::module_& m) {
             return self.submit(image_inputs, tensor_inputs, slot, stream, marks);
           },
           py::arg("images"), py::arg("tensors"), py::arg("slot"), py::arg("stream"),
-          py::arg("before") = nullptr, py::arg("between") = nullptr, py::arg("after") = nullptr,
+          py::arg("before").none(true) = nullptr, py::arg("between").none(true) = nullptr,
+          py::arg("after").none(true) = nullptr,
           "Enqueues a frame of several inputs: `images` as (LocatedFrame, input index, batch\n"
           "index), `tensors` as a dict of input name -> NumPy or GPU array (copied into the\n"
           "input; a new shape reshapes a resizable step).")

@@ -160,6 +160,7 @@ class TensorRTEngine(Engine):
 
     backend = "tensorrt"
     _frames: Any = None  # None once closed, or when construction failed
+    _bindings: Any = None  # the ContextStep of the frames, once made
 
     def __init__(
         self,
@@ -356,4 +357,5 @@ class TensorRTEngine(Engine):
 
     def close(self) -> None:
         self._frames = None
+        self._bindings = None
         self._model = None
