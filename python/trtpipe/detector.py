@@ -246,6 +246,11 @@ class Detector:
         return [self._pool.empty(shape, dtype) for _ in range(PIPELINE_DEPTH)]
 
     @property
+    def preprocessor(self) -> Preprocessor:
+        """The preprocessing of this Detector's frames (size, layout, dtype, device)."""
+        return self._pre
+
+    @property
     def frame_path(self) -> str:
         """How a frame reaches the engine: "pipeline" (preprocessing, the engine's model step
         and its output copies in one native call per frame) or "engine" (its submit)."""

@@ -1,0 +1,304 @@
+"""trtpipe.BatchDetector: one model serving several cameras, frames batched across them.
+
+Frames come in per named source (a camera). Each source keeps only its newest frame waiting
+(an older one still waiting is dropped and counted), so a camera faster than the GPU never
+builds a queue. A batch is formed when ``max_batch`` sources have a frame waiting, or when the
+oldest waiting frame has waited ``max_wait_ms``, whichever comes first; each frame is
+preprocessed into its own row of the batch with its own letterbox (frames of different sizes
+and encodings mix in one batch), the model runs once on the batch, and each row's detections go
+back to its source with the header it came with. One worker forms and runs the batches, so a
+source's results come out in the order its frames went in.
+
+``max_wait_ms`` trades latency for batch size: a lone camera's frame waits at most that long
+for company before it runs alone; cameras in step fill batches without waiting at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from trtpipe.decode.detections import Detections
+from trtpipe.decode.formats import decode, detect_format
+from trtpipe.detector import Detector
+from trtpipe.errors import EngineError, InputError
+
+log = logging.getLogger(__name__)
+
+#: what a finished frame is handed to: (source, detections, the frame's header)
+ResultCallback = Callable[[str, Detections, Any], None]
+
+
+class _GpuRows:
+    """The first rows of a C-contiguous GPU array, as a GPU array (its memory, its owner)."""
+
+    def __init__(self, array: Any, rows: int) -> None:
+        cai = dict(array.__cuda_array_interface__)
+        cai["shape"] = (rows, *cai["shape"][1:])
+        cai["strides"] = None
+        self.__cuda_array_interface__ = cai
+        self._owner = array
+
+
+def _first_rows(array: Any, rows: int) -> Any:
+    if rows == array.shape[0]:
+        return array
+    return array[:rows] if isinstance(array, np.ndarray) else _GpuRows(array, rows)
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """A source's newest frame, waiting for a batch."""
+
+    image: Any
+    encoding: str | None
+    header: Any
+    arrived: float  # time.monotonic()
+
+
+@dataclass
+class SourceStats:
+    """What happened to one source's frames."""
+
+    received: int = 0
+    detected: int = 0
+    dropped_replaced: int = 0  # a newer frame of the source came while it waited
+    dropped_bad_input: int = 0  # the frame could not be preprocessed (wrong size, encoding...)
+    dropped_engine_error: int = 0  # its batch failed in the engine or the decoder
+    latency_ms: list[float] = field(default_factory=list, repr=False)  # arrival -> result
+
+    def latency_percentile(self, q: float) -> float | None:
+        return float(np.percentile(self.latency_ms, q)) if self.latency_ms else None
+
+
+@dataclass
+class BatchStats:
+    """How batches were formed: their count, mean size, and how many waited out
+    ``max_wait_ms`` rather than filling up."""
+
+    batches: int = 0
+    frames: int = 0
+    timed_out: int = 0
+
+    @property
+    def mean_batch(self) -> float:
+        return self.frames / self.batches if self.batches else 0.0
+
+
+class BatchDetector:
+    """Detections for frames of several named sources, batched: ``submit(source, image)``
+    from any thread, results handed to ``on_result(source, detections, header)`` on the
+    batching thread; or ``detect_batch(images)`` for one batch, synchronously.
+
+    ``max_batch``: frames per batch at most (capped by a model with a fixed batch axis).
+    ``max_wait_ms``: how long the oldest waiting frame may wait for a fuller batch.
+    Every other keyword (``backend``, ``device``, ``conf``, ``iou``, ``labels``,
+    ``input_size``, ...) is :class:`trtpipe.Detector`'s.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        max_batch: int = 4,
+        max_wait_ms: float = 5.0,
+        on_result: ResultCallback | None = None,
+        **detector_options: Any,
+    ) -> None:
+        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+            raise InputError(f"max_batch: expected an int >= 1, given {max_batch!r}")
+        if not max_wait_ms >= 0:
+            raise InputError(f"max_wait_ms: expected >= 0, given {max_wait_ms!r}")
+        self._detector = Detector(model, **detector_options)
+        det = self._detector
+        info = det.engine.inputs[0]
+        fixed = info.shape[0]
+        self.max_batch = min(max_batch, fixed) if fixed > 0 else max_batch
+        self._fixed_batch = fixed if fixed > 0 else None
+        self.max_wait_ms = float(max_wait_ms)
+        self._input_name = info.name
+        # one input buffer for the largest batch: a batch fills its first rows (rows past them
+        # keep stale pixels, fed only to a model of fixed batch and never decoded)
+        pre = det.preprocessor
+        self._buffer = pre.empty(batch=self._fixed_batch or self.max_batch)
+        self._target = pre.prepare_output(self._buffer)
+        self._on_result = on_result
+        self._cond = threading.Condition()
+        self._waiting: dict[str, _Waiting] = {}  # insertion order: oldest arrival first
+        self._sources: dict[str, SourceStats] = {}
+        self.batch_stats = BatchStats()
+        self._closed = False
+        self._worker: threading.Thread | None = None
+
+    # -- properties --------------------------------------------------------------------------
+
+    @property
+    def detector(self) -> Detector:
+        """The Detector whose model, preprocessing and decoding the batches use."""
+        return self._detector
+
+    @property
+    def sources(self) -> dict[str, SourceStats]:
+        """Per source: frames received, detected and dropped (by reason), latencies."""
+        with self._cond:
+            return dict(self._sources)
+
+    # -- frames in -----------------------------------------------------------------------------
+
+    def submit(
+        self, source: str, image: Any, encoding: str | None = None, header: Any = None
+    ) -> None:
+        """Queues ``source``'s newest frame (an older one of the source still waiting is
+        dropped and counted). Its detections go to ``on_result``."""
+        if self._on_result is None:
+            raise InputError("submit: expected a BatchDetector made with on_result=, given none")
+        if not isinstance(source, str) or not source:
+            raise InputError(f"source: expected a non-empty str, given {source!r}")
+        with self._cond:
+            if self._closed:
+                raise EngineError("this BatchDetector was closed")
+            stats = self._sources.setdefault(source, SourceStats())
+            stats.received += 1
+            if self._waiting.pop(source, None) is not None:
+                stats.dropped_replaced += 1
+            self._waiting[source] = _Waiting(image, encoding, header, time.monotonic())
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._run, name="trtpipe-batches", daemon=True
+                )
+                self._worker.start()
+            self._cond.notify()
+
+    def _next_batch(self) -> tuple[list[tuple[str, _Waiting]], bool] | None:
+        """The next batch once it is due (full, or its oldest frame waited out), and whether it
+        waited out; None once closed."""
+        wait_s = self.max_wait_ms / 1e3
+        with self._cond:
+            while True:
+                if self._closed:
+                    return None
+                if self._waiting:
+                    oldest = next(iter(self._waiting.values())).arrived
+                    left = oldest + wait_s - time.monotonic()
+                    full = len(self._waiting) >= self.max_batch
+                    if full or left <= 0:
+                        taken = list(self._waiting.items())[: self.max_batch]
+                        for source, _ in taken:
+                            del self._waiting[source]
+                        return taken, not full
+                    self._cond.wait(left)
+                else:
+                    self._cond.wait()
+
+    def _run(self) -> None:
+        while (due := self._next_batch()) is not None:
+            taken, timed_out = due
+            results = self._detect(
+                [(w.image, w.encoding) for _, w in taken], [source for source, _ in taken]
+            )
+            done = time.monotonic()
+            with self._cond:
+                self.batch_stats.timed_out += timed_out
+                for (source, waiting), dets in zip(taken, results, strict=True):
+                    if dets is not None:
+                        stats = self._sources[source]
+                        stats.detected += 1
+                        stats.latency_ms.append((done - waiting.arrived) * 1e3)
+                        del stats.latency_ms[:-1000]  # a window of the latest
+            for (source, waiting), dets in zip(taken, results, strict=True):
+                if dets is None:
+                    continue
+                try:
+                    self._on_result(source, dets, waiting.header)
+                except Exception:  # one consumer's failure must not stop the other cameras
+                    log.exception("on_result failed for source %r", source)
+
+    # -- one batch -----------------------------------------------------------------------------
+
+    def detect_batch(
+        self, images: Sequence[Any] | Mapping[str, Any], encoding: str | None = None
+    ) -> list[Detections] | dict[str, Detections]:
+        """Detections of up to ``max_batch`` images in one inference, in the order given (or
+        by key, for a mapping); each image may have its own size (and, as ``(image,
+        encoding)`` pairs, its own encoding). A bad image raises :class:`InputError`."""
+        keys = list(images) if isinstance(images, Mapping) else None
+        values = list(images.values()) if isinstance(images, Mapping) else list(images)
+        frames = [v if isinstance(v, tuple) else (v, encoding) for v in values]
+        results = self._detect(frames, None)
+        found = [r for r in results if r is not None]
+        return dict(zip(keys, found, strict=True)) if keys is not None else found
+
+    def _detect(
+        self, frames: list[tuple[Any, str | None]], sources: list[str] | None
+    ) -> list[Detections | None]:
+        """One inference over ``frames``: each preprocessed into its row, the batch run, each
+        row decoded with its letterbox. With ``sources`` (the worker's batches), a frame that
+        cannot be preprocessed and a failed batch are counted drops (None); without, they
+        raise."""
+        if not 1 <= len(frames) <= self.max_batch:
+            raise InputError(f"images: expected 1..{self.max_batch} images, given {len(frames)}")
+        det = self._detector
+        pre = det.preprocessor
+        target = self._target
+        rows: list[int] = []
+        transforms = []
+        for k, (image, encoding) in enumerate(frames):
+            try:
+                transforms.append(pre(image, target, encoding, batch_index=len(rows)))
+            except InputError as exc:
+                if sources is None:
+                    raise
+                log.warning("source %r: frame dropped: %s", sources[k], exc)
+                with self._cond:
+                    self._sources[sources[k]].dropped_bad_input += 1
+                continue
+            rows.append(k)
+        results: list[Detections | None] = [None] * len(frames)
+        if not rows:
+            return results
+        batch = len(rows) if self._fixed_batch is None else self._fixed_batch
+        try:
+            outputs = det.engine.infer({self._input_name: _first_rows(self._buffer, batch)})
+            if det.decoder is None:
+                shapes = {name: np.shape(out) for name, out in outputs.items()}
+                det.decoder = detect_format(shapes, det.input_size)
+            decoded = decode(
+                det.decoder, outputs, transforms + [None] * (batch - len(rows)), det.options
+            )
+        except Exception:
+            if sources is None:
+                raise
+            log.exception("a batch of %d frames failed", len(rows))
+            with self._cond:
+                for k in rows:
+                    self._sources[sources[k]].dropped_engine_error += 1
+            return results
+        for row, k in enumerate(rows):
+            results[k] = decoded[row]
+        with self._cond:
+            self.batch_stats.batches += 1
+            self.batch_stats.frames += len(rows)
+        return results
+
+    # -- lifetime ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stops batching (frames still waiting are dropped) and releases the model."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join()
+        self._detector.close()
+
+    def __enter__(self) -> BatchDetector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

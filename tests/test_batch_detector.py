@@ -1,0 +1,192 @@
+"""BatchDetector on the CPU (ONNX Runtime, the sample model): frames of several sources in one
+inference give each source what a per-frame Detector gives it, in order, within the wait."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from trtpipe.errors import InputError
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("nudenet")
+
+from trtpipe.batch_detector import BatchDetector
+from trtpipe.detector import Detector
+from trtpipe.samples import sample_images, sample_model
+
+OPTIONS = {"backend": "onnxruntime", "device": "cpu", "conf": 0.2}
+
+
+def _frames() -> list[tuple[np.ndarray, str]]:
+    """The sample images in several sizes and encodings."""
+    colour = [image for _, image in sample_images() if image.ndim == 3 and image.shape[2] == 3]
+    first = colour[0]
+    second = colour[1] if len(colour) > 1 else first[::-1].copy()
+    gray = first.mean(axis=2).astype(np.uint8)
+    return [
+        (first, "bgr8"),
+        (np.ascontiguousarray(second[..., ::-1]), "rgb8"),
+        (np.ascontiguousarray(first[::2, ::2]), "bgr8"),
+        (gray, "mono8"),
+    ]
+
+
+def _same(a, b, what: str) -> None:
+    assert len(a) == len(b), what
+    np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3, err_msg=what)
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-5, err_msg=what)
+    np.testing.assert_array_equal(a.class_ids, b.class_ids, err_msg=what)
+
+
+@pytest.fixture(scope="module")
+def single() -> Detector:
+    return Detector(sample_model(), **OPTIONS)
+
+
+def test_a_batch_of_mixed_frames_equals_the_per_frame_detector(single):
+    frames = _frames()
+    with BatchDetector(sample_model(), max_batch=4, **OPTIONS) as batched:
+        got = batched.detect_batch(frames)
+        assert batched.batch_stats.batches == 1 and batched.batch_stats.frames == 4
+        found = 0
+        for k, ((image, encoding), dets) in enumerate(zip(frames, got, strict=True)):
+            want = single(image, encoding)
+            _same(dets, want, f"frame {k} ({encoding}, {image.shape})")
+            found += len(want)
+        assert found > 0
+        by_name = batched.detect_batch({"a": frames[1], "b": frames[0]})
+        _same(by_name["a"], single(*frames[1]), "by name")
+        with pytest.raises(InputError, match=r"expected 1\.\.4 images, given 5"):
+            batched.detect_batch(frames + frames[:1])
+        with pytest.raises(InputError, match="encoding"):
+            batched.detect_batch([(frames[0][0], "bogus8")])
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.results: list[tuple[str, object, float]] = []
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.expected = 0
+
+    def __call__(self, source: str, dets, header) -> None:
+        with self.lock:
+            self.results.append((source, dets, header, time.monotonic()))
+            if len(self.results) >= self.expected:
+                self.done.set()
+
+
+def test_sources_get_their_own_detections_in_order_with_their_headers(single):
+    frames = _frames()
+    collect = _Collector()
+    collect.expected = 9
+    with BatchDetector(
+        sample_model(), max_batch=3, max_wait_ms=20.0, on_result=collect, **OPTIONS
+    ) as batched:
+        for n in range(3):
+            for k, source in enumerate(("cam0", "cam1", "cam2")):
+                image, encoding = frames[(k + n) % len(frames)]
+                batched.submit(source, image, encoding, header=(source, n))
+            # the next round only after this one ran: no frame is replaced
+            deadline = time.monotonic() + 30
+            while len(collect.results) < 3 * (n + 1) and time.monotonic() < deadline:
+                time.sleep(0.001)
+        assert collect.done.wait(30)
+        stats = batched.sources
+    for source in ("cam0", "cam1", "cam2"):
+        mine = [(h, d) for s, d, h, _ in collect.results if s == source]
+        assert [h for h, _ in mine] == [(source, n) for n in range(3)]  # in order, own headers
+        k = ("cam0", "cam1", "cam2").index(source)
+        for n, (_, dets) in enumerate(mine):
+            _same(dets, single(*frames[(k + n) % len(frames)]), f"{source} frame {n}")
+        assert stats[source].detected == 3 and stats[source].dropped_replaced == 0
+
+
+def test_a_lone_camera_waits_at_most_max_wait_plus_one_inference(single):
+    image, encoding = _frames()[0]
+    started = time.perf_counter()
+    single(image, encoding)
+    inference_s = time.perf_counter() - started
+    collect = _Collector()
+    collect.expected = 5
+    wait_ms = 30.0
+    with BatchDetector(
+        sample_model(), max_batch=4, max_wait_ms=wait_ms, on_result=collect, **OPTIONS
+    ) as batched:
+        submitted = []
+        for _ in range(5):
+            submitted.append(time.monotonic())
+            batched.submit("only", image, encoding)
+            deadline = time.monotonic() + 30
+            while len(collect.results) < len(submitted) and time.monotonic() < deadline:
+                time.sleep(0.0005)
+        stats = batched.batch_stats
+    waits = [done - t0 for (_, _, _, done), t0 in zip(collect.results, submitted, strict=True)]
+    bound = wait_ms / 1e3 + 3 * inference_s + 0.05  # scheduling slack on a shared CPU
+    assert max(waits) <= bound, (waits, bound)
+    assert min(waits) >= wait_ms / 1e3 * 0.9  # alone, it did wait for company
+    assert stats.batches == 5 and stats.timed_out == 5 and stats.mean_batch == 1.0
+
+
+def test_a_camera_that_stops_does_not_stall_the_others_and_only_the_newest_waits():
+    frames = _frames()
+    collect = _Collector()
+    collect.expected = 4
+    gate = threading.Event()
+
+    def slow(source, dets, header):  # holds the batching thread on the first result
+        collect(source, dets, header)
+        gate.wait(10)
+
+    with BatchDetector(
+        sample_model(), max_batch=2, max_wait_ms=5.0, on_result=slow, **OPTIONS
+    ) as batched:
+        batched.submit("quiet", *frames[0], header="only frame")
+        batched.submit("busy", *frames[1], header=0)
+        time.sleep(0.3)  # the first batch runs and its callback holds the thread
+        for n in range(1, 4):  # three frames of "busy" while the thread is held
+            batched.submit("busy", *frames[1], header=n)
+        gate.set()
+        assert collect.done.wait(30) or len(collect.results) >= 3
+        time.sleep(0.3)
+        stats = batched.sources
+    headers = [(s, h) for s, _, h, _ in collect.results]
+    assert ("quiet", "only frame") in headers
+    assert [h for s, h in headers if s == "busy"] == [0, 3]  # the newest replaced 1 and 2
+    assert stats["busy"].dropped_replaced == 2 and stats["quiet"].detected == 1
+
+
+def test_a_bad_frame_is_a_counted_drop_and_its_batch_goes_on():
+    frames = _frames()
+    collect = _Collector()
+    collect.expected = 2
+    with BatchDetector(
+        sample_model(), max_batch=3, max_wait_ms=50.0, on_result=collect, **OPTIONS
+    ) as batched:
+        batched.submit("good0", *frames[0])
+        batched.submit("bad", np.zeros((4, 4, 3), np.float32), "bgr8")
+        batched.submit("good1", *frames[1])
+        assert collect.done.wait(30)
+        stats = batched.sources
+    assert sorted(s for s, *_ in collect.results) == ["good0", "good1"]
+    assert stats["bad"].dropped_bad_input == 1 and stats["bad"].detected == 0
+
+
+def test_bad_arguments_raise_input_errors():
+    with pytest.raises(InputError, match="max_batch"):
+        BatchDetector(sample_model(), max_batch=0, **OPTIONS)
+    with pytest.raises(InputError, match="max_wait_ms"):
+        BatchDetector(sample_model(), max_wait_ms=-1, **OPTIONS)
+    with (
+        BatchDetector(sample_model(), **OPTIONS) as batched,
+        pytest.raises(InputError, match="on_result"),
+    ):
+        batched.submit("cam", np.zeros((8, 8, 3), np.uint8))
+    batched = BatchDetector(sample_model(), on_result=lambda *a: None, **OPTIONS)
+    with pytest.raises(InputError, match="source"):
+        batched.submit("", np.zeros((8, 8, 3), np.uint8))
+    batched.close()
