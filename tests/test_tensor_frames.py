@@ -53,9 +53,10 @@ def frames(m, slots: int = 2, cuda_graphs: bool = True, profile: int = 0) -> Ten
     return TensorFrames(ModelStep(step, owner=m), slots, graphs=cuda_graphs)
 
 
-def stats_of(f: TensorFrames) -> tuple[int, int, int]:
+def stats_of(f: TensorFrames) -> tuple[int, int, int] | str:
+    """(step frames, captures, graph frames), or why graphs stopped."""
     s = f.stats()
-    return s["step_frames"], s["captures"], s["graph_frames"]
+    return s["stopped"] or (s["step_frames"], s["captures"], s["graph_frames"])
 
 
 def test_io_table_and_profiles_of_the_test_model():
@@ -278,7 +279,7 @@ def test_inputs_as_a_list_in_io_order_match_inputs_by_name():
         check(f.result(f.submit([x]), 5000), x)
         check(f.result(f.submit((x,)), 5000), x)
         check(f.result(f.submit({"input": x}), 5000), x)
-    assert f.stats()["graph_frames"] > 0
+    assert f.stats()["graph_frames"] > 0, f.stats()["stopped"]
     with pytest.raises(InputError, match=r"expected 1 tensors in the order of the model's inputs"):
         f.submit([frame(2, seed=0), frame(2, seed=1)])
     with pytest.raises(InputError, match="expected a tensor named 'input', given none"):

@@ -57,16 +57,12 @@ FrameGraph::FrameGraph(const PreprocessLaunches& pre, cudaEvent_t between, std::
                        cudaStream_t capture_stream)
     : between_(between) {
   key_.assign(pre, between, shapes);
+  // The model step and the post-step are captured (what an engine enqueues is its own); the
+  // preprocessing kernels and the mark are added as nodes of our own, so their handles are
+  // known without reading back nodes an engine's runtime made.
   TRTPIPE_CUDA_CHECK(cudaStreamBeginCapture(capture_stream, cudaStreamCaptureModeThreadLocal),
-                     "starting the capture of a frame's CUDA graph");
+                     "starting the capture of a frame's model step");
   try {
-    for (preprocess::PreprocessLaunch launch : pre) {
-      preprocess::enqueue_preprocess(launch, capture_stream);
-    }
-    if (between != nullptr) {
-      TRTPIPE_CUDA_CHECK(cudaEventRecord(between, capture_stream),
-                         "capturing the end of preprocessing");
-    }
     rest(capture_stream);
   } catch (...) {
     cudaGraph_t broken = nullptr;
@@ -75,16 +71,20 @@ FrameGraph::FrameGraph(const PreprocessLaunches& pre, cudaEvent_t between, std::
     static_cast<void>(cudaGetLastError());  // the capture's error is the exception's
     throw;
   }
-  TRTPIPE_CUDA_CHECK(cudaStreamEndCapture(capture_stream, &graph_),
-                     "ending the capture of a frame's CUDA graph");
+  cudaGraph_t captured = nullptr;
+  TRTPIPE_CUDA_CHECK(cudaStreamEndCapture(capture_stream, &captured),
+                     "ending the capture of a frame's model step");
   try {
-    find_nodes(pre);
+    build(pre, captured);
     TRTPIPE_CUDA_CHECK(cudaGraphInstantiate(&exec_, graph_, 0),
                        "instantiating a frame's CUDA graph");
   } catch (...) {
-    static_cast<void>(cudaGraphDestroy(graph_));
+    static_cast<void>(cudaGraphDestroy(captured));
+    if (graph_ != nullptr) static_cast<void>(cudaGraphDestroy(graph_));
+    graph_ = nullptr;
     throw;
   }
+  static_cast<void>(cudaGraphDestroy(captured));  // the child node holds its own copy
 }
 
 FrameGraph::~FrameGraph() {
@@ -92,44 +92,29 @@ FrameGraph::~FrameGraph() {
   if (graph_ != nullptr) static_cast<void>(cudaGraphDestroy(graph_));
 }
 
-void FrameGraph::find_nodes(const PreprocessLaunches& pre) {
-  std::size_t count = 0;
-  TRTPIPE_CUDA_CHECK(cudaGraphGetNodes(graph_, nullptr, &count), "listing a frame graph's nodes");
-  std::vector<cudaGraphNode_t> nodes(count);
-  TRTPIPE_CUDA_CHECK(cudaGraphGetNodes(graph_, nodes.data(), &count),
-                     "listing a frame graph's nodes");
-  kernels_.assign(pre.size(), KernelNode{});
-  for (cudaGraphNode_t node : nodes) {
-    cudaGraphNodeType type{};
-    TRTPIPE_CUDA_CHECK(cudaGraphNodeGetType(node, &type), "reading a frame graph node's type");
-    if (type == cudaGraphNodeTypeEventRecord && between_ != nullptr) {
-      cudaEvent_t event = nullptr;
-      TRTPIPE_CUDA_CHECK(cudaGraphEventRecordNodeGetEvent(node, &event),
-                         "reading a frame graph's event node");
-      if (event == between_) between_node_ = node;
-      continue;
-    }
-    if (type != cudaGraphNodeTypeKernel) continue;
-    cudaKernelNodeParams params{};
-    TRTPIPE_CUDA_CHECK(cudaGraphKernelNodeGetParams(node, &params),
-                       "reading a frame graph's kernel node");
-    // a preprocessing kernel is told apart from the model's by its function and batch slot
-    for (std::size_t i = 0; i < pre.size(); ++i) {
-      if (params.func != pre[i].kernel || params.kernelParams == nullptr ||
-          *static_cast<void**>(params.kernelParams[1]) != pre[i].slot) {
-        continue;
-      }
-      kernels_[i] = {node, pre[i].params, pre[i].slot};
-    }
+void FrameGraph::build(const PreprocessLaunches& pre, cudaGraph_t captured) {
+  TRTPIPE_CUDA_CHECK(cudaGraphCreate(&graph_, 0), "creating a frame's CUDA graph");
+  cudaGraphNode_t last = nullptr;  // each node runs after the one before, as on a stream
+  const auto after_last = [&]() { return last == nullptr ? 0 : 1; };
+  kernels_.clear();
+  for (preprocess::PreprocessLaunch launch : pre) {
+    preprocess::PreprocessArgs args(launch);
+    const cudaKernelNodeParams params = node_params(launch, args);
+    cudaGraphNode_t node = nullptr;
+    TRTPIPE_CUDA_CHECK(cudaGraphAddKernelNode(&node, graph_, &last, after_last(), &params),
+                       "adding a preprocessing kernel to a frame's CUDA graph");
+    kernels_.push_back({node, launch.params, launch.slot});
+    last = node;
   }
-  for (const KernelNode& kernel : kernels_) {
-    if (kernel.node == nullptr) {
-      throw EngineError("a frame's CUDA graph: a preprocessing kernel is missing from it");
-    }
+  if (between_ != nullptr) {
+    TRTPIPE_CUDA_CHECK(
+        cudaGraphAddEventRecordNode(&between_node_, graph_, &last, after_last(), between_),
+        "adding the stage mark to a frame's CUDA graph");
+    last = between_node_;
   }
-  if (between_ != nullptr && between_node_ == nullptr) {
-    throw EngineError("a frame's CUDA graph: the stage mark is missing from it");
-  }
+  cudaGraphNode_t step = nullptr;
+  TRTPIPE_CUDA_CHECK(cudaGraphAddChildGraphNode(&step, graph_, &last, after_last(), captured),
+                     "adding the model step to a frame's CUDA graph");
 }
 
 void FrameGraph::launch(PreprocessLaunches& pre, cudaEvent_t between, cudaStream_t stream) {

@@ -42,9 +42,9 @@ class FrameGraphKey {
 
 class FrameGraph {
  public:
-  // Captures on `capture_stream` (the pipeline's own: never the legacy default stream) the
-  // launches `pre` in order, `between` recorded after them (if not null), then whatever
-  // `rest` enqueues (the model step and the post-step), and instantiates it. Throws the
+  // The launches `pre` in order, `between` recorded after them (if not null), then whatever
+  // `rest` enqueues (the model step and the post-step, captured on `capture_stream`, the
+  // pipeline's own: never the legacy default stream), as one instantiated graph. Throws the
   // error of the call that failed; the capture is then ended and nothing is kept.
   FrameGraph(const PreprocessLaunches& pre, cudaEvent_t between, std::uint64_t shapes,
              const std::function<void(cudaStream_t)>& rest, cudaStream_t capture_stream);
@@ -63,7 +63,9 @@ class FrameGraph {
     preprocess::PixelParams params;  // as last set
     void* slot = nullptr;
   };
-  void find_nodes(const PreprocessLaunches& pre);
+  // The graph: the preprocessing kernels and the mark as nodes of our own, then `captured`
+  // as a child graph.
+  void build(const PreprocessLaunches& pre, cudaGraph_t captured);
 
   FrameGraphKey key_;
   cudaGraph_t graph_ = nullptr;
