@@ -19,6 +19,7 @@ from trtpipe.preprocess import Letterbox, Preprocessor, letterbox_params
 
 # Imported on first use, so `import trtpipe` stays light.
 _LAZY = {
+    "BatchDetector": "trtpipe.batch_detector",
     "Detector": "trtpipe.detector",
     "Detections": "trtpipe.decode.detections",
     "samples": "trtpipe.samples",
@@ -36,6 +37,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "BackendUnavailableError",
+    "BatchDetector",
     "CudaError",
     "Detections",
     "Detector",
