@@ -120,6 +120,14 @@ class BatchDetector:
         info = det.engine.inputs[0]
         fixed = info.shape[0]
         self.max_batch = min(max_batch, fixed) if fixed > 0 else max_batch
+        if self.max_batch < max_batch:
+            log.warning(
+                "max_batch %d: the model's batch axis is fixed at %d, so batches hold at most %d "
+                "frames (export or build the model with a dynamic batch axis for more)",
+                max_batch,
+                fixed,
+                fixed,
+            )
         self._fixed_batch = fixed if fixed > 0 else None
         self.max_wait_ms = float(max_wait_ms)
         self._input_name = info.name
@@ -130,6 +138,7 @@ class BatchDetector:
         self._target = pre.prepare_output(self._buffer)
         self._on_result = on_result
         self._cond = threading.Condition()
+        self._running = threading.Lock()  # one batch at a time in the one input buffer
         self._waiting: dict[str, _Waiting] = {}  # insertion order: oldest arrival first
         self._sources: dict[str, SourceStats] = {}
         self.batch_stats = BatchStats()
@@ -243,6 +252,12 @@ class BatchDetector:
         raise."""
         if not 1 <= len(frames) <= self.max_batch:
             raise InputError(f"images: expected 1..{self.max_batch} images, given {len(frames)}")
+        with self._running:
+            return self._detect_locked(frames, sources)
+
+    def _detect_locked(
+        self, frames: list[tuple[Any, str | None]], sources: list[str] | None
+    ) -> list[Detections | None]:
         det = self._detector
         pre = det.preprocessor
         target = self._target
