@@ -66,6 +66,12 @@ def test_a_batch_of_mixed_frames_equals_the_per_frame_detector(single):
             batched.detect_batch([(frames[0][0], "bogus8")])
 
 
+def _batched(on_result, max_batch: int, max_wait_ms: float) -> BatchDetector:
+    return BatchDetector(
+        sample_model(), max_batch=max_batch, max_wait_ms=max_wait_ms, on_result=on_result, **OPTIONS
+    )
+
+
 class _Collector:
     def __init__(self) -> None:
         self.results: list[tuple[str, object, float]] = []
@@ -84,9 +90,7 @@ def test_sources_get_their_own_detections_in_order_with_their_headers(single):
     frames = _frames()
     collect = _Collector()
     collect.expected = 9
-    with BatchDetector(
-        sample_model(), max_batch=3, max_wait_ms=20.0, on_result=collect, **OPTIONS
-    ) as batched:
+    with _batched(collect, 3, 20.0) as batched:
         for n in range(3):
             for k, source in enumerate(("cam0", "cam1", "cam2")):
                 image, encoding = frames[(k + n) % len(frames)]
@@ -114,9 +118,7 @@ def test_a_lone_camera_waits_at_most_max_wait_plus_one_inference(single):
     collect = _Collector()
     collect.expected = 5
     wait_ms = 30.0
-    with BatchDetector(
-        sample_model(), max_batch=4, max_wait_ms=wait_ms, on_result=collect, **OPTIONS
-    ) as batched:
+    with _batched(collect, 4, wait_ms) as batched:
         submitted = []
         for _ in range(5):
             submitted.append(time.monotonic())
@@ -142,9 +144,7 @@ def test_a_camera_that_stops_does_not_stall_the_others_and_only_the_newest_waits
         collect(source, dets, header)
         gate.wait(10)
 
-    with BatchDetector(
-        sample_model(), max_batch=2, max_wait_ms=5.0, on_result=slow, **OPTIONS
-    ) as batched:
+    with _batched(slow, 2, 5.0) as batched:
         batched.submit("quiet", *frames[0], header="only frame")
         batched.submit("busy", *frames[1], header=0)
         time.sleep(0.3)  # the first batch runs and its callback holds the thread
@@ -164,9 +164,7 @@ def test_a_bad_frame_is_a_counted_drop_and_its_batch_goes_on():
     frames = _frames()
     collect = _Collector()
     collect.expected = 2
-    with BatchDetector(
-        sample_model(), max_batch=3, max_wait_ms=50.0, on_result=collect, **OPTIONS
-    ) as batched:
+    with _batched(collect, 3, 50.0) as batched:
         batched.submit("good0", *frames[0])
         batched.submit("bad", np.zeros((4, 4, 3), np.float32), "bgr8")
         batched.submit("good1", *frames[1])

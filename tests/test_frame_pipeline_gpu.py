@@ -443,9 +443,7 @@ def test_an_image_and_token_model_with_a_batch_axis():
     token ids into the second input, one step: each batch row equals the model run on the CPU
     on that frame's CPU preprocessing (the oracle)."""
     torch = _torch_with_graph_handles()
-    from trtpipe import _core
     from trtpipe.backends.torch import TorchEngine
-    from trtpipe.preprocess import Preprocessor, locate_frame
 
     class ImageAndTokens(torch.nn.Module):
         def forward(self, images, tokens):
@@ -461,28 +459,47 @@ def test_an_image_and_token_model_with_a_batch_axis():
     )
     step = engine.model_step({})
     assert [t["name"] for t in step.native.inputs] == ["images", "tokens"]
-    gpu = Preprocessor(size=(size, size), device="cuda")
-    cpu = Preprocessor(size=(size, size), device="cpu")
-    pipe = _core.FramePipeline(step.native, gpu.gpu_core(), slots=2)
+    pipe, cpu = _batch_pipeline(step, size)
     rng = np.random.default_rng(3)
-    frames = [
-        (rng.integers(0, 256, (80, 100, 3), np.uint8), "bgr8"),
-        (rng.integers(0, 256, (64, 64, 3), np.uint8), "rgb8"),
-        (rng.integers(0, 256, (30, 90), np.uint8), "mono8"),
-        (torch.from_numpy(rng.integers(0, 256, (120, 50, 3), np.uint8)).cuda(), "bgr8"),
-    ]
+    frames, images, _keep = _mixed_batch(rng, torch, [(80, 100), (64, 64), (30, 90), (120, 50)])
     tokens = rng.integers(0, 5, (batch, 6)).astype(np.int64)
-    images, keep = [], []
-    for k, (image, encoding) in enumerate(frames):
-        frame, kept = locate_frame(image, encoding, None, None, None)
-        keep.append(kept)
-        images.append((frame, 0, k))
     pipe.submit_inputs(images, {"tokens": tokens}, 1, step.current_stream())
     pipe.wait(1)
     (got,) = pipe.host_outputs(1).values()
     oracle = np.stack([_cpu_preprocessed(cpu, image, encoding) for image, encoding in frames])
     want = ImageAndTokens()(torch.from_numpy(oracle), torch.from_numpy(tokens)).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def _batch_pipeline(step, size: int):
+    """A frame pipeline preprocessing size x size images into ``step``'s first input, and the
+    CPU preprocessing of the same size (the oracle's)."""
+    from trtpipe import _core
+    from trtpipe.preprocess import Preprocessor
+
+    gpu = Preprocessor(size=(size, size), device="cuda")
+    cpu = Preprocessor(size=(size, size), device="cpu")
+    return _core.FramePipeline(step.native, gpu.gpu_core(), slots=2), cpu
+
+
+def _mixed_batch(rng, torch, sizes):
+    """Frames of the given (h, w) sizes in bgr8, rgb8, mono8 and (on the GPU) bgr8, and the
+    pipeline's images for them: (LocatedFrame, input 0, batch index); and what keeps them."""
+    from trtpipe.preprocess import locate_frame
+
+    (h0, w0), (h1, w1), (h2, w2), (h3, w3) = sizes
+    frames = [
+        (rng.integers(0, 256, (h0, w0, 3), np.uint8), "bgr8"),
+        (rng.integers(0, 256, (h1, w1, 3), np.uint8), "rgb8"),
+        (rng.integers(0, 256, (h2, w2), np.uint8), "mono8"),
+        (torch.from_numpy(rng.integers(0, 256, (h3, w3, 3), np.uint8)).cuda(), "bgr8"),
+    ]
+    images, keep = [], []
+    for k, (image, encoding) in enumerate(frames):
+        frame, kept = locate_frame(image, encoding, None, None, None)
+        keep.append(kept)
+        images.append((frame, 0, k))
+    return frames, images, keep
 
 
 def _cpu_preprocessed(cpu, image, encoding):
@@ -533,10 +550,8 @@ def test_an_exported_two_input_model_with_a_batch_axis_on_both_routes(tmp_path):
     torch = _torch_with_graph_handles()
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx2torch")
-    from trtpipe import _core
     from trtpipe.backends.loader import load
     from trtpipe.backends.tensorrt import TensorRTEngine
-    from trtpipe.preprocess import Preprocessor, locate_frame
 
     batch, size = 4, 32
     path = tmp_path / "image_and_tokens.onnx"
@@ -547,21 +562,9 @@ def test_an_exported_two_input_model_with_a_batch_axis_on_both_routes(tmp_path):
         ("tokens", np.dtype(np.int64)),
     ]
     step = engine.model_step({})
-    gpu = Preprocessor(size=(size, size), device="cuda")
-    cpu = Preprocessor(size=(size, size), device="cpu")
-    pipe = _core.FramePipeline(step.native, gpu.gpu_core(), slots=2)
+    pipe, cpu = _batch_pipeline(step, size)
     rng = np.random.default_rng(5)
-    frames = [
-        (rng.integers(0, 256, (48, 40, 3), np.uint8), "rgb8"),
-        (rng.integers(0, 256, (20, 64, 3), np.uint8), "bgr8"),
-        (rng.integers(0, 256, (33, 33), np.uint8), "mono8"),
-        (torch.from_numpy(rng.integers(0, 256, (60, 30, 3), np.uint8)).cuda(), "rgb8"),
-    ]
-    images, keep = [], []
-    for k, (image, encoding) in enumerate(frames):
-        frame, kept = locate_frame(image, encoding, None, None, None)
-        keep.append(kept)
-        images.append((frame, 0, k))
+    frames, images, _keep = _mixed_batch(rng, torch, [(48, 40), (20, 64), (33, 33), (60, 30)])
     tokens = rng.integers(0, 9, (batch, 6)).astype(np.int64)
     oracle_images = np.stack([_cpu_preprocessed(cpu, img, enc) for img, enc in frames])
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
