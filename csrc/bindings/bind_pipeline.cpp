@@ -92,9 +92,11 @@ py::dict host_arrays(const py::handle& self, const FramePipeline& pipeline, int 
 void check_every_input(const FramePipeline& pipeline,
                        const std::vector<pipeline::TensorInput>& tensors, bool in_order) {
   const auto& inputs = pipeline.step().inputs();
-  std::string names;
-  for (const StepTensor& input : inputs) names += (names.empty() ? "'" : ", '") + input.name + "'";
   if (in_order && tensors.size() != inputs.size() && !tensors.empty()) {
+    std::string names;
+    for (const StepTensor& input : inputs) {
+      names += (names.empty() ? "'" : ", '") + input.name + "'";
+    }
     throw InputError("inputs: expected " + std::to_string(inputs.size()) +
                      " tensors in the order of the model's inputs (" + names + "), given " +
                      std::to_string(tensors.size()));
