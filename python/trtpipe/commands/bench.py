@@ -3,6 +3,8 @@
 The tool to run before choosing a precision or an input size: it feeds frames of the camera's
 size and encoding through :class:`trtpipe.Detector` (sequentially, then pipelined with
 ``submit``/``result``) and prints per-stage latency percentiles and the frame rate sustained.
+With ``--cameras N`` it measures N cameras served by one BatchDetector against one Detector per
+camera instead (:mod:`trtpipe.commands.bench_cameras`).
 """
 
 from __future__ import annotations
@@ -183,7 +185,29 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from trtpipe.samples import sample_model
 
     model = str(sample_model()) if args.model in (None, "sample") else args.model
-    result = run_bench(model, parse_input_spec(args.input), args.frames, args.warmup, args.backend)
+    spec = parse_input_spec(args.input)
+    if args.cameras > 1:
+        from trtpipe.commands.bench_cameras import format_cases, run_camera_bench
+
+        cases = run_camera_bench(
+            model,
+            make_frame(spec),
+            args.cameras,
+            args.frames,
+            args.fps,
+            args.max_wait_ms,
+            args.backend,
+        )
+        what = (
+            f"model {model} · input {args.input} · {args.cameras} cameras · "
+            f"{args.frames} frames each"
+        )
+        if args.json:
+            print(json.dumps([asdict(c) | {"throughput": c.throughput} for c in cases], indent=2))
+        else:
+            print(format_cases(cases, what))
+        return 0
+    result = run_bench(model, spec, args.frames, args.warmup, args.backend)
     print(json.dumps(asdict(result), indent=2) if args.json else format_result(result))
     return 0
 
@@ -199,5 +223,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=1000, help="frames to time (default 1000)")
     p.add_argument("--warmup", type=int, default=20, help="untimed frames first (default 20)")
     p.add_argument("--backend", default="auto", help=BACKEND_HELP)
+    p.add_argument(
+        "--cameras",
+        type=int,
+        default=1,
+        help="N > 1: N cameras sending --frames frames each, one BatchDetector against one "
+        "Detector per camera",
+    )
+    p.add_argument(
+        "--fps",
+        type=float,
+        default=0.0,
+        help="with --cameras: frames per second per camera "
+        "(default 0: flat out, each camera sending its next frame when the last came back)",
+    )
+    p.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=5.0,
+        help="with --cameras: how long a batch waits for more frames (default 5)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler=_cmd_bench)

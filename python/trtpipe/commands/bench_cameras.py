@@ -1,0 +1,231 @@
+"""``trtpipe bench --cameras N``: one model serving N cameras, batched (one BatchDetector)
+against one Detector per camera, on this machine.
+
+Each camera is a thread sending the same frame: at ``fps`` frames per second, or flat out (each
+camera sends its next frame as soon as its previous one came back). Measured per case: the
+frames detected per second over all cameras, the latency from a frame's send to its
+detections (p50 / p99), the frames dropped (a camera's newer frame replaced one still
+waiting), and for the batched case the mean batch size.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from trtpipe.errors import InputError
+from trtpipe.frames import Frame
+from trtpipe.preprocess import PACKED_CHANNELS
+
+#: how long a camera waits for one frame's detections before the run is called stuck
+RESULT_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class CameraCase:
+    """One way of serving the cameras, measured."""
+
+    name: str
+    cameras: int
+    fps: float  # per camera; 0: flat out
+    detected: int
+    dropped: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    mean_batch: float | None = None
+
+    @property
+    def throughput(self) -> float:
+        return self.detected / self.seconds if self.seconds > 0 else 0.0
+
+
+class _Camera(threading.Thread):
+    """Sends ``frames`` frames through ``send`` (which returns once the frame is handed over),
+    paced at ``fps`` or, flat out, after the previous frame's detections came back."""
+
+    def __init__(self, send: Callable[[int], None], frames: int, fps: float) -> None:
+        super().__init__(daemon=True)
+        self._send, self._frames, self._fps = send, frames, fps
+        self.returned = threading.Semaphore(0)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            start = time.perf_counter()
+            for n in range(self._frames):
+                if self._fps > 0:
+                    delay = start + n / self._fps - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+                self._send(n)
+                if self._fps <= 0 and not self.returned.acquire(timeout=RESULT_TIMEOUT_S):
+                    raise TimeoutError(f"frame {n}: no detections within {RESULT_TIMEOUT_S} s")
+        except BaseException as exc:  # reported by the caller, in the main thread
+            self.error = exc
+
+
+def _run_cameras(cameras: list[_Camera]) -> None:
+    for camera in cameras:
+        camera.start()
+    for camera in cameras:
+        camera.join()
+    for camera in cameras:
+        if camera.error is not None:
+            raise camera.error
+
+
+def _percentiles(latencies: list[float]) -> tuple[float, float]:
+    if not latencies:
+        return float("nan"), float("nan")
+    return float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99))
+
+
+def batched_case(
+    model: str,
+    frame: Frame,
+    cameras: int,
+    frames: int,
+    fps: float,
+    max_wait_ms: float,
+    backend: str,
+) -> CameraCase:
+    from trtpipe.batch_detector import BatchDetector
+
+    lock = threading.Lock()
+    sent: dict[tuple[str, int], float] = {}
+    latencies: list[float] = []
+    threads: list[_Camera] = []
+
+    def on_result(source: str, dets, header: int) -> None:
+        with lock:
+            latencies.append((time.perf_counter() - sent.pop((source, header))) * 1e3)
+        threads[int(source[3:])].returned.release()
+
+    image = frame.as_image()
+    with BatchDetector(
+        model, max_batch=cameras, max_wait_ms=max_wait_ms, on_result=on_result, backend=backend
+    ) as det:
+        det.detect_batch([(image, frame.encoding)] * min(cameras, det.max_batch))  # warm-up
+
+        def sender(source: str) -> Callable[[int], None]:
+            def send(n: int) -> None:
+                with lock:
+                    sent[(source, n)] = time.perf_counter()
+                det.submit(source, image, frame.encoding, header=n)
+
+            return send
+
+        threads.extend(_Camera(sender(f"cam{k}"), frames, fps) for k in range(cameras))
+        start = time.perf_counter()
+        _run_cameras(threads)
+        deadline = start + RESULT_TIMEOUT_S * frames
+        while time.perf_counter() < deadline:  # paced: the last frames' detections
+            stats = det.sources
+            settled = sum(s.detected + s.dropped_replaced for s in stats.values())
+            if settled >= cameras * frames:
+                break
+            time.sleep(0.0005)
+        seconds = time.perf_counter() - start
+        stats = det.sources
+        batches = det.batch_stats
+    p50, p99 = _percentiles(latencies)
+    return CameraCase(
+        "one BatchDetector",
+        cameras,
+        fps,
+        detected=sum(s.detected for s in stats.values()),
+        dropped=sum(s.dropped_replaced for s in stats.values()),
+        seconds=seconds,
+        p50_ms=p50,
+        p99_ms=p99,
+        mean_batch=batches.mean_batch,
+    )
+
+
+def independent_case(
+    model: str, frame: Frame, cameras: int, frames: int, fps: float, backend: str
+) -> CameraCase:
+    """One Detector per camera, each run by its camera's thread (a frame that comes while the
+    previous one still runs waits: none is dropped)."""
+    from trtpipe.detector import Detector
+
+    detectors = [Detector(model, backend=backend) for _ in range(cameras)]
+    image = frame.as_image()
+    lock = threading.Lock()
+    latencies: list[float] = []
+    threads: list[_Camera] = []
+    for det in detectors:
+        det(image, frame.encoding)  # warm-up
+
+    def sender(k: int) -> Callable[[int], None]:
+        def send(n: int) -> None:
+            start = time.perf_counter()
+            detectors[k](image, frame.encoding)
+            with lock:
+                latencies.append((time.perf_counter() - start) * 1e3)
+            threads[k].returned.release()
+
+        return send
+
+    threads.extend(_Camera(sender(k), frames, fps) for k in range(cameras))
+    start = time.perf_counter()
+    try:
+        _run_cameras(threads)
+        seconds = time.perf_counter() - start
+    finally:
+        for det in detectors:
+            det.close()
+    p50, p99 = _percentiles(latencies)
+    return CameraCase("one Detector per camera", cameras, fps, len(latencies), 0, seconds, p50, p99)
+
+
+def run_camera_bench(
+    model: str,
+    frame: Frame,
+    cameras: int,
+    frames: int,
+    fps: float,
+    max_wait_ms: float,
+    backend: str,
+) -> list[CameraCase]:
+    if cameras < 1:
+        raise InputError(f"--cameras: expected at least 1, given {cameras}")
+    if fps < 0:
+        raise InputError(f"--fps: expected >= 0 (0: flat out), given {fps}")
+    if frames < 1:
+        raise InputError(f"--frames: expected at least 1, given {frames}")
+    if frame.encoding not in PACKED_CHANNELS:
+        raise InputError(
+            f"--input: expected a packed encoding with --cameras (e.g. bgr8), given "
+            f"{frame.encoding}"
+        )
+    return [
+        batched_case(model, frame, cameras, frames, fps, max_wait_ms, backend),
+        independent_case(model, frame, cameras, frames, fps, backend),
+    ]
+
+
+def format_cases(cases: list[CameraCase], what: str) -> str:
+    lines = [
+        what,
+        "",
+        "| case | cameras | fps per camera | frames/s detected | p50 ms | p99 ms | dropped | "
+        "mean batch |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for c in cases:
+        batch = "–" if c.mean_batch is None else f"{c.mean_batch:.2f}"
+        fps = "flat out" if c.fps <= 0 else f"{c.fps:g}"
+        lines.append(
+            f"| {c.name} | {c.cameras} | {fps} | {c.throughput:.1f} | {c.p50_ms:.2f} | "
+            f"{c.p99_ms:.2f} | {c.dropped} | {batch} |"
+        )
+    if len(cases) == 2 and cases[1].throughput > 0:
+        ratio = cases[0].throughput / cases[1].throughput
+        lines += ["", f"batched / independent throughput: {ratio:.2f}×"]
+    return "\n".join(lines)

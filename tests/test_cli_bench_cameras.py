@@ -1,0 +1,47 @@
+"""``trtpipe bench --cameras N`` on the CPU: one BatchDetector against one Detector per camera,
+every frame of every camera accounted for."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from trtpipe.cli import main
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("nudenet")
+
+ARGS = ["bench", "--backend", "onnxruntime", "--input", "320x240:bgr8"]
+
+
+def test_cameras_flat_out_batched_against_one_detector_each(capsys):
+    assert main([*ARGS, "--cameras", "3", "--frames", "4", "--json"]) == 0
+    cases = json.loads(capsys.readouterr().out)
+    assert [c["name"] for c in cases] == ["one BatchDetector", "one Detector per camera"]
+    for case in cases:
+        # flat out, each camera waits for its frame: none is dropped, all are detected
+        assert case["cameras"] == 3 and case["detected"] == 12 and case["dropped"] == 0, case
+        assert case["throughput"] > 0 and 0 < case["p50_ms"] <= case["p99_ms"], case
+    assert 1.0 <= cases[0]["mean_batch"] <= 3.0
+
+
+def test_paced_cameras_and_the_table(capsys):
+    assert main([*ARGS, "--cameras", "2", "--frames", "3", "--fps", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "| one BatchDetector | 2 | 50 |" in out
+    assert "| one Detector per camera | 2 | 50 |" in out
+    assert "batched / independent throughput:" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--fps", "-1"], "--fps: expected >= 0"),
+        (["--frames", "0"], "--frames: expected at least 1"),
+        (["--input", "320x240:nv12"], "expected a packed encoding with --cameras"),
+    ],
+)
+def test_bad_arguments_are_refused_with_the_reason(caplog, extra, message):
+    assert main([*ARGS, "--cameras", "2", *extra]) == 2
+    assert message in caplog.text
