@@ -26,6 +26,7 @@ setup(
         "console_scripts": [
             "trtpipe_detector = trtpipe.ros.main:detector_main",
             "trtpipe_lifecycle = trtpipe.ros.main:lifecycle_main",
+            "trtpipe_cameras = trtpipe.ros.main:cameras_main",
             "trtpipe_isaac_bridge = trtpipe.ros.main:isaac_bridge_main",
         ],
     },

@@ -55,7 +55,7 @@ def test_entry_points_resolve_to_trtpipe_ros_main():
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and " = " in node.value
     ]
-    assert len(scripts) == 3
+    assert len(scripts) == len(main.COMMANDS)  # one executable per command
     for script in scripts:
         target = script.split(" = ")[1]
         module, func = target.split(":")

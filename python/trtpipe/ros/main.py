@@ -1,6 +1,7 @@
-"""``trtpipe-ros``: run the detector node (plain or lifecycle) or the Isaac bridge.
+"""``trtpipe-ros``: run the detector node (plain or lifecycle), the several-cameras node or the
+Isaac bridge.
 
-    trtpipe-ros [detector|lifecycle|isaac-bridge] [--ros-args -p model:=yolo.onnx ...]
+    trtpipe-ros [detector|lifecycle|cameras|isaac-bridge] [--ros-args -p model:=yolo.onnx ...]
 
 The ament package's executables (``ros2 run trtpipe_ros trtpipe_detector``) call the same
 functions.
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 
 from trtpipe.errors import TrtpipeError
 
-COMMANDS = ("detector", "lifecycle", "isaac-bridge")
+COMMANDS = ("detector", "lifecycle", "cameras", "isaac-bridge")
 
 EXIT_MISSING_DEPENDENCY = 3
 
@@ -54,6 +55,10 @@ def _spin(command: str, argv: Sequence[str]) -> int:
             from trtpipe.ros.lifecycle_node import DetectorLifecycleNode
 
             node = DetectorLifecycleNode()
+        elif command == "cameras":
+            from trtpipe.ros.cameras import CamerasNode
+
+            node = CamerasNode()
         else:
             from trtpipe.ros.isaac_bridge import IsaacBridgeNode
 
@@ -99,6 +104,10 @@ def detector_main() -> int:
 
 def lifecycle_main() -> int:
     return main(default_command="lifecycle")
+
+
+def cameras_main() -> int:
+    return main(default_command="cameras")
 
 
 def isaac_bridge_main() -> int:

@@ -1,0 +1,198 @@
+"""CamerasNode: several camera topics in, one model, each camera's Detection2DArray out.
+
+One :class:`trtpipe.BatchDetector` serves every camera: each camera's newest frame waits for a
+batch (``max_batch`` frames, or ``max_wait_ms`` for the oldest), the model runs once per batch,
+and each frame's detections are published on its own camera's topic, with the frame's header.
+A message that is not a valid image is a counted drop of its camera (the same frame rule as
+every other input); the other cameras go on.
+
+Topics: for an image topic ``/cam0/image_raw`` the detections go to ``/cam0/detections``
+(``detections_topic`` in the image topic's namespace; remap as usual). Diagnostics on
+``/diagnostics``: one status per camera (frames received, detected, dropped by reason, latency
+p50 / p99) and one for the batches (count, mean size, batches that waited out ``max_wait_ms``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from rclpy.node import Node
+
+from trtpipe.errors import InputError
+from trtpipe.ros.diagnostics import OK, WARN
+from trtpipe.ros.image_input import FrameRejected, raw_frame
+from trtpipe.ros.qos import make_qos
+
+
+@dataclass(frozen=True)
+class CamerasParams:
+    model: str = ""  # ONNX model or serialised engine; empty: trtpipe's sample model
+    backend: str = "auto"
+    device: str = "auto"
+    image_topics: tuple[str, ...] = ("image",)
+    detections_topic: str = "detections"  # in each image topic's namespace
+    max_batch: int = 4
+    max_wait_ms: float = 5.0
+    conf: float = 0.25
+    iou: float = 0.45
+    qos: str = "sensor_data"
+    detections_qos: str = "default"
+    diagnostics_period_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        topics = self.image_topics
+        if not topics or any(not t for t in topics) or len(set(topics)) != len(topics):
+            raise InputError(f"image_topics: expected distinct topic names, given {list(topics)}")
+        if self.diagnostics_period_s <= 0:
+            raise InputError(
+                f"diagnostics_period_s: expected > 0, given {self.diagnostics_period_s}"
+            )
+
+    @classmethod
+    def declare(cls, node: Any) -> CamerasParams:
+        """Declares every parameter on ``node`` (defaults from this class) and reads them."""
+        values = {}
+        for f in dataclasses.fields(cls):
+            default = list(f.default) if isinstance(f.default, tuple) else f.default
+            value = node.declare_parameter(f.name, default).value
+            values[f.name] = tuple(value) if isinstance(default, list) else value
+        return cls(**values)
+
+
+def detections_topic_of(image_topic: str, name: str) -> str:
+    """``/cam0/image_raw`` -> ``/cam0/<name>``; a relative topic without a namespace ->
+    ``<name>_<topic>``."""
+    namespace, _, last = image_topic.rstrip("/").rpartition("/")
+    if namespace or image_topic.startswith("/"):
+        return f"{namespace}/{name}"
+    return f"{name}_{last}"
+
+
+class CamerasNode(Node):
+    """Loads the model and serves every camera topic from the constructor."""
+
+    def __init__(self, node_name: str = "trtpipe_cameras", **node_kwargs: Any) -> None:
+        super().__init__(node_name, **node_kwargs)
+        from diagnostic_msgs.msg import DiagnosticArray
+        from sensor_msgs.msg import Image
+        from vision_msgs.msg import Detection2DArray
+
+        from trtpipe.batch_detector import BatchDetector
+        from trtpipe.samples import sample_model
+
+        self.params = p = CamerasParams.declare(self)
+        self._lock = threading.Lock()
+        self._rejected: dict[str, Counter[str]] = {topic: Counter() for topic in p.image_topics}
+        self.batch = BatchDetector(
+            p.model or str(sample_model()),
+            max_batch=p.max_batch,
+            max_wait_ms=p.max_wait_ms,
+            on_result=self._publish,
+            backend=p.backend,
+            device=p.device,
+            conf=p.conf,
+            iou=p.iou,
+        )
+        out_qos = make_qos(p.detections_qos)
+        in_qos = make_qos(p.qos)
+        self._detections_out = {}
+        self._images_in = []
+        for topic in p.image_topics:
+            out = detections_topic_of(topic, p.detections_topic)
+            self._detections_out[topic] = self.create_publisher(Detection2DArray, out, out_qos)
+            self._images_in.append(
+                self.create_subscription(
+                    Image, topic, lambda msg, camera=topic: self._on_image(camera, msg), in_qos
+                )
+            )
+            self.get_logger().info(f"camera '{topic}': detections on '{out}'")
+        self._diagnostics_out = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._timer = self.create_timer(p.diagnostics_period_s, self.publish_diagnostics)
+
+    def _on_image(self, camera: str, msg: Any) -> None:
+        try:
+            frame = raw_frame(msg)
+            image = frame.as_array()  # a view of the message's bytes, kept until its batch ran
+        except FrameRejected as exc:
+            self._reject(camera, exc.reason, str(exc))
+            return
+        except InputError as exc:  # a valid frame of an encoding batches do not take (YUV)
+            self._reject(camera, "unsupported_encoding", str(exc))
+            return
+        self.batch.submit(camera, image, frame.encoding, header=msg.header)
+
+    def _reject(self, camera: str, reason: str, message: str) -> None:
+        with self._lock:
+            self._rejected[camera][reason] += 1
+        self.get_logger().warning(
+            f"camera '{camera}': message dropped ({reason}): {message}", throttle_duration_sec=5.0
+        )
+
+    def _publish(self, camera: str, detections: Any, header: Any) -> None:
+        self._detections_out[camera].publish(detections.to_msg(header))
+
+    def rejected(self, camera: str) -> dict[str, int]:
+        """The camera's messages that were not valid images, by reason."""
+        with self._lock:
+            return dict(self._rejected[camera])
+
+    def publish_diagnostics(self) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+        def status(name: str, values: list[tuple[str, str]], level: int, text: str) -> Any:
+            return DiagnosticStatus(
+                level=bytes([level]),
+                name=f"{self.get_name()}: {name}",
+                message=text,
+                hardware_id="trtpipe",
+                values=[KeyValue(key=k, value=v) for k, v in values],
+            )
+
+        out = DiagnosticArray()
+        out.header.stamp = self.get_clock().now().to_msg()
+        sources = self.batch.sources
+        for camera in self.params.image_topics:
+            s = sources.get(camera)
+            rejected = self.rejected(camera)
+            received = (s.received if s else 0) + sum(rejected.values())
+            values = [
+                ("frames_received", str(received)),
+                ("frames_detected", str(s.detected if s else 0)),
+                ("dropped.newest_frame_wins", str(s.dropped_replaced if s else 0)),
+                ("dropped.bad_input", str(s.dropped_bad_input if s else 0)),
+                ("dropped.engine_error", str(s.dropped_engine_error if s else 0)),
+            ]
+            values += [(f"rejected.{reason}", str(n)) for reason, n in sorted(rejected.items())]
+            for q in (50, 99):
+                latency = s.latency_percentile(q) if s else None
+                values.append((f"latency_p{q}_ms", "n/a" if latency is None else f"{latency:.3f}"))
+            bad = sum(rejected.values()) + (s.dropped_bad_input if s else 0)
+            level, text = (WARN, f"{bad} bad input messages dropped") if bad else (OK, "running")
+            out.status.append(status(f"camera {camera}", values, level, text))
+        batches = self.batch.batch_stats
+        out.status.append(
+            status(
+                "batches",
+                [
+                    ("batches", str(batches.batches)),
+                    ("mean_batch", f"{batches.mean_batch:.2f}"),
+                    ("waited_out_max_wait", str(batches.timed_out)),
+                    ("max_batch", str(self.batch.max_batch)),
+                    ("max_wait_ms", f"{self.batch.max_wait_ms:g}"),
+                ],
+                OK,
+                "running",
+            )
+        )
+        self._diagnostics_out.publish(out)
+
+    def destroy_node(self) -> None:
+        for subscription in self._images_in:
+            self.destroy_subscription(subscription)
+        self._images_in = []
+        self.batch.close()
+        super().destroy_node()

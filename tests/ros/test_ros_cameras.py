@@ -1,0 +1,145 @@
+"""The several-cameras node with real rclpy: three camera topics, one of them publishing bad
+messages, one model (ONNX Runtime, the sample model). Each good camera gets its own
+detections, with its own headers, in order, equal to a per-frame Detector's; the bad camera's
+messages are counted drops that stall no other camera."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from .ros_harness import Spinner, image_msg, stamp_ns, wait_for
+
+pytestmark = pytest.mark.ros
+
+CAMERAS = ("/cam0/image", "/cam1/image", "/cam2/image")  # cam2 sends broken messages
+
+
+@pytest.fixture(scope="module")
+def sample() -> Any:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("nudenet")
+    from trtpipe.detector import Detector
+    from trtpipe.samples import sample_images, sample_model
+
+    colour = [image for _, image in sample_images() if image.ndim == 3]
+    direct = Detector(sample_model(), backend="onnxruntime", device="cpu")
+    return direct, colour[:2]
+
+
+def test_three_cameras_one_model_own_topics_own_headers(ros_context, sample):
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image
+    from vision_msgs.msg import Detection2DArray
+
+    from trtpipe.ros.cameras import CamerasNode, detections_topic_of
+
+    direct, images = sample
+    node = CamerasNode(
+        "cameras_test",
+        context=ros_context,
+        parameter_overrides=[
+            Parameter("image_topics", value=list(CAMERAS)),
+            Parameter("backend", value="onnxruntime"),
+            Parameter("device", value="cpu"),
+            Parameter("qos", value="default"),
+            Parameter("max_batch", value=3),
+            Parameter("max_wait_ms", value=30.0),
+            Parameter("diagnostics_period_s", value=0.2),
+        ],
+    )
+    peer = rclpy.create_node("cameras_peer", context=ros_context)
+    lock = threading.Lock()
+    received: dict[str, list[Any]] = {topic: [] for topic in CAMERAS}
+    diagnostics: list[Any] = []
+
+    def keep(topic: str) -> Any:
+        def on(msg: Any) -> None:
+            with lock:
+                received[topic].append(msg)
+
+        return on
+
+    pubs = {topic: peer.create_publisher(Image, topic, 10) for topic in CAMERAS}
+    for topic in CAMERAS:
+        peer.create_subscription(
+            Detection2DArray, detections_topic_of(topic, "detections"), keep(topic), 10
+        )
+    peer.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
+    spinner = Spinner(ros_context, node, peer)
+    try:
+        for topic in CAMERAS:
+            wait_for(lambda t=topic: pubs[t].get_subscription_count() > 0, what=f"{topic} sub")
+            wait_for(
+                lambda t=topic: peer.count_publishers(detections_topic_of(t, "detections")) > 0,
+                what=f"{topic} detections publisher",
+            )
+        rounds = 3
+        for n in range(rounds):
+            for k, topic in enumerate(CAMERAS[:2]):
+                pubs[topic].publish(image_msg(images[(k + n) % 2], "bgr8", 1000 * k + n, topic))
+            broken = image_msg(images[0], "bgr8", 2000 + n, "broken")
+            broken.data = broken.data[: len(broken.data) // 2]  # truncated
+            pubs[CAMERAS[2]].publish(broken)
+            wait_for(
+                lambda n=n: all(len(received[t]) > n for t in CAMERAS[:2]),
+                timeout=30,
+                what=f"round {n}",
+            )
+        wait_for(lambda: node.rejected(CAMERAS[2]).get("short_data", 0) == rounds, what="drops")
+        with lock:
+            for k, topic in enumerate(CAMERAS[:2]):
+                got = received[topic]
+                assert [stamp_ns(m.header) for m in got] == [1000 * k + n for n in range(rounds)]
+                for n, msg in enumerate(got):
+                    want = direct(images[(k + n) % 2], "bgr8")
+                    assert len(msg.detections) == len(want), (topic, n)
+                    ids = [d.results[0].hypothesis.class_id for d in msg.detections]
+                    want_ids = [d.results[0].hypothesis.class_id for d in want.to_msg().detections]
+                    assert ids == want_ids, (topic, n)
+            assert received[CAMERAS[2]] == []
+        sources = node.batch.sources
+        assert {t: sources[t].detected for t in CAMERAS[:2]} == {t: rounds for t in CAMERAS[:2]}
+        assert CAMERAS[2] not in sources  # never reached the batches
+
+        def latest() -> dict[str, dict[str, str]]:
+            last = diagnostics[-1].status if diagnostics else []
+            return {s.name: {v.key: v.value for v in s.values} for s in last}
+
+        cam0_name = "cameras_test: camera /cam0/image"
+        cam2_name = "cameras_test: camera /cam2/image"
+
+        def settled() -> bool:  # a report published after every frame was handled
+            now = latest()
+            return now.get(cam2_name, {}).get("rejected.short_data") == str(rounds) and now.get(
+                cam0_name, {}
+            ).get("frames_detected") == str(rounds)
+
+        wait_for(settled, what="diagnostics after the last frame")
+        statuses = latest()
+        cam2 = statuses[cam2_name]
+        assert cam2["frames_received"] == str(rounds) and cam2["rejected.short_data"] == str(rounds)
+        assert statuses[cam0_name]["latency_p99_ms"] != "n/a"
+        assert float(statuses["cameras_test: batches"]["mean_batch"]) >= 1.0
+    finally:
+        spinner.stop()
+        node.destroy_node()
+        peer.destroy_node()
+
+
+def test_detections_topics_follow_the_image_topics_namespace():
+    from trtpipe.errors import InputError
+    from trtpipe.ros.cameras import CamerasParams, detections_topic_of
+
+    assert detections_topic_of("/cam0/image_raw", "detections") == "/cam0/detections"
+    assert detections_topic_of("/robot/front/image", "dets") == "/robot/front/dets"
+    assert detections_topic_of("image", "detections") == "detections_image"
+    assert detections_topic_of("/image", "detections") == "/detections"
+    with pytest.raises(InputError, match="distinct topic names"):
+        CamerasParams(image_topics=("/a", "/a"))
+    with pytest.raises(InputError, match="distinct topic names"):
+        CamerasParams(image_topics=())
