@@ -124,6 +124,8 @@ def test_three_cameras_one_model_own_topics_own_headers(ros_context, sample):
         cam2 = statuses[cam2_name]
         assert cam2["frames_received"] == str(rounds) and cam2["rejected.short_data"] == str(rounds)
         assert statuses[cam0_name]["latency_p99_ms"] != "n/a"
+        assert float(statuses[cam0_name]["rate_in_hz"]) >= 0.0
+        assert float(statuses[cam0_name]["rate_out_hz"]) >= 0.0
         assert float(statuses["cameras_test: batches"]["mean_batch"]) >= 1.0
     finally:
         spinner.stop()

@@ -8,14 +8,16 @@ every other input); the other cameras go on.
 
 Topics: for an image topic ``/cam0/image_raw`` the detections go to ``/cam0/detections``
 (``detections_topic`` in the image topic's namespace; remap as usual). Diagnostics on
-``/diagnostics``: one status per camera (frames received, detected, dropped by reason, latency
-p50 / p99) and one for the batches (count, mean size, batches that waited out ``max_wait_ms``).
+``/diagnostics``: one status per camera (rates in and out since the last report, frames
+received, detected, dropped by reason, latency p50 / p99) and one for the batches (count, mean
+size, batches that waited out ``max_wait_ms``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -111,6 +113,9 @@ class CamerasNode(Node):
             )
             self.get_logger().info(f"camera '{topic}': detections on '{out}'")
         self._diagnostics_out = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        # per camera, the counts of the last report (frames in, detected): the rates since it
+        self._reported: dict[str, tuple[int, int]] = {}
+        self._reported_at = time.monotonic()
         self._timer = self.create_timer(p.diagnostics_period_s, self.publish_diagnostics)
 
     def _on_image(self, camera: str, msg: Any) -> None:
@@ -155,13 +160,20 @@ class CamerasNode(Node):
         out = DiagnosticArray()
         out.header.stamp = self.get_clock().now().to_msg()
         sources = self.batch.sources
+        now = time.monotonic()
+        elapsed, self._reported_at = now - self._reported_at, now
         for camera in self.params.image_topics:
             s = sources.get(camera)
             rejected = self.rejected(camera)
             received = (s.received if s else 0) + sum(rejected.values())
+            detected = s.detected if s else 0
+            last_in, last_out = self._reported.get(camera, (0, 0))
+            self._reported[camera] = (received, detected)
             values = [
+                ("rate_in_hz", f"{(received - last_in) / elapsed:.2f}"),
+                ("rate_out_hz", f"{(detected - last_out) / elapsed:.2f}"),
                 ("frames_received", str(received)),
-                ("frames_detected", str(s.detected if s else 0)),
+                ("frames_detected", str(detected)),
                 ("dropped.newest_frame_wins", str(s.dropped_replaced if s else 0)),
                 ("dropped.bad_input", str(s.dropped_bad_input if s else 0)),
                 ("dropped.engine_error", str(s.dropped_engine_error if s else 0)),
