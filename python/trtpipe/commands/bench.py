@@ -187,9 +187,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     model = str(sample_model()) if args.model in (None, "sample") else args.model
     spec = parse_input_spec(args.input)
     if args.cameras > 1:
-        from trtpipe.commands.bench_cameras import format_cases, run_camera_bench
+        from trtpipe.commands.bench_cameras import CameraRun, format_cases, run_camera_bench
 
-        cases = run_camera_bench(
+        run = CameraRun(
             model,
             make_frame(spec),
             args.cameras,
@@ -198,6 +198,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             args.max_wait_ms,
             args.backend,
         )
+        cases = run_camera_bench(run)
         what = (
             f"model {model} · input {args.input} · {args.cameras} cameras · "
             f"{args.frames} frames each"

@@ -26,6 +26,33 @@ RESULT_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
+class CameraRun:
+    """What the cameras send and to which model: ``frames`` frames each, at ``fps`` per camera
+    (0: flat out)."""
+
+    model: str
+    frame: Frame
+    cameras: int
+    frames: int
+    fps: float
+    max_wait_ms: float
+    backend: str
+
+    def __post_init__(self) -> None:
+        if self.cameras < 1:
+            raise InputError(f"--cameras: expected at least 1, given {self.cameras}")
+        if self.fps < 0:
+            raise InputError(f"--fps: expected >= 0 (0: flat out), given {self.fps}")
+        if self.frames < 1:
+            raise InputError(f"--frames: expected at least 1, given {self.frames}")
+        if self.frame.encoding not in PACKED_CHANNELS:
+            raise InputError(
+                f"--input: expected a packed encoding with --cameras (e.g. bgr8), given "
+                f"{self.frame.encoding}"
+            )
+
+
+@dataclass(frozen=True)
 class CameraCase:
     """One way of serving the cameras, measured."""
 
@@ -85,17 +112,11 @@ def _percentiles(latencies: list[float]) -> tuple[float, float]:
     return float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99))
 
 
-def batched_case(
-    model: str,
-    frame: Frame,
-    cameras: int,
-    frames: int,
-    fps: float,
-    max_wait_ms: float,
-    backend: str,
-) -> CameraCase:
+def batched_case(run: CameraRun) -> CameraCase:
+    """One BatchDetector serving every camera."""
     from trtpipe.batch_detector import BatchDetector
 
+    frame, cameras, frames, fps = run.frame, run.cameras, run.frames, run.fps
     lock = threading.Lock()
     sent: dict[tuple[str, int], float] = {}
     latencies: list[float] = []
@@ -108,7 +129,11 @@ def batched_case(
 
     image = frame.as_image()
     with BatchDetector(
-        model, max_batch=cameras, max_wait_ms=max_wait_ms, on_result=on_result, backend=backend
+        run.model,
+        max_batch=cameras,
+        max_wait_ms=run.max_wait_ms,
+        on_result=on_result,
+        backend=run.backend,
     ) as det:
         det.detect_batch([(image, frame.encoding)] * min(cameras, det.max_batch))  # warm-up
 
@@ -147,14 +172,13 @@ def batched_case(
     )
 
 
-def independent_case(
-    model: str, frame: Frame, cameras: int, frames: int, fps: float, backend: str
-) -> CameraCase:
+def independent_case(run: CameraRun) -> CameraCase:
     """One Detector per camera, each run by its camera's thread (a frame that comes while the
     previous one still runs waits: none is dropped)."""
     from trtpipe.detector import Detector
 
-    detectors = [Detector(model, backend=backend) for _ in range(cameras)]
+    frame, cameras, frames, fps = run.frame, run.cameras, run.frames, run.fps
+    detectors = [Detector(run.model, backend=run.backend) for _ in range(cameras)]
     image = frame.as_image()
     lock = threading.Lock()
     latencies: list[float] = []
@@ -184,30 +208,9 @@ def independent_case(
     return CameraCase("one Detector per camera", cameras, fps, len(latencies), 0, seconds, p50, p99)
 
 
-def run_camera_bench(
-    model: str,
-    frame: Frame,
-    cameras: int,
-    frames: int,
-    fps: float,
-    max_wait_ms: float,
-    backend: str,
-) -> list[CameraCase]:
-    if cameras < 1:
-        raise InputError(f"--cameras: expected at least 1, given {cameras}")
-    if fps < 0:
-        raise InputError(f"--fps: expected >= 0 (0: flat out), given {fps}")
-    if frames < 1:
-        raise InputError(f"--frames: expected at least 1, given {frames}")
-    if frame.encoding not in PACKED_CHANNELS:
-        raise InputError(
-            f"--input: expected a packed encoding with --cameras (e.g. bgr8), given "
-            f"{frame.encoding}"
-        )
-    return [
-        batched_case(model, frame, cameras, frames, fps, max_wait_ms, backend),
-        independent_case(model, frame, cameras, frames, fps, backend),
-    ]
+def run_camera_bench(run: CameraRun) -> list[CameraCase]:
+    """The batched case, then the independent one."""
+    return [batched_case(run), independent_case(run)]
 
 
 def format_cases(cases: list[CameraCase], what: str) -> str:

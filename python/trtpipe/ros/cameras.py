@@ -89,15 +89,14 @@ class CamerasNode(Node):
         self.params = p = CamerasParams.declare(self)
         self._lock = threading.Lock()
         self._rejected: dict[str, Counter[str]] = {topic: Counter() for topic in p.image_topics}
+        # the Detector's own options, as the parameters name them
+        detector_options = {name: getattr(p, name) for name in ("backend", "device", "conf", "iou")}
         self.batch = BatchDetector(
             p.model or str(sample_model()),
             max_batch=p.max_batch,
             max_wait_ms=p.max_wait_ms,
             on_result=self._publish,
-            backend=p.backend,
-            device=p.device,
-            conf=p.conf,
-            iou=p.iou,
+            **detector_options,
         )
         out_qos = make_qos(p.detections_qos)
         in_qos = make_qos(p.qos)
