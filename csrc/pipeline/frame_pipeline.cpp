@@ -33,6 +33,7 @@ struct FramePipeline::Slot {
   Event done;
   std::unique_ptr<FrameGraph> graph;  // this slot's frames as one graph, once captured
   std::vector<HostOutput> outputs;
+  std::uint64_t shapes = 0;  // the step's shape generation `outputs` were last sized for
   decode::CompactCandidate* records = nullptr;  // device address of the mapped records
   const decode::CompactCandidate* host_records = nullptr;
   unsigned* host_count = nullptr;
@@ -336,9 +337,12 @@ double FramePipeline::submit(const std::vector<ImageInput>& images,
   check_inputs(images, tensors);
   const auto stream = reinterpret_cast<cudaStream_t>(stream_handle);
   DeviceGuard guard(step_->device());
-  for (HostOutput& out : slot.outputs) {
-    if (out.shape != out.tensor->shape) out.shape = out.tensor->shape;
-    out.bytes = out.tensor->bytes;
+  if (slot.shapes != shape_generation_) {  // the step was reshaped since this slot's last frame
+    for (HostOutput& out : slot.outputs) {
+      out.shape = out.tensor->shape;
+      out.bytes = out.tensor->bytes;
+    }
+    slot.shapes = shape_generation_;
   }
   ++counters_.frames;
   record(marks.before, stream, "recording the start of preprocessing");

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from trtpipe.decode.detections import Detections
-from trtpipe.decode.formats import decode, detect_format
+from trtpipe.decode.formats import decode
 from trtpipe.detector import Detector
 from trtpipe.errors import EngineError, InputError
 
@@ -280,11 +280,11 @@ class BatchDetector:
         batch = len(rows) if self._fixed_batch is None else self._fixed_batch
         try:
             outputs = det.engine.infer({self._input_name: _first_rows(self._buffer, batch)})
-            if det.decoder is None:
-                shapes = {name: np.shape(out) for name, out in outputs.items()}
-                det.decoder = detect_format(shapes, det.input_size)
             decoded = decode(
-                det.decoder, outputs, transforms + [None] * (batch - len(rows)), det.options
+                det.output_format(outputs),
+                outputs,
+                transforms + [None] * (batch - len(rows)),
+                det.options,
             )
         except Exception:
             if sources is None:

@@ -393,13 +393,18 @@ class Detector:
         dets = self._decode(outputs, ticket.transform)
         return (dets if pipeline is None else pipeline.detach(dets, ticket.slot)), t1
 
+    def output_format(self, outputs: Mapping[str, Any]) -> str:
+        """The decoder of these outputs: the one given, else told once from their shapes."""
+        if self.decoder is None:
+            shapes = {k: np.shape(v) for k, v in outputs.items()}
+            self.decoder = detect_format(shapes, self.input_size)
+            log.debug("decoder chosen from the output shapes: %s", self.decoder)
+        return self.decoder
+
     def _decode(self, outputs: Mapping[str, Any], transform: Any) -> Detections:
         if self._decode_frame is None:
             shapes = {k: np.shape(v) for k, v in outputs.items()}
-            if self.decoder is None:
-                self.decoder = detect_format(shapes, self.input_size)
-                log.debug("decoder chosen from the output shapes: %s", self.decoder)
-            self._decode_frame = frame_decoder(self.decoder, shapes, self.options)
+            self._decode_frame = frame_decoder(self.output_format(outputs), shapes, self.options)
         return self._decode_frame(outputs, transform)
 
     def result(self, ticket: Ticket) -> Detections:

@@ -213,7 +213,6 @@ class TensorRTEngine(Engine):
         self._profiles = [self._profile(model, i) for i in range(model.profile_count())]
         self._device = device
         self._timeout_ms = -1.0 if options.timeout is None else options.timeout * 1000.0
-        self._profile_index = options.profile
         self._options = options
         # the frames of infer()/submit(), made on first use: a Detector runs frames through a
         # model step of its own, and needs none of these buffers
@@ -249,7 +248,7 @@ class TensorRTEngine(Engine):
         native = _core.engine.ContextStep(
             self._model,
             shapes={name: list(shape) for name, shape in shapes.items() if name in dynamic},
-            profile=self._profile_index,
+            profile=self._options.profile,
             device=self._device,
             device_pool=self._options.device_pool,
             resizable=resizable,
