@@ -188,3 +188,30 @@ def test_bad_arguments_raise_input_errors():
     with pytest.raises(InputError, match="source"):
         batched.submit("", np.zeros((8, 8, 3), np.uint8))
     batched.close()
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_pytorch_runs_batches_on_buckets_padded_to_the_next(device):
+    """The ONNX model converted by onnx2torch at batch buckets 1, 2, 4: a batch of 3 runs on
+    bucket 4 (one CUDA graph per bucket on the GPU) and each frame's detections equal a
+    per-frame ONNX Runtime Detector's."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx2torch")
+    options = {"backend": "torch", "device": device, "conf": 0.2}
+    frames = _frames()[:3]
+    reference = Detector(sample_model(), **OPTIONS)
+    with BatchDetector(sample_model(), max_batch=4, **options) as batched:
+        engine = batched.detector.engine
+        assert engine.batch_sizes == (1, 2, 4)
+        buckets = engine._module.buckets  # the weights are one set, shared by the buckets
+        assert {id(p) for p in buckets[0].parameters()} == {id(p) for p in buckets[2].parameters()}
+        for _ in range(2):  # the second time from the captured graphs
+            got = batched.detect_batch(frames)
+            for k, ((image, encoding), dets) in enumerate(zip(frames, got, strict=True)):
+                want = reference(image, encoding)
+                assert len(dets) == len(want), f"frame {k}"
+                np.testing.assert_allclose(dets.boxes, want.boxes, atol=0.05, err_msg=f"frame {k}")
+                np.testing.assert_array_equal(dets.class_ids, want.class_ids)
+        if device == "cuda":
+            shapes = sorted(shape[0][0] for shape in engine._graphs)
+            assert 4 in shapes and 3 not in shapes, shapes  # padded to the bucket, not its own

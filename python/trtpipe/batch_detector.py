@@ -115,7 +115,7 @@ class BatchDetector:
             raise InputError(f"max_batch: expected an int >= 1, given {max_batch!r}")
         if not max_wait_ms >= 0:
             raise InputError(f"max_wait_ms: expected >= 0, given {max_wait_ms!r}")
-        self._detector = Detector(model, **detector_options)
+        self._detector = Detector(model, max_batch=max_batch, **detector_options)
         det = self._detector
         info = det.engine.inputs[0]
         fixed = info.shape[0]
@@ -129,12 +129,16 @@ class BatchDetector:
                 fixed,
             )
         self._fixed_batch = fixed if fixed > 0 else None
+        # an engine running only some batch sizes gets each batch padded to the next of them
+        self._batch_sizes = sorted(det.engine.batch_sizes or ())
         self.max_wait_ms = float(max_wait_ms)
         self._input_name = info.name
         # one input buffer for the largest batch: a batch fills its first rows (rows past them
-        # keep stale pixels, fed only to a model of fixed batch and never decoded)
+        # keep stale pixels, fed only to a model of fixed batch or batch sizes, never decoded)
         pre = det.preprocessor
-        self._buffer = pre.empty(batch=self._fixed_batch or self.max_batch)
+        self._buffer = pre.empty(
+            batch=max(self._fixed_batch or self.max_batch, *self._batch_sizes, 1)
+        )
         self._target = pre.prepare_output(self._buffer)
         self._on_result = on_result
         self._cond = threading.Condition()
@@ -277,7 +281,9 @@ class BatchDetector:
         results: list[Detections | None] = [None] * len(frames)
         if not rows:
             return results
-        batch = len(rows) if self._fixed_batch is None else self._fixed_batch
+        batch = self._fixed_batch or next(
+            (size for size in self._batch_sizes if size >= len(rows)), len(rows)
+        )
         try:
             outputs = det.engine.infer({self._input_name: _first_rows(self._buffer, batch)})
             decoded = decode(

@@ -59,12 +59,14 @@ class Ticket:
     done: bool = False
 
 
-def _load_engine(model: Any, backend: str, device: str) -> Engine:
+def _load_engine(model: Any, backend: str, device: str, max_batch: int) -> Engine:
     if isinstance(model, Engine):
         return model
     from trtpipe.backends.loader import load
 
-    return load(model, backend=backend, device=None if device == "auto" else device)
+    return load(
+        model, backend=backend, device=None if device == "auto" else device, max_batch=max_batch
+    )
 
 
 def _input_layout(info: TensorInfo) -> str:
@@ -95,6 +97,8 @@ class Detector:
     metadata). ``decoder``: the output format (default: told from the first outputs).
     ``zero_copy``: on the GPU, preprocess straight into the engine's own input tensor where it
     has one (False: always into a pool buffer, which the engine then reads or copies).
+    ``max_batch``: load the model for batches up to this (see :func:`trtpipe.load`); the
+    Detector runs one frame at a time, :class:`trtpipe.BatchDetector` runs the batches.
     """
 
     def __init__(
@@ -112,12 +116,13 @@ class Detector:
         monitor: PerformanceMonitor | None = None,
         *,
         zero_copy: bool = True,
+        max_batch: int = 1,
     ):
         if decoder != "auto" and decoder not in FORMATS:
             raise InputError(f"decoder: expected 'auto' or one of {FORMATS}, given {decoder!r}")
         if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
             raise InputError(f"device: expected 'auto', 'cpu' or 'cuda[:N]', given {device!r}")
-        self.engine = _load_engine(model, backend, device)
+        self.engine = _load_engine(model, backend, device, max_batch)
         inputs = self.engine.inputs
         if len(inputs) != 1:
             raise EngineError(f"model: expected one image input, given {[i.name for i in inputs]}")

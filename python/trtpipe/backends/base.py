@@ -80,6 +80,13 @@ class Engine(abc.ABC):
         """Where the model runs: "cpu" or "cuda:N"."""
         return "cpu"
 
+    @property
+    def batch_sizes(self) -> tuple[int, ...] | None:
+        """The batch sizes the engine runs at, where it runs only some and pads a batch to the
+        next of them (a PyTorch model converted at batch buckets); None where any batch its
+        inputs' shapes allow runs as it is."""
+        return None
+
     def model_step(self, shapes: Mapping[str, tuple[int, ...]]) -> ModelStep | None:
         """The engine's network as a native model step at ``shapes`` (per input; dynamic
         inputs need one), or None where the engine runs on the host or cannot give one. The

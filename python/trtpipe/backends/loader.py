@@ -210,11 +210,16 @@ def load(
     model: str | os.PathLike[str] | Any,
     backend: str = "auto",
     device: str | None = None,
+    *,
+    max_batch: int = 1,
     **options: Any,
 ) -> Engine:
     """Loads ``model`` on the best available backend (or the one named by ``backend``).
 
-    ``device``: None/"auto", "cpu", "cuda" or "cuda:N". ``options`` go to the backend's
+    ``device``: None/"auto", "cpu", "cuda" or "cuda:N". ``max_batch``: the largest batch the
+    engine will run, for an ONNX model with a dynamic batch axis: PyTorch converts it at batch
+    buckets 1, 2, 4, ... up to it (one CUDA graph each), and a TensorRT build without
+    ``profiles`` gets the profile 1:max_batch:max_batch. ``options`` go to the backend's
     constructor, except the engine build options (precision, profiles, optimization, workspace,
     calibration, shapes, compute_capabilities, cache_dir), which apply when an ONNX model is built
     into a TensorRT engine. With ``backend="auto"`` an ONNX model goes to TensorRT, else PyTorch
@@ -223,6 +228,8 @@ def load(
     """
     if backend not in BACKENDS:
         raise InputError(f"backend: expected one of {list(BACKENDS)}, given {backend!r}")
+    if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+        raise InputError(f"max_batch: expected an int >= 1, given {max_batch!r}")
     build_options, backend_options = _split_options(dict(options))
     if not isinstance(model, (str, os.PathLike)):
         if not _is_torch_object(model):
@@ -254,18 +261,38 @@ def load(
         )
     if backend == "onnxruntime":
         return _load_onnxruntime(path, device, backend_options, "asked for")
+    if max_batch > 1:
+        backend_options["max_batch"] = max_batch  # consumed by the PyTorch conversion only
+        if "profiles" not in build_options and _has_dynamic_batch(path):
+            build_options["profiles"] = f"1:{max_batch}:{max_batch}"
     if backend == "torch":
         return _load_onnx_as_torch(path, device, backend_options)
+    backend_options.pop("max_batch", None)
     if backend == "tensorrt":
         why_not = tensorrt_unusable_reason()
         if why_not:
             raise BackendUnavailableError(f"tensorrt backend: {why_not}")
         return _build_and_load(path, device, backend_options, build_options, "asked for")
-    return _load_onnx_auto(path, device, backend_options, build_options)
+    return _load_onnx_auto(path, device, backend_options, build_options, max_batch)
+
+
+def _has_dynamic_batch(path: Path) -> bool:
+    """Whether the ONNX model's inputs all have a dynamic batch axis (False without onnx)."""
+    try:
+        import onnx
+    except ImportError:
+        return False
+    from trtpipe.backends.onnx_to_torch import has_dynamic_batch
+
+    return has_dynamic_batch(onnx.load(str(path), load_external_data=False))
 
 
 def _load_onnx_auto(
-    path: Path, device: str | None, options: dict[str, Any], build_options: dict[str, Any]
+    path: Path,
+    device: str | None,
+    options: dict[str, Any],
+    build_options: dict[str, Any],
+    max_batch: int = 1,
 ) -> Engine:
     choice = choose_onnx_backend(device, options)
     for name, why in choice.passed_over:
@@ -277,7 +304,7 @@ def _load_onnx_auto(
     passed_over = list(choice.passed_over)
     if choice.backend == "torch":
         try:
-            engine = _open_onnx_as_torch(path, device, dict(options))
+            engine = _open_onnx_as_torch(path, device, {**options, "max_batch": max_batch})
         except Exception as exc:  # a conversion or capture failure: ONNX Runtime runs it still
             first_line = (str(exc).strip().splitlines() or [""])[0]
             why = f"could not run {path.name} ({type(exc).__name__}: {first_line})"
@@ -341,7 +368,9 @@ def _open_onnx_as_torch(path: Path, device: str | None, options: dict[str, Any])
     from trtpipe.model_metadata import image_size, onnx_metadata
 
     module, proto = convert_onnx(
-        path, options.pop("image_size", None) or image_size(onnx_metadata(path))
+        path,
+        options.pop("image_size", None) or image_size(onnx_metadata(path)),
+        options.pop("max_batch", 1),
     )
     shapes = {
         i.name: tuple(

@@ -7,6 +7,11 @@ host, which is a device-to-host copy once the module sits on the GPU. So, before
 dynamic axes are fixed (batch 1, the image size the model records) and ONNX Runtime folds the
 shape arithmetic into constants; after converting, the constants that only ever feed those
 shape-like inputs stay on the CPU as plain attributes, which ``module.to("cuda")`` leaves alone.
+
+A model with a dynamic batch axis that must run batches (several cameras) is converted once per
+batch bucket (1, 2, 4, ... up to the largest batch) into one module
+(:func:`batch_buckets_module`): a batch runs on the smallest bucket that holds it, padded with
+zeros, and the buckets share one set of weights.
 """
 
 from __future__ import annotations
@@ -37,8 +42,8 @@ _SHAPE_INPUT_MODULES = frozenset(
 )
 
 
-def fix_input_shapes(proto: Any, image_size: tuple[int, int] | None) -> bool:
-    """Sets dynamic input axes in place: batch 1, H×W from ``image_size`` (width, height).
+def fix_input_shapes(proto: Any, image_size: tuple[int, int] | None, batch: int = 1) -> bool:
+    """Sets dynamic input axes in place: ``batch``, H×W from ``image_size`` (width, height).
     Returns False (and changes nothing) where an axis would stay unknown."""
     fixed = []
     for inp in proto.graph.input:
@@ -48,7 +53,7 @@ def fix_input_shapes(proto: Any, image_size: tuple[int, int] | None) -> bool:
             if d.HasField("dim_value") and d.dim_value > 0:
                 values.append(d.dim_value)
             elif axis == 0:
-                values.append(1)
+                values.append(batch)
             elif image_size is not None and len(dims) == 4 and axis in (2, 3):
                 values.append(image_size[1] if axis == 2 else image_size[0])
             else:
@@ -119,13 +124,55 @@ def onnx_input_dtypes(proto: Any) -> dict[str, np.dtype]:
     }
 
 
-def convert_onnx(path: str | Path, image_size: tuple[int, int] | None) -> tuple[Any, Any]:
-    """(torch module, the ONNX proto it came from), made capturable where the sizes are known."""
+def has_dynamic_batch(proto: Any) -> bool:
+    """Whether every graph input has a dynamic first (batch) axis."""
+    inputs = list(proto.graph.input)
+    return bool(inputs) and all(
+        len(i.type.tensor_type.shape.dim) > 0 and not i.type.tensor_type.shape.dim[0].dim_value > 0
+        for i in inputs
+    )
+
+
+def batch_buckets(max_batch: int) -> list[int]:
+    """The batch sizes a model is converted at to run batches of up to ``max_batch``: powers
+    of two below it, and it."""
+    buckets = [1]
+    while buckets[-1] * 2 < max_batch:
+        buckets.append(buckets[-1] * 2)
+    return buckets if max_batch == 1 else [*buckets, max_batch]
+
+
+def convert_onnx(
+    path: str | Path, image_size: tuple[int, int] | None, max_batch: int = 1
+) -> tuple[Any, Any]:
+    """(torch module, the ONNX proto it came from), made capturable where the sizes are known.
+    With ``max_batch`` > 1, a dynamic batch axis and known image sizes, a
+    :func:`batch_buckets_module` of the model at each of :func:`batch_buckets`, and the proto
+    with its batch axis left dynamic."""
     import onnx
-    from onnx2torch import convert
 
     proto = onnx.load(str(path))
-    if fix_input_shapes(proto, image_size):
+    if max_batch == 1 or not has_dynamic_batch(proto):
+        return _convert(proto, image_size, 1, path)
+    modules = {}
+    for batch in batch_buckets(max_batch):
+        modules[batch], fixed = _convert(onnx.load(str(path)), image_size, batch, path)
+        if batch == 1 and has_dynamic_batch(fixed):  # sizes unknown: one dynamic module
+            return modules[batch], fixed
+    for inp, fixed_inp in zip(proto.graph.input, fixed.graph.input, strict=True):
+        dims = list(inp.type.tensor_type.shape.dim)
+        for d, f in zip(dims[1:], list(fixed_inp.type.tensor_type.shape.dim)[1:], strict=True):
+            d.ClearField("dim_param")  # the image size, as every bucket has it
+            d.dim_value = f.dim_value
+    return batch_buckets_module(modules), proto
+
+
+def _convert(
+    proto: Any, image_size: tuple[int, int] | None, batch: int, path: str | Path
+) -> tuple[Any, Any]:
+    from onnx2torch import convert
+
+    if fix_input_shapes(proto, image_size, batch):
         try:
             proto = fold_constants(proto)
         except ImportError:
@@ -134,5 +181,75 @@ def convert_onnx(path: str | Path, image_size: tuple[int, int] | None) -> tuple[
         log.info("%s: input size unknown, converted with dynamic axes (no CUDA graph)", path)
     module = convert(proto)
     moved = keep_shape_constants_on_host(module)
-    log.debug("%s: %d shape constants kept on the host", path, moved)
+    log.debug("%s at batch %d: %d shape constants kept on the host", path, batch, moved)
     return module, proto
+
+
+def _batch_buckets_module() -> type:
+    import torch
+
+    class _BatchBuckets(torch.nn.Module):
+        """One model converted at several fixed batch sizes: ``forward`` runs a batch on the
+        smallest bucket that holds it, its rows padded with zeros, and returns the batch's own
+        rows of every output. Weights equal across buckets are one tensor."""
+
+        def __init__(self, modules: dict[int, Any]) -> None:
+            super().__init__()
+            self.batch_sizes = sorted(modules)
+            first = modules[self.batch_sizes[0]]
+            shared = {**dict(first.named_parameters()), **dict(first.named_buffers())}
+            for size in self.batch_sizes[1:]:
+                _share_tensors(modules[size], shared)
+            self.buckets = torch.nn.ModuleList(modules[size] for size in self.batch_sizes)
+
+        def forward(self, *inputs: Any) -> Any:
+            rows = int(inputs[0].shape[0])
+            fits = [k for k, size in enumerate(self.batch_sizes) if size >= rows]
+            if not fits:
+                raise ValueError(
+                    f"batch: expected at most {self.batch_sizes[-1]} rows (the largest bucket), "
+                    f"given {rows}"
+                )
+            size, module = self.batch_sizes[fits[0]], self.buckets[fits[0]]
+            if size > rows:
+                inputs = tuple(
+                    torch.cat([x, x.new_zeros((size - rows, *x.shape[1:]))]) for x in inputs
+                )
+            out = module(*inputs)
+            if size == rows:
+                return out
+            if isinstance(out, dict):
+                return {k: v[:rows] for k, v in out.items()}
+            if isinstance(out, (tuple, list)):
+                return type(out)(v[:rows] for v in out)
+            return out[:rows]
+
+    return _BatchBuckets
+
+
+def _share_tensors(module: Any, shared: dict[str, Any]) -> None:
+    """Points ``module``'s parameters and buffers at the equal ones in ``shared`` (by name)."""
+    import torch
+
+    for kind, named in (
+        ("_parameters", module.named_parameters),
+        ("_buffers", module.named_buffers),
+    ):
+        for name, tensor in list(named()):
+            other = shared.get(name)
+            if (
+                other is None
+                or other.shape != tensor.shape
+                or other.dtype != tensor.dtype
+                or not torch.equal(other, tensor)
+            ):
+                continue
+            parent_name, _, leaf = name.rpartition(".")
+            parent = module.get_submodule(parent_name) if parent_name else module
+            getattr(parent, kind)[leaf] = other
+
+
+def batch_buckets_module(modules: dict[int, Any]) -> Any:
+    """A module running batches on ``modules`` (batch size -> the model fixed at it): the
+    torch class is made here, so importing this file needs no torch."""
+    return _batch_buckets_module()(modules)

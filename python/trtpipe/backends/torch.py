@@ -295,6 +295,11 @@ class TorchEngine(Engine):
         return str(self._device)
 
     @property
+    def batch_sizes(self) -> tuple[int, ...] | None:
+        sizes = getattr(self._module, "batch_sizes", None)  # a model converted at buckets
+        return tuple(sizes) if sizes else None
+
+    @property
     def uses_cuda_graph(self) -> bool:
         return self._cuda_graph
 
