@@ -5,11 +5,14 @@ Each camera is a thread sending the same frame: at ``fps`` frames per second, or
 camera sends its next frame as soon as its previous one came back). Measured per case: the
 frames detected per second over all cameras, the latency from a frame's send to its
 detections (p50 / p99), the frames dropped (a camera's newer frame replaced one still
-waiting), and for the batched case the mean batch size.
+waiting), for the batched case the mean batch size, and on a GPU the peak device memory the
+case added (NVML, over the whole process: models, pools, CUDA graphs, allocator caches).
 """
 
 from __future__ import annotations
 
+import gc
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -65,6 +68,7 @@ class CameraCase:
     p50_ms: float
     p99_ms: float
     mean_batch: float | None = None
+    memory_mb: float | None = None  # peak device memory added by the case (None: no GPU)
 
     @property
     def throughput(self) -> float:
@@ -106,6 +110,53 @@ def _run_cameras(cameras: list[_Camera]) -> None:
             raise camera.error
 
 
+class _MemoryPeak(threading.Thread):
+    """The peak of GPU 0's used memory above its level at the start, sampled through NVML
+    every 10 ms while the case runs (``peak_mb`` None where NVML cannot read it)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        from trtpipe.monitor.nvml import NvmlSampler
+
+        self._release_caches()
+        self._nvml = NvmlSampler()
+        self._base = self._used()
+        self._peak = self._base
+        self._finished = threading.Event()
+
+    @staticmethod
+    def _release_caches() -> None:
+        # the previous case's models are gone; an allocator cache must not count for this one
+        gc.collect()
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def _used(self) -> int | None:
+        return self._nvml.sample().memory_used_bytes if self._nvml.available else None
+
+    def run(self) -> None:
+        while not self._finished.wait(0.01):
+            used = self._used()
+            if used is not None and self._peak is not None:
+                self._peak = max(self._peak, used)
+
+    def __enter__(self) -> _MemoryPeak:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finished.set()
+        self.join()
+        self._nvml.close()
+
+    @property
+    def peak_mb(self) -> float | None:
+        if self._base is None or self._peak is None:
+            return None
+        return (self._peak - self._base) / 2**20
+
+
 def _percentiles(latencies: list[float]) -> tuple[float, float]:
     if not latencies:
         return float("nan"), float("nan")
@@ -128,13 +179,17 @@ def batched_case(run: CameraRun) -> CameraCase:
         threads[int(source[3:])].returned.release()
 
     image = frame.as_image()
-    with BatchDetector(
-        run.model,
-        max_batch=cameras,
-        max_wait_ms=run.max_wait_ms,
-        on_result=on_result,
-        backend=run.backend,
-    ) as det:
+    memory = _MemoryPeak()
+    with (
+        memory,
+        BatchDetector(
+            run.model,
+            max_batch=cameras,
+            max_wait_ms=run.max_wait_ms,
+            on_result=on_result,
+            backend=run.backend,
+        ) as det,
+    ):
         det.detect_batch([(image, frame.encoding)] * min(cameras, det.max_batch))  # warm-up
 
         def sender(source: str) -> Callable[[int], None]:
@@ -169,6 +224,7 @@ def batched_case(run: CameraRun) -> CameraCase:
         p50_ms=p50,
         p99_ms=p99,
         mean_batch=batches.mean_batch,
+        memory_mb=memory.peak_mb,
     )
 
 
@@ -178,6 +234,8 @@ def independent_case(run: CameraRun) -> CameraCase:
     from trtpipe.detector import Detector
 
     frame, cameras, frames, fps = run.frame, run.cameras, run.frames, run.fps
+    memory = _MemoryPeak()
+    memory.start()
     detectors = [Detector(run.model, backend=run.backend) for _ in range(cameras)]
     image = frame.as_image()
     lock = threading.Lock()
@@ -204,8 +262,19 @@ def independent_case(run: CameraRun) -> CameraCase:
     finally:
         for det in detectors:
             det.close()
+        memory.__exit__()
     p50, p99 = _percentiles(latencies)
-    return CameraCase("one Detector per camera", cameras, fps, len(latencies), 0, seconds, p50, p99)
+    return CameraCase(
+        "one Detector per camera",
+        cameras,
+        fps,
+        len(latencies),
+        0,
+        seconds,
+        p50,
+        p99,
+        memory_mb=memory.peak_mb,
+    )
 
 
 def run_camera_bench(run: CameraRun) -> list[CameraCase]:
@@ -218,15 +287,16 @@ def format_cases(cases: list[CameraCase], what: str) -> str:
         what,
         "",
         "| case | cameras | fps per camera | frames/s detected | p50 ms | p99 ms | dropped | "
-        "mean batch |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "mean batch | GPU memory MiB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for c in cases:
         batch = "–" if c.mean_batch is None else f"{c.mean_batch:.2f}"
+        memory = "–" if c.memory_mb is None else f"{c.memory_mb:.0f}"
         fps = "flat out" if c.fps <= 0 else f"{c.fps:g}"
         lines.append(
             f"| {c.name} | {c.cameras} | {fps} | {c.throughput:.1f} | {c.p50_ms:.2f} | "
-            f"{c.p99_ms:.2f} | {c.dropped} | {batch} |"
+            f"{c.p99_ms:.2f} | {c.dropped} | {batch} | {memory} |"
         )
     if len(cases) == 2 and cases[1].throughput > 0:
         ratio = cases[0].throughput / cases[1].throughput
