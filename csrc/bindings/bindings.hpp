@@ -9,6 +9,7 @@ void bind_info(pybind11::module_& m);
 void bind_memory(pybind11::module_& m);
 void bind_preprocess(pybind11::module_& m);
 void bind_decode(pybind11::module_& m);
+void bind_depth(pybind11::module_& m);
 // Only in CUDA builds: ModelStep, GraphStep and FramePipeline, trtpipe._core.engine (with
 // ContextStep) and trtpipe._core._testing, TimingEvent.
 void bind_engine(pybind11::module_& m);

@@ -7,6 +7,7 @@ PYBIND11_MODULE(_core, m) {
   trtpipe::bindings::bind_memory(m);
   trtpipe::bindings::bind_preprocess(m);
   trtpipe::bindings::bind_decode(m);
+  trtpipe::bindings::bind_depth(m);
 #if TRTPIPE_WITH_CUDA
   // the pipeline first: the engine's model step derives from its ModelStep
   trtpipe::bindings::bind_pipeline(m);

@@ -28,14 +28,47 @@ std::size_t required_bytes(const Frame& frame) {
   return step * (rows - 1) + row;
 }
 
-FrameProblem frame_problem(Frame& frame) {
+FrameProblem size_problem(int width, int height) {
   constexpr int kMaxSide = 1 << 15;
-  const std::string enc = encoding_name(frame.encoding);
-  const std::string size = std::to_string(frame.width) + "x" + std::to_string(frame.height);
-  if (frame.width < 1 || frame.height < 1 || frame.width > kMaxSide || frame.height > kMaxSide) {
-    return {frame.width < 1 || frame.height < 1 ? "zero_size" : "too_large",
-            "width/height: expected each in 1.." + std::to_string(kMaxSide) + ", given " + size};
+  if (width < 1 || height < 1 || width > kMaxSide || height > kMaxSide) {
+    return {width < 1 || height < 1 ? "zero_size" : "too_large",
+            "width/height: expected each in 1.." + std::to_string(kMaxSide) + ", given " +
+                std::to_string(width) + "x" + std::to_string(height)};
   }
+  return {};
+}
+
+FrameProblem rows_problem(const RowLayout& layout, std::int64_t& step) {
+  const std::int64_t row = static_cast<std::int64_t>(layout.width) * layout.bytes_per_pixel;
+  const std::string size = std::to_string(layout.width) + "x" + std::to_string(layout.height);
+  if (step == 0) step = row;
+  if (step < row) {
+    return {"bad_step", "step: expected at least width x bytes per pixel = " +
+                            std::to_string(row) + " bytes for " + std::to_string(layout.width) +
+                            " px of " + layout.encoding + ", given " + std::to_string(step)};
+  }
+  if (step > (std::int64_t{1} << 20)) {
+    return {"bad_step",
+            "step: expected at most 1048576 bytes per row, given " + std::to_string(step)};
+  }
+  if (layout.data == nullptr) {
+    return {"no_data", "image: expected a buffer, given a null pointer"};
+  }
+  const std::size_t needed =
+      static_cast<std::size_t>(step) * static_cast<std::size_t>(layout.rows - 1) +
+      static_cast<std::size_t>(row);
+  if (layout.size < needed) {
+    return {"short_data", "image: expected at least " + std::to_string(needed) + " bytes (" +
+                              std::to_string(layout.rows) + " rows " + std::to_string(step) +
+                              " bytes apart for a " + size + " " + layout.encoding +
+                              " frame), given " + std::to_string(layout.size)};
+  }
+  return {};
+}
+
+FrameProblem frame_problem(Frame& frame) {
+  const std::string enc = encoding_name(frame.encoding);
+  if (FrameProblem problem = size_problem(frame.width, frame.height)) return problem;
   const Chroma chroma = chroma_of(frame.encoding);
   if (chroma != Chroma::kFull && frame.width % 2 != 0) {
     return {"odd_size", "width: expected an even width for " + enc +
@@ -45,29 +78,10 @@ FrameProblem frame_problem(Frame& frame) {
     return {"odd_size", "height: expected an even height for " + enc +
                             " (two rows share U and V), given " + std::to_string(frame.height)};
   }
-  const std::int64_t row = static_cast<std::int64_t>(frame.width) * bytes_per_pixel(frame.encoding);
-  if (frame.step == 0) frame.step = row;
-  if (frame.step < row) {
-    return {"bad_step", "step: expected at least width x bytes per pixel = " +
-                            std::to_string(row) + " bytes for " + std::to_string(frame.width) +
-                            " px of " + enc + ", given " + std::to_string(frame.step)};
-  }
-  if (frame.step > (std::int64_t{1} << 20)) {
-    return {"bad_step",
-            "step: expected at most 1048576 bytes per row, given " + std::to_string(frame.step)};
-  }
-  if (frame.data == nullptr) {
-    return {"no_data", "image: expected a buffer, given a null pointer"};
-  }
-  const std::size_t needed = required_bytes(frame);
-  if (frame.size < needed) {
-    const int rows = frame.height + (chroma == Chroma::k420 ? frame.height / 2 : 0);
-    return {"short_data", "image: expected at least " + std::to_string(needed) + " bytes (" +
-                              std::to_string(rows) + " rows " + std::to_string(frame.step) +
-                              " bytes apart for a " + size + " " + enc + " frame), given " +
-                              std::to_string(frame.size)};
-  }
-  return {};
+  const int rows = frame.height + (chroma == Chroma::k420 ? frame.height / 2 : 0);
+  return rows_problem({frame.data, frame.size, frame.width, frame.height, rows,
+                       bytes_per_pixel(frame.encoding), enc},
+                      frame.step);
 }
 
 Frame checked_frame(Frame frame) {

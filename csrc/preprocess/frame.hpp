@@ -42,6 +42,24 @@ struct FrameProblem {
   explicit operator bool() const noexcept { return reason != nullptr; }
 };
 
+// The rule every image's size follows: each side in 1..32768 ("zero_size", "too_large").
+FrameProblem size_problem(int width, int height);
+
+// How an image's rows lie in its buffer, for the one row rule below.
+struct RowLayout {
+  const void* data = nullptr;
+  std::size_t size = 0;  // bytes readable from data
+  int width = 0;
+  int height = 0;
+  int rows = 0;  // rows in the buffer (more than height where a second plane follows)
+  int bytes_per_pixel = 1;
+  std::string encoding;  // for messages
+};
+
+// The one row rule (step at least a row, at most 1 MiB; a buffer; every row up to the last
+// pixel of the last row present): "bad_step", "no_data", "short_data". Fills in a step of 0.
+FrameProblem rows_problem(const RowLayout& layout, std::int64_t& step);
+
 // The one frame rule of trtpipe (sizes, step, 4:2:2 and 4:2:0 parity, buffer size), for every
 // frame source: arrays, camera bytes, ROS messages. Fills in a step of 0 (tightly packed).
 FrameProblem frame_problem(Frame& frame);

@@ -35,7 +35,8 @@ from trtpipe.errors import EngineError, InputError
 from trtpipe.frame_pipeline import FramePipeline
 from trtpipe.model_metadata import class_names, image_size, onnx_metadata
 from trtpipe.monitor import PerformanceMonitor
-from trtpipe.preprocess import Preprocessor
+from trtpipe.preprocess import Preprocessor, locate_frame
+from trtpipe.rgbd import DepthLifter, Detections3D
 from trtpipe.stage_events import StageEventRing, cuda_event_source
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ class Detector:
         self._free: deque[int] = deque(range(PIPELINE_DEPTH))
         self._closed = False
         self.last_timings: dict[str, float] = {}
+        self._depth_lifter: DepthLifter | None = None
 
     def _input_shape(self) -> tuple[int, int, int, int]:
         w, h = self.input_size
@@ -311,6 +313,42 @@ class Detector:
     ) -> Detections:
         """Detections of a raw camera frame (e.g. a ROS ``sensor_msgs/Image``'s data)."""
         return self.result(self._submit(data, encoding, width=width, height=height, step=step))
+
+    def detect_rgbd(
+        self,
+        color: Any,
+        depth: Any,
+        intrinsics: Any,
+        encoding: str | None = None,
+        depth_encoding: str | None = None,
+        depth_scale: float | None = None,
+    ) -> Detections3D:
+        """Detections of ``color`` placed in 3D with ``depth`` registered to it (16UC1 mm or
+        32FC1 m; ``depth_scale``: metres per unit otherwise) and the depth image's
+        ``intrinsics`` (:class:`trtpipe.rgbd.Intrinsics` or a ``sensor_msgs/CameraInfo``).
+        The statistics run where the Detector runs; :attr:`depth_lifter` holds the rule."""
+        located, _ = locate_frame(color, encoding, None, None, None)
+        detections = self(color, encoding)
+        return self.depth_lifter(
+            detections,
+            (located.width, located.height),
+            depth,
+            intrinsics,
+            depth_encoding,
+            depth_scale,
+        )
+
+    @property
+    def depth_lifter(self) -> DepthLifter:
+        """What :meth:`detect_rgbd` places boxes with (made on first use; assign a
+        :class:`trtpipe.rgbd.DepthLifter` with another :class:`~trtpipe.rgbd.DepthRule`)."""
+        if self._depth_lifter is None:
+            self._depth_lifter = DepthLifter(self.device)
+        return self._depth_lifter
+
+    @depth_lifter.setter
+    def depth_lifter(self, lifter: DepthLifter) -> None:
+        self._depth_lifter = lifter
 
     def submit(self, image: Any, encoding: str | None = None) -> Ticket:
         """Starts a frame; at most PIPELINE_DEPTH frames may be in flight."""

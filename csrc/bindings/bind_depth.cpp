@@ -1,0 +1,179 @@
+// trtpipe._core.depth: depth images and the 3D placement of 2D boxes (decode/box_depth.hpp,
+// decode/lift_3d.hpp), on the CPU, or on the GPU through a GpuBoxDepths (CUDA builds).
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bindings/bindings.hpp"
+#include "bindings/checked_args.hpp"
+#include "bindings/frame_args.hpp"
+#include "common/errors.hpp"
+#include "decode/box_depth.hpp"
+#include "decode/lift_3d.hpp"
+#include "preprocess/depth_frame.hpp"
+#if TRTPIPE_WITH_CUDA
+#include "pipeline/box_depth.hpp"
+#endif
+
+namespace py = pybind11;
+
+namespace trtpipe::bindings {
+namespace {
+
+using decode::BoxDepth;
+using decode::DepthRule;
+using preprocess::DepthFrame;
+
+struct DepthArg {
+  DepthFrame frame;
+  bool on_device = false;
+};
+
+// A depth image's view: a LocatedFrame whose encoding is a depth encoding, and its scale.
+DepthArg depth_arg(const py::handle& located, float scale) {
+  const py::sequence f = view_fields(
+      located, 8, "depth",
+      "a LocatedFrame (address, size, width, height, step, encoding, on_device, stream)");
+  DepthArg arg;
+  arg.frame.data = reinterpret_cast<const void*>(address_of(f[0]));
+  arg.frame.size = checked_size(f[1], "size");
+  arg.frame.width = checked_int<int>(f[2], "width");
+  arg.frame.height = checked_int<int>(f[3], "height");
+  arg.frame.step = checked_int<std::int64_t>(f[4], "step");
+  arg.frame.encoding = preprocess::parse_depth_encoding(text_field(f[5], "encoding"));
+  arg.frame.scale = scale;
+  arg.on_device = flag_field(f[6], "on_device");
+  arg.frame = preprocess::checked_depth(arg.frame);
+  return arg;
+}
+
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+FloatArray checked_boxes(const py::handle& boxes) {
+  FloatArray array = FloatArray::ensure(boxes);
+  if (!array || array.ndim() != 2 || array.shape(1) != 4) {
+    throw InputError("boxes: expected an (N, 4) array of x1, y1, x2, y2, given " +
+                     std::string(py::str(py::getattr(boxes, "shape", py::str("no shape")))));
+  }
+  return array;
+}
+
+std::vector<BoxDepth> statistics(const DepthArg& depth, const float* boxes, int count,
+                                 const DepthRule& rule, py::object gpu) {
+  if (gpu.is_none()) {
+    if (depth.on_device) {
+      throw InputError("depth: a depth image in GPU memory needs the GPU statistics (device "
+                       "'cuda'), given the CPU");
+    }
+    return decode::box_depths(depth.frame, boxes, count, rule);
+  }
+#if TRTPIPE_WITH_CUDA
+  auto& runner = gpu.cast<pipeline::GpuBoxDepths&>();
+  py::gil_scoped_release release;
+  return runner.run(depth.frame, depth.on_device, boxes, count, rule);
+#else
+  throw InputError("gpu: this build of trtpipe has no CUDA");
+#endif
+}
+
+py::dict lift_boxes(const py::handle& boxes_arg, const py::handle& colour_size,
+                    const py::handle& depth_view, float depth_scale,
+                    const std::vector<double>& intrinsics, const DepthRule& rule, py::object gpu) {
+  if (intrinsics.size() != 4) {
+    throw InputError("intrinsics: expected (fx, fy, cx, cy), given " +
+                     std::to_string(intrinsics.size()) + " values");
+  }
+  const decode::Intrinsics k{intrinsics[0], intrinsics[1], intrinsics[2], intrinsics[3]};
+  decode::check_intrinsics(k);
+  decode::check_rule(rule);
+  const std::vector<int> size = checked_ints<int>(colour_size, "colour_size");
+  if (size.size() != 2) throw InputError("colour_size: expected (width, height)");
+  const DepthArg depth = depth_arg(depth_view, depth_scale);
+  const FloatArray boxes = checked_boxes(boxes_arg);
+  const int count = static_cast<int>(boxes.shape(0));
+  const std::vector<float> in_depth = decode::boxes_in_depth(
+      boxes.data(), count, size[0], size[1], depth.frame.width, depth.frame.height);
+  const std::vector<BoxDepth> stats = statistics(depth, in_depth.data(), count, rule, gpu);
+  const std::vector<decode::Placement> placed =
+      decode::place_boxes(in_depth.data(), stats.data(), count, k);
+
+  py::array_t<float> positions({count, 3}), sizes({count, 3}), values({count, 3});
+  py::array_t<bool> valid(count);
+  py::array_t<int> pixels({count, 2});
+  auto p = positions.mutable_unchecked<2>();
+  auto s = sizes.mutable_unchecked<2>();
+  auto v = values.mutable_unchecked<2>();
+  auto ok = valid.mutable_unchecked<1>();
+  auto n = pixels.mutable_unchecked<2>();
+  for (int i = 0; i < count; ++i) {
+    for (int axis = 0; axis < 3; ++axis) {
+      p(i, axis) = placed[i].position[axis];
+      s(i, axis) = placed[i].size[axis];
+    }
+    v(i, 0) = stats[i].depth;
+    v(i, 1) = stats[i].near;
+    v(i, 2) = stats[i].far;
+    ok(i) = placed[i].valid;
+    n(i, 0) = stats[i].valid_pixels;
+    n(i, 1) = stats[i].object_pixels;
+  }
+  py::dict out;
+  out["positions"] = positions;
+  out["sizes"] = sizes;
+  out["valid"] = valid;
+  out["depth_near_far"] = values;
+  out["pixels"] = pixels;
+  return out;
+}
+
+}  // namespace
+
+void bind_depth(py::module_& m) {
+  py::module_ d = m.def_submodule("depth", "Depth images and the 3D placement of 2D boxes.");
+  d.def("encodings", [] { return preprocess::depth_encoding_names(); },
+        "The depth encodings read, e.g. ['16UC1', '32FC1'].");
+  d.def("metres_per_unit", [](const std::string& encoding) {
+    return preprocess::depth_encoding_info(preprocess::parse_depth_encoding(encoding))
+        .metres_per_unit;
+  });
+  py::class_<DepthRule>(d, "DepthRule",
+                        "Which depth pixels of a box are the object's (decode/box_depth.hpp).")
+      .def(py::init([](float inner, float tolerance, float min_depth, float max_depth,
+                       int min_pixels, float near_quantile, float far_quantile) {
+             DepthRule rule{inner,      tolerance,     min_depth,   max_depth,
+                            min_pixels, near_quantile, far_quantile};
+             decode::check_rule(rule);
+             return rule;
+           }),
+           py::kw_only(), py::arg("inner") = DepthRule{}.inner,
+           py::arg("tolerance") = DepthRule{}.tolerance,
+           py::arg("min_depth") = DepthRule{}.min_depth,
+           py::arg("max_depth") = DepthRule{}.max_depth,
+           py::arg("min_pixels") = DepthRule{}.min_pixels,
+           py::arg("near_quantile") = DepthRule{}.near_quantile,
+           py::arg("far_quantile") = DepthRule{}.far_quantile)
+      .def_readonly("inner", &DepthRule::inner)
+      .def_readonly("tolerance", &DepthRule::tolerance)
+      .def_readonly("min_depth", &DepthRule::min_depth)
+      .def_readonly("max_depth", &DepthRule::max_depth)
+      .def_readonly("min_pixels", &DepthRule::min_pixels)
+      .def_readonly("near_quantile", &DepthRule::near_quantile)
+      .def_readonly("far_quantile", &DepthRule::far_quantile);
+  d.def("lift_boxes", &lift_boxes, py::arg("boxes"), py::arg("colour_size"), py::arg("depth"),
+        py::arg("depth_scale"), py::arg("intrinsics"), py::arg("rule"),
+        py::arg("gpu") = py::none(),
+        "Boxes (x1, y1, x2, y2 in colour pixels) placed in 3D from a depth image registered to "
+        "the colour one: a dict of positions and sizes (N, 3, metres, NaN without depth), "
+        "valid (N,), depth_near_far (N, 3) and pixels (N, 2: measured, on the object).");
+#if TRTPIPE_WITH_CUDA
+  py::class_<pipeline::GpuBoxDepths>(d, "GpuBoxDepths",
+                                     "The box depth statistics on the GPU, with its buffers.")
+      .def(py::init([] { return std::make_unique<pipeline::GpuBoxDepths>(); }))
+      .def_property_readonly("last_kernel_ms", &pipeline::GpuBoxDepths::last_kernel_ms);
+#endif
+}
+
+}  // namespace trtpipe::bindings
