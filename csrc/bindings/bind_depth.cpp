@@ -3,6 +3,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -139,6 +140,41 @@ void bind_depth(py::module_& m) {
     return preprocess::depth_encoding_info(preprocess::parse_depth_encoding(encoding))
         .metres_per_unit;
   });
+  d.def(
+      "depth_problem",
+      [](const std::string& encoding, py::handle width, py::handle height, py::handle step,
+         py::handle size) -> py::tuple {
+        DepthFrame frame;
+        bool known = false;
+        for (const auto& row : preprocess::kDepthEncodingTable) {
+          if (encoding == row.name) {
+            frame.encoding = row.encoding;
+            known = true;
+          }
+        }
+        if (!known) {
+          try {
+            preprocess::parse_depth_encoding(encoding);
+          } catch (const InputError& e) {
+            return py::make_tuple("bad_depth_encoding", e.what(), py::none());
+          }
+        }
+        constexpr std::int64_t kBig = std::int64_t{1} << 40;
+        frame.width = static_cast<int>(std::min(checked_int<std::int64_t>(width, "width", 0, kBig),
+                                                std::int64_t{1} << 30));
+        frame.height = static_cast<int>(std::min(
+            checked_int<std::int64_t>(height, "height", 0, kBig), std::int64_t{1} << 30));
+        frame.step = checked_int<std::int64_t>(step, "step", 0, kBig);
+        frame.size = checked_size(size, "size");
+        frame.data = &frame;  // any address: only the sizes are checked
+        if (const preprocess::FrameProblem problem = preprocess::depth_problem(frame)) {
+          return py::make_tuple(problem.reason, problem.message, py::none());
+        }
+        return py::make_tuple(py::none(), py::none(), frame.step);
+      },
+      py::arg("encoding"), py::arg("width"), py::arg("height"), py::arg("step"), py::arg("size"),
+      "Why depth bytes of this encoding, size and row step (0: packed) cannot be a depth image,\n"
+      "by the frame rule: (reason, message, None), or (None, None, the row step).");
   py::class_<DepthRule>(d, "DepthRule",
                         "Which depth pixels of a box are the object's (decode/box_depth.hpp).")
       .def(py::init([](float inner, float tolerance, float min_depth, float max_depth,

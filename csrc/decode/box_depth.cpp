@@ -28,9 +28,23 @@ void check_rule(const DepthRule& rule) {
 
 namespace {
 
-float rank_value(std::vector<float>& values, int rank) {
-  std::nth_element(values.begin(), values.begin() + rank, values.end());
+// The rank-th smallest of values[first, last) (values in it are reordered around it).
+float rank_value(std::vector<float>& values, int rank, int first, int last) {
+  std::nth_element(values.begin() + first, values.begin() + rank, values.begin() + last);
   return values[static_cast<std::size_t>(rank)];
+}
+
+template <preprocess::DepthEncoding E>
+void gather_measured(const preprocess::DepthFrame& depth, const PixelWindow& w,
+                     const DepthRule& rule, std::vector<float>& out) {
+  const auto* bytes = static_cast<const unsigned char*>(depth.data);
+  for (int y = w.y0; y < w.y1; ++y) {
+    const unsigned char* row = bytes + static_cast<std::ptrdiff_t>(y) * depth.step;
+    for (int x = w.x0; x < w.x1; ++x) {
+      const float metres = preprocess::depth_metres(row, x, E, depth.scale);
+      if (is_measured(metres, rule)) out.push_back(metres);
+    }
+  }
 }
 
 BoxDepth one_box(const preprocess::DepthFrame& depth, const float* box, const DepthRule& rule,
@@ -40,26 +54,29 @@ BoxDepth one_box(const preprocess::DepthFrame& depth, const float* box, const De
   out.depth = out.near = out.far = nan;
   const PixelWindow w = inner_window(box, rule.inner, depth.width, depth.height);
   measured.clear();
-  const auto* bytes = static_cast<const unsigned char*>(depth.data);
-  for (int y = w.y0; y < w.y1; ++y) {
-    const unsigned char* row = bytes + static_cast<std::ptrdiff_t>(y) * depth.step;
-    for (int x = w.x0; x < w.x1; ++x) {
-      const float metres = preprocess::depth_metres(row, x, depth.encoding, depth.scale);
-      if (is_measured(metres, rule)) measured.push_back(metres);
-    }
+  if (w.x1 <= w.x0 || w.y1 <= w.y0) return out;
+  measured.reserve(static_cast<std::size_t>(w.x1 - w.x0) * static_cast<std::size_t>(w.y1 - w.y0));
+  if (depth.encoding == preprocess::DepthEncoding::k16UC1) {
+    gather_measured<preprocess::DepthEncoding::k16UC1>(depth, w, rule, measured);
+  } else {
+    gather_measured<preprocess::DepthEncoding::k32FC1>(depth, w, rule, measured);
   }
   out.valid_pixels = static_cast<int>(measured.size());
   if (out.valid_pixels < rule.min_pixels) return out;
   object.clear();
-  const float median = rank_value(measured, median_rank(out.valid_pixels));
+  const float median = rank_value(measured, median_rank(out.valid_pixels), 0, out.valid_pixels);
   for (float metres : measured) {
     if (on_object(metres, median, rule)) object.push_back(metres);
   }
   const int n = static_cast<int>(object.size());  // >= 1: the median itself
+  const int mid = median_rank(n);
+  const int near = quantile_rank(rule.near_quantile, n);
+  const int far = quantile_rank(rule.far_quantile, n);
   out.object_pixels = n;
-  out.depth = rank_value(object, median_rank(n));
-  out.near = rank_value(object, quantile_rank(rule.near_quantile, n));
-  out.far = rank_value(object, quantile_rank(rule.far_quantile, n));
+  out.depth = rank_value(object, mid, 0, n);
+  // around the median now: the smaller ranks lie before it, the larger after
+  out.near = near < mid ? rank_value(object, near, 0, mid) : out.depth;
+  out.far = far > mid ? rank_value(object, far, mid + 1, n) : out.depth;
   return out;
 }
 

@@ -27,6 +27,7 @@ setup(
             "trtpipe_detector = trtpipe.ros.main:detector_main",
             "trtpipe_lifecycle = trtpipe.ros.main:lifecycle_main",
             "trtpipe_cameras = trtpipe.ros.main:cameras_main",
+            "trtpipe_rgbd = trtpipe.ros.main:rgbd_main",
             "trtpipe_isaac_bridge = trtpipe.ros.main:isaac_bridge_main",
         ],
     },

@@ -304,7 +304,8 @@ def _load_onnx_auto(
     passed_over = list(choice.passed_over)
     if choice.backend == "torch":
         try:
-            engine = _open_onnx_as_torch(path, device, {**options, "max_batch": max_batch})
+            batch = {"max_batch": max_batch} if max_batch > 1 else {}
+            engine = _open_onnx_as_torch(path, device, {**options, **batch})
         except Exception as exc:  # a conversion or capture failure: ONNX Runtime runs it still
             first_line = (str(exc).strip().splitlines() or [""])[0]
             why = f"could not run {path.name} ({type(exc).__name__}: {first_line})"

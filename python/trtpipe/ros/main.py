@@ -1,7 +1,7 @@
-"""``trtpipe-ros``: run the detector node (plain or lifecycle), the several-cameras node or the
-Isaac bridge.
+"""``trtpipe-ros``: run the detector node (plain or lifecycle), the several-cameras node, the
+RGB-D node or the Isaac bridge.
 
-    trtpipe-ros [detector|lifecycle|cameras|isaac-bridge] [--ros-args -p model:=yolo.onnx ...]
+    trtpipe-ros [detector|lifecycle|cameras|rgbd|isaac-bridge] [--ros-args -p model:=yolo.onnx ...]
 
 The ament package's executables (``ros2 run trtpipe_ros trtpipe_detector``) call the same
 functions.
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from trtpipe.errors import TrtpipeError
 
-COMMANDS = ("detector", "lifecycle", "cameras", "isaac-bridge")
+COMMANDS = ("detector", "lifecycle", "cameras", "rgbd", "isaac-bridge")
 
 EXIT_MISSING_DEPENDENCY = 3
 
@@ -59,6 +59,10 @@ def _spin(command: str, argv: Sequence[str]) -> int:
             from trtpipe.ros.cameras import CamerasNode
 
             node = CamerasNode()
+        elif command == "rgbd":
+            from trtpipe.ros.rgbd import RgbdNode
+
+            node = RgbdNode()
         else:
             from trtpipe.ros.isaac_bridge import IsaacBridgeNode
 
@@ -108,6 +112,10 @@ def lifecycle_main() -> int:
 
 def cameras_main() -> int:
     return main(default_command="cameras")
+
+
+def rgbd_main() -> int:
+    return main(default_command="rgbd")
 
 
 def isaac_bridge_main() -> int:

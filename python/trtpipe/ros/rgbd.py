@@ -1,0 +1,286 @@
+"""RgbdNode: colour image + registered depth image + camera info in, objects in 3D out.
+
+Subscribes ``color_topic`` (sensor_msgs/Image), ``depth_topic`` (sensor_msgs/Image, 16UC1 mm or
+32FC1 m, registered to the colour image) and ``camera_info_topic`` (the depth image's
+sensor_msgs/CameraInfo; its K gives the intrinsics). Colour and depth are paired by stamp within
+``sync_slop`` seconds (:class:`~trtpipe.ros.stamp_pairs.StampPairer`). Each pair is detected and
+its boxes placed in 3D (:mod:`trtpipe.rgbd`): ``detections_3d`` (vision_msgs/Detection3DArray,
+the boxes with depth) and ``detections`` (vision_msgs/Detection2DArray, every box), both with the
+colour frame's header. With ``rate_hz`` > 0 a timer processes the newest pair at that rate (the
+fixed-rate mode); with 0, every pair as it forms.
+
+Nothing is made up: a pair without camera info yet, a depth image that is not a depth encoding
+or whose aspect ratio differs from the colour image's, camera info whose size is not the depth
+image's, and unreadable images are counted drops (diagnostics, by reason); boxes without enough
+measured depth are left out of the 3D array and counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rclpy.node import Node
+
+from trtpipe import _core
+from trtpipe.errors import InputError
+from trtpipe.ros.diagnostics import OK, WARN
+from trtpipe.ros.image_input import FrameRejected, raw_frame
+from trtpipe.ros.qos import make_qos
+from trtpipe.ros.stamp_pairs import StampPairer
+
+_DEPTH_DTYPES = {"16UC1": np.uint16, "32FC1": np.float32}
+
+
+@dataclass(frozen=True)
+class RgbdParams:
+    model: str = ""  # ONNX model or serialised engine; empty: trtpipe's sample model
+    backend: str = "auto"
+    device: str = "auto"
+    conf: float = 0.25
+    iou: float = 0.45
+    color_topic: str = "color/image_raw"
+    depth_topic: str = "depth/image_raw"
+    camera_info_topic: str = "depth/camera_info"
+    detections_topic: str = "detections"
+    detections_3d_topic: str = "detections_3d"
+    sync_slop: float = 0.02  # seconds between a colour and a depth stamp that still pair
+    rate_hz: float = 0.0  # > 0: process the newest pair at this rate; 0: every pair
+    depth_scale: float = 0.0  # metres per depth unit; 0: the encoding's (16UC1 mm, 32FC1 m)
+    inner: float = 0.5  # the DepthRule (trtpipe.rgbd)
+    tolerance: float = 0.3
+    min_depth: float = 0.0
+    max_depth: float = 100.0
+    min_pixels: int = 16
+    qos: str = "sensor_data"
+    detections_qos: str = "default"
+    diagnostics_period_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.rate_hz < 0:
+            raise InputError(f"rate_hz: expected >= 0 (0: every pair), given {self.rate_hz}")
+        if self.depth_scale < 0:
+            raise InputError(
+                f"depth_scale: expected >= 0 (0: the encoding's), given {self.depth_scale}"
+            )
+        if self.diagnostics_period_s <= 0:
+            raise InputError(
+                f"diagnostics_period_s: expected > 0, given {self.diagnostics_period_s}"
+            )
+        make_qos(self.qos)  # an unknown preset fails here, before the model loads
+        make_qos(self.detections_qos)
+
+    @classmethod
+    def declare(cls, node: Any) -> RgbdParams:
+        """Declares every parameter on ``node`` (defaults from this class) and reads them."""
+        values = {
+            f.name: node.declare_parameter(f.name, f.default).value for f in dataclasses.fields(cls)
+        }
+        return cls(**values)
+
+
+def depth_array(msg: Any) -> np.ndarray:
+    """A ``sensor_msgs/Image`` of depth as an (H, W) view of its bytes (no copy; big-endian data
+    viewed as such); raises FrameRejected by the frame rule."""
+    encoding = str(msg.encoding)
+    data = memoryview(msg.data).cast("B")
+    width, height = int(msg.width), int(msg.height)
+    reason, message, step = _core.depth.depth_problem(
+        encoding, width, height, int(msg.step), data.nbytes
+    )
+    if reason is not None:
+        raise FrameRejected(reason, message)
+    dtype = np.dtype(_DEPTH_DTYPES[encoding]).newbyteorder(">" if msg.is_bigendian else "<")
+    return np.ndarray((height, width), dtype, data, 0, (step, dtype.itemsize))
+
+
+class RgbdNode(Node):
+    """Loads the model and serves the colour + depth + camera info topics from the constructor."""
+
+    def __init__(self, node_name: str = "trtpipe_rgbd", **node_kwargs: Any) -> None:
+        super().__init__(node_name, **node_kwargs)
+        from diagnostic_msgs.msg import DiagnosticArray
+        from sensor_msgs.msg import CameraInfo, Image
+        from vision_msgs.msg import Detection2DArray, Detection3DArray
+
+        from trtpipe.detector import Detector
+        from trtpipe.rgbd import DepthLifter, DepthRule
+        from trtpipe.samples import sample_model
+
+        self.params = p = RgbdParams.declare(self)
+        rule = DepthRule(
+            inner=p.inner,
+            tolerance=p.tolerance,
+            min_depth=p.min_depth,
+            max_depth=p.max_depth,
+            min_pixels=p.min_pixels,
+        )
+        self.detector = Detector(
+            p.model or str(sample_model()),
+            backend=p.backend,
+            device=p.device,
+            conf=p.conf,
+            iou=p.iou,
+        )
+        self.detector.depth_lifter = DepthLifter(self.detector.device, rule)
+        self._pairs = StampPairer(p.sync_slop)
+        self._info: Any = None
+        self._lock = threading.Lock()
+        self.dropped: Counter[str] = Counter()
+        self.boxes_3d = 0
+        self.boxes_without_depth = 0
+        self.processed = 0
+        self._latency_ms: deque[float] = deque(maxlen=1000)
+        self._newest: tuple[Any, Any] | None = None  # the fixed-rate mode's pair
+        in_qos = make_qos(p.qos)
+        out_qos = make_qos(p.detections_qos)
+        self._out_2d = self.create_publisher(Detection2DArray, p.detections_topic, out_qos)
+        self._out_3d = self.create_publisher(Detection3DArray, p.detections_3d_topic, out_qos)
+        self._inputs = [
+            self.create_subscription(Image, p.color_topic, self._on_color, in_qos),
+            self.create_subscription(Image, p.depth_topic, self._on_depth, in_qos),
+            self.create_subscription(CameraInfo, p.camera_info_topic, self._on_info, in_qos),
+        ]
+        self._diagnostics_out = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._rgbd_timers = [self.create_timer(p.diagnostics_period_s, self.publish_diagnostics)]
+        if p.rate_hz > 0:
+            self._rgbd_timers.append(self.create_timer(1.0 / p.rate_hz, self._on_tick))
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def _on_info(self, msg: Any) -> None:
+        self._info = msg
+
+    def _on_color(self, msg: Any) -> None:
+        self._paired(self._pairs.add_color(msg))
+
+    def _on_depth(self, msg: Any) -> None:
+        self._paired(self._pairs.add_depth(msg))
+
+    def _paired(self, pair: tuple[Any, Any] | None) -> None:
+        if pair is None:
+            return
+        if self.params.rate_hz > 0:
+            with self._lock:
+                if self._newest is not None:
+                    self.dropped["superseded_by_newer_pair"] += 1
+                self._newest = pair
+            return
+        self.process(*pair)
+
+    def _on_tick(self) -> None:
+        with self._lock:
+            pair, self._newest = self._newest, None
+        if pair is not None:
+            self.process(*pair)
+
+    def _drop(self, reason: str, message: str) -> None:
+        with self._lock:
+            self.dropped[reason] += 1
+        self.get_logger().warning(f"pair dropped ({reason}): {message}", throttle_duration_sec=5.0)
+
+    # -- one pair ------------------------------------------------------------------------------
+
+    def process(self, color: Any, depth: Any) -> bool:
+        """Detects, places and publishes one colour + depth pair; False if it was dropped."""
+        from trtpipe.rgbd import Intrinsics
+
+        start = time.perf_counter()
+        info = self._info
+        if info is None:
+            self._drop("no_camera_info", f"nothing on '{self.params.camera_info_topic}' yet")
+            return False
+        try:
+            frame = raw_frame(color)
+            depth_image = depth_array(depth)
+        except FrameRejected as exc:
+            self._drop(exc.reason, str(exc))
+            return False
+        dh, dw = depth_image.shape
+        if (int(info.width), int(info.height)) not in ((dw, dh), (0, 0)):
+            self._drop(
+                "camera_info_size",
+                f"camera info is for {info.width}x{info.height}, the depth image is {dw}x{dh}",
+            )
+            return False
+        if abs(frame.width * dh - frame.height * dw) > 0.01 * frame.height * dw:
+            self._drop(
+                "size_mismatch",
+                f"depth {dw}x{dh} is not registered to colour {frame.width}x{frame.height} "
+                "(aspect ratios differ)",
+            )
+            return False
+        try:
+            intrinsics = Intrinsics.from_camera_info(info)
+            detections = self.detector.detect_bytes(
+                frame.data, frame.width, frame.height, frame.encoding, frame.step
+            )
+            placed = self.detector.depth_lifter(
+                detections,
+                (frame.width, frame.height),
+                depth_image,
+                intrinsics,
+                depth_scale=self.params.depth_scale or None,
+            )
+        except InputError as exc:
+            self._drop("bad_input", str(exc))
+            return False
+        self._out_2d.publish(detections.to_msg(color.header))
+        self._out_3d.publish(placed.to_msg_3d(color.header))
+        with self._lock:
+            self.processed += 1
+            self.boxes_3d += len(placed) - placed.without_depth
+            self.boxes_without_depth += placed.without_depth
+            self._latency_ms.append((time.perf_counter() - start) * 1e3)
+        return True
+
+    # -- diagnostics ---------------------------------------------------------------------------
+
+    def publish_diagnostics(self) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+        with self._lock:
+            dropped = dict(self.dropped)
+            latencies = list(self._latency_ms)
+            values = [
+                ("pairs_processed", str(self.processed)),
+                ("boxes_3d", str(self.boxes_3d)),
+                ("boxes_without_depth", str(self.boxes_without_depth)),
+            ]
+        counts = self._pairs.counts
+        values += [
+            ("pairs_formed", str(counts.paired)),
+            ("unpaired.color", str(counts.unpaired_color)),
+            ("unpaired.depth", str(counts.unpaired_depth)),
+        ]
+        values += [(f"dropped.{reason}", str(n)) for reason, n in sorted(dropped.items())]
+        for q in (50, 99):
+            value = f"{np.percentile(latencies, q):.3f}" if latencies else "n/a"
+            values.append((f"latency_p{q}_ms", value))
+        level, text = (
+            (WARN, f"{sum(dropped.values())} pairs dropped") if dropped else (OK, "running")
+        )
+        out = DiagnosticArray()
+        out.header.stamp = self.get_clock().now().to_msg()
+        out.status.append(
+            DiagnosticStatus(
+                level=bytes([level]),
+                name=f"{self.get_name()}: rgbd",
+                message=text,
+                hardware_id="trtpipe",
+                values=[KeyValue(key=k, value=v) for k, v in values],
+            )
+        )
+        self._diagnostics_out.publish(out)
+
+    def destroy_node(self) -> None:
+        for subscription in self._inputs:
+            self.destroy_subscription(subscription)
+        self._inputs = []
+        self.detector.close()
+        super().destroy_node()
