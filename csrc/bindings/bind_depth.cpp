@@ -62,27 +62,34 @@ FloatArray checked_boxes(const py::handle& boxes) {
   return array;
 }
 
+// On the runner given: a GpuBoxDepths, a CpuBoxDepths, or None (the calling thread).
 std::vector<BoxDepth> statistics(const DepthArg& depth, const float* boxes, int count,
-                                 const DepthRule& rule, py::object gpu) {
-  if (gpu.is_none()) {
-    if (depth.on_device) {
-      throw InputError("depth: a depth image in GPU memory needs the GPU statistics (device "
-                       "'cuda'), given the CPU");
-    }
-    return decode::box_depths(depth.frame, boxes, count, rule);
-  }
+                                 const DepthRule& rule, const py::object& runner) {
 #if TRTPIPE_WITH_CUDA
-  auto& runner = gpu.cast<pipeline::GpuBoxDepths&>();
-  py::gil_scoped_release release;
-  return runner.run(depth.frame, depth.on_device, boxes, count, rule);
-#else
-  throw InputError("gpu: this build of trtpipe has no CUDA");
+  if (py::isinstance<pipeline::GpuBoxDepths>(runner)) {
+    auto& gpu = runner.cast<pipeline::GpuBoxDepths&>();
+    py::gil_scoped_release release;
+    return gpu.run(depth.frame, depth.on_device, boxes, count, rule);
+  }
 #endif
+  if (depth.on_device) {
+    throw InputError("depth: a depth image in GPU memory needs the GPU statistics (device "
+                     "'cuda'), given the CPU");
+  }
+  if (runner.is_none()) return decode::box_depths(depth.frame, boxes, count, rule);
+  if (!py::isinstance<decode::CpuBoxDepths>(runner)) {
+    throw InputError("runner: expected a CpuBoxDepths, a GpuBoxDepths or None, given " +
+                     std::string(py::str(py::type::of(runner).attr("__name__"))));
+  }
+  auto& cpu = runner.cast<decode::CpuBoxDepths&>();
+  py::gil_scoped_release release;
+  return cpu.run(depth.frame, boxes, count, rule);
 }
 
 py::dict lift_boxes(const py::handle& boxes_arg, const py::handle& colour_size,
                     const py::handle& depth_view, float depth_scale,
-                    const std::vector<double>& intrinsics, const DepthRule& rule, py::object gpu) {
+                    const std::vector<double>& intrinsics, const DepthRule& rule,
+                    const py::object& runner) {
   if (intrinsics.size() != 4) {
     throw InputError("intrinsics: expected (fx, fy, cx, cy), given " +
                      std::to_string(intrinsics.size()) + " values");
@@ -97,7 +104,7 @@ py::dict lift_boxes(const py::handle& boxes_arg, const py::handle& colour_size,
   const int count = static_cast<int>(boxes.shape(0));
   const std::vector<float> in_depth = decode::boxes_in_depth(
       boxes.data(), count, size[0], size[1], depth.frame.width, depth.frame.height);
-  const std::vector<BoxDepth> stats = statistics(depth, in_depth.data(), count, rule, gpu);
+  const std::vector<BoxDepth> stats = statistics(depth, in_depth.data(), count, rule, runner);
   const std::vector<decode::Placement> placed =
       decode::place_boxes(in_depth.data(), stats.data(), count, k);
 
@@ -200,10 +207,16 @@ void bind_depth(py::module_& m) {
       .def_readonly("far_quantile", &DepthRule::far_quantile);
   d.def("lift_boxes", &lift_boxes, py::arg("boxes"), py::arg("colour_size"), py::arg("depth"),
         py::arg("depth_scale"), py::arg("intrinsics"), py::arg("rule"),
-        py::arg("gpu") = py::none(),
+        py::arg("runner") = py::none(),
         "Boxes (x1, y1, x2, y2 in colour pixels) placed in 3D from a depth image registered to "
         "the colour one: a dict of positions and sizes (N, 3, metres, NaN without depth), "
         "valid (N,), depth_near_far (N, 3) and pixels (N, 2: measured, on the object).");
+  py::class_<decode::CpuBoxDepths>(d, "CpuBoxDepths",
+                                   "The box depth statistics on the CPU, boxes shared by threads.")
+      .def(py::init([](py::handle threads) {
+             return std::make_unique<decode::CpuBoxDepths>(checked_int<int>(threads, "threads"));
+           }),
+           py::arg("threads") = 0);
 #if TRTPIPE_WITH_CUDA
   py::class_<pipeline::GpuBoxDepths>(d, "GpuBoxDepths",
                                      "The box depth statistics on the GPU, with its buffers.")

@@ -28,27 +28,84 @@ void check_rule(const DepthRule& rule) {
 
 namespace {
 
-// The rank-th smallest of values[first, last) (values in it are reordered around it).
-float rank_value(std::vector<float>& values, int rank, int first, int last) {
-  std::nth_element(values.begin() + first, values.begin() + rank, values.begin() + last);
-  return values[static_cast<std::size_t>(rank)];
-}
+// Exact rank selection in two linear passes: the values are counted into equal-width buckets
+// between their minimum and maximum (the bucket of a value never decreases as the value grows, so
+// a rank's value lies in the bucket where the counts pass the rank), and only that bucket's
+// values are then ordered. A median by std::nth_element alone costs several times more.
+class RankSelector {
+ public:
+  static constexpr int kBuckets = 4096;
+  static constexpr int kMaxRanks = 3;
+
+  // Values of `ranks` (0-based, each < values.size(); at most kMaxRanks) into `out`.
+  void select(const std::vector<float>& values, float lo, float hi, const int* ranks, int k,
+              float* out) {
+    if (!(hi > lo)) {  // one distinct value
+      for (int i = 0; i < k; ++i) out[i] = lo;
+      return;
+    }
+    const float per_metre = static_cast<float>(kBuckets) / (hi - lo);
+    counts_.assign(kBuckets, 0);
+    for (float v : values) ++counts_[bucket(v, lo, per_metre)];
+    int target[kMaxRanks], before[kMaxRanks];
+    for (int i = 0; i < k; ++i) {
+      int b = 0, sum = 0;
+      while (sum + counts_[b] <= ranks[i]) sum += counts_[b++];
+      target[i] = b;
+      before[i] = sum;
+      in_bucket_[i].clear();
+    }
+    for (float v : values) {  // one pass collects every rank's bucket
+      const int b = bucket(v, lo, per_metre);
+      for (int i = 0; i < k; ++i) {
+        if (b == target[i]) in_bucket_[i].push_back(v);
+      }
+    }
+    for (int i = 0; i < k; ++i) {
+      std::vector<float>& mine = in_bucket_[i];
+      const auto nth = mine.begin() + (ranks[i] - before[i]);
+      std::nth_element(mine.begin(), nth, mine.end());
+      out[i] = *nth;
+    }
+  }
+
+ private:
+  static int bucket(float v, float lo, float per_metre) {
+    const int b = static_cast<int>((v - lo) * per_metre);
+    return b < kBuckets ? b : kBuckets - 1;
+  }
+
+  std::vector<int> counts_;
+  std::vector<float> in_bucket_[kMaxRanks];
+};
+
+struct Gathered {
+  float lo = std::numeric_limits<float>::infinity();
+  float hi = -std::numeric_limits<float>::infinity();
+};
 
 template <preprocess::DepthEncoding E>
-void gather_measured(const preprocess::DepthFrame& depth, const PixelWindow& w,
-                     const DepthRule& rule, std::vector<float>& out) {
+Gathered gather_measured(const preprocess::DepthFrame& depth, const PixelWindow& w,
+                         const DepthRule& rule, std::vector<float>& out) {
+  Gathered range;
   const auto* bytes = static_cast<const unsigned char*>(depth.data);
   for (int y = w.y0; y < w.y1; ++y) {
     const unsigned char* row = bytes + static_cast<std::ptrdiff_t>(y) * depth.step;
     for (int x = w.x0; x < w.x1; ++x) {
       const float metres = preprocess::depth_metres(row, x, E, depth.scale);
-      if (is_measured(metres, rule)) out.push_back(metres);
+      if (is_measured(metres, rule)) {
+        out.push_back(metres);
+        range.lo = std::min(range.lo, metres);
+        range.hi = std::max(range.hi, metres);
+      }
     }
   }
+  return range;
 }
 
 BoxDepth one_box(const preprocess::DepthFrame& depth, const float* box, const DepthRule& rule,
-                 std::vector<float>& measured, std::vector<float>& object) {
+                 std::vector<float>& measured, std::vector<float>& object,
+                 RankSelector& selector) {
   BoxDepth out;
   const float nan = std::numeric_limits<float>::quiet_NaN();
   out.depth = out.near = out.far = nan;
@@ -56,39 +113,60 @@ BoxDepth one_box(const preprocess::DepthFrame& depth, const float* box, const De
   measured.clear();
   if (w.x1 <= w.x0 || w.y1 <= w.y0) return out;
   measured.reserve(static_cast<std::size_t>(w.x1 - w.x0) * static_cast<std::size_t>(w.y1 - w.y0));
-  if (depth.encoding == preprocess::DepthEncoding::k16UC1) {
-    gather_measured<preprocess::DepthEncoding::k16UC1>(depth, w, rule, measured);
-  } else {
-    gather_measured<preprocess::DepthEncoding::k32FC1>(depth, w, rule, measured);
-  }
+  const Gathered all =
+      depth.encoding == preprocess::DepthEncoding::k16UC1
+          ? gather_measured<preprocess::DepthEncoding::k16UC1>(depth, w, rule, measured)
+          : gather_measured<preprocess::DepthEncoding::k32FC1>(depth, w, rule, measured);
   out.valid_pixels = static_cast<int>(measured.size());
   if (out.valid_pixels < rule.min_pixels) return out;
+  const int median_of_all = median_rank(out.valid_pixels);
+  float median = 0.0f;
+  selector.select(measured, all.lo, all.hi, &median_of_all, 1, &median);
   object.clear();
-  const float median = rank_value(measured, median_rank(out.valid_pixels), 0, out.valid_pixels);
+  Gathered on;
   for (float metres : measured) {
-    if (on_object(metres, median, rule)) object.push_back(metres);
+    if (on_object(metres, median, rule)) {
+      object.push_back(metres);
+      on.lo = std::min(on.lo, metres);
+      on.hi = std::max(on.hi, metres);
+    }
   }
   const int n = static_cast<int>(object.size());  // >= 1: the median itself
-  const int mid = median_rank(n);
-  const int near = quantile_rank(rule.near_quantile, n);
-  const int far = quantile_rank(rule.far_quantile, n);
   out.object_pixels = n;
-  out.depth = rank_value(object, mid, 0, n);
-  // around the median now: the smaller ranks lie before it, the larger after
-  out.near = near < mid ? rank_value(object, near, 0, mid) : out.depth;
-  out.far = far > mid ? rank_value(object, far, mid + 1, n) : out.depth;
+  const int ranks[3] = {median_rank(n), quantile_rank(rule.near_quantile, n),
+                        quantile_rank(rule.far_quantile, n)};
+  float values[3];
+  selector.select(object, on.lo, on.hi, ranks, 3, values);
+  out.depth = values[0];
+  out.near = values[1];
+  out.far = values[2];
   return out;
 }
 
 }  // namespace
 
-std::vector<BoxDepth> box_depths(const preprocess::DepthFrame& depth, const float* boxes,
-                                 int count, const DepthRule& rule) {
+CpuBoxDepths::CpuBoxDepths(int threads) : workers_(threads) {}
+
+std::vector<BoxDepth> CpuBoxDepths::run(const preprocess::DepthFrame& depth, const float* boxes,
+                                        int count, const DepthRule& rule) {
   check_rule(rule);
   std::vector<BoxDepth> out(static_cast<std::size_t>(count));
-  std::vector<float> measured, object;
-  for (int k = 0; k < count; ++k) out[k] = one_box(depth, boxes + 4 * k, rule, measured, object);
+  // chunks of a few boxes (box sizes differ: small chunks balance the threads), each with its
+  // own scratch
+  workers_.parallel_for(count, 4, [&](int begin, int end) {
+    std::vector<float> measured, object;
+    RankSelector selector;
+    for (int k = begin; k < end; ++k) {
+      out[k] = one_box(depth, boxes + 4 * k, rule, measured, object, selector);
+    }
+  });
   return out;
+}
+
+std::vector<BoxDepth> box_depths(const preprocess::DepthFrame& depth, const float* boxes,
+                                 int count, const DepthRule& rule) {
+  CpuBoxDepths one_thread(1);
+  return one_thread.run(depth, boxes, count, rule);
 }
 
 }  // namespace trtpipe::decode

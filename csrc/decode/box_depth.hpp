@@ -20,6 +20,7 @@
 
 #include "common/host_device.hpp"
 #include "preprocess/depth_frame.hpp"
+#include "preprocess/worker_pool.hpp"
 
 namespace trtpipe::decode {
 
@@ -82,7 +83,19 @@ TRTPIPE_HD int median_rank(int n) { return (n - 1) / 2; }
 void check_rule(const DepthRule& rule);
 
 // The statistics of `count` boxes (x1, y1, x2, y2 in depth-image pixels, row-major) of a
-// checked depth frame in host memory.
+// checked depth frame in host memory, the boxes shared among `threads` threads (the caller's
+// included; 0: one per core, at most 8).
+class CpuBoxDepths {
+ public:
+  explicit CpuBoxDepths(int threads = 0);
+  std::vector<BoxDepth> run(const preprocess::DepthFrame& depth, const float* boxes, int count,
+                            const DepthRule& rule);
+
+ private:
+  preprocess::WorkerPool workers_;
+};
+
+// The same on the calling thread alone.
 std::vector<BoxDepth> box_depths(const preprocess::DepthFrame& depth, const float* boxes,
                                  int count, const DepthRule& rule);
 

@@ -171,22 +171,25 @@ class Detections3D:
 class DepthLifter:
     """Places 2D detections in 3D from registered depth, on ``device`` ("cpu" or "cuda").
 
-    ``rule``: the :class:`DepthRule` (default: its defaults). On the GPU, ``last_kernel_ms`` is
-    the GPU time of the last frame's statistics.
+    ``rule``: the :class:`DepthRule` (default: its defaults). ``threads``: on the CPU, threads
+    sharing a frame's boxes (0: one per core, at most 8). On the GPU, ``last_kernel_ms`` is the
+    GPU time of the last frame's statistics.
     """
 
-    def __init__(self, device: str = "cpu", rule: Any = None) -> None:
+    def __init__(self, device: str = "cpu", rule: Any = None, threads: int = 0) -> None:
         if device != "cpu" and not str(device).startswith("cuda"):
             raise InputError(f"device: expected 'cpu' or 'cuda[:N]', given {device!r}")
         self.device = device
         self.rule = rule if rule is not None else DepthRule()
         if not isinstance(self.rule, DepthRule):
             raise InputError(f"rule: expected a DepthRule, given {type(self.rule).__name__}")
-        self._gpu = _core.depth.GpuBoxDepths() if device != "cpu" else None
+        self._runner = (
+            _core.depth.CpuBoxDepths(threads) if device == "cpu" else _core.depth.GpuBoxDepths()
+        )
 
     @property
     def last_kernel_ms(self) -> float | None:
-        return self._gpu.last_kernel_ms if self._gpu is not None else None
+        return getattr(self._runner, "last_kernel_ms", None)
 
     def __call__(
         self,
@@ -213,7 +216,7 @@ class DepthLifter:
             scale,
             list(intrinsics.as_tuple()),
             self.rule,
-            self._gpu,
+            self._runner,
         )
         del keep
         return Detections3D(detections, **out)
