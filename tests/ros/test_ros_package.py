@@ -60,7 +60,8 @@ def test_entry_points_resolve_to_trtpipe_ros_main():
         target = script.split(" = ")[1]
         module, func = target.split(":")
         assert module == "trtpipe.ros.main" and callable(getattr(main, func))
-    compile((PACKAGE / "launch" / "trtpipe.launch.py").read_text(), "trtpipe.launch.py", "exec")
+    for launch in ("trtpipe.launch.py", "rgbd.launch.py"):
+        compile((PACKAGE / "launch" / launch).read_text(), launch, "exec")
 
 
 def _env() -> dict[str, str]:
