@@ -31,6 +31,7 @@ using preprocess::DepthFrame;
 struct DepthArg {
   DepthFrame frame;
   bool on_device = false;
+  std::uintptr_t stream = 0;  // the producer's, waited on before the image is read
 };
 
 // A depth image's view: a LocatedFrame whose encoding is a depth encoding, and its scale.
@@ -47,6 +48,7 @@ DepthArg depth_arg(const py::handle& located, float scale) {
   arg.frame.encoding = preprocess::parse_depth_encoding(text_field(f[5], "encoding"));
   arg.frame.scale = scale;
   arg.on_device = flag_field(f[6], "on_device");
+  arg.stream = checked_int<std::uintptr_t>(f[7], "depth stream");
   arg.frame = preprocess::checked_depth(arg.frame);
   return arg;
 }
@@ -69,7 +71,8 @@ std::vector<BoxDepth> statistics(const DepthArg& depth, const float* boxes, int 
   if (py::isinstance<pipeline::GpuBoxDepths>(runner)) {
     auto& gpu = runner.cast<pipeline::GpuBoxDepths&>();
     py::gil_scoped_release release;
-    return gpu.run(depth.frame, depth.on_device, boxes, count, rule);
+    return gpu.run(depth.frame, depth.on_device, reinterpret_cast<cudaStream_t>(depth.stream),
+                   boxes, count, rule);
   }
 #endif
   if (depth.on_device) {
@@ -166,13 +169,11 @@ void bind_depth(py::module_& m) {
             return py::make_tuple("bad_depth_encoding", e.what(), py::none());
           }
         }
-        constexpr std::int64_t kBig = std::int64_t{1} << 40;
-        frame.width = static_cast<int>(std::min(checked_int<std::int64_t>(width, "width", 0, kBig),
-                                                std::int64_t{1} << 30));
-        frame.height = static_cast<int>(std::min(
-            checked_int<std::int64_t>(height, "height", 0, kBig), std::int64_t{1} << 30));
-        frame.step = checked_int<std::int64_t>(step, "step", 0, kBig);
-        frame.size = checked_size(size, "size");
+        const MessageSizes sizes = message_sizes(width, height, step, size);
+        frame.width = sizes.width;
+        frame.height = sizes.height;
+        frame.step = sizes.step;
+        frame.size = sizes.size;
         frame.data = &frame;  // any address: only the sizes are checked
         if (const preprocess::FrameProblem problem = preprocess::depth_problem(frame)) {
           return py::make_tuple(problem.reason, problem.message, py::none());

@@ -130,14 +130,11 @@ void bind_preprocess(py::module_& m) {
         }
         preprocess::Frame frame;
         frame.encoding = *known;
-        // sizes as a message gives them (ROS: uint32): out of int range is simply too large
-        constexpr std::int64_t kBig = std::int64_t{1} << 40;
-        frame.width = static_cast<int>(std::min(checked_int<std::int64_t>(width, "width", 0, kBig),
-                                                std::int64_t{1} << 30));
-        frame.height = static_cast<int>(std::min(
-            checked_int<std::int64_t>(height, "height", 0, kBig), std::int64_t{1} << 30));
-        frame.step = checked_int<std::int64_t>(step, "step", 0, kBig);
-        frame.size = checked_size(size, "size");
+        const MessageSizes sizes = message_sizes(width, height, step, size);
+        frame.width = sizes.width;
+        frame.height = sizes.height;
+        frame.step = sizes.step;
+        frame.size = sizes.size;
         frame.data = &frame;  // any address: only the sizes are checked
         if (const preprocess::FrameProblem problem = preprocess::frame_problem(frame)) {
           return py::make_tuple(problem.reason, problem.message, py::none());

@@ -10,6 +10,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -87,6 +88,28 @@ inline preprocess::Tensor tensor_from_args(const pybind11::object& out, pybind11
   return make_tensor(out, checked_ints<std::int64_t>(shape, "shape"),
                      checked_ints<std::int64_t>(strides, "strides"), std::move(dtype),
                      checked_int<int>(batch_index, "batch_index"));
+}
+
+// The sizes of camera bytes as a message gives them (ROS: uint32), for the frame rule: a side out
+// of int range is simply too large.
+struct MessageSizes {
+  int width = 0;
+  int height = 0;
+  std::int64_t step = 0;
+  std::size_t size = 0;
+};
+
+inline MessageSizes message_sizes(pybind11::handle width, pybind11::handle height,
+                                  pybind11::handle step, pybind11::handle size) {
+  constexpr std::int64_t kBig = std::int64_t{1} << 40;
+  MessageSizes out;
+  out.width = static_cast<int>(
+      std::min(checked_int<std::int64_t>(width, "width", 0, kBig), std::int64_t{1} << 30));
+  out.height = static_cast<int>(
+      std::min(checked_int<std::int64_t>(height, "height", 0, kBig), std::int64_t{1} << 30));
+  out.step = checked_int<std::int64_t>(step, "step", 0, kBig);
+  out.size = checked_size(size, "size");
+  return out;
 }
 
 // A frame's view, read from its LocatedFrame.

@@ -160,10 +160,17 @@ void GpuBoxDepths::grow(DeviceBuffer& buffer, std::size_t bytes, const char* pur
 }
 
 std::vector<BoxDepth> GpuBoxDepths::run(const DepthFrame& depth, bool depth_on_device,
-                                        const float* boxes, int count, const DepthRule& rule) {
+                                        cudaStream_t producer, const float* boxes, int count,
+                                        const DepthRule& rule) {
   decode::check_rule(rule);
   std::vector<BoxDepth> out(static_cast<std::size_t>(count));
   if (count == 0) return out;
+  if (depth_on_device && producer != nullptr && producer != stream_) {
+    TRTPIPE_CUDA_CHECK(cudaEventRecord(depth_ready_.get(), producer),
+                       "recording where the depth image's producer is");
+    TRTPIPE_CUDA_CHECK(cudaStreamWaitEvent(stream_, depth_ready_.get(), 0),
+                       "waiting for the depth image's producer");
+  }
   DepthFrame on_device = depth;
   if (!depth_on_device) {
     const std::size_t bytes = static_cast<std::size_t>(depth.step) * (depth.height - 1) +

@@ -25,9 +25,11 @@ class GpuBoxDepths {
   // `stream`: where the copies and the kernel run (0: the default stream).
   explicit GpuBoxDepths(cudaStream_t stream = nullptr) : stream_(stream) {}
 
-  // `depth_on_device`: whether depth.data is device memory. Blocks until the results are here.
+  // `depth_on_device`: whether depth.data is device memory, written on `producer` (waited on
+  // first; 0: none). Blocks until the results are here.
   std::vector<decode::BoxDepth> run(const preprocess::DepthFrame& depth, bool depth_on_device,
-                                    const float* boxes, int count, const decode::DepthRule& rule);
+                                    cudaStream_t producer, const float* boxes, int count,
+                                    const decode::DepthRule& rule);
 
   // Milliseconds of GPU time the last run's kernel took (CUDA events).
   float last_kernel_ms() const noexcept { return last_kernel_ms_; }
@@ -38,6 +40,7 @@ class GpuBoxDepths {
   cudaStream_t stream_;
   DeviceBuffer depth_, boxes_, out_;
   TimingEvent start_{"the box depth kernel"}, stop_{"the box depth kernel"};
+  Event depth_ready_{"a depth image's producer"};
   float last_kernel_ms_ = 0.0f;
 };
 

@@ -15,7 +15,6 @@ size, batches that waited out ``max_wait_ms``).
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections import Counter
@@ -27,6 +26,7 @@ from rclpy.node import Node
 from trtpipe.errors import InputError
 from trtpipe.ros.diagnostics import OK, WARN
 from trtpipe.ros.image_input import FrameRejected, raw_frame
+from trtpipe.ros.params import declare_params
 from trtpipe.ros.qos import make_qos
 
 
@@ -57,12 +57,7 @@ class CamerasParams:
     @classmethod
     def declare(cls, node: Any) -> CamerasParams:
         """Declares every parameter on ``node`` (defaults from this class) and reads them."""
-        values = {}
-        for f in dataclasses.fields(cls):
-            default = list(f.default) if isinstance(f.default, tuple) else f.default
-            value = node.declare_parameter(f.name, default).value
-            values[f.name] = tuple(value) if isinstance(default, list) else value
-        return cls(**values)
+        return declare_params(node, cls)
 
 
 def detections_topic_of(image_topic: str, name: str) -> str:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from trtpipe.errors import InputError
+
+P = TypeVar("P")
 
 INPUT_TYPES = ("raw", "compressed")
 
@@ -81,10 +83,7 @@ class DetectorParams:
     @classmethod
     def declare(cls, node: Any) -> DetectorParams:
         """Declare every parameter on ``node`` (defaults from this class) and read them back."""
-        values = {}
-        for name, default in cls.defaults().items():
-            values[name] = node.declare_parameter(name, default).value
-        return cls(**values)
+        return declare_params(node, cls)
 
     @classmethod
     def read(cls, node: Any) -> DetectorParams:
@@ -106,3 +105,14 @@ class DetectorParams:
                 f"labels_file: expected one label per line, {self.labels_file!r} is empty"
             )
         return labels
+
+
+def declare_params(node: Any, params: type[P]) -> P:
+    """Declares every field of the ``params`` dataclass as a parameter of ``node`` (its default
+    the field's; a tuple default declares a list) and makes ``params`` of the values read back."""
+    values = {}
+    for f in dataclasses.fields(params):
+        default = list(f.default) if isinstance(f.default, tuple) else f.default
+        value = node.declare_parameter(f.name, default).value
+        values[f.name] = tuple(value) if isinstance(default, list) else value
+    return params(**values)

@@ -17,7 +17,6 @@ measured depth are left out of the 3D array and counted.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections import Counter, deque
@@ -31,6 +30,7 @@ from trtpipe import _core
 from trtpipe.errors import InputError
 from trtpipe.ros.diagnostics import OK, WARN
 from trtpipe.ros.image_input import FrameRejected, raw_frame
+from trtpipe.ros.params import declare_params
 from trtpipe.ros.qos import make_qos
 from trtpipe.ros.stamp_pairs import StampPairer
 
@@ -78,10 +78,7 @@ class RgbdParams:
     @classmethod
     def declare(cls, node: Any) -> RgbdParams:
         """Declares every parameter on ``node`` (defaults from this class) and reads them."""
-        values = {
-            f.name: node.declare_parameter(f.name, f.default).value for f in dataclasses.fields(cls)
-        }
-        return cls(**values)
+        return declare_params(node, cls)
 
 
 def depth_array(msg: Any) -> np.ndarray:
