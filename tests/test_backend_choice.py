@@ -245,3 +245,48 @@ def test_real_model_on_this_machine_picks_onnxruntime_and_says_why(caplog):
     assert f"TensorRT: {loader._short(trt_reason)}" in line
     assert f"PyTorch GPU: {loader._short(torch_reason)}" in line
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_max_batch_gives_torch_buckets_and_tensorrt_a_profile(monkeypatch, tmp_path):
+    """load(max_batch=N): a dynamic-batch ONNX model goes to PyTorch with max_batch (its batch
+    buckets) and to a TensorRT build with the profile 1:N:N; a static one gets no profile."""
+    pytest.importorskip("onnx")
+    from onnx_models import write_conv_net
+
+    dynamic = write_conv_net(tmp_path / "dynamic.onnx", batch="N")
+    static = write_conv_net(tmp_path / "static.onnx", batch=1)
+    builds: list[dict] = []
+
+    def built(path, device, options, build_options):
+        builds.append(dict(build_options))
+        return FakeEngine("tensorrt", "cuda:0"), "cached engine"
+
+    torch_options: list[dict] = []
+    monkeypatch.setattr(loader, "_open_built_engine", built)
+    monkeypatch.setattr(
+        loader,
+        "_open_onnx_as_torch",
+        lambda path, device, options: (
+            torch_options.append(dict(options)) or FakeEngine("torch", "cuda:0")
+        ),
+    )
+    probes(monkeypatch, tensorrt=None, torch_gpu=None)
+    load(dynamic, max_batch=4)
+    load(static, max_batch=4)
+    load(dynamic, max_batch=4, profiles="1:2:8")  # a profile given is kept
+    assert [b.get("profiles") for b in builds] == ["1:4:4", None, "1:2:8"]
+    probes(monkeypatch, tensorrt=NO_TRT, torch_gpu=None)
+    load(dynamic, max_batch=4)
+    load(dynamic)
+    assert torch_options == [{"max_batch": 4}, {}]
+    with pytest.raises(loader.InputError, match="max_batch"):
+        load(dynamic, max_batch=0)
+
+
+def test_batch_buckets_are_powers_of_two_up_to_the_largest_batch():
+    from trtpipe.backends.onnx_to_torch import batch_buckets
+
+    assert batch_buckets(1) == [1]
+    assert batch_buckets(4) == [1, 2, 4]
+    assert batch_buckets(6) == [1, 2, 4, 6]
+    assert batch_buckets(8) == [1, 2, 4, 8]
