@@ -16,7 +16,7 @@ pytest.importorskip("nudenet")
 
 from trtpipe.batch_detector import BatchDetector
 from trtpipe.detector import Detector
-from trtpipe.samples import sample_images, sample_model
+from trtpipe.samples import SAMPLE_INPUT_SIZE, sample_images, sample_model
 
 OPTIONS = {"backend": "onnxruntime", "device": "cpu", "conf": 0.2}
 
@@ -215,3 +215,28 @@ def test_pytorch_runs_batches_on_buckets_padded_to_the_next(device):
         if device == "cuda":
             shapes = sorted(shape[0][0] for shape in engine._graphs)
             assert 4 in shapes and 3 not in shapes, shapes  # padded to the bucket, not its own
+
+
+def test_an_engine_that_runs_at_most_two_caps_the_batches(caplog):
+    """The engine's max_batch (a profile's maximum, a fixed axis, the largest bucket) caps
+    max_batch, with a warning; batches of two then give each frame its own detections."""
+    from trtpipe.backends.onnxruntime import OnnxRuntimeEngine
+
+    class UpToTwo(OnnxRuntimeEngine):  # as a TensorRT engine built with the profile 1:2:2
+        @property
+        def max_batch(self) -> int:
+            return 2
+
+    frames = _frames()[:2]
+    engine = UpToTwo(sample_model(), device="cpu")
+    with caplog.at_level("WARNING", logger="trtpipe.batch_detector"):
+        # an Engine given has no file to read the input size from: the sample's is given
+        batched = BatchDetector(engine, max_batch=4, conf=0.2, input_size=SAMPLE_INPUT_SIZE)
+    with batched:
+        assert batched.max_batch == 2
+        assert any("at most 2" in r.getMessage() for r in caplog.records)
+        with pytest.raises(InputError, match=r"expected 1\.\.2 images, given 3"):
+            batched.detect_batch(_frames()[:3])
+        reference = Detector(sample_model(), **OPTIONS)
+        for (image, encoding), dets in zip(frames, batched.detect_batch(frames), strict=True):
+            _same(dets, reference(image, encoding), encoding)

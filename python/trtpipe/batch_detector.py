@@ -118,16 +118,18 @@ class BatchDetector:
         self._detector = Detector(model, max_batch=max_batch, **detector_options)
         det = self._detector
         info = det.engine.inputs[0]
-        fixed = info.shape[0]
-        self.max_batch = min(max_batch, fixed) if fixed > 0 else max_batch
+        limit = det.engine.max_batch  # a fixed batch axis, a profile's maximum, ...
+        self.max_batch = min(max_batch, limit) if limit else max_batch
         if self.max_batch < max_batch:
             log.warning(
-                "max_batch %d: the model's batch axis is fixed at %d, so batches hold at most %d "
-                "frames (export or build the model with a dynamic batch axis for more)",
+                "max_batch %d: the engine runs batches of at most %d, so batches hold at most %d "
+                "frames (export the model with a dynamic batch axis, or build the engine with a "
+                "larger batch profile, for more)",
                 max_batch,
-                fixed,
-                fixed,
+                limit,
+                limit,
             )
+        fixed = info.shape[0]
         self._fixed_batch = fixed if fixed > 0 else None
         # an engine running only some batch sizes gets each batch padded to the next of them
         self._batch_sizes = sorted(det.engine.batch_sizes or ())

@@ -87,6 +87,16 @@ class Engine(abc.ABC):
         inputs' shapes allow runs as it is."""
         return None
 
+    @property
+    def max_batch(self) -> int | None:
+        """The largest batch the engine runs: a fixed batch axis, a TensorRT profile's maximum,
+        the largest of :attr:`batch_sizes`; None where no limit is known."""
+        fixed = self._inputs[0].shape[0] if self._inputs and self._inputs[0].shape else -1
+        if fixed > 0:
+            return fixed
+        sizes = self.batch_sizes
+        return max(sizes) if sizes else None
+
     def model_step(self, shapes: Mapping[str, tuple[int, ...]]) -> ModelStep | None:
         """The engine's network as a native model step at ``shapes`` (per input; dynamic
         inputs need one), or None where the engine runs on the host or cannot give one. The

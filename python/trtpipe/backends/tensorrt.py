@@ -269,6 +269,15 @@ class TensorRTEngine(Engine):
         return list(self._profiles)
 
     @property
+    def max_batch(self) -> int | None:
+        first = self._inputs[0]
+        if first.shape and first.shape[0] < 0 and self._profiles:
+            largest = self._profiles[self._options.profile].max.get(first.name)
+            if largest:
+                return int(largest[0])
+        return super().max_batch
+
+    @property
     def device(self) -> str:
         return f"cuda:{self._device}"
 
