@@ -169,16 +169,8 @@ void bind_depth(py::module_& m) {
             return py::make_tuple("bad_depth_encoding", e.what(), py::none());
           }
         }
-        const MessageSizes sizes = message_sizes(width, height, step, size);
-        frame.width = sizes.width;
-        frame.height = sizes.height;
-        frame.step = sizes.step;
-        frame.size = sizes.size;
-        frame.data = &frame;  // any address: only the sizes are checked
-        if (const preprocess::FrameProblem problem = preprocess::depth_problem(frame)) {
-          return py::make_tuple(problem.reason, problem.message, py::none());
-        }
-        return py::make_tuple(py::none(), py::none(), frame.step);
+        return message_problem(frame, width, height, step, size,
+                               [](DepthFrame& f) { return preprocess::depth_problem(f); });
       },
       py::arg("encoding"), py::arg("width"), py::arg("height"), py::arg("step"), py::arg("size"),
       "Why depth bytes of this encoding, size and row step (0: packed) cannot be a depth image,\n"

@@ -130,16 +130,8 @@ void bind_preprocess(py::module_& m) {
         }
         preprocess::Frame frame;
         frame.encoding = *known;
-        const MessageSizes sizes = message_sizes(width, height, step, size);
-        frame.width = sizes.width;
-        frame.height = sizes.height;
-        frame.step = sizes.step;
-        frame.size = sizes.size;
-        frame.data = &frame;  // any address: only the sizes are checked
-        if (const preprocess::FrameProblem problem = preprocess::frame_problem(frame)) {
-          return py::make_tuple(problem.reason, problem.message, py::none());
-        }
-        return py::make_tuple(py::none(), py::none(), frame.step);
+        return message_problem(frame, width, height, step, size,
+                               [](preprocess::Frame& f) { return preprocess::frame_problem(f); });
       },
       py::arg("encoding"), py::arg("width"), py::arg("height"), py::arg("step"), py::arg("size"),
       "Why camera bytes of this encoding, size and row step (0: packed) cannot be a frame, by\n"

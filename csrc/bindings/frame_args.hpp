@@ -112,6 +112,24 @@ inline MessageSizes message_sizes(pybind11::handle width, pybind11::handle heigh
   return out;
 }
 
+// What a frame rule says of a message's bytes, for Python: (reason, message, None) when
+// `problem_of` (frame_problem, depth_problem) rejects them, else (None, None, the row step).
+template <typename Frame, typename ProblemOf>
+pybind11::tuple message_problem(Frame frame, pybind11::handle width, pybind11::handle height,
+                                pybind11::handle step, pybind11::handle size,
+                                ProblemOf problem_of) {
+  const MessageSizes sizes = message_sizes(width, height, step, size);
+  frame.width = sizes.width;
+  frame.height = sizes.height;
+  frame.step = sizes.step;
+  frame.size = sizes.size;
+  frame.data = &frame;  // any address: only the sizes are checked
+  if (const preprocess::FrameProblem problem = problem_of(frame)) {
+    return pybind11::make_tuple(problem.reason, problem.message, pybind11::none());
+  }
+  return pybind11::make_tuple(pybind11::none(), pybind11::none(), frame.step);
+}
+
 // A frame's view, read from its LocatedFrame.
 struct FrameArg {
   preprocess::Frame frame;
