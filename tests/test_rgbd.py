@@ -214,3 +214,76 @@ def test_intrinsics_from_camera_info_and_the_3d_message():
     assert det.bbox.size.x == pytest.approx(100 * 2.0 / 600.0)
     assert det.results[0].pose.pose.position.x == pytest.approx(det.bbox.center.position.x)
     assert header.frame_id  # headers are set as given (not checked without a real message)
+
+
+def _offset_scene(colour_k: Intrinsics, depth_k: Intrinsics, baseline: float, box, z: float):
+    """The depth image of a depth camera `baseline` metres to the colour camera's right (same
+    orientation), seeing a rectangle at `z` (the colour box back-projected) in front of a wall
+    at 5 m: ray cast per depth pixel centre."""
+    x1, y1, x2, y2 = box
+    left, right = (x1 - colour_k.cx) * z / colour_k.fx, (x2 - colour_k.cx) * z / colour_k.fx
+    top, bottom = (y1 - colour_k.cy) * z / colour_k.fy, (y2 - colour_k.cy) * z / colour_k.fy
+    u = np.arange(WIDTH) + 0.5
+    v = np.arange(HEIGHT) + 0.5
+    # a point seen by the depth camera at X_d lies at X_c = X_d + baseline in the colour frame
+    xc = (u[None, :] - depth_k.cx) * z / depth_k.fx + baseline
+    yc = (v[:, None] - depth_k.cy) * z / depth_k.fy
+    hit = (xc >= left) & (xc <= right) & (yc >= top) & (yc <= bottom)
+    return np.where(hit, z, 5.0).astype(np.float32)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_depth_from_another_camera_is_registered_with_the_extrinsic(device):
+    """A depth camera 6 cm to the side sees the object shifted by fx * 0.06 / z pixels; with
+    the extrinsic its depth is moved into the colour view and the object is placed where the
+    colour camera sees it, within 1% of the depth."""
+    colour_k = Intrinsics(620.0, 620.0, 321.0, 239.0)
+    depth_k = Intrinsics(580.0, 585.0, 316.0, 244.0)
+    box, z, baseline = (280, 180, 320, 300), 1.2, 0.06  # narrower than the shift
+    depth = _offset_scene(colour_k, depth_k, baseline, box, z)
+    extrinsic = np.eye(4)
+    extrinsic[0, 3] = baseline  # depth -> colour: X_c = X_d + baseline
+    lifter = DepthLifter(device)
+    dets = _detections([box])
+    placed = lifter(
+        dets, (WIDTH, HEIGHT), depth, depth_k, extrinsic=extrinsic, colour_intrinsics=colour_k
+    )
+    position, size = _expected(box, z, colour_k)
+    assert placed.valid.all()
+    np.testing.assert_allclose(placed.positions[0], position, atol=0.01 * z)
+    np.testing.assert_allclose(placed.sizes[0, :2], size, rtol=0.05)
+    # without the extrinsic the same box reads the wrong pixels: the wall behind
+    naive = lifter(dets, (WIDTH, HEIGHT), depth, colour_k)
+    assert naive.depth_near_far[0, 0] != pytest.approx(z, rel=0.01)
+    with pytest.raises(InputError, match="colour_intrinsics"):
+        lifter(dets, (WIDTH, HEIGHT), depth, depth_k, extrinsic=extrinsic)
+    bad = extrinsic.copy()
+    bad[3, 0] = 1.0
+    with pytest.raises(InputError, match="last row"):
+        lifter(dets, (WIDTH, HEIGHT), depth, depth_k, extrinsic=bad, colour_intrinsics=colour_k)
+
+
+@pytest.mark.gpu
+def test_gpu_registration_equals_the_cpu_one():
+    """A rotated and shifted depth camera: the GPU's registered statistics are the CPU's."""
+    rng = np.random.default_rng(5)
+    depth = (rng.random((HEIGHT, WIDTH)) * 4000 + 300).astype(np.uint16)
+    depth[rng.random(depth.shape) < 0.1] = 0
+    angle = 0.05
+    extrinsic = np.eye(4)
+    extrinsic[:3, :3] = [
+        [np.cos(angle), 0, np.sin(angle)],
+        [0, 1, 0],
+        [-np.sin(angle), 0, np.cos(angle)],
+    ]
+    extrinsic[:3, 3] = [0.05, -0.01, 0.002]
+    xy = rng.uniform(0, 560, (60, 2))
+    dets = _detections(np.concatenate([xy, xy + rng.uniform(8, 160, (60, 2))], axis=1))
+    colour_k = Intrinsics(620.0, 620.0, 321.0, 239.0)
+    args = ((WIDTH, HEIGHT), depth, K)
+    moved = {"extrinsic": extrinsic, "colour_intrinsics": colour_k}
+    cpu = DepthLifter("cpu")(dets, *args, **moved)
+    gpu = DepthLifter("cuda")(dets, *args, **moved)
+    assert cpu.valid.any()
+    np.testing.assert_array_equal(gpu.pixels, cpu.pixels)
+    np.testing.assert_array_equal(gpu.depth_near_far, cpu.depth_near_far)

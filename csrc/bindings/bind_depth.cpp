@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "common/errors.hpp"
 #include "decode/box_depth.hpp"
 #include "decode/lift_3d.hpp"
+#include "decode/register_depth.hpp"
 #include "preprocess/depth_frame.hpp"
 #if TRTPIPE_WITH_CUDA
 #include "pipeline/box_depth.hpp"
@@ -55,6 +57,16 @@ DepthArg depth_arg(const py::handle& located, float scale) {
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 
+decode::Intrinsics intrinsics_of(const std::vector<double>& values, const char* field) {
+  if (values.size() != 4) {
+    throw InputError(std::string(field) + ": expected (fx, fy, cx, cy), given " +
+                     std::to_string(values.size()) + " values");
+  }
+  const decode::Intrinsics k{values[0], values[1], values[2], values[3]};
+  decode::check_intrinsics(k);
+  return k;
+}
+
 FloatArray checked_boxes(const py::handle& boxes) {
   FloatArray array = FloatArray::ensure(boxes);
   if (!array || array.ndim() != 2 || array.shape(1) != 4) {
@@ -64,50 +76,69 @@ FloatArray checked_boxes(const py::handle& boxes) {
   return array;
 }
 
-// On the runner given: a GpuBoxDepths, a CpuBoxDepths, or None (the calling thread).
+// On the runner given: a GpuBoxDepths, a CpuBoxDepths, or None (the calling thread); with a
+// registration, of the depth registered to the colour camera first.
 std::vector<BoxDepth> statistics(const DepthArg& depth, const float* boxes, int count,
-                                 const DepthRule& rule, const py::object& runner) {
+                                 const DepthRule& rule, const py::object& runner,
+                                 const decode::Reprojection* registration) {
 #if TRTPIPE_WITH_CUDA
   if (py::isinstance<pipeline::GpuBoxDepths>(runner)) {
     auto& gpu = runner.cast<pipeline::GpuBoxDepths&>();
     py::gil_scoped_release release;
     return gpu.run(depth.frame, depth.on_device, reinterpret_cast<cudaStream_t>(depth.stream),
-                   boxes, count, rule);
+                   boxes, count, rule, registration);
   }
 #endif
   if (depth.on_device) {
     throw InputError("depth: a depth image in GPU memory needs the GPU statistics (device "
                      "'cuda'), given the CPU");
   }
-  if (runner.is_none()) return decode::box_depths(depth.frame, boxes, count, rule);
-  if (!py::isinstance<decode::CpuBoxDepths>(runner)) {
+  if (!runner.is_none() && !py::isinstance<decode::CpuBoxDepths>(runner)) {
     throw InputError("runner: expected a CpuBoxDepths, a GpuBoxDepths or None, given " +
                      std::string(py::str(py::type::of(runner).attr("__name__"))));
   }
-  auto& cpu = runner.cast<decode::CpuBoxDepths&>();
   py::gil_scoped_release release;
-  return cpu.run(depth.frame, boxes, count, rule);
+  std::vector<float> registered;
+  DepthFrame frame = depth.frame;
+  if (registration != nullptr) {
+    registered = decode::register_depth(depth.frame, *registration, rule);
+    frame = DepthFrame{registered.data(), registered.size() * sizeof(float), registration->width,
+                       registration->height,
+                       static_cast<std::int64_t>(registration->width) * 4,
+                       preprocess::DepthEncoding::k32FC1, 1.0f};
+  }
+  if (runner.is_none()) return decode::box_depths(frame, boxes, count, rule);
+  return runner.cast<decode::CpuBoxDepths&>().run(frame, boxes, count, rule);
 }
 
 py::dict lift_boxes(const py::handle& boxes_arg, const py::handle& colour_size,
                     const py::handle& depth_view, float depth_scale,
                     const std::vector<double>& intrinsics, const DepthRule& rule,
-                    const py::object& runner) {
-  if (intrinsics.size() != 4) {
-    throw InputError("intrinsics: expected (fx, fy, cx, cy), given " +
-                     std::to_string(intrinsics.size()) + " values");
-  }
-  const decode::Intrinsics k{intrinsics[0], intrinsics[1], intrinsics[2], intrinsics[3]};
-  decode::check_intrinsics(k);
+                    const py::object& runner, const std::optional<std::vector<double>>& extrinsic,
+                    const std::optional<std::vector<double>>& colour_intrinsics) {
+  decode::Intrinsics k = intrinsics_of(intrinsics, "intrinsics");
   decode::check_rule(rule);
   const std::vector<int> size = checked_ints<int>(colour_size, "colour_size");
   if (size.size() != 2) throw InputError("colour_size: expected (width, height)");
   const DepthArg depth = depth_arg(depth_view, depth_scale);
   const FloatArray boxes = checked_boxes(boxes_arg);
   const int count = static_cast<int>(boxes.shape(0));
+  std::optional<decode::Reprojection> registration;
+  if (extrinsic) {
+    if (!colour_intrinsics) {
+      throw InputError("colour_intrinsics: expected the colour camera's (fx, fy, cx, cy) with an "
+                       "extrinsic transform, given None");
+    }
+    registration = decode::make_reprojection(
+        k, *extrinsic, intrinsics_of(*colour_intrinsics, "colour_intrinsics"), size[0], size[1],
+        depth.frame.width, depth.frame.height);
+    k = decode::registered_intrinsics(*registration);  // positions in the colour camera's frame
+  }
   const std::vector<float> in_depth = decode::boxes_in_depth(
       boxes.data(), count, size[0], size[1], depth.frame.width, depth.frame.height);
-  const std::vector<BoxDepth> stats = statistics(depth, in_depth.data(), count, rule, runner);
+  const std::vector<BoxDepth> stats =
+      statistics(depth, in_depth.data(), count, rule, runner,
+                 registration ? &*registration : nullptr);
   const std::vector<decode::Placement> placed =
       decode::place_boxes(in_depth.data(), stats.data(), count, k);
 
@@ -200,10 +231,13 @@ void bind_depth(py::module_& m) {
       .def_readonly("far_quantile", &DepthRule::far_quantile);
   d.def("lift_boxes", &lift_boxes, py::arg("boxes"), py::arg("colour_size"), py::arg("depth"),
         py::arg("depth_scale"), py::arg("intrinsics"), py::arg("rule"),
-        py::arg("runner") = py::none(),
+        py::arg("runner") = py::none(), py::arg("extrinsic") = py::none(),
+        py::arg("colour_intrinsics") = py::none(),
         "Boxes (x1, y1, x2, y2 in colour pixels) placed in 3D from a depth image registered to "
         "the colour one: a dict of positions and sizes (N, 3, metres, NaN without depth), "
-        "valid (N,), depth_near_far (N, 3) and pixels (N, 2: measured, on the object).");
+        "valid (N,), depth_near_far (N, 3) and pixels (N, 2: measured, on the object). With an\n"
+        "extrinsic (4x4 row-major, depth -> colour) and the colour camera's intrinsics, the\n"
+        "depth is registered to the colour camera first and positions are in its frame.");
   py::class_<decode::CpuBoxDepths>(d, "CpuBoxDepths",
                                    "The box depth statistics on the CPU, boxes shared by threads.")
       .def(py::init([](py::handle threads) {

@@ -6,6 +6,7 @@
 
 #include "common/cuda_check.hpp"
 #include "common/cuda_handles.hpp"
+#include "pipeline/register_depth.hpp"
 
 namespace trtpipe::pipeline {
 namespace {
@@ -161,7 +162,8 @@ void GpuBoxDepths::grow(DeviceBuffer& buffer, std::size_t bytes, const char* pur
 
 std::vector<BoxDepth> GpuBoxDepths::run(const DepthFrame& depth, bool depth_on_device,
                                         cudaStream_t producer, const float* boxes, int count,
-                                        const DepthRule& rule) {
+                                        const DepthRule& rule,
+                                        const decode::Reprojection* registration) {
   decode::check_rule(rule);
   std::vector<BoxDepth> out(static_cast<std::size_t>(count));
   if (count == 0) return out;
@@ -189,6 +191,20 @@ std::vector<BoxDepth> GpuBoxDepths::run(const DepthFrame& depth, bool depth_on_d
       cudaMemcpyAsync(boxes_.data(), boxes, box_bytes, cudaMemcpyHostToDevice, stream_),
       "copying boxes to the GPU");
   TRTPIPE_CUDA_CHECK(cudaEventRecord(start_.get(), stream_), "recording the box depth start");
+  if (registration != nullptr) {
+    const std::size_t cells =
+        static_cast<std::size_t>(registration->width) * registration->height;
+    grow(registered_, cells * sizeof(float), "a registered depth image");
+    launch_register_depth(on_device, *registration, rule, static_cast<float*>(registered_.data()),
+                          stream_);
+    on_device.data = registered_.data();
+    on_device.size = cells * sizeof(float);
+    on_device.width = registration->width;
+    on_device.height = registration->height;
+    on_device.step = static_cast<std::int64_t>(registration->width) * sizeof(float);
+    on_device.encoding = preprocess::DepthEncoding::k32FC1;
+    on_device.scale = 1.0f;
+  }
   launch_box_depths(on_device, static_cast<const float*>(boxes_.data()), count, rule,
                     static_cast<BoxDepth*>(out_.data()), stream_);
   TRTPIPE_CUDA_CHECK(cudaEventRecord(stop_.get(), stream_), "recording the box depth end");

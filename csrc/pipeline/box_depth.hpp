@@ -8,6 +8,7 @@
 
 #include "common/cuda_handles.hpp"
 #include "decode/box_depth.hpp"
+#include "decode/register_depth.hpp"
 #include "memory/device_buffer.hpp"
 #include "preprocess/depth_frame.hpp"
 
@@ -26,10 +27,12 @@ class GpuBoxDepths {
   explicit GpuBoxDepths(cudaStream_t stream = nullptr) : stream_(stream) {}
 
   // `depth_on_device`: whether depth.data is device memory, written on `producer` (waited on
-  // first; 0: none). Blocks until the results are here.
+  // first; 0: none). With `registration`, the depth is first registered to the colour camera
+  // and the boxes are in the registered image. Blocks until the results are here.
   std::vector<decode::BoxDepth> run(const preprocess::DepthFrame& depth, bool depth_on_device,
                                     cudaStream_t producer, const float* boxes, int count,
-                                    const decode::DepthRule& rule);
+                                    const decode::DepthRule& rule,
+                                    const decode::Reprojection* registration = nullptr);
 
   // Milliseconds of GPU time the last run's kernel took (CUDA events).
   float last_kernel_ms() const noexcept { return last_kernel_ms_; }
@@ -38,7 +41,7 @@ class GpuBoxDepths {
   void grow(DeviceBuffer& buffer, std::size_t bytes, const char* purpose);
 
   cudaStream_t stream_;
-  DeviceBuffer depth_, boxes_, out_;
+  DeviceBuffer depth_, registered_, boxes_, out_;
   TimingEvent start_{"the box depth kernel"}, stop_{"the box depth kernel"};
   Event depth_ready_{"a depth image's producer"};
   float last_kernel_ms_ = 0.0f;

@@ -322,11 +322,15 @@ class Detector:
         encoding: str | None = None,
         depth_encoding: str | None = None,
         depth_scale: float | None = None,
+        extrinsic: Any = None,
+        colour_intrinsics: Any = None,
     ) -> Detections3D:
         """Detections of ``color`` placed in 3D with ``depth`` registered to it (16UC1 mm or
         32FC1 m; ``depth_scale``: metres per unit otherwise) and the depth image's
         ``intrinsics`` (:class:`trtpipe.rgbd.Intrinsics` or a ``sensor_msgs/CameraInfo``).
-        The statistics run where the Detector runs; :attr:`depth_lifter` holds the rule."""
+        Depth from another camera: ``extrinsic`` (4×4, depth -> colour) and the colour camera's
+        ``colour_intrinsics`` (see :class:`trtpipe.rgbd.DepthLifter`). The statistics run where
+        the Detector runs; :attr:`depth_lifter` holds the rule."""
         located, _ = locate_frame(color, encoding, None, None, None)
         detections = self(color, encoding)
         return self.depth_lifter(
@@ -336,6 +340,8 @@ class Detector:
             intrinsics,
             depth_encoding,
             depth_scale,
+            extrinsic,
+            colour_intrinsics,
         )
 
     @property

@@ -199,12 +199,29 @@ class DepthLifter:
         intrinsics: Intrinsics | Any,
         encoding: str | None = None,
         depth_scale: float | None = None,
+        extrinsic: Any = None,
+        colour_intrinsics: Intrinsics | Any = None,
     ) -> Detections3D:
         """``detections`` in a colour image of ``colour_size`` (width, height), placed with
-        ``depth`` (see :func:`locate_depth`) and ``intrinsics`` (an :class:`Intrinsics` or a
-        ``sensor_msgs/CameraInfo``)."""
+        ``depth`` (see :func:`locate_depth`) and the depth image's ``intrinsics`` (an
+        :class:`Intrinsics` or a ``sensor_msgs/CameraInfo``).
+
+        Depth from another camera: ``extrinsic`` (4×4, depth camera -> colour camera, metres)
+        and the colour camera's ``colour_intrinsics``. The depth is then registered to the
+        colour camera first (each measured pixel moved into its view, the nearest winning) and
+        positions are in the colour camera's optical frame."""
         if not isinstance(intrinsics, Intrinsics):
             intrinsics = Intrinsics.from_camera_info(intrinsics)
+        moved = None
+        if extrinsic is not None:
+            matrix = np.asarray(extrinsic, dtype=np.float64)
+            if matrix.shape != (4, 4):
+                raise InputError(f"extrinsic: expected a 4x4 matrix, given shape {matrix.shape}")
+            if colour_intrinsics is None:
+                raise InputError("colour_intrinsics: expected the colour camera's with extrinsic")
+            if not isinstance(colour_intrinsics, Intrinsics):
+                colour_intrinsics = Intrinsics.from_camera_info(colour_intrinsics)
+            moved = (matrix.reshape(-1).tolist(), list(colour_intrinsics.as_tuple()))
         located, keep = locate_depth(depth, encoding)
         scale = 0.0 if depth_scale is None else float(depth_scale)
         if depth_scale is not None and not scale > 0:
@@ -217,6 +234,7 @@ class DepthLifter:
             list(intrinsics.as_tuple()),
             self.rule,
             self._runner,
+            *(moved or (None, None)),
         )
         del keep
         return Detections3D(detections, **out)
