@@ -1,0 +1,93 @@
+"""SafeCommander: a model's actions become bounded velocity commands, and every reason to stop
+gives zero (never the last command again), counted by reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trtpipe.action_safety import ActionMapping, Limits, SafeCommander
+from trtpipe.errors import InputError
+
+FAST = Limits(max_linear=0.5, max_angular=1.0, max_linear_accel=100.0, max_angular_accel=100.0)
+
+
+def _ready(**kwargs) -> SafeCommander:
+    commander = SafeCommander(limits=kwargs.pop("limits", FAST), **kwargs)
+    commander.set_instruction(True)
+    return commander
+
+
+def test_an_action_drives_its_mapped_fields_within_the_limits():
+    commander = _ready(mapping=ActionMapping(("linear.x", "", "angular.z"), (1.0, 1.0, -2.0)))
+    commander.action([0.3, 99.0, 0.2], now=0.0)
+    values = commander.command(0.0).values
+    assert values.tolist() == pytest.approx([0.3, 0, 0, 0, 0, -0.4])
+    commander.action([5.0, 0.0, -5.0], now=0.1)  # far beyond the limits
+    values = commander.command(0.1).values
+    assert values[0] == pytest.approx(0.5) and values[5] == pytest.approx(1.0)
+
+
+def test_every_reason_to_stop_gives_zero_with_its_reason():
+    commander = SafeCommander(limits=FAST, stale_after_ms=200)
+    assert commander.command(0.0).stop_reason == "no_instruction"
+    commander.set_instruction(True)
+    assert commander.command(0.0).stop_reason == "no_action"
+    commander.action([0.2, 0.1], now=0.0)
+    assert commander.command(0.05).stop_reason is None
+    assert commander.command(0.25).stop_reason == "stale"  # older than 200 ms
+    commander.action([0.2, 0.1], now=1.0)
+    commander.set_estop(True)
+    stopped = commander.command(1.0)
+    assert stopped.stop_reason == "estop" and stopped.is_zero
+    commander.set_estop(False)
+    assert not commander.command(1.01).is_zero
+    commander.inference_failed()
+    assert commander.command(1.02).stop_reason == "inference_error"
+    commander.action([0.2, 0.1], now=1.03)  # a new action clears the failure
+    assert commander.command(1.03).stop_reason is None
+    for bad in ([np.nan, 0.0], [0.0, np.inf], [1e308, 0.0]):
+        commander.action(bad, now=2.0)
+        command = commander.command(2.0)
+        if command.stop_reason is None:  # a huge finite value is clamped, never passed raw
+            assert np.all(np.abs(command.values) <= [0.5] * 3 + [1.0] * 3)
+        else:
+            assert command.stop_reason == "non_finite_action" and command.is_zero
+    assert commander.stops["estop"] == 1 and commander.stops["stale"] == 1
+    commander.set_instruction(False)
+    assert commander.command(2.0).stop_reason == "no_instruction"
+
+
+def test_a_chunk_plays_one_step_per_tick_then_stops():
+    commander = _ready(control_rate_hz=10.0, stale_after_ms=10_000)
+    chunk = [[0.1, 0.0], [0.2, 0.0], [0.3, 0.0]]
+    commander.action(chunk, now=0.0)
+    played = [commander.command(t).values[0] for t in (0.0, 0.1, 0.2)]
+    assert played == pytest.approx([0.1, 0.2, 0.3])
+    assert commander.command(0.3).stop_reason == "stale"  # played out: zero, not the last step
+
+
+def test_acceleration_is_limited_but_stopping_is_immediate():
+    limits = Limits(max_linear=1.0, max_angular=1.0, max_linear_accel=1.0, max_angular_accel=1.0)
+    commander = _ready(limits=limits, stale_after_ms=10_000)
+    commander.command(0.0)  # zero: no action yet
+    commander.action([1.0, 0.0], now=0.0)
+    speeds = [commander.command(t).values[0] for t in (0.1, 0.2, 0.3)]
+    assert speeds == pytest.approx([0.1, 0.2, 0.3])  # 1 m/s^2
+    commander.set_estop(True)
+    assert commander.command(0.31).is_zero  # at once
+
+
+def test_bad_settings_raise_input_errors():
+    with pytest.raises(InputError, match="fields"):
+        ActionMapping(("linear.q",))
+    with pytest.raises(InputError, match="at most once"):
+        ActionMapping(("linear.x", "linear.x"))
+    with pytest.raises(InputError, match="scales"):
+        ActionMapping(("linear.x",), (1.0, 2.0))
+    with pytest.raises(InputError, match="max_linear"):
+        Limits(max_linear=float("nan"))
+    with pytest.raises(InputError, match="control_rate_hz"):
+        SafeCommander(control_rate_hz=0)
+    with pytest.raises(InputError, match="actions"):
+        SafeCommander().action(np.zeros((2, 2, 2)), now=0.0)
