@@ -71,3 +71,74 @@ def detector_model() -> Path | None:
         return None
     path = Path(next(iter(spec.submodule_search_locations))) / "320n.onnx"
     return path if path.is_file() else None
+
+
+#: the vocabulary of the VLA test model's tokenizer, and each word's (forward, turn) push
+VLA_VOCAB = {"[PAD]": 0, "[UNK]": 1, "go": 2, "left": 3, "right": 4, "stop": 5, "slowly": 6}
+VLA_EMBEDDING = np.array(
+    [[0, 0], [0, 0], [0.3, 0], [0, 0.5], [0, -0.5], [-0.3, 0], [-0.1, 0]], np.float32
+)
+VLA_STATE_WEIGHTS = np.array([[0.5, 0.0], [0.0, 0.5]], np.float32)
+
+
+def write_vla_tokenizer(path: Path) -> Path:
+    """A real tokenizer.json (Hugging Face tokenizers: word level, whitespace split)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tokenizer = Tokenizer(models.WordLevel(VLA_VOCAB, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.save(str(path))
+    return path
+
+
+def write_vla_model(path: Path, length: int = 8, size: int = 32) -> Path:
+    """image [1,3,size,size] + input_ids [1,length] + attention_mask [1,length] + joints [1,2]
+    -> action [1,2] = (mean(image), 0) + sum of the masked tokens' embeddings + joints @ W."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [
+        helper.make_node("ReduceMean", ["image"], ["m"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Unsqueeze", ["m", "axis1"], ["m2"]),
+        helper.make_node("Mul", ["m2", "forward"], ["image_term"]),
+        helper.make_node("Gather", ["embedding", "input_ids"], ["emb"]),
+        helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["maskf", "axis2"], ["mask3"]),
+        helper.make_node("Mul", ["emb", "mask3"], ["masked"]),
+        helper.make_node("ReduceSum", ["masked", "axis1"], ["token_term"], keepdims=0),
+        helper.make_node("MatMul", ["joints", "w"], ["state_term"]),
+        helper.make_node("Add", ["image_term", "token_term"], ["partial"]),
+        helper.make_node("Add", ["partial", "state_term"], ["action"]),
+    ]
+    init = [
+        numpy_helper.from_array(np.array([[1.0, 0.0]], np.float32), "forward"),
+        numpy_helper.from_array(VLA_EMBEDDING, "embedding"),
+        numpy_helper.from_array(VLA_STATE_WEIGHTS, "w"),
+        numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+        numpy_helper.from_array(np.array([2], np.int64), "axis2"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "vla",
+        [
+            helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, size, size]),
+            helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, length]),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [1, length]),
+            helper.make_tensor_value_info("joints", TensorProto.FLOAT, [1, 2]),
+        ],
+        [helper.make_tensor_value_info("action", TensorProto.FLOAT, [1, 2])],
+        init,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def vla_reference(grey: float, words: list[str], joints, length: int = 8) -> np.ndarray:
+    """The VLA test model's action for a uniform grey image (0..255), an instruction's words
+    (the first `length` count) and the joints."""
+    ids = [VLA_VOCAB.get(w, 1) for w in words][:length]
+    tokens = VLA_EMBEDDING[ids].sum(axis=0) if ids else np.zeros(2)
+    return np.array([grey / 255.0, 0.0]) + tokens + np.asarray(joints) @ VLA_STATE_WEIGHTS

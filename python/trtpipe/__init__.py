@@ -26,6 +26,8 @@ _LAZY = {
     "DepthLifter": "trtpipe.rgbd",
     "DepthRule": "trtpipe.rgbd",
     "Intrinsics": "trtpipe.rgbd",
+    "Policy": "trtpipe.policy",
+    "SafeCommander": "trtpipe.action_safety",
     "samples": "trtpipe.samples",
 }
 
@@ -57,9 +59,11 @@ __all__ = [
     "Letterbox",
     "NoGpuError",
     "PinnedPool",
+    "Policy",
     "PoolExhaustedError",
     "PoolStats",
     "Preprocessor",
+    "SafeCommander",
     "TrtpipeError",
     "__version__",
     "build_engine",
