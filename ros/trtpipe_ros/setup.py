@@ -28,6 +28,7 @@ setup(
             "trtpipe_lifecycle = trtpipe.ros.main:lifecycle_main",
             "trtpipe_cameras = trtpipe.ros.main:cameras_main",
             "trtpipe_rgbd = trtpipe.ros.main:rgbd_main",
+            "trtpipe_policy = trtpipe.ros.main:policy_main",
             "trtpipe_isaac_bridge = trtpipe.ros.main:isaac_bridge_main",
         ],
     },

@@ -1,7 +1,7 @@
 """``trtpipe-ros``: run the detector node (plain or lifecycle), the several-cameras node, the
-RGB-D node or the Isaac bridge.
+RGB-D node, the policy (vision-language-action) node or the Isaac bridge.
 
-    trtpipe-ros [detector|lifecycle|cameras|rgbd|isaac-bridge] [--ros-args -p model:=yolo.onnx ...]
+    trtpipe-ros [detector|lifecycle|cameras|rgbd|policy|isaac-bridge] [--ros-args -p ...]
 
 The ament package's executables (``ros2 run trtpipe_ros trtpipe_detector``) call the same
 functions.
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from trtpipe.errors import TrtpipeError
 
-COMMANDS = ("detector", "lifecycle", "cameras", "rgbd", "isaac-bridge")
+COMMANDS = ("detector", "lifecycle", "cameras", "rgbd", "policy", "isaac-bridge")
 
 EXIT_MISSING_DEPENDENCY = 3
 
@@ -63,6 +63,13 @@ def _spin(command: str, argv: Sequence[str]) -> int:
             from trtpipe.ros.rgbd import RgbdNode
 
             node = RgbdNode()
+        elif command == "policy":
+            from trtpipe.ros.policy_node import PolicyNode
+
+            node = PolicyNode()
+            if node.get_parameter("autostart").value:
+                node.trigger_configure()
+                node.trigger_activate()
         else:
             from trtpipe.ros.isaac_bridge import IsaacBridgeNode
 
@@ -116,6 +123,10 @@ def cameras_main() -> int:
 
 def rgbd_main() -> int:
     return main(default_command="rgbd")
+
+
+def policy_main() -> int:
+    return main(default_command="policy")
 
 
 def isaac_bridge_main() -> int:

@@ -1,0 +1,340 @@
+"""PolicyNode: camera image + text instruction (+ joint state) -> a safe velocity command.
+
+A managed (lifecycle) node. configure loads the :class:`trtpipe.Policy` and its tokenizer;
+activate subscribes and starts two loops: inference (each new image, with the newest
+instruction and state, through the model; frames that come while it runs are replaced by the
+newest) and control (``control_rate_hz``: the
+:class:`trtpipe.SafeCommander`'s command published on ``cmd_vel``). deactivate, cleanup,
+shutdown and destroying the node publish a zero Twist first. The command is zero, with its
+reason counted in the diagnostics, when no instruction has been received, the e-stop topic is
+true, inference failed, the newest action is older than ``stale_after_ms`` (or its chunk played
+out), or the action is not finite; it never exceeds the speed and acceleration limits.
+
+Topics: ``image`` (sensor_msgs/Image), ``instruction`` (std_msgs/String; an empty one is none),
+``estop`` (std_msgs/Bool), ``joint_states`` (sensor_msgs/JointState, positions -> the model's
+state input, when it has one), out ``cmd_vel`` (geometry_msgs/Twist), ``action``
+(std_msgs/Float32MultiArray: every finite action as the model gave it, for arm controllers) and
+``/diagnostics``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+
+from trtpipe.action_safety import ActionMapping, Limits, SafeCommander
+from trtpipe.errors import InputError
+from trtpipe.ros.diagnostics import OK, WARN
+from trtpipe.ros.image_input import FrameRejected, raw_frame
+from trtpipe.ros.qos import make_qos
+
+
+@dataclass(frozen=True)
+class PolicyParams:
+    model: str = ""
+    tokenizer: str = ""  # tokenizer.json of a model with token ids
+    backend: str = "auto"
+    device: str = "auto"
+    output: str = ""  # the action output ("" : the first)
+    fields: tuple[str, ...] = ("linear.x", "angular.z")  # action component -> Twist field
+    scales: tuple[float, ...] = ()  # per component (default 1)
+    max_linear: float = 0.5
+    max_angular: float = 1.0
+    max_linear_accel: float = 1.0
+    max_angular_accel: float = 2.0
+    control_rate_hz: float = 50.0
+    stale_after_ms: float = 500.0
+    image_qos: str = "sensor_data"
+    diagnostics_period_s: float = 1.0
+    autostart: bool = True  # trtpipe-ros policy: configure and activate at start
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise InputError("model: expected a policy model file, given ''")
+        if self.diagnostics_period_s <= 0:
+            raise InputError(
+                f"diagnostics_period_s: expected > 0, given {self.diagnostics_period_s}"
+            )
+        make_qos(self.image_qos)
+
+    def commander(self) -> SafeCommander:
+        return SafeCommander(
+            mapping=ActionMapping(tuple(self.fields), tuple(self.scales)),
+            limits=Limits(
+                self.max_linear, self.max_angular, self.max_linear_accel, self.max_angular_accel
+            ),
+            control_rate_hz=self.control_rate_hz,
+            stale_after_ms=self.stale_after_ms,
+        )
+
+
+class PolicyNode(LifecycleNode):
+    def __init__(self, node_name: str = "trtpipe_policy", **node_kwargs: Any) -> None:
+        super().__init__(node_name, **node_kwargs)
+        from geometry_msgs.msg import Twist
+
+        self._declared = {f.name for f in dataclasses.fields(PolicyParams)}
+        for f in dataclasses.fields(PolicyParams):
+            default = list(f.default) if isinstance(f.default, tuple) else f.default
+            if isinstance(default, list) and not default:
+                from rclpy.parameter import Parameter
+
+                kind = Parameter.Type.DOUBLE_ARRAY if f.name == "scales" else None
+                self.declare_parameter(f.name, kind)
+            else:
+                self.declare_parameter(f.name, default)
+        # cmd_vel is a plain publisher: a zero must go out on every transition, active or not
+        self._cmd_vel = self.create_publisher(Twist, "cmd_vel", 10)
+        self.policy: Any = None
+        self.commander: SafeCommander | None = None
+        self._lock = threading.Lock()
+        self._image: Any = None
+        self._instruction: str | bytes | None = None
+        self._state: np.ndarray | None = None
+        self._fresh = threading.Event()
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._handles: list[Any] = []
+        self.inferences = 0
+        self.inference_errors = 0
+        self.rejected_images = 0
+        self._latency_ms: deque[float] = deque(maxlen=1000)
+        self._last_action_at: float | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def _params(self) -> PolicyParams:
+        from rclpy.exceptions import ParameterUninitializedException
+
+        values = {}
+        for f in dataclasses.fields(PolicyParams):
+            try:
+                value = self.get_parameter(f.name).value
+            except ParameterUninitializedException:  # an empty list left unset
+                value = f.default
+            if isinstance(f.default, tuple):
+                value = tuple(value or ())
+            values[f.name] = value
+        return PolicyParams(**values)
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        from trtpipe.policy import Policy
+
+        self.publish_zero()
+        try:
+            self.params = p = self._params()
+            self.commander = p.commander()
+            self.policy = Policy(
+                p.model,
+                p.tokenizer or None,
+                backend=p.backend,
+                device=p.device,
+                output=p.output or None,
+            )
+        except Exception as exc:
+            self.get_logger().error(f"configure failed: {type(exc).__name__}: {exc}")
+            self.policy = None
+            return TransitionCallbackReturn.FAILURE
+        state_inputs = self.policy.inputs.state
+        if len(state_inputs) > 1:
+            self.get_logger().error(
+                f"configure failed: the model has state inputs {list(state_inputs)}; the node "
+                "binds one (joint_states positions)"
+            )
+            self.policy = None
+            return TransitionCallbackReturn.FAILURE
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from sensor_msgs.msg import Image, JointState
+        from std_msgs.msg import Bool, Float32MultiArray, String
+
+        p = self.params
+        self._handles = [
+            self.create_subscription(Image, "image", self._on_image, make_qos(p.image_qos)),
+            self.create_subscription(String, "instruction", self._on_instruction, 10),
+            self.create_subscription(Bool, "estop", self._on_estop, 10),
+            self.create_subscription(JointState, "joint_states", self._on_joints, 10),
+            self.create_timer(1.0 / p.control_rate_hz, self._on_control_tick),
+            self.create_timer(p.diagnostics_period_s, self.publish_diagnostics),
+        ]
+        self._action_out = self.create_publisher(Float32MultiArray, "action", 10)
+        self._diagnostics_out = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._infer_loop, name="trtpipe-policy", daemon=True)
+        self._worker.start()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._halt()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._halt()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._halt()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _halt(self) -> None:
+        """Stops the loops and commands zero."""
+        self._stop.set()
+        self._fresh.set()
+        if self._worker is not None:
+            self._worker.join(timeout=10)
+            self._worker = None
+        for handle in self._handles:
+            if hasattr(handle, "cancel"):
+                handle.cancel()
+                self.destroy_timer(handle)
+            else:
+                self.destroy_subscription(handle)
+        self._handles = []
+        self.publish_zero()
+
+    def _release(self) -> None:
+        if self.policy is not None:
+            self.policy.close()
+            self.policy = None
+
+    def destroy_node(self) -> None:
+        self._halt()
+        self._release()
+        super().destroy_node()
+
+    def publish_zero(self) -> None:
+        from geometry_msgs.msg import Twist
+
+        self._cmd_vel.publish(Twist())
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def _on_image(self, msg: Any) -> None:
+        try:
+            frame = raw_frame(msg)
+        except FrameRejected as exc:
+            self.rejected_images += 1
+            self.get_logger().warning(
+                f"image dropped ({exc.reason}): {exc}", throttle_duration_sec=5.0
+            )
+            return
+        with self._lock:
+            self._image = frame
+        self._fresh.set()
+
+    def _on_instruction(self, msg: Any) -> None:
+        text = msg.data
+        present = bool(text and text.strip())
+        with self._lock:
+            self._instruction = text if present else None
+        assert self.commander is not None
+        self.commander.set_instruction(present)  # used from the next image on
+
+    def _on_estop(self, msg: Any) -> None:
+        assert self.commander is not None
+        self.commander.set_estop(bool(msg.data))
+        if msg.data:
+            self.publish_zero()  # now, not at the next tick
+
+    def _on_joints(self, msg: Any) -> None:
+        with self._lock:
+            self._state = np.asarray(msg.position, np.float32)
+
+    # -- the two loops -------------------------------------------------------------------------
+
+    def _infer_loop(self) -> None:
+        while not self._stop.is_set():
+            if not self._fresh.wait(0.1):
+                continue  # no new image: the last action ages towards stale
+            self._fresh.clear()
+            if self._stop.is_set():
+                return
+            with self._lock:
+                frame, instruction, joints = self._image, self._instruction, self._state
+            if frame is None or instruction is None:
+                continue
+            policy, commander = self.policy, self.commander
+            state_inputs = policy.inputs.state
+            if state_inputs and joints is None:
+                continue  # no joint state yet: nothing to run the model on
+            start = time.perf_counter()
+            try:
+                image = frame.as_array()
+                state = {state_inputs[0]: joints} if state_inputs else None
+                action = policy.act(image, instruction, state, frame.encoding)
+            except Exception as exc:  # any failure stops the robot until the next good action
+                commander.inference_failed()
+                self.inference_errors += 1
+                self.get_logger().error(
+                    f"inference failed: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0
+                )
+                continue
+            now = time.monotonic()
+            commander.action(action, now)
+            self._last_action_at = now
+            self.inferences += 1
+            self._latency_ms.append((time.perf_counter() - start) * 1e3)
+            if np.all(np.isfinite(action)):
+                from std_msgs.msg import Float32MultiArray
+
+                self._action_out.publish(
+                    Float32MultiArray(data=action.astype(np.float32).ravel().tolist())
+                )
+
+    def _on_control_tick(self) -> None:
+        from geometry_msgs.msg import Twist
+
+        assert self.commander is not None
+        values = self.commander.command(time.monotonic()).values
+        twist = Twist()
+        twist.linear.x, twist.linear.y, twist.linear.z = (float(v) for v in values[:3])
+        twist.angular.x, twist.angular.y, twist.angular.z = (float(v) for v in values[3:])
+        self._cmd_vel.publish(twist)
+
+    # -- diagnostics ---------------------------------------------------------------------------
+
+    def publish_diagnostics(self) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+        assert self.commander is not None
+        latencies = list(self._latency_ms)
+        age = (
+            f"{(time.monotonic() - self._last_action_at) * 1e3:.1f}"
+            if self._last_action_at is not None
+            else "n/a"
+        )
+        stops = dict(self.commander.stops)
+        values = [
+            ("inferences", str(self.inferences)),
+            ("inference_errors", str(self.inference_errors)),
+            ("rejected_images", str(self.rejected_images)),
+            ("action_age_ms", age),
+        ]
+        for q in (50, 99):
+            value = f"{np.percentile(latencies, q):.3f}" if latencies else "n/a"
+            values.append((f"latency_p{q}_ms", value))
+        values += [(f"stops.{reason}", str(n)) for reason, n in sorted(stops.items())]
+        level = WARN if self.inference_errors else OK
+        out = DiagnosticArray()
+        out.header.stamp = self.get_clock().now().to_msg()
+        out.status.append(
+            DiagnosticStatus(
+                level=bytes([level]),
+                name=f"{self.get_name()}: policy",
+                message="inference errors" if self.inference_errors else "running",
+                hardware_id="trtpipe",
+                values=[KeyValue(key=k, value=v) for k, v in values],
+            )
+        )
+        self._diagnostics_out.publish(out)

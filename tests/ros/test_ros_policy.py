@@ -1,0 +1,145 @@
+"""The policy node with real rclpy: a two-input VLA test model (image + instruction tokens +
+joint state, ONNX Runtime) whose actions are known. "go left" turns left and "go right" right;
+the e-stop, a stale action, a NaN state and every lifecycle transition give a zero Twist; the
+limits hold whatever the model says."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+from .ros_harness import Spinner, image_msg, wait_for
+
+pytestmark = pytest.mark.ros
+
+
+def test_instruction_estop_staleness_and_transitions(ros_context, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("tokenizers")
+    import rclpy
+    from geometry_msgs.msg import Twist
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image, JointState
+    from std_msgs.msg import Bool, String
+
+    from onnx_models import write_vla_model, write_vla_tokenizer
+    from trtpipe.ros.policy_node import PolicyNode
+
+    model = write_vla_model(tmp_path / "vla.onnx")
+    tokenizer = write_vla_tokenizer(tmp_path / "tokenizer.json")
+    node = PolicyNode(
+        "policy_test",
+        context=ros_context,
+        parameter_overrides=[
+            Parameter("model", value=str(model)),
+            Parameter("tokenizer", value=str(tokenizer)),
+            Parameter("backend", value="onnxruntime"),
+            Parameter("device", value="cpu"),
+            Parameter("image_qos", value="default"),
+            Parameter("control_rate_hz", value=50.0),
+            Parameter("stale_after_ms", value=300.0),
+            Parameter("max_linear", value=0.4),
+            Parameter("max_angular", value=0.8),
+            Parameter("max_linear_accel", value=100.0),
+            Parameter("max_angular_accel", value=100.0),
+        ],
+    )
+    peer = rclpy.create_node("policy_peer", context=ros_context)
+    lock = threading.Lock()
+    commands: list[tuple[float, Any]] = []
+
+    def keep(msg: Any) -> None:
+        with lock:
+            commands.append((time.monotonic(), msg))
+
+    peer.create_subscription(Twist, "cmd_vel", keep, 50)
+    images = peer.create_publisher(Image, "image", 10)
+    instructions = peer.create_publisher(String, "instruction", 10)
+    estop = peer.create_publisher(Bool, "estop", 10)
+    joints = peer.create_publisher(JointState, "joint_states", 10)
+    spinner = Spinner(ros_context, node, peer)
+    grey = np.full((32, 32, 3), 128, np.uint8)
+
+    def latest() -> Any:
+        with lock:
+            return commands[-1][1] if commands else None
+
+    def since(t0: float) -> list[Any]:
+        with lock:
+            return [m for t, m in commands if t >= t0]
+
+    streaming = threading.Event()
+    done = threading.Event()
+
+    def camera() -> None:  # 30 Hz while streaming, as a camera driver does
+        while not done.is_set():
+            if streaming.is_set():
+                images.publish(image_msg(grey, "rgb8", 0))
+            time.sleep(1 / 30)
+
+    camera_thread = threading.Thread(target=camera, daemon=True)
+
+    def feed(text: str, position=(0.0, 0.0)) -> None:
+        joints.publish(JointState(position=list(position)))
+        instructions.publish(String(data=text))
+        streaming.set()
+
+    try:
+        from rclpy.lifecycle import TransitionCallbackReturn
+
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        for pub in (images, instructions, estop, joints):
+            wait_for(lambda p=pub: p.get_subscription_count() > 0, what="subscriptions")
+        camera_thread.start()
+        wait_for(lambda: latest() is not None, what="the control loop")
+        assert latest().angular.z == 0.0  # no instruction yet: zero
+        # "go left": forward 128/255 + 0.3 (clamped to 0.4), turn +0.5
+        feed("go left")
+        wait_for(lambda: latest().angular.z > 0.4, what="turning left")
+        left = latest()
+        assert left.linear.x == pytest.approx(0.4) and left.angular.z == pytest.approx(
+            0.5, abs=1e-4
+        )
+        feed("go right")
+        wait_for(lambda: latest().angular.z < -0.4, what="turning right")
+        # the e-stop: zero at once and on every tick while engaged
+        estop.publish(Bool(data=True))
+        wait_for(lambda: node.commander._estop, what="the e-stop")
+        t0 = time.monotonic()
+        feed("go right")
+        time.sleep(0.2)
+        assert since(t0) and all(m.angular.z == 0.0 and m.linear.x == 0.0 for m in since(t0))
+        estop.publish(Bool(data=False))
+        feed("go right")
+        wait_for(lambda: latest().angular.z < -0.4, what="moving again after the e-stop")
+        # no new images: the action goes stale -> zero within stale_after_ms + one period
+        streaming.clear()
+        t0 = time.monotonic()
+        wait_for(lambda: latest().angular.z == 0.0, timeout=5, what="the stale stop")
+        assert time.monotonic() - t0 < 0.3 + 0.02 + 0.25  # + scheduling slack
+        assert node.commander.stops["stale"] >= 1
+        # a NaN state makes a NaN action: zero, never published raw
+        feed("go left", position=(float("nan"), 0.0))
+        wait_for(lambda: node.commander.stops["non_finite_action"] >= 1, what="the NaN stop")
+        assert latest().angular.z == 0.0
+        # a huge state: clamped to the limits
+        feed("go left", position=(1e6, -1e6))
+        wait_for(lambda: abs(latest().linear.x) > 0.3, what="the huge action")
+        assert abs(latest().linear.x) <= 0.4 + 1e-9 and abs(latest().angular.z) <= 0.8 + 1e-9
+        # deactivate: a zero goes out, and nothing moves the robot afterwards
+        t0 = time.monotonic()
+        node.trigger_deactivate()
+        wait_for(lambda: any(m.linear.x == 0.0 for m in since(t0)), what="zero on deactivate")
+        time.sleep(0.1)
+        assert latest().linear.x == 0.0 and latest().angular.z == 0.0
+        node.trigger_cleanup()
+    finally:
+        done.set()
+        spinner.stop()
+        node.destroy_node()
+        peer.destroy_node()
