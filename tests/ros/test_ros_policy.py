@@ -110,23 +110,29 @@ def test_instruction_estop_staleness_and_transitions(ros_context, tmp_path):
         # the e-stop: zero at once and on every tick while engaged
         estop.publish(Bool(data=True))
         wait_for(lambda: node.commander._estop, what="the e-stop")
+        wait_for(lambda: latest().angular.z == 0.0, what="zero under the e-stop")
         t0 = time.monotonic()
         feed("go right")
-        time.sleep(0.2)
-        assert since(t0) and all(m.angular.z == 0.0 and m.linear.x == 0.0 for m in since(t0))
+        wait_for(lambda: len(since(t0)) >= 5, what="ticks under the e-stop")
+        assert all(m.angular.z == 0.0 and m.linear.x == 0.0 for m in since(t0))
         estop.publish(Bool(data=False))
         feed("go right")
         wait_for(lambda: latest().angular.z < -0.4, what="moving again after the e-stop")
-        # no new images: the action goes stale -> zero within stale_after_ms + one period
+        # no new images: the action goes stale -> zero within stale_after_ms + one period of
+        # the last action (timed on the node's clock, time.monotonic)
         streaming.clear()
-        t0 = time.monotonic()
         wait_for(lambda: latest().angular.z == 0.0, timeout=5, what="the stale stop")
-        assert time.monotonic() - t0 < 0.3 + 0.02 + 0.25  # + scheduling slack
+        last_action = node._last_action_at
+        with lock:
+            first_zero = next(t for t, m in commands if t > last_action and m.angular.z == 0.0)
+        # one period after stale_after_ms on the node (tests/test_action_safety.py checks that
+        # exactly); here + the executor's and the delivery's slack on a busy 2-core machine
+        assert first_zero - last_action < 0.3 + 0.02 + 0.4
         assert node.commander.stops["stale"] >= 1
         # a NaN state makes a NaN action: zero, never published raw
         feed("go left", position=(float("nan"), 0.0))
         wait_for(lambda: node.commander.stops["non_finite_action"] >= 1, what="the NaN stop")
-        assert latest().angular.z == 0.0
+        wait_for(lambda: latest().angular.z == 0.0, what="zero for the NaN action")
         # a huge state: clamped to the limits
         feed("go left", position=(1e6, -1e6))
         wait_for(lambda: abs(latest().linear.x) > 0.3, what="the huge action")
