@@ -29,6 +29,22 @@ def policy(files):
     return Policy(model, tokenizer, backend="onnxruntime", device="cpu")
 
 
+@pytest.mark.gpu
+def test_the_multi_input_model_on_the_gpu_gives_the_cpu_actions(files, policy):
+    """The same model converted to PyTorch on the GPU: the image preprocessed by the kernel into
+    a GPU buffer, tokens and state bound as tensors; the actions equal ONNX Runtime's."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx2torch")
+    model, tokenizer = files
+    gpu = Policy(model, tokenizer, backend="torch", device="cuda")
+    assert gpu.device.startswith("cuda")
+    for text, joints in (("go left", [0.2, -0.4]), ("go right slowly", [0.0, 1.0])):
+        state = {"joints": joints}
+        np.testing.assert_allclose(
+            gpu.act(GREY, text, state, "rgb8"), policy.act(GREY, text, state, "rgb8"), atol=1e-4
+        )
+
+
 GREY = np.full((32, 32, 3), 128, np.uint8)
 
 
