@@ -60,7 +60,7 @@ def test_entry_points_resolve_to_trtpipe_ros_main():
         target = script.split(" = ")[1]
         module, func = target.split(":")
         assert module == "trtpipe.ros.main" and callable(getattr(main, func))
-    for launch in ("trtpipe.launch.py", "rgbd.launch.py"):
+    for launch in ("trtpipe.launch.py", "rgbd.launch.py", "policy.launch.py"):
         compile((PACKAGE / "launch" / launch).read_text(), launch, "exec")
 
 
