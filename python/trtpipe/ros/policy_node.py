@@ -5,10 +5,11 @@ activate subscribes and starts two loops: inference (each new image, with the ne
 instruction and state, through the model; frames that come while it runs are replaced by the
 newest) and control (``control_rate_hz``: the
 :class:`trtpipe.SafeCommander`'s command published on ``cmd_vel``). deactivate, cleanup,
-shutdown and destroying the node publish a zero Twist first. The command is zero, with its
-reason counted in the diagnostics, when no instruction has been received, the e-stop topic is
-true, inference failed, the newest action is older than ``stale_after_ms`` (or its chunk played
-out), or the action is not finite; it never exceeds the speed and acceleration limits.
+shutdown and destroying the node publish a zero Twist first, and so does a node just
+started. The command is zero, with its reason counted in the diagnostics, when no instruction
+has been received, the e-stop topic is true, inference failed, the newest action is older than
+``stale_after_ms`` (or its chunk played out), or the action is not finite; it never exceeds the
+speed and acceleration limits.
 
 Topics: ``image`` (sensor_msgs/Image), ``instruction`` (std_msgs/String; an empty one is none),
 ``estop`` (std_msgs/Bool), ``joint_states`` (sensor_msgs/JointState, positions -> the model's
@@ -107,6 +108,8 @@ class PolicyNode(LifecycleNode):
         self.rejected_images = 0
         self._latency_ms: deque[float] = deque(maxlen=1000)
         self._last_action_at: float | None = None
+        self._reported = (0, time.monotonic())  # inferences and time of the last report
+        self.publish_zero()  # a (re)started node first commands zero
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -315,7 +318,11 @@ class PolicyNode(LifecycleNode):
             else "n/a"
         )
         stops = dict(self.commander.stops)
+        count, at = self._reported
+        now = time.monotonic()
+        self._reported = (self.inferences, now)
         values = [
+            ("inference_rate_hz", f"{(self.inferences - count) / max(now - at, 1e-9):.2f}"),
             ("inferences", str(self.inferences)),
             ("inference_errors", str(self.inference_errors)),
             ("rejected_images", str(self.rejected_images)),
