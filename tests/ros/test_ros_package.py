@@ -62,6 +62,8 @@ def test_entry_points_resolve_to_trtpipe_ros_main():
         assert module == "trtpipe.ros.main" and callable(getattr(main, func))
     for launch in ("trtpipe.launch.py", "rgbd.launch.py", "policy.launch.py"):
         compile((PACKAGE / "launch" / launch).read_text(), launch, "exec")
+    helper = PACKAGE / "trtpipe_ros" / "node_launch.py"
+    compile(helper.read_text(), helper.name, "exec")
 
 
 def _env() -> dict[str, str]:

@@ -7,48 +7,18 @@ vision_msgs/Detection3DArray on detections_3d and Detection2DArray on detections
 backend, sync_slop and rate_hz given here override the node's defaults.
 """
 
-from launch import LaunchContext, LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
-
-OVERRIDES = {"model": str, "backend": str, "sync_slop": float, "rate_hz": float}
-TOPICS = {
-    "color": "color/image_raw",
-    "depth": "depth/image_raw",
-    "camera_info": "depth/camera_info",
-    "detections": "detections",
-    "detections_3d": "detections_3d",
-}
+from trtpipe_ros.node_launch import node_launch
 
 
-def _node(context: LaunchContext) -> list:
-    def arg(name: str) -> str:
-        return LaunchConfiguration(name).perform(context)
-
-    given = {name: kind(arg(name)) for name, kind in OVERRIDES.items() if arg(name)}
-    return [
-        Node(
-            package="trtpipe_ros",
-            executable="trtpipe_rgbd",
-            name="trtpipe_rgbd",
-            namespace=arg("namespace"),
-            output="screen",
-            parameters=[given],
-            remappings=[(topic, arg(name)) for name, topic in TOPICS.items()],
-        )
-    ]
-
-
-def generate_launch_description() -> LaunchDescription:
-    return LaunchDescription(
-        [
-            *(DeclareLaunchArgument(name, default_value=topic) for name, topic in TOPICS.items()),
-            DeclareLaunchArgument("namespace", default_value=""),
-            *(
-                DeclareLaunchArgument(name, default_value="", description="'': the node's default")
-                for name in OVERRIDES
-            ),
-            OpaqueFunction(function=_node),
-        ]
+def generate_launch_description():
+    return node_launch(
+        "trtpipe_rgbd",
+        topics={
+            "color": "color/image_raw",
+            "depth": "depth/image_raw",
+            "camera_info": "depth/camera_info",
+            "detections": "detections",
+            "detections_3d": "detections_3d",
+        },
+        overrides={"model": str, "backend": str, "sync_slop": float, "rate_hz": float},
     )

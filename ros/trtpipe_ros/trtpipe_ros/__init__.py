@@ -1,2 +1,3 @@
 """trtpipe's ROS 2 nodes live in the ``trtpipe.ros`` package (``pip install trtpipe``); this
-package installs their executables, the launch file and the default parameters."""
+package installs their executables, the launch files (node_launch.py builds them) and the
+default parameters."""
