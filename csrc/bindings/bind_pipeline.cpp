@@ -88,30 +88,6 @@ py::dict host_arrays(const py::handle& self, const FramePipeline& pipeline, int 
   return arrays;
 }
 
-// A frame of tensors only must give every input: all of them in order, or each by name.
-void check_every_input(const FramePipeline& pipeline,
-                       const std::vector<pipeline::TensorInput>& tensors, bool in_order) {
-  const auto& inputs = pipeline.step().inputs();
-  if (in_order && tensors.size() != inputs.size() && !tensors.empty()) {
-    std::string names;
-    for (const StepTensor& input : inputs) {
-      names += (names.empty() ? "'" : ", '") + input.name + "'";
-    }
-    throw InputError("inputs: expected " + std::to_string(inputs.size()) +
-                     " tensors in the order of the model's inputs (" + names + "), given " +
-                     std::to_string(tensors.size()));
-  }
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    bool given = false;
-    for (const pipeline::TensorInput& tensor : tensors) {
-      given = given || tensor.input == static_cast<int>(i) || tensor.name == inputs[i].name;
-    }
-    if (!given) {
-      throw InputError("inputs: expected a tensor named '" + inputs[i].name + "', given none");
-    }
-  }
-}
-
 py::dict counters_dict(const pipeline::PipelineCounters& c) {
   py::dict out;
   out["frames"] = c.frames;
@@ -224,7 +200,7 @@ void bind_pipeline(py::module_& m) {
           [](FramePipeline& self, const py::handle& inputs, int slot) {
             py::list keep;
             const std::vector<pipeline::TensorInput> tensors = to_inputs(inputs, keep);
-            check_every_input(self, tensors, !PyDict_Check(inputs.ptr()));
+            self.require_every_input(tensors, !PyDict_Check(inputs.ptr()));
             const auto stream = reinterpret_cast<std::uintptr_t>(self.stream());
             py::gil_scoped_release release;
             self.submit({}, tensors, slot, stream, {});

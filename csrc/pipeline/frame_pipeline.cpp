@@ -156,6 +156,29 @@ FramePipeline::Slot& FramePipeline::checked_slot(int slot) const {
   return *slots_[static_cast<std::size_t>(slot)];
 }
 
+void FramePipeline::require_every_input(const std::vector<TensorInput>& tensors,
+                                        bool in_order) const {
+  const auto& inputs = step_->inputs();
+  if (in_order && tensors.size() != inputs.size() && !tensors.empty()) {
+    std::string names;
+    for (const StepTensor& input : inputs) {
+      names += (names.empty() ? "'" : ", '") + input.name + "'";
+    }
+    throw InputError("inputs: expected " + std::to_string(inputs.size()) +
+                     " tensors in the order of the model's inputs (" + names + "), given " +
+                     std::to_string(tensors.size()));
+  }
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    bool given = false;
+    for (const TensorInput& tensor : tensors) {
+      given = given || tensor.input == static_cast<int>(i) || tensor.name == inputs[i].name;
+    }
+    if (!given) {
+      throw InputError("inputs: expected a tensor named '" + inputs[i].name + "', given none");
+    }
+  }
+}
+
 void FramePipeline::check_inputs(const std::vector<ImageInput>& images,
                                  const std::vector<TensorInput>& tensors) {
   const auto& inputs = step_->inputs();

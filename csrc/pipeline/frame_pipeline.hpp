@@ -139,6 +139,10 @@ class FramePipeline {
   const std::shared_ptr<memory::PinnedPool>& pinned_pool() const noexcept { return pinned_; }
   PipelineCounters counters() const;
 
+  // InputError unless a frame of tensors alone gives every input: all of them in the order of
+  // the step's inputs (`in_order`), or each by name.
+  void require_every_input(const std::vector<TensorInput>& tensors, bool in_order) const;
+
  private:
   struct Slot;
   Slot& checked_slot(int slot) const;
