@@ -137,6 +137,14 @@ def test_instruction_estop_staleness_and_transitions(ros_context, tmp_path):
         feed("go left", position=(1e6, -1e6))
         wait_for(lambda: abs(latest().linear.x) > 0.3, what="the huge action")
         assert abs(latest().linear.x) <= 0.4 + 1e-9 and abs(latest().angular.z) <= 0.8 + 1e-9
+        # bad images (truncated, an encoding the policy does not take) are counted drops, not
+        # inference errors
+        broken = image_msg(grey, "rgb8", 0)
+        broken.data = broken.data[:100]
+        images.publish(broken)
+        images.publish(image_msg(np.zeros((32, 64), np.uint8), "yuv422", 0))
+        wait_for(lambda: node.rejected_images >= 2, what="the bad images counted")
+        assert node.inference_errors == 0
         # deactivate: a zero goes out, and nothing moves the robot afterwards
         t0 = time.monotonic()
         node.trigger_deactivate()

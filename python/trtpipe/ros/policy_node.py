@@ -33,7 +33,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from trtpipe.action_safety import ActionMapping, Limits, SafeCommander
 from trtpipe.errors import InputError
 from trtpipe.ros.diagnostics import OK, WARN
-from trtpipe.ros.image_input import FrameRejected, raw_frame
+from trtpipe.ros.image_input import raw_frame
 from trtpipe.ros.qos import make_qos
 
 
@@ -224,16 +224,17 @@ class PolicyNode(LifecycleNode):
     # -- inputs --------------------------------------------------------------------------------
 
     def _on_image(self, msg: Any) -> None:
+        # bad images are counted drops here, never inference errors that stop the robot
         try:
             frame = raw_frame(msg)
-        except FrameRejected as exc:
+            image = frame.as_array()  # a view of the message's bytes
+        except InputError as exc:  # FrameRejected, or an encoding the policy does not take
             self.rejected_images += 1
-            self.get_logger().warning(
-                f"image dropped ({exc.reason}): {exc}", throttle_duration_sec=5.0
-            )
+            reason = getattr(exc, "reason", "unsupported_encoding")
+            self.get_logger().warning(f"image dropped ({reason}): {exc}", throttle_duration_sec=5.0)
             return
         with self._lock:
-            self._image = frame
+            self._image = (image, frame.encoding)
         self._fresh.set()
 
     def _on_instruction(self, msg: Any) -> None:
@@ -264,8 +265,8 @@ class PolicyNode(LifecycleNode):
             if self._stop.is_set():
                 return
             with self._lock:
-                frame, instruction, joints = self._image, self._instruction, self._state
-            if frame is None or instruction is None:
+                newest, instruction, joints = self._image, self._instruction, self._state
+            if newest is None or instruction is None:
                 continue
             policy, commander = self.policy, self.commander
             state_inputs = policy.inputs.state
@@ -273,9 +274,9 @@ class PolicyNode(LifecycleNode):
                 continue  # no joint state yet: nothing to run the model on
             start = time.perf_counter()
             try:
-                image = frame.as_array()
+                image, encoding = newest
                 state = {state_inputs[0]: joints} if state_inputs else None
-                action = policy.act(image, instruction, state, frame.encoding)
+                action = policy.act(image, instruction, state, encoding)
             except Exception as exc:  # any failure stops the robot until the next good action
                 commander.inference_failed()
                 self.inference_errors += 1
