@@ -118,16 +118,31 @@ def test_instruction_estop_staleness_and_transitions(ros_context, tmp_path):
         estop.publish(Bool(data=False))
         feed("go right")
         wait_for(lambda: latest().angular.z < -0.4, what="moving again after the e-stop")
-        # no new images: the action goes stale -> zero within stale_after_ms + one period of
-        # the last action (timed on the node's clock, time.monotonic)
+        # no new images: the action goes stale. The property that matters, whatever the
+        # executor's lateness on a busy machine: no tick later than stale_after_ms after the
+        # last action commands motion (tests/test_action_safety.py times the rule exactly).
+        ticks: list[tuple[float, Any]] = []
+        commander = node.commander
+        command = commander.command
+
+        def recorded(now: float) -> Any:
+            out = command(now)
+            ticks.append((now, out))
+            return out
+
         streaming.clear()
-        wait_for(lambda: latest().angular.z == 0.0, timeout=5, what="the stale stop")
+        time.sleep(0.1)  # the images in flight are through: the last action is final
+        commander.command = recorded
+
+        def stale_ticks() -> list[Any]:
+            return [c for t, c in list(ticks) if t - node._last_action_at > 0.3]
+
+        wait_for(lambda: len(stale_ticks()) >= 3, timeout=10, what="ticks after the stale time")
+        commander.command = command
         last_action = node._last_action_at
-        with lock:
-            first_zero = next(t for t, m in commands if t > last_action and m.angular.z == 0.0)
-        # one period after stale_after_ms on the node (tests/test_action_safety.py checks that
-        # exactly); here + the executor's and the delivery's slack on a busy 2-core machine
-        assert first_zero - last_action < 0.3 + 0.02 + 0.4
+        late = [c for t, c in ticks if t - last_action > 0.3]
+        assert late and all(c.is_zero for c in late)
+        assert any(c.stop_reason == "stale" for c in late)
         assert node.commander.stops["stale"] >= 1
         # a NaN state makes a NaN action: zero, never published raw
         feed("go left", position=(float("nan"), 0.0))
@@ -143,7 +158,7 @@ def test_instruction_estop_staleness_and_transitions(ros_context, tmp_path):
         broken.data = broken.data[:100]
         images.publish(broken)
         images.publish(image_msg(np.zeros((32, 64), np.uint8), "yuv422", 0))
-        wait_for(lambda: node.rejected_images >= 2, what="the bad images counted")
+        wait_for(lambda: node.rejected_images >= 2, timeout=20, what="the bad images counted")
         assert node.inference_errors == 0
         # deactivate: a zero goes out, and nothing moves the robot afterwards
         t0 = time.monotonic()
