@@ -118,3 +118,30 @@ def test_a_validated_frame_preprocesses_like_the_same_pixels_as_an_array():
     pre(frame.data, from_view, frame.encoding, width=40, height=30, step=frame.step)
     pre(pixels, from_array, "bgr8")
     np.testing.assert_array_equal(from_view, from_array)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims width x height (no pixel data)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "reason"),
+    [(100_000, 100_000, "bad_compressed"), (40_000, 1, "too_large")],
+)
+def test_a_small_payload_claiming_a_huge_image_is_bad_input(width, height, reason):
+    """A 69-byte PNG whose header claims 100000x100000 (Pillow's decompression bomb) or a side
+    beyond the frame rule: a counted drop with a reason, never a failure of the decoder."""
+    payload = _png_header(width, height)
+    assert len(payload) < 100
+    with pytest.raises(FrameRejected) as raised:
+        decode_compressed(SimpleNamespace(format="png", data=payload))
+    assert raised.value.reason == reason

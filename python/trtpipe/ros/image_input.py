@@ -73,9 +73,23 @@ def decode_compressed(msg: Any) -> np.ndarray:
         )
     try:
         with Image.open(io.BytesIO(payload)) as image:
+            # the header's size, by the frame rule, before a single pixel is decoded: a small
+            # payload claiming a huge image is bad input, never work for the decoder
+            width, height = image.size
+            reason, message, _ = _core.frame_problem("rgb8", width, height, 0, width * height * 3)
+            if reason is not None:
+                raise FrameRejected(reason, f"data: the {msg.format!r} image header: {message}")
             rgb = image.convert("RGB")
             array = np.asarray(rgb)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except FrameRejected:
+        raise
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+    ) as exc:
         raise FrameRejected(
             "bad_compressed",
             f"data: expected a decodable {msg.format!r} image, given {payload.nbytes} bytes "
