@@ -107,3 +107,41 @@ def test_diagnostics_report_error_while_failing_and_ok_after(graph, ros_context)
     finally:
         g.spinner.executor.remove_node(listener)
         listener.destroy_node()
+
+
+def test_a_bad_qos_fails_before_the_model_loads(ros_context):
+    from .ros_harness import detector_node
+
+    factory = factory_of(ScriptedDetector())
+    with pytest.raises(Exception, match="qos"):
+        detector_node(ros_context, factory, "badqos", qos="bogus")
+    assert factory.calls == []  # the model was never loaded
+
+
+def test_diagnostics_name_the_backend_that_runs(graph, ros_context):
+    """backend "auto" asked for, ONNX Runtime loaded: the diagnostics say onnxruntime."""
+    from types import SimpleNamespace
+
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    detector = ScriptedDetector()
+    detector.engine = SimpleNamespace(backend="onnxruntime", device="cpu")
+    g = graph(factory_of(detector), "loaded", diagnostics_period_s=0.2, backend="auto")
+    statuses: list[Any] = []
+    listener = rclpy.create_node("loaded_listener", context=ros_context)
+    listener.create_subscription(
+        DiagnosticArray,
+        "/diagnostics",
+        lambda m: statuses.extend(s for s in m.status if s.name.endswith("det_loaded")),
+        10,
+    )
+    g.spinner.add(listener)
+    try:
+        wait_for(lambda: len(statuses) > 0, what="a diagnostics status")
+        values = {kv.key: kv.value for kv in statuses[-1].values}
+        assert values["backend"] == "onnxruntime"
+        assert statuses[-1].hardware_id == "onnxruntime:cpu"
+    finally:
+        g.spinner.executor.remove_node(listener)
+        listener.destroy_node()

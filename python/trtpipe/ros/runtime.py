@@ -106,6 +106,11 @@ class DetectorRuntime:
         from vision_msgs.msg import Detection2DArray
 
         p = self.params
+        # the QoS presets first: a bad one fails before minutes of model loading
+        out_qos = make_qos(
+            p.detections_qos, deadline_ms=p.deadline_ms, liveliness_lease_ms=p.liveliness_lease_ms
+        )
+        make_qos(p.qos, deadline_ms=p.deadline_ms, liveliness_lease_ms=p.liveliness_lease_ms)
         self.monitor = PerformanceMonitor(
             deadline_ms=p.latency_budget_ms,
             nvml_device=p.nvml_device if p.nvml_device >= 0 else None,
@@ -113,9 +118,6 @@ class DetectorRuntime:
         )
         self.detector = self._factory(p, p.backend, p.device, self.monitor)
         self.backend = p.backend
-        out_qos = make_qos(
-            p.detections_qos, deadline_ms=p.deadline_ms, liveliness_lease_ms=p.liveliness_lease_ms
-        )
         create = (
             self.node.create_lifecycle_publisher if self._lifecycle else self.node.create_publisher
         )
@@ -446,12 +448,16 @@ class DetectorRuntime:
             )
             self.counters.errors_since_report = 0
             self.counters.rejected_since_report = 0
+        # the backend that runs, not the one asked for ("auto")
+        engine = getattr(self.detector, "engine", None)
+        loaded = getattr(engine, "backend", None) or self.backend
+        device = getattr(engine, "device", None) or self.params.device
         array = diagnostic_array(
             self.node.get_clock().now().to_msg(),
             name=f"trtpipe: {self.node.get_fully_qualified_name()}",
-            hardware_id=f"{self.backend}:{self.params.device}",
+            hardware_id=f"{loaded}:{device}",
             snap=snap,
             counters=counters,
-            backend=self.backend,
+            backend=loaded,
         )
         self._diag_pub.publish(array)
