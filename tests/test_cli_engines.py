@@ -133,3 +133,20 @@ def test_inspect_an_engine_without_sidecar_explains(tmp_path, caplog):
     assert main(["inspect", str(engine)]) == 2
     assert "sidecar" in caplog.text
     assert main(["inspect", str(tmp_path / "absent.engine")]) == 2
+
+
+@pytest.mark.parametrize("kind", ["text", "truncated"])
+def test_a_file_that_is_not_an_onnx_model_is_one_clear_error(tmp_path, caplog, kind):
+    """build and inspect of a text file or a truncated ONNX: exit 2 and one line naming the
+    file, not protobuf's DecodeError traceback."""
+    model = write_conv_net(tmp_path / "good.onnx")
+    bad = tmp_path / f"{kind}.onnx"
+    bad.write_bytes(b"not a model\n" if kind == "text" else model.read_bytes()[:40])
+    assert main(["inspect", str(bad)]) == 2
+    assert "is not an ONNX model" in caplog.text and str(bad) in caplog.text
+    caplog.clear()
+    code = main(["build", str(bad), "--precision", "fp16", "-o", str(tmp_path / "x.engine")])
+    if code == 3:  # no builder on this machine: the build stops before reading the model
+        pytest.skip("no TensorRT builder here")
+    assert code == 2
+    assert "is not an ONNX model" in caplog.text

@@ -343,9 +343,10 @@ def _model_for_precision(
     precision = options.precision
     if not flavour.strongly_typed or precision == "fp32":
         return onnx_bytes
-    import onnx
 
-    model = onnx.load_from_string(onnx_bytes)
+    from trtpipe.onnx_model import read_onnx
+
+    model = read_onnx(onnx_bytes, f"onnx {onnx_path}" if onnx_path else "onnx")
     if precision == "int8":
         if _has_qdq(model):
             return onnx_bytes

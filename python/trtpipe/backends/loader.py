@@ -278,13 +278,13 @@ def load(
 
 def _has_dynamic_batch(path: Path) -> bool:
     """Whether the ONNX model's inputs all have a dynamic batch axis (False without onnx)."""
-    try:
-        import onnx
-    except ImportError:
-        return False
     from trtpipe.backends.onnx_to_torch import has_dynamic_batch
+    from trtpipe.onnx_model import read_onnx
 
-    return has_dynamic_batch(onnx.load(str(path), load_external_data=False))
+    try:
+        return has_dynamic_batch(read_onnx(path))
+    except BackendUnavailableError:
+        return False
 
 
 def _load_onnx_auto(

@@ -149,14 +149,16 @@ def convert_onnx(
     With ``max_batch`` > 1, a dynamic batch axis and known image sizes, a
     :func:`batch_buckets_module` of the model at each of :func:`batch_buckets`, and the proto
     with its batch axis left dynamic."""
-    import onnx
+    from trtpipe.onnx_model import read_onnx
 
-    proto = onnx.load(str(path))
+    proto = read_onnx(path, external_data=True)
     if max_batch == 1 or not has_dynamic_batch(proto):
         return _convert(proto, image_size, 1, path)
     modules = {}
     for batch in batch_buckets(max_batch):
-        modules[batch], fixed = _convert(onnx.load(str(path)), image_size, batch, path)
+        modules[batch], fixed = _convert(
+            read_onnx(path, external_data=True), image_size, batch, path
+        )
         if batch == 1 and has_dynamic_batch(fixed):  # sizes unknown: one dynamic module
             return modules[batch], fixed
     for inp, fixed_inp in zip(proto.graph.input, fixed.graph.input, strict=True):

@@ -22,7 +22,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def _onnx_summary(path: Path) -> dict[str, Any]:
     import onnx
 
-    model = onnx.load(str(path), load_external_data=False)
+    from trtpipe.onnx_model import read_onnx
+
+    model = read_onnx(path)
     initializers = {i.name for i in model.graph.initializer}
 
     def info(value: Any, is_input: bool) -> TensorInfo:
