@@ -80,3 +80,31 @@ def test_detect_video(tmp_path, capsys):
 def test_detect_missing_source_is_an_error(tmp_path):
     assert main(["detect", str(tmp_path / "absent.png"), "--model", "sample"]) == 2
     assert main(["detect", str(tmp_path), "--model", "sample"]) == 2  # no images in it
+
+
+def test_a_folder_run_skips_an_unreadable_file_and_saves_every_result(tmp_path, capsys):
+    """An unreadable file is reported and skipped, the files after it still run, the exit
+    status says something failed; x.jpg and x.png keep their own annotated copies."""
+    image = dict(samples.sample_images())["astronaut"]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a_broken.png").write_bytes(b"not an image")
+    cv2.imwrite(str(folder / "x.jpg"), image)
+    cv2.imwrite(str(folder / "x.png"), image[::2, ::2])
+    save = tmp_path / "out"
+    assert main(["detect", str(folder), "--model", "sample", "--save", str(save)]) == 1
+    out = capsys.readouterr().out
+    assert "x.jpg: 1 detection" in out and "x.png: " in out  # both after the broken one
+    assert "2 frames, " in out and "1 file skipped: a_broken.png" in out
+    assert sorted(p.name for p in save.iterdir()) == ["x.jpg", "x.png"]
+    assert cv2.imread(str(save / "x.png")).shape[:2] == image[::2, ::2].shape[:2]
+
+
+def test_save_onto_a_file_and_one_frame_are_clear(tmp_path, capsys):
+    image_path = tmp_path / "one.png"
+    cv2.imwrite(str(image_path), dict(samples.sample_images())["astronaut"])
+    occupied = tmp_path / "occupied"
+    occupied.write_text("a file, not a folder")
+    assert main(["detect", str(image_path), "--model", "sample", "--save", str(occupied)]) == 2
+    assert main(["detect", str(image_path), "--model", "sample"]) == 0
+    assert "1 frame, 1 detection" in capsys.readouterr().out

@@ -18,6 +18,7 @@ from trtpipe.backends.loader import BACKEND_HELP
 from trtpipe.commands.frames import open_source
 from trtpipe.decode.detections import Detections
 from trtpipe.detector import Detector
+from trtpipe.errors import InputError
 
 log = logging.getLogger("trtpipe")
 STAGES = ("preprocess", "inference", "postprocess", "end_to_end")
@@ -27,6 +28,7 @@ STAGES = ("preprocess", "inference", "postprocess", "end_to_end")
 class Summary:
     frames: int = 0
     detections: int = 0
+    skipped: list[str] = field(default_factory=list)  # frames that could not be read or run
     timings: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
 
     def add(self, dets: Detections, timings: dict[str, float]) -> None:
@@ -42,14 +44,26 @@ class Summary:
             if values:
                 p50, p99 = np.percentile(values, (50, 99))
                 stages[stage] = {"p50_ms": round(float(p50), 3), "p99_ms": round(float(p99), 3)}
-        return {"frames": self.frames, "detections": self.detections, "latency": stages}
+        return {
+            "frames": self.frames,
+            "detections": self.detections,
+            "skipped": list(self.skipped),
+            "latency": stages,
+        }
 
     def format(self) -> str:
         d = self.to_dict()
-        lines = [f"{d['frames']} frames, {d['detections']} detections"]
+        lines = [f"{_count(d['frames'], 'frame')}, {_count(d['detections'], 'detection')}"]
+        if d["skipped"]:
+            lines[0] += f", {_count(len(d['skipped']), 'file')} skipped: {', '.join(d['skipped'])}"
         for stage, v in d["latency"].items():
             lines.append(f"  {stage:<12} p50 {v['p50_ms']:8.2f} ms   p99 {v['p99_ms']:8.2f} ms")
         return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    """ "1 frame", "2 frames"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _progress(total: int | None, enabled: bool):
@@ -76,7 +90,7 @@ def describe(name: str, dets: Detections) -> str:
 
 def run_frames(
     det: Detector,
-    frames: Iterable[tuple[str, np.ndarray]],
+    frames: Iterable[tuple[str, np.ndarray | InputError]],
     *,
     total: int | None,
     save_dir: Path | None,
@@ -98,7 +112,18 @@ def run_frames(
         task = bar[0].add_task("detecting", total=bar[1])
     try:
         for name, image in frames:
-            dets = det(image)
+            try:
+                if isinstance(image, InputError):
+                    raise image
+                dets = det(image)
+            except InputError as exc:  # this file is bad input; the others still run
+                summary.skipped.append(name)
+                log.error("%s: skipped: %s", name, exc)
+                if as_json:
+                    out.write(json.dumps({"source": name, "skipped": str(exc)}) + "\n")
+                if bar is not None:
+                    bar[0].advance(task)
+                continue
             summary.add(dets, det.last_timings)
             if as_json:
                 record = {"source": name, "detections": dets.to_dicts()}
@@ -110,8 +135,8 @@ def run_frames(
                 if video is not None:
                     writer = writer or _video_writer(save_dir, video, annotated.shape)
                     writer.write(annotated)
-                else:
-                    _write_image(save_dir / f"{Path(name).stem}.png", annotated)
+                else:  # the source's own name: x.jpg and x.png never overwrite each other
+                    _write_image(save_dir / name, annotated)
             if bar is not None:
                 bar[0].advance(task)
     finally:
@@ -126,6 +151,8 @@ def _write_image(path: Path, image: np.ndarray) -> None:
     from trtpipe.annotate import _cv2
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        log.warning("%s exists: overwritten by this run's annotated image", path)
     if not _cv2().imwrite(str(path), image):
         raise OSError(f"could not write {path}")
 
@@ -168,8 +195,10 @@ def detector_from_args(args: argparse.Namespace) -> Detector:
 
 def _cmd_detect(args: argparse.Namespace) -> int:
     source = open_source(args.source)
-    det = detector_from_args(args)
     save = Path(args.save) if args.save else None
+    if save is not None and save.exists() and not save.is_dir():
+        raise InputError(f"--save: expected a folder (new or existing), given the file {save}")
+    det = detector_from_args(args)
     summary = run_frames(
         det,
         source.frames(),
@@ -185,7 +214,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         print(summary.format())
         if save is not None:
             print(f"annotated output in {save}/")
-    return 0
+    return 1 if summary.skipped else 0
 
 
 def add_detector_options(parser: argparse.ArgumentParser) -> None:

@@ -24,8 +24,10 @@ class Source:
     count: int | None  # frames, where known in advance
     fps: float = 30.0
 
-    def frames(self) -> Iterator[tuple[str, np.ndarray]]:
-        """(name, BGR or mono image) pairs; names are file names, or ``stem:frame`` for video."""
+    def frames(self) -> Iterator[tuple[str, np.ndarray | InputError]]:
+        """(name, BGR or mono image) pairs; names are file names, or ``stem:frame`` for video.
+        In a folder, a file that does not read comes as (name, the InputError saying why), so
+        the files after it are still read; a lone image file that does not read raises."""
         cv2 = _cv2()
         if self.kind == "video":
             capture = cv2.VideoCapture(str(self.path))
@@ -43,9 +45,13 @@ class Source:
         for file in files:
             image = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)
             if image is None:
-                raise InputError(
+                error = InputError(
                     f"{file}: expected an image OpenCV can read, given an unreadable file"
                 )
+                if self.kind == "image":
+                    raise error
+                yield file.name, error
+                continue
             if image.dtype != np.uint8:  # 16-bit PNGs and the like
                 image = (image / (np.iinfo(image.dtype).max / 255)).astype(np.uint8)
             yield file.name, image
