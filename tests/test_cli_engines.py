@@ -150,3 +150,14 @@ def test_a_file_that_is_not_an_onnx_model_is_one_clear_error(tmp_path, caplog, k
         pytest.skip("no TensorRT builder here")
     assert code == 2
     assert "is not an ONNX model" in caplog.text
+
+
+def test_the_sample_alias_works_in_every_command_that_takes_a_model(capsys):
+    pytest.importorskip("nudenet")
+    from trtpipe.samples import model_or_sample, sample_model
+
+    assert model_or_sample("sample") == str(sample_model())
+    assert model_or_sample("yolo.onnx") == "yolo.onnx"
+    assert main(["inspect", "sample", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["kind"] == "onnx" and summary["inputs"][0]["name"] == "images"

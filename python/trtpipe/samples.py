@@ -37,6 +37,12 @@ def sample_model() -> Path:
     return path
 
 
+def model_or_sample(value: str) -> str:
+    """A model argument of the commands: "sample" is the sample model's path, anything else
+    stays as given."""
+    return str(sample_model()) if value == "sample" else value
+
+
 def sample_labels() -> list[str]:
     """The sample model's class names, by class id (from the model's own metadata)."""
     from trtpipe.model_metadata import class_names, onnx_metadata

@@ -22,6 +22,7 @@ from trtpipe.backends.loader import BACKEND_HELP
 from trtpipe.errors import InputError
 from trtpipe.frames import FRAME_ENCODINGS, Frame, encode_frame, resize_nearest
 from trtpipe.preprocess import PACKED_CHANNELS
+from trtpipe.samples import model_or_sample
 
 log = logging.getLogger("trtpipe.bench")
 
@@ -182,9 +183,8 @@ def format_result(result: BenchResult) -> str:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from trtpipe.samples import sample_model
 
-    model = str(sample_model()) if args.model in (None, "sample") else args.model
+    model = model_or_sample(args.model or "sample")
     spec = parse_input_spec(args.input)
     if args.cameras > 1:
         from trtpipe.commands.bench_cameras import CameraRun, format_cases, run_camera_bench

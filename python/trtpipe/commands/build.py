@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 
 from trtpipe.commands.shapes import parse_shapes
+from trtpipe.samples import model_or_sample
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from trtpipe.build import OPTIMIZATION_LEVELS, PRECISIONS
 
     p = subparsers.add_parser("build", help="build a TensorRT engine from an ONNX model")
-    p.add_argument("onnx", help="the ONNX model")
+    p.add_argument("onnx", help="the ONNX model, or 'sample'")
     p.add_argument("-o", "--output", help="engine file to write (default: the engine cache)")
     p.add_argument("--precision", choices=PRECISIONS, help="default: the optimisation level's")
     p.add_argument(
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         "compute_capabilities": args.target,
         "progress": False if args.no_progress else None,
     }
+    args.onnx = model_or_sample(args.onnx)
     if args.output:
         built = build_engine(
             args.onnx, timing_cache=args.timing_cache, output=args.output, **common

@@ -19,6 +19,7 @@ from trtpipe.commands.frames import open_source
 from trtpipe.decode.detections import Detections
 from trtpipe.detector import Detector
 from trtpipe.errors import InputError
+from trtpipe.samples import model_or_sample
 
 log = logging.getLogger("trtpipe")
 STAGES = ("preprocess", "inference", "postprocess", "end_to_end")
@@ -171,17 +172,9 @@ def _video_writer(save_dir: Path, video: tuple[str, float], shape: tuple[int, ..
     return writer
 
 
-def _model(value: str) -> Path | str:
-    if value == "sample":
-        from trtpipe.samples import sample_model
-
-        return sample_model()
-    return value
-
-
 def detector_from_args(args: argparse.Namespace) -> Detector:
     return Detector(
-        _model(args.model),
+        model_or_sample(args.model),
         backend=args.backend,
         input_size=args.input_size,
         conf=args.conf,

@@ -10,11 +10,12 @@ from typing import Any
 
 from trtpipe.backends.base import Profile, TensorInfo
 from trtpipe.errors import InputError
+from trtpipe.samples import model_or_sample
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("inspect", help="IO table, profiles, precision and size of a model")
-    p.add_argument("model", help="a .engine/.plan file or an .onnx model")
+    p.add_argument("model", help="a .engine/.plan file, an .onnx model, or 'sample'")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler=run)
 
@@ -95,7 +96,7 @@ def _profile_lines(profiles: list[Profile]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = Path(args.model)
+    path = Path(model_or_sample(args.model))
     if not path.is_file():
         raise InputError(f"model: expected an existing file, given {str(path)!r}")
     summary = _onnx_summary(path) if path.suffix.lower() == ".onnx" else _engine_summary(path)

@@ -8,6 +8,7 @@ import logging
 from dataclasses import asdict
 
 from trtpipe.commands.shapes import parse_shapes
+from trtpipe.samples import model_or_sample
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +17,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "validate", help="compare an engine or backend with ONNX Runtime FP32 on the same inputs"
     )
-    p.add_argument("onnx", help="the ONNX model (the FP32 reference runs it on the CPU)")
+    p.add_argument(
+        "onnx", help="the ONNX model, or 'sample' (the FP32 reference runs it on the CPU)"
+    )
     p.add_argument(
         "--candidate",
         "--engine",
@@ -50,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from trtpipe.backends.onnxruntime import OnnxRuntimeEngine
     from trtpipe.validate import make_inputs, validate
 
+    args.onnx = model_or_sample(args.onnx)
     reference = OnnxRuntimeEngine(args.onnx, device="cpu")
     build = {"precision": args.precision} if args.precision else {}
     if args.candidate:
