@@ -38,19 +38,17 @@ struct DepthArg {
 
 // A depth image's view: a LocatedFrame whose encoding is a depth encoding, and its scale.
 DepthArg depth_arg(const py::handle& located, float scale) {
-  const py::sequence f = view_fields(
-      located, 8, "depth",
-      "a LocatedFrame (address, size, width, height, step, encoding, on_device, stream)");
+  const LocatedFields f = located_fields(located, "depth", "depth stream");
   DepthArg arg;
-  arg.frame.data = reinterpret_cast<const void*>(address_of(f[0]));
-  arg.frame.size = checked_size(f[1], "size");
-  arg.frame.width = checked_int<int>(f[2], "width");
-  arg.frame.height = checked_int<int>(f[3], "height");
-  arg.frame.step = checked_int<std::int64_t>(f[4], "step");
-  arg.frame.encoding = preprocess::parse_depth_encoding(text_field(f[5], "encoding"));
+  arg.frame.data = f.data;
+  arg.frame.size = f.size;
+  arg.frame.width = f.width;
+  arg.frame.height = f.height;
+  arg.frame.step = f.step;
+  arg.frame.encoding = preprocess::parse_depth_encoding(f.encoding);
   arg.frame.scale = scale;
-  arg.on_device = flag_field(f[6], "on_device");
-  arg.stream = checked_int<std::uintptr_t>(f[7], "depth stream");
+  arg.on_device = f.on_device;
+  arg.stream = f.stream;
   arg.frame = preprocess::checked_depth(arg.frame);
   return arg;
 }
@@ -186,19 +184,10 @@ void bind_depth(py::module_& m) {
       [](const std::string& encoding, py::handle width, py::handle height, py::handle step,
          py::handle size) -> py::tuple {
         DepthFrame frame;
-        bool known = false;
-        for (const auto& row : preprocess::kDepthEncodingTable) {
-          if (encoding == row.name) {
-            frame.encoding = row.encoding;
-            known = true;
-          }
-        }
-        if (!known) {
-          try {
-            preprocess::parse_depth_encoding(encoding);
-          } catch (const InputError& e) {
-            return py::make_tuple("bad_depth_encoding", e.what(), py::none());
-          }
+        try {
+          frame.encoding = preprocess::parse_depth_encoding(encoding);
+        } catch (const InputError& e) {
+          return py::make_tuple("bad_depth_encoding", e.what(), py::none());
         }
         return message_problem(frame, width, height, step, size,
                                [](DepthFrame& f) { return preprocess::depth_problem(f); });

@@ -48,18 +48,6 @@ inline void check_output_array(const pybind11::object& out) {
   }
 }
 
-inline preprocess::Frame make_frame(const pybind11::object& data, std::size_t size, int width,
-                                    int height, std::int64_t step, const std::string& encoding) {
-  preprocess::Frame frame;
-  frame.data = reinterpret_cast<const void*>(address_of(data));
-  frame.size = size;
-  frame.width = width;
-  frame.height = height;
-  frame.step = step;
-  frame.encoding = preprocess::parse_encoding(encoding);
-  return frame;
-}
-
 inline preprocess::Tensor make_tensor(const pybind11::object& data,
                                       std::vector<std::int64_t> shape,
                                       std::vector<std::int64_t> strides, std::string dtype,
@@ -72,14 +60,6 @@ inline preprocess::Tensor make_tensor(const pybind11::object& data,
   tensor.dtype = std::move(dtype);
   tensor.batch_index = batch_index;
   return tensor;
-}
-
-inline preprocess::Frame frame_from_args(const pybind11::object& data, pybind11::handle size,
-                                         pybind11::handle width, pybind11::handle height,
-                                         pybind11::handle step, const std::string& encoding) {
-  return make_frame(data, checked_size(size, "size"), checked_int<int>(width, "width"),
-                    checked_int<int>(height, "height"), checked_int<std::int64_t>(step, "step"),
-                    encoding);
 }
 
 inline preprocess::Tensor tensor_from_args(const pybind11::object& out, pybind11::handle shape,
@@ -176,14 +156,47 @@ inline bool flag_field(const pybind11::handle& value, const char* field) {
   return value.ptr() == Py_True;
 }
 
-inline FrameArg frame_arg(const pybind11::handle& located) {
+// The fields of a LocatedFrame, each checked as Python gave it; the encoding still a name, for
+// the reader of colour frames (frame_arg) or of depth frames (bind_depth.cpp) to parse.
+struct LocatedFields {
+  const void* data = nullptr;
+  std::size_t size = 0;
+  int width = 0;
+  int height = 0;
+  std::int64_t step = 0;
+  std::string encoding;
+  bool on_device = false;
+  std::uintptr_t stream = 0;
+};
+
+inline LocatedFields located_fields(const pybind11::handle& located, const char* field,
+                                    const char* stream_field) {
   const pybind11::sequence f = view_fields(
-      located, 8, "frame",
+      located, 8, field,
       "a LocatedFrame (address, size, width, height, step, encoding, on_device, stream)");
+  LocatedFields out;
+  out.data = reinterpret_cast<const void*>(address_of(f[0]));
+  out.size = checked_size(f[1], "size");
+  out.width = checked_int<int>(f[2], "width");
+  out.height = checked_int<int>(f[3], "height");
+  out.step = checked_int<std::int64_t>(f[4], "step");
+  out.encoding = text_field(f[5], "encoding");
+  out.on_device = flag_field(f[6], "on_device");
+  out.stream = checked_int<std::uintptr_t>(f[7], stream_field);
+  return out;
+}
+
+inline FrameArg frame_arg(const pybind11::handle& located) {
+  const LocatedFields f = located_fields(located, "frame", "frame stream");
   FrameArg arg;
-  arg.frame = frame_from_args(f[0], f[1], f[2], f[3], f[4], text_field(f[5], "encoding"));
-  arg.on_device = flag_field(f[6], "on_device");
-  arg.stream = checked_int<std::uintptr_t>(f[7], "frame stream");
+  arg.frame.data = f.data;
+  arg.frame.size = f.size;
+  arg.frame.width = f.width;
+  arg.frame.height = f.height;
+  arg.frame.step = f.step;
+  arg.frame.encoding = preprocess::parse_encoding(f.encoding);
+  arg.on_device = f.on_device;
+  arg.stream = f.stream;
   return arg;
 }
 

@@ -39,7 +39,8 @@ DepthRule = _core.depth.DepthRule
 
 #: the depth encodings read
 DEPTH_ENCODINGS: tuple[str, ...] = tuple(_core.depth.encodings())
-_DTYPES = {"16UC1": np.dtype(np.uint16), "32FC1": np.dtype(np.float32)}
+#: each depth encoding's NumPy dtype (native byte order)
+DEPTH_DTYPES = {"16UC1": np.dtype(np.uint16), "32FC1": np.dtype(np.float32)}
 
 
 @dataclass(frozen=True)
@@ -94,18 +95,18 @@ def locate_depth(depth: Any, encoding: str | None = None) -> tuple[LocatedFrame,
     if len(shape) != 2:
         raise InputError(f"depth: expected an (H, W) array, given shape {tuple(shape)}")
     if encoding is None:
-        encoding = next((name for name, dt in _DTYPES.items() if dt == dtype), None)
+        encoding = next((name for name, dt in DEPTH_DTYPES.items() if dt == dtype), None)
         if encoding is None:
             raise InputError(
                 f"depth: expected uint16 (16UC1, mm) or float32 (32FC1, m) values, given {dtype}"
             )
-    elif encoding not in _DTYPES:
+    elif encoding not in DEPTH_DTYPES:
         raise InputError(
             f"depth encoding: expected one of {', '.join(DEPTH_ENCODINGS)}, given {encoding!r}"
         )
-    elif _DTYPES[encoding] != dtype:
+    elif DEPTH_DTYPES[encoding] != dtype:
         raise InputError(
-            f"depth: expected {_DTYPES[encoding]} values for {encoding}, given {dtype}"
+            f"depth: expected {DEPTH_DTYPES[encoding]} values for {encoding}, given {dtype}"
         )
     height, width = shape
     if not height or not width:

@@ -156,9 +156,9 @@ def convert_onnx(
         return _convert(proto, image_size, 1, path)
     modules = {}
     for batch in batch_buckets(max_batch):
-        modules[batch], fixed = _convert(
-            read_onnx(path, external_data=True), image_size, batch, path
-        )
+        bucket = type(proto)()
+        bucket.CopyFrom(proto)  # the file read once; each bucket fixes its own copy
+        modules[batch], fixed = _convert(bucket, image_size, batch, path)
         if batch == 1 and has_dynamic_batch(fixed):  # sizes unknown: one dynamic module
             return modules[batch], fixed
     for inp, fixed_inp in zip(proto.graph.input, fixed.graph.input, strict=True):

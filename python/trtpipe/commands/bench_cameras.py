@@ -234,35 +234,33 @@ def independent_case(run: CameraRun) -> CameraCase:
     from trtpipe.detector import Detector
 
     frame, cameras, frames, fps = run.frame, run.cameras, run.frames, run.fps
-    memory = _MemoryPeak()
-    memory.start()
-    detectors = [Detector(run.model, backend=run.backend) for _ in range(cameras)]
     image = frame.as_image()
     lock = threading.Lock()
     latencies: list[float] = []
     threads: list[_Camera] = []
-    for det in detectors:
-        det(image, frame.encoding)  # warm-up
+    with _MemoryPeak() as memory:
+        detectors = [Detector(run.model, backend=run.backend) for _ in range(cameras)]
+        try:
+            for det in detectors:
+                det(image, frame.encoding)  # warm-up
 
-    def sender(k: int) -> Callable[[int], None]:
-        def send(n: int) -> None:
+            def sender(k: int) -> Callable[[int], None]:
+                def send(n: int) -> None:
+                    start = time.perf_counter()
+                    detectors[k](image, frame.encoding)
+                    with lock:
+                        latencies.append((time.perf_counter() - start) * 1e3)
+                    threads[k].returned.release()
+
+                return send
+
+            threads.extend(_Camera(sender(k), frames, fps) for k in range(cameras))
             start = time.perf_counter()
-            detectors[k](image, frame.encoding)
-            with lock:
-                latencies.append((time.perf_counter() - start) * 1e3)
-            threads[k].returned.release()
-
-        return send
-
-    threads.extend(_Camera(sender(k), frames, fps) for k in range(cameras))
-    start = time.perf_counter()
-    try:
-        _run_cameras(threads)
-        seconds = time.perf_counter() - start
-    finally:
-        for det in detectors:
-            det.close()
-        memory.__exit__()
+            _run_cameras(threads)
+            seconds = time.perf_counter() - start
+        finally:
+            for det in detectors:
+                det.close()
     p50, p99 = _percentiles(latencies)
     return CameraCase(
         "one Detector per camera",

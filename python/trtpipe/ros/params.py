@@ -88,7 +88,7 @@ class DetectorParams:
     @classmethod
     def read(cls, node: Any) -> DetectorParams:
         """The current values of the (already declared) parameters on ``node``."""
-        return cls(**{name: node.get_parameter(name).value for name in cls.defaults()})
+        return read_params(node, cls)
 
     def load_labels(self) -> list[str] | None:
         if not self.labels_file:
@@ -107,12 +107,43 @@ class DetectorParams:
         return labels
 
 
-def declare_params(node: Any, params: type[P]) -> P:
-    """Declares every field of the ``params`` dataclass as a parameter of ``node`` (its default
-    the field's; a tuple default declares a list) and makes ``params`` of the values read back."""
+def declare_fields(node: Any, params: type[Any]) -> None:
+    """Declares every field of the ``params`` dataclass as a parameter of ``node``, its default
+    the field's: a tuple declares a list, an empty one a list of the type its annotation names
+    (``tuple[float, ...]``: doubles), left unset."""
+    from rclpy.parameter import Parameter
+
+    arrays = {
+        "float": Parameter.Type.DOUBLE_ARRAY,
+        "int": Parameter.Type.INTEGER_ARRAY,
+        "str": Parameter.Type.STRING_ARRAY,
+        "bool": Parameter.Type.BOOL_ARRAY,
+    }
+    for f in dataclasses.fields(params):
+        if f.default == ():
+            element = str(f.type).partition("[")[2].split(",")[0].strip()
+            node.declare_parameter(f.name, arrays[element])
+        else:
+            default = list(f.default) if isinstance(f.default, tuple) else f.default
+            node.declare_parameter(f.name, default)
+
+
+def read_params(node: Any, params: type[P]) -> P:
+    """``params`` made of the current values of the declared parameters (an unset list: the
+    field's default)."""
+    from rclpy.exceptions import ParameterUninitializedException
+
     values = {}
     for f in dataclasses.fields(params):
-        default = list(f.default) if isinstance(f.default, tuple) else f.default
-        value = node.declare_parameter(f.name, default).value
-        values[f.name] = tuple(value) if isinstance(default, list) else value
+        try:
+            value = node.get_parameter(f.name).value
+        except ParameterUninitializedException:
+            value = f.default
+        values[f.name] = tuple(value or ()) if isinstance(f.default, tuple) else value
     return params(**values)
+
+
+def declare_params(node: Any, params: type[P]) -> P:
+    """:func:`declare_fields`, then :func:`read_params`."""
+    declare_fields(node, params)
+    return read_params(node, params)

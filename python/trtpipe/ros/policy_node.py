@@ -20,7 +20,6 @@ state input, when it has one), out ``cmd_vel`` (geometry_msgs/Twist), ``action``
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections import deque
@@ -34,6 +33,7 @@ from trtpipe.action_safety import ActionMapping, Limits, SafeCommander
 from trtpipe.errors import InputError
 from trtpipe.ros.diagnostics import OK, WARN
 from trtpipe.ros.image_input import raw_frame
+from trtpipe.ros.params import declare_fields, read_params
 from trtpipe.ros.qos import make_qos
 
 
@@ -81,16 +81,7 @@ class PolicyNode(LifecycleNode):
         super().__init__(node_name, **node_kwargs)
         from geometry_msgs.msg import Twist
 
-        self._declared = {f.name for f in dataclasses.fields(PolicyParams)}
-        for f in dataclasses.fields(PolicyParams):
-            default = list(f.default) if isinstance(f.default, tuple) else f.default
-            if isinstance(default, list) and not default:
-                from rclpy.parameter import Parameter
-
-                kind = Parameter.Type.DOUBLE_ARRAY if f.name == "scales" else None
-                self.declare_parameter(f.name, kind)
-            else:
-                self.declare_parameter(f.name, default)
+        declare_fields(self, PolicyParams)  # read (and checked) at each configure
         # cmd_vel is a plain publisher: a zero must go out on every transition, active or not
         self._cmd_vel = self.create_publisher(Twist, "cmd_vel", 10)
         self.policy: Any = None
@@ -113,26 +104,12 @@ class PolicyNode(LifecycleNode):
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def _params(self) -> PolicyParams:
-        from rclpy.exceptions import ParameterUninitializedException
-
-        values = {}
-        for f in dataclasses.fields(PolicyParams):
-            try:
-                value = self.get_parameter(f.name).value
-            except ParameterUninitializedException:  # an empty list left unset
-                value = f.default
-            if isinstance(f.default, tuple):
-                value = tuple(value or ())
-            values[f.name] = value
-        return PolicyParams(**values)
-
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         from trtpipe.policy import Policy
 
         self.publish_zero()
         try:
-            self.params = p = self._params()
+            self.params = p = read_params(self, PolicyParams)
             self.commander = p.commander()
             self.policy = Policy(
                 p.model,

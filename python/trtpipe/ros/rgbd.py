@@ -28,13 +28,12 @@ from rclpy.node import Node
 
 from trtpipe import _core
 from trtpipe.errors import InputError
+from trtpipe.rgbd import DEPTH_DTYPES
 from trtpipe.ros.diagnostics import OK, WARN
 from trtpipe.ros.image_input import FrameRejected, raw_frame
 from trtpipe.ros.params import declare_params
 from trtpipe.ros.qos import make_qos
 from trtpipe.ros.stamp_pairs import StampPairer
-
-_DEPTH_DTYPES = {"16UC1": np.uint16, "32FC1": np.float32}
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ def depth_array(msg: Any) -> np.ndarray:
     )
     if reason is not None:
         raise FrameRejected(reason, message)
-    dtype = np.dtype(_DEPTH_DTYPES[encoding]).newbyteorder(">" if msg.is_bigendian else "<")
+    dtype = DEPTH_DTYPES[encoding].newbyteorder(">" if msg.is_bigendian else "<")
     return np.ndarray((height, width), dtype, data, 0, (step, dtype.itemsize))
 
 
