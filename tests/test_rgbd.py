@@ -287,3 +287,20 @@ def test_gpu_registration_equals_the_cpu_one():
     assert cpu.valid.any()
     np.testing.assert_array_equal(gpu.pixels, cpu.pixels)
     np.testing.assert_array_equal(gpu.depth_near_far, cpu.depth_near_far)
+
+
+def test_detect_rgbd_places_the_detectors_own_detections():
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("nudenet")
+    from trtpipe.detector import Detector
+    from trtpipe.samples import sample_images, sample_model
+
+    det = Detector(sample_model(), backend="onnxruntime", device="cpu", conf=0.2)
+    colour = next(image for _, image in sample_images() if image.ndim == 3)
+    h, w = colour.shape[:2]
+    depth = np.full((h // 2, w // 2), 1500, np.uint16)
+    k = Intrinsics(250.0, 250.0, w / 4, h / 4)
+    placed = det.detect_rgbd(colour, depth, k)
+    want = DepthLifter()(det(colour), (w, h), depth, k)
+    assert len(placed) == len(want) > 0
+    np.testing.assert_array_equal(placed.positions, want.positions)

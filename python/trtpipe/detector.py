@@ -35,7 +35,7 @@ from trtpipe.errors import EngineError, InputError
 from trtpipe.frame_pipeline import FramePipeline
 from trtpipe.model_metadata import class_names, image_size, onnx_metadata
 from trtpipe.monitor import PerformanceMonitor
-from trtpipe.preprocess import Preprocessor, locate_frame
+from trtpipe.preprocess import Preprocessor
 from trtpipe.rgbd import DepthLifter, Detections3D
 from trtpipe.stage_events import StageEventRing, cuda_event_source
 
@@ -331,11 +331,12 @@ class Detector:
         Depth from another camera: ``extrinsic`` (4×4, depth -> colour) and the colour camera's
         ``colour_intrinsics`` (see :class:`trtpipe.rgbd.DepthLifter`). The statistics run where
         the Detector runs; :attr:`depth_lifter` holds the rule."""
-        located, _ = locate_frame(color, encoding, None, None, None)
-        detections = self(color, encoding)
+        ticket = self.submit(color, encoding)
+        geometry = ticket.transform  # the frame's letterbox knows its source size
+        detections = self.result(ticket)
         return self.depth_lifter(
             detections,
-            (located.width, located.height),
+            (geometry.src_w, geometry.src_h),
             depth,
             intrinsics,
             depth_encoding,
