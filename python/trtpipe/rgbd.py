@@ -154,9 +154,9 @@ class Detections3D:
             if header is not None:
                 det.header = header
             x, y, z = (float(v) for v in self.positions[i])
-            for pose in (det.bbox.center,):
-                pose.position.x, pose.position.y, pose.position.z = x, y, z
-                pose.orientation.w = 1.0
+            centre = det.bbox.center
+            centre.position.x, centre.position.y, centre.position.z = x, y, z
+            centre.orientation.w = 1.0
             det.bbox.size.x, det.bbox.size.y, det.bbox.size.z = (float(v) for v in self.sizes[i])
             hyp = m.ObjectHypothesisWithPose()
             hyp.hypothesis.class_id = names[i]
