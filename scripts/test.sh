@@ -27,6 +27,10 @@ echo "== building and installing trtpipe[$extras], with the test doubles (_core_
 python -m pip install --quiet -Cbuild-dir=build/test -Ccmake.define.TRTPIPE_TESTING=ON ".[$extras]"
 export TRTPIPE_EXPECT_TESTING=1
 
+echo "== the sample model (fetched and converted once into the trtpipe cache)"
+python -c "from trtpipe.samples import sample_model; print(sample_model())"
+export TRTPIPE_EXPECT_SAMPLE=1
+
 if [ "${TRTPIPE_SKIP_ROS:-0}" != 1 ]; then
   echo "== vision_msgs for ROS 2 from PyPI"
   started=$SECONDS

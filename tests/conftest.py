@@ -25,3 +25,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             reason = gpu_unusable_reason()
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def sample_model_path():
+    """The sample model (YOLOv4-tiny COCO), or a skip with the reason."""
+    from onnx_models import coco_model
+
+    return coco_model()

@@ -73,6 +73,25 @@ def detector_model() -> Path | None:
     return path if path.is_file() else None
 
 
+def coco_model() -> Path:
+    """The sample model (YOLOv4-tiny COCO, made from its Darknet files on first use), or a
+    skip with the reason; a failure where scripts/test.sh made it beforehand
+    (TRTPIPE_EXPECT_SAMPLE=1)."""
+    import os
+
+    import pytest
+
+    from trtpipe.errors import BackendUnavailableError
+    from trtpipe.samples import sample_model
+
+    try:
+        return sample_model()
+    except BackendUnavailableError as exc:
+        if os.environ.get("TRTPIPE_EXPECT_SAMPLE") == "1":
+            raise
+        pytest.skip(f"the sample model is not available: {exc}")
+
+
 #: the vocabulary of the VLA test model's tokenizer, and each word's (forward, turn) push
 VLA_VOCAB = {"[PAD]": 0, "[UNK]": 1, "go": 2, "left": 3, "right": 4, "stop": 5, "slowly": 6}
 VLA_EMBEDDING = np.array(

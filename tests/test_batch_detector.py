@@ -12,11 +12,12 @@ import pytest
 from trtpipe.errors import InputError
 
 pytest.importorskip("onnxruntime")
-pytest.importorskip("nudenet")
 
 from trtpipe.batch_detector import BatchDetector
 from trtpipe.detector import Detector
 from trtpipe.samples import SAMPLE_INPUT_SIZE, sample_images, sample_model
+
+pytestmark = pytest.mark.usefixtures("sample_model_path")
 
 OPTIONS = {"backend": "onnxruntime", "device": "cpu", "conf": 0.2}
 

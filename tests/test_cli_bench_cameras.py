@@ -10,7 +10,7 @@ import pytest
 from trtpipe.cli import main
 
 pytest.importorskip("onnxruntime")
-pytest.importorskip("nudenet")
+pytestmark = pytest.mark.usefixtures("sample_model_path")
 
 ARGS = ["bench", "--backend", "onnxruntime", "--input", "320x240:bgr8"]
 

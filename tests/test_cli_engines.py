@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from onnx_models import write_conv_net
+from onnx_models import coco_model, write_conv_net
 from trtpipe.cli import main
 from trtpipe.errors import BackendUnavailableError
 
@@ -153,7 +153,7 @@ def test_a_file_that_is_not_an_onnx_model_is_one_clear_error(tmp_path, caplog, k
 
 
 def test_the_sample_alias_works_in_every_command_that_takes_a_model(capsys):
-    pytest.importorskip("nudenet")
+    coco_model()  # the sample model, or a skip with the reason
     from trtpipe.samples import model_or_sample, sample_model
 
     assert model_or_sample("sample") == str(sample_model())

@@ -1,6 +1,8 @@
-"""Detector on the real sample model (NudeNet's YOLOv8n) and images, against two oracles: a
-NumPy reference decode of the same ONNX Runtime outputs (exact), and NudeNet's own detect()
-(an independent pipeline: it pads bottom/right, so boxes are matched by IoU)."""
+"""Detector on real models and images, against independent oracles: the sample model
+(YOLOv4-tiny COCO, YOLOv5 layout) against a NumPy reference decode of the same ONNX Runtime
+outputs (exact) and against OpenCV 4's Darknet reader on the original files (boxes by IoU: it
+resizes, Detector letterboxes); NudeNet's YOLOv8n against the same reference decode and
+against NudeNet's own detect() (it pads bottom/right, so boxes are matched by IoU)."""
 
 from __future__ import annotations
 
@@ -9,14 +11,14 @@ import importlib.util
 import numpy as np
 import pytest
 
-from decode_reference import letterbox_to_source, yolov8
+from decode_reference import letterbox_to_source, yolov5, yolov8
+from onnx_models import coco_model, detector_model
 from trtpipe.backends.base import Engine
 from trtpipe.decode import box_iou
 from trtpipe.errors import InputError
 from trtpipe.monitor import PerformanceMonitor
 
 pytest.importorskip("onnxruntime")
-pytest.importorskip("nudenet")
 if importlib.util.find_spec("skimage") is None:  # its data files, not an import
     pytest.skip("scikit-image is not installed", allow_module_level=True)
 
@@ -57,29 +59,67 @@ def images():
 
 @pytest.fixture(scope="module")
 def detector():
-    det = Detector(samples.sample_model())
+    det = Detector(coco_model())
     yield det
     det.close()
 
 
-def test_sample_model_and_labels():
-    det = Detector(samples.sample_model())
-    assert det.input_size == (320, 320)
+@pytest.fixture(scope="module")
+def faces():
+    """NudeNet's YOLOv8n (18 body-part classes, faces among them)."""
+    path = detector_model()
+    if path is None:
+        pytest.skip("nudenet (which ships the YOLOv8n detector model) is not installed")
+    det = Detector(path)
+    yield det
+    det.close()
+
+
+def test_sample_model_and_labels(detector):
+    det = Detector(coco_model())
+    assert det.input_size == (416, 416)
     assert det.decoder is None  # chosen from the first outputs
     assert det.labels == samples.sample_labels()
-    assert len(det.labels) == 18 and "FACE_FEMALE" in det.labels and "FACE_MALE" in det.labels
+    assert len(det.labels) == 80 and det.labels[:3] == ["person", "bicycle", "car"]
 
 
+# OpenCV 4.14's Darknet reader on the original yolov4-tiny files (plain resize to 416x416):
+# the most confident object, clipped to the image.
+OPENCV_OBJECTS = {
+    "astronaut": ("person", 0.8820, (28.9, 0.0, 401.6, 469.5)),
+    "coffee": ("cup", 0.7465, (168.7, 11.9, 409.6, 263.9)),
+    "chelsea": ("cat", 0.3676, (19.7, 0.0, 430.6, 269.9)),
+}
+
+
+@pytest.mark.parametrize("name", list(OPENCV_OBJECTS))
+def test_the_sample_model_finds_what_opencv_finds(detector, images, name):
+    label, score, box = OPENCV_OBJECTS[name]
+    dets = detector(images[name])
+    best = int(np.argmax(dets.scores))
+    assert dets.labels[best] == label
+    # letterboxing instead of a plain resize moves the scores a little, not the object
+    assert dets.scores[best] >= score - 0.05
+    assert box_iou(dets.boxes[best : best + 1], np.array([box])).item() >= 0.8
+
+
+@pytest.mark.parametrize(
+    ("model", "size", "decoder", "reference"),
+    [("coco", 416, "yolov5", yolov5), ("faces", 320, "yolov8", yolov8)],
+)
 @pytest.mark.parametrize("name", ["astronaut", "camera", "coffee", "chelsea"])
-def test_boxes_equal_reference_decode_of_the_same_outputs(detector, images, name):
-    recording = Recording(detector.engine)
-    det = Detector(recording, input_size=320, labels=detector.labels, conf=0.2)
+def test_boxes_equal_reference_decode_of_the_same_outputs(
+    request, images, name, model, size, decoder, reference
+):
+    real = request.getfixturevalue("detector" if model == "coco" else "faces")
+    recording = Recording(real.engine)
+    det = Detector(recording, input_size=size, labels=real.labels, conf=0.2)
     image = images[name]
     dets = det(image)
-    assert det.decoder == "yolov8"
+    assert det.decoder == decoder
     (out,) = recording.last.values()
-    boxes, scores, classes = yolov8(out[0], 0.2, 0.45, 300)
-    lb = letterbox_params(image.shape[1], image.shape[0], 320, 320)
+    boxes, scores, classes = reference(out[0], 0.2, 0.45, 300)
+    lb = letterbox_params(image.shape[1], image.shape[0], size, size)
     if len(boxes):
         boxes = letterbox_to_source(
             boxes, lb.scale_x, lb.scale_y, lb.pad_x, lb.pad_y, image.shape[1], image.shape[0]
@@ -87,7 +127,7 @@ def test_boxes_equal_reference_decode_of_the_same_outputs(detector, images, name
     assert dets.class_ids.tolist() == classes.tolist()
     np.testing.assert_allclose(dets.scores, scores, atol=1e-6, rtol=0)
     np.testing.assert_allclose(dets.boxes, np.reshape(boxes, (-1, 4)), atol=1e-3, rtol=0)
-    assert dets.labels == [detector.labels[c] for c in classes]
+    assert dets.labels == [real.labels[c] for c in classes]
 
 
 def nudenet_boxes(image: np.ndarray):
@@ -100,8 +140,8 @@ def nudenet_boxes(image: np.ndarray):
 
 
 @pytest.mark.parametrize("name, face", [("astronaut", "FACE_FEMALE"), ("camera", "FACE_MALE")])
-def test_faces_match_nudenet(detector, images, name, face):
-    dets = detector(images[name])
+def test_faces_match_nudenet(faces, images, name, face):
+    dets = faces(images[name])
     theirs, labels, scores = nudenet_boxes(images[name])
     confident = [i for i, s in enumerate(scores) if s >= 0.5]
     assert face in [labels[i] for i in confident]
@@ -116,10 +156,10 @@ def test_faces_match_nudenet(detector, images, name, face):
 
 
 @pytest.mark.parametrize("name", ["coffee", "chelsea"])
-def test_no_confident_detections_on_negatives(detector, images, name):
+def test_no_confident_faces_on_negatives(faces, images, name):
     _, _, scores = nudenet_boxes(images[name])
     assert not [s for s in scores if s >= 0.5]
-    assert (detector(images[name]).scores < 0.5).all()
+    assert (faces(images[name]).scores < 0.5).all()
 
 
 def test_raw_bytes_equal_array(detector, images):
@@ -150,7 +190,7 @@ def test_submit_result_pipelining(detector, images):
 
 def test_timings_recorded_every_call(images):
     monitor = PerformanceMonitor(nvml_device=None)
-    det = Detector(samples.sample_model(), monitor=monitor)
+    det = Detector(coco_model(), monitor=monitor)
     end_to_end = []
     for _ in range(3):
         det(images["coffee"])
@@ -167,12 +207,11 @@ def test_timings_recorded_every_call(images):
 
 def test_class_filter_and_max_detections(images):
     labels = samples.sample_labels()
-    det = Detector(samples.sample_model(), conf=0.05, classes=[labels.index("FACE_MALE")])
-    dets = det(images["astronaut"])
-    assert set(dets.labels) <= {"FACE_MALE"}
-    assert (
-        len(Detector(samples.sample_model(), conf=0.01, max_detections=2)(images["astronaut"])) <= 2
-    )
+    assert {"cup", "diningtable"} <= set(Detector(coco_model(), conf=0.3)(images["coffee"]).labels)
+    det = Detector(coco_model(), conf=0.05, classes=[labels.index("cup")])
+    dets = det(images["coffee"])
+    assert len(dets) and set(dets.labels) == {"cup"}
+    assert len(Detector(coco_model(), conf=0.01, max_detections=2)(images["coffee"])) == 2
 
 
 @pytest.mark.parametrize(
@@ -200,6 +239,6 @@ def test_bad_raw_frames_raise_input_error(detector):
 
 def test_bad_arguments_raise_input_error():
     with pytest.raises(InputError):
-        Detector(samples.sample_model(), decoder="ssd")
+        Detector(coco_model(), decoder="ssd")
     with pytest.raises(InputError):
-        Detector(samples.sample_model(), conf=1.5)
+        Detector(coco_model(), conf=1.5)

@@ -15,6 +15,7 @@ import importlib.util
 import numpy as np
 import pytest
 
+from onnx_models import coco_model
 from trtpipe.backends.base import Engine
 from trtpipe.decode import box_iou
 
@@ -54,7 +55,7 @@ class GpuInputEngine(Engine):
 
 def _skip_without_samples() -> None:
     pytest.importorskip("onnxruntime")
-    pytest.importorskip("nudenet")
+    coco_model()  # the sample model, or a skip with the reason
     if importlib.util.find_spec("skimage") is None:  # its data files, not an import
         pytest.skip("scikit-image is not installed")
 
@@ -86,7 +87,7 @@ def _torch_detector(monkeypatch, **kwargs):
 def test_gpu_preprocessing_feeds_device_buffers_and_matches_cpu():
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
-    pytest.importorskip("nudenet")
+    coco_model()  # the sample model, or a skip with the reason
     if importlib.util.find_spec("skimage") is None:  # its data files, not an import
         pytest.skip("scikit-image is not installed")
     from trtpipe.detector import Detector

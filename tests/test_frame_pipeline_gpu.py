@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from core_testing import core_testing
+from onnx_models import coco_model
 from trtpipe.decode.detections import Detections
 from trtpipe.errors import EngineError, InputError
 
@@ -30,7 +31,7 @@ def _torch_with_graph_handles():
 
 def _detectors(monkeypatch, **kwargs):
     pytest.importorskip("onnxruntime")
-    pytest.importorskip("nudenet")
+    coco_model()  # the sample model, or a skip with the reason
     if importlib.util.find_spec("skimage") is None:  # its data files, not an import
         pytest.skip("scikit-image is not installed")
     pytest.importorskip("onnx2torch")

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from onnx_models import coco_model
 from trtpipe.decode.detections import Detections
 from trtpipe.errors import InputError
 from trtpipe.rgbd import DepthLifter, DepthRule, Intrinsics, locate_depth
@@ -291,7 +292,7 @@ def test_gpu_registration_equals_the_cpu_one():
 
 def test_detect_rgbd_places_the_detectors_own_detections():
     pytest.importorskip("onnxruntime")
-    pytest.importorskip("nudenet")
+    coco_model()  # the sample model, or a skip with the reason
     from trtpipe.detector import Detector
     from trtpipe.samples import sample_images, sample_model
 

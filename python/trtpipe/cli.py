@@ -15,6 +15,7 @@ from trtpipe.commands import bench as bench_command
 from trtpipe.commands import build as build_command
 from trtpipe.commands import demo as demo_command
 from trtpipe.commands import detect as detect_command
+from trtpipe.commands import import_model as import_command
 from trtpipe.commands import inspect as inspect_command
 from trtpipe.commands import validate as validate_command
 from trtpipe.errors import TrtpipeError
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     build_command.add_parser(commands)
     demo_command.add_parser(commands)
     detect_command.add_parser(commands)
+    import_command.add_parser(commands)
     inspect_command.add_parser(commands)
     validate_command.add_parser(commands)
     return parser

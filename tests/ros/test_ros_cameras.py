@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from onnx_models import coco_model
+
 from .ros_harness import Spinner, image_msg, stamp_ns, wait_for
 
 pytestmark = pytest.mark.ros
@@ -20,7 +22,7 @@ CAMERAS = ("/cam0/image", "/cam1/image", "/cam2/image")  # cam2 sends broken mes
 @pytest.fixture(scope="module")
 def sample() -> Any:
     pytest.importorskip("onnxruntime")
-    pytest.importorskip("nudenet")
+    coco_model()  # the sample model, or a skip with the reason
     from trtpipe.detector import Detector
     from trtpipe.samples import sample_images, sample_model
 

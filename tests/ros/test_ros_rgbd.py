@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from onnx_models import coco_model
+
 from .ros_harness import Spinner, image_msg, stamp_ns, wait_for
 
 pytestmark = pytest.mark.ros
@@ -40,7 +42,7 @@ def _info(width: int, height: int) -> Any:
 
 def test_colour_depth_and_camera_info_give_objects_in_3d(ros_context):
     pytest.importorskip("onnxruntime")
-    pytest.importorskip("nudenet")
+    coco_model()  # the sample model, or a skip with the reason
     import rclpy
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import CameraInfo, Image

@@ -39,7 +39,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "demo", help="detect faces in the sample images with the sample model"
+        "demo", help="detect objects in the sample images with the sample model (YOLOv4-tiny, COCO)"
     )
     p.add_argument("--out", default=DEFAULT_OUT, help=f"where to write (default ./{DEFAULT_OUT})")
     p.add_argument("--json", action="store_true", help="JSON lines instead of text")

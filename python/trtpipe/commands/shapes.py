@@ -17,3 +17,14 @@ def parse_shapes(items: list[str] | None) -> dict[str, tuple[int, ...]]:
             raise InputError(f"--shape: expected NAME=DxDxD (-1 for the batch), given {item!r}")
         shapes[name] = shape
     return shapes
+
+
+def parse_size(text: str, option: str) -> tuple[int, int]:
+    """``608x608`` → (608, 608), width first."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        width = height = 0
+    if width <= 0 or height <= 0:
+        raise InputError(f"{option}: expected WIDTHxHEIGHT, e.g. 608x608, given {text!r}")
+    return width, height
