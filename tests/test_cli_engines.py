@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,17 +90,69 @@ def test_inspect_onnx(tmp_path, capsys):
     assert "float32" in described["precision"]
 
 
-def test_validate_passes_for_the_same_model_and_fails_loudly_for_another(tmp_path, capsys):
+def _scaled_copy(model: Path, path: Path, factor: float, last: bool = False) -> Path:
+    """``model`` with its first (or last) convolution's weights multiplied by ``factor``."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(model))
+    convs = [n.input[1] for n in proto.graph.node if n.op_type == "Conv"]
+    name = convs[-1 if last else 0]
+    weights = next(i for i in proto.graph.initializer if i.name == name)
+    weights.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weights) * factor, weights.name))
+    onnx.save(proto, str(path))
+    return path
+
+
+def test_validate_refuses_the_model_against_itself_and_fails_loudly_for_another(
+    tmp_path, capsys, caplog
+):
     model = write_conv_net(tmp_path / "m.onnx", batch="N")
-    same = write_conv_net(tmp_path / "same.onnx", batch="N")
+    same = write_conv_net(tmp_path / "same.onnx", batch="N")  # the same bytes
+    close = _scaled_copy(model, tmp_path / "close.onnx", 1 + 1e-6)
     other = write_conv_net(tmp_path / "other.onnx", batch="N", seed=4)
-    common = ["--backend", "onnxruntime", "--batch", "2", "--json"]
-    assert main(["validate", str(model), "--candidate", str(same), *common]) == 0
+    common = ["--backend", "onnxruntime", "--random", "--batch", "2"]
+    for candidate in ([], ["--candidate", str(same)]):
+        assert main(["validate", str(model), *candidate, *common]) == 2
+        assert "nothing to compare" in caplog.text
+        caplog.clear()
+    assert main(["validate", str(model), "--candidate", str(close), *common, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["passed"] and report["outputs"][0]["max_abs"] == 0.0
-    assert main(["validate", str(model), "--candidate", str(other), *common[:-1]]) == 1
+    assert report["verdict"] == "passed" and report["detector"] is False
+    assert 0 < report["outputs"][0]["relative"] < 1e-5
+    assert main(["validate", str(model), "--candidate", str(other), *common]) == 1
     out = capsys.readouterr().out
     assert "beyond threshold" in out and "FAILED" in out
+    assert main(["validate", str(model), "--precision", "fp16", *common]) == 2
+    assert "only a TensorRT build changes the precision" in caplog.text
+
+
+def test_validate_compares_detections_on_the_sample_images(tmp_path, capsys):
+    pytest.importorskip("skimage")
+    from onnx_models import coco_model
+
+    model = coco_model()
+    nudged = _scaled_copy(model, tmp_path / "nudged.onnx", 1 + 1e-4)
+    args = ["validate", str(model), "--candidate", str(nudged), "--backend", "onnxruntime"]
+    assert main([*args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    sources = [d["source"] for d in report["detections"]]
+    assert sources == ["astronaut.png", "camera.png", "coffee.png", "chelsea.png"]
+    # the objects test_detector checks against OpenCV: a person, a person, a cup and a dining
+    # table, a cat and a dog
+    assert [d["reference_count"] for d in report["detections"]] == [1, 1, 2, 2]
+    assert all(
+        d["matched"] == d["reference_count"] and d["extra"] == 0 for d in report["detections"]
+    )
+    assert all(d["mean_iou"] > 0.99 and d["score_drift"] < 0.01 for d in report["detections"])
+    # random inputs show a detector nothing: not validated
+    assert main([*args, "--random"]) == 3
+    assert "NOT VALIDATED" in capsys.readouterr().out
+    # a broken candidate (the heads' weights scaled): detections missed or extra, FAILED
+    broken = _scaled_copy(model, tmp_path / "broken.onnx", 1.5, last=True)
+    assert main([*args[:3], str(broken), *args[4:]]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and ("missed 1" in out or "extra 1" in out)
 
 
 def test_fp16_conversion_stays_close_to_fp32(tmp_path):

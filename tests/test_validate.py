@@ -10,7 +10,14 @@ import pytest
 
 from trtpipe.backends.base import TensorInfo
 from trtpipe.errors import InputError
-from trtpipe.validate import compare_detections, compare_outputs, make_inputs
+from trtpipe.validate import (
+    DetectionChange,
+    OutputError,
+    ValidationReport,
+    compare_detections,
+    compare_outputs,
+    make_inputs,
+)
 
 
 def test_error_statistics_are_the_definitions():
@@ -38,9 +45,11 @@ def test_make_inputs_fills_the_batch_and_is_seeded():
 
 
 class _Dets:
-    def __init__(self, boxes, classes):
-        self.boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        self.class_ids = np.asarray(classes, np.int64)
+    def __init__(self, rows):
+        rows = np.asarray(rows, np.float32).reshape(-1, 6)
+        self.boxes = rows[:, :4]
+        self.class_ids = rows[:, 4].astype(np.int64)
+        self.scores = rows[:, 5]
 
     def __len__(self):
         return len(self.class_ids)
@@ -58,26 +67,50 @@ def _iou(a, b):
     return out
 
 
-def test_detection_changes_count_matches_by_class_and_iou(monkeypatch):
-    # A stand-in decoder: each output row is one detection (x1, y1, x2, y2, class).
+def test_detection_agreement_matches_by_class_and_iou(monkeypatch):
+    # A stand-in decoder: each output row is one detection (x1, y1, x2, y2, class, score).
     decode_module = types.ModuleType("trtpipe.decode")
     decode_module.detect_format = lambda shapes, input_size=None: "rows"
-    decode_module.decode = lambda fmt, outputs: [
-        _Dets(outputs["det"][0][:, :4], outputs["det"][0][:, 4])
-    ]
+    decode_module.decode = lambda fmt, outputs: [_Dets(outputs["det"][0])]
     decode_module.box_iou = _iou
     monkeypatch.setitem(sys.modules, "trtpipe.decode", decode_module)
-    ref = {"det": np.array([[[0, 0, 10, 10, 1], [20, 20, 30, 30, 2], [0, 0, 5, 5, 3]]], float)}
+    ref = {
+        "det": np.array(
+            [[[0, 0, 10, 10, 1, 0.9], [20, 20, 30, 30, 2, 0.8], [0, 0, 5, 5, 3, 0.7]]], float
+        )
+    }
     got = {
         "det": np.array(
-            [[[1, 0, 10, 10, 1], [20, 20, 30, 30, 1], [40, 40, 50, 50, 3], [0, 0, 5, 5, 3]]],
+            [
+                [
+                    [1, 0, 10, 10, 1, 0.85],  # moved a little: IoU 0.9, same class
+                    [20, 20, 30, 30, 1, 0.8],  # the class changed
+                    [40, 40, 50, 50, 3, 0.6],  # nothing of the reference there
+                    [0, 0, 5, 5, 3, 0.72],  # the same box
+                ]
+            ],
             float,
         )
     }
     (change,), note = compare_detections(ref, got)
     assert note is None
-    # Box 1 moved a little (IoU 0.9, same class): matched. Box 2 changed class: lost. Box 3 kept.
     assert (change.reference_count, change.candidate_count, change.matched) == (3, 4, 2)
+    assert (change.missed, change.extra) == (1, 2)
+    assert change.mean_iou == pytest.approx((0.9 + 1.0) / 2)
+    assert change.score_drift == pytest.approx(0.05, abs=1e-6)
+
+
+def test_the_verdict_is_inconclusive_when_the_reference_found_nothing():
+    none = DetectionChange("yolov5", 0, 0, 0)
+    one = DetectionChange("yolov5", 1, 1, 1)
+    close = [OutputError("output", 1e-5, 1e-6, 1e-6)]
+    assert ValidationReport("a", "b", close, 1e-2, [none], detector=True).verdict == "inconclusive"
+    assert ValidationReport("a", "b", close, 1e-2, [none, one], detector=True).passed
+    assert ValidationReport("a", "b", close, 1e-2, [], detector=False).passed  # outputs only
+    lost = DetectionChange("yolov5", 1, 0, 0)
+    assert ValidationReport("a", "b", close, 1e-2, [lost], detector=True).verdict == "failed"
+    far = [OutputError("output", 1.0, 0.1, 0.5)]
+    assert ValidationReport("a", "b", far, 1e-2, [one], detector=True).verdict == "failed"
 
 
 def test_detection_comparison_says_why_it_is_skipped(monkeypatch):
