@@ -100,7 +100,12 @@ class Detector:
     has one (False: always into a pool buffer, which the engine then reads or copies).
     ``max_batch``: load the model for batches up to this (see :func:`trtpipe.load`); the
     Detector runs one frame at a time, :class:`trtpipe.BatchDetector` runs the batches.
+    ``monitor``: where the frames' times go (default: a monitor of its own, which samples the
+    GPU through NVML where the Detector runs on one and nvidia-ml-py is installed; NVML
+    numbers GPUs as CUDA does with ``CUDA_DEVICE_ORDER=PCI_BUS_ID``).
     """
+
+    _own_monitor: PerformanceMonitor | None = None  # made here, so closed here
 
     def __init__(
         self,
@@ -152,7 +157,13 @@ class Detector:
             dtype="float16" if half else "float32",
             device=self.device,
         )
-        self.monitor = monitor if monitor is not None else PerformanceMonitor(nvml_device=None)
+        if monitor is None:
+            # GPU utilisation, memory, temperature and power where NVML reads this GPU
+            on = self.device.startswith("cuda")
+            index = int(self.device.partition(":")[2] or 0) if on else None
+            monitor = PerformanceMonitor(nvml_device=index)
+            self._own_monitor = monitor
+        self.monitor = monitor
         self._pool = None
         self._stream: Any = getattr(self.engine, "stream", None) or 0
         self._current_stream: Callable[[], Any] | None = None
@@ -487,6 +498,8 @@ class Detector:
         self._free.clear()  # no slot for a frame from now on (submit says why)
         self._pipeline = None  # lets go of the engine's model step
         self.engine.close()
+        if self._own_monitor is not None:
+            self._own_monitor.close()
 
     def __enter__(self) -> Detector:
         return self

@@ -60,6 +60,9 @@ class Engine(abc.ABC):
 
     #: short backend name: "tensorrt", "onnxruntime" or "torch"
     backend: str = ""
+    # what a build made of the model ("fp16", "int8", ...), where known; None: the model
+    # file's own types (ONNX Runtime, PyTorch)
+    precision: str | None = None
 
     # what a backend sets when it loads its model; read through the properties below
     _inputs: list[TensorInfo]

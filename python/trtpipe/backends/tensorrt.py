@@ -182,6 +182,10 @@ class TensorRTEngine(Engine):
             model = module.load_tensorrt_bytes(bytes(engine), library or "", index)
         else:
             model = module.load_tensorrt_file(os.fspath(Path(engine)), library or "", index)
+            from trtpipe.engine_info import read_sidecar
+
+            built = read_sidecar(engine)  # the build's record beside the file, where written
+            self.precision = built.precision if built is not None else None
         self._setup(model, index, options)
 
     @classmethod

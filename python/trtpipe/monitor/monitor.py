@@ -226,8 +226,9 @@ class PerformanceMonitor:
             "fps": self._rate(),
             "gpu": {
                 "utilization_percent": sample.utilization_pct,
-                "memory_utilization_percent": sample.memory_utilization_pct,
+                "memory_busy_percent": sample.memory_busy_pct,
                 "memory_used_bytes": sample.memory_used_bytes,
+                "memory_total_bytes": sample.memory_total_bytes,
                 "temperature_celsius": sample.temperature_c,
                 "power_watts": sample.power_w,
             },

@@ -15,9 +15,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class GpuSample:
-    utilization_pct: float | None = None
-    memory_utilization_pct: float | None = None
-    memory_used_bytes: int | None = None
+    utilization_pct: float | None = None  # % of the last sample period a kernel ran
+    # % of the last sample period device memory was read or written (what NVML calls "memory
+    # utilization"): bandwidth busy, not memory used
+    memory_busy_pct: float | None = None
+    memory_used_bytes: int | None = None  # device memory allocated, by every process
     memory_total_bytes: int | None = None
     temperature_c: float | None = None
     power_w: float | None = None
@@ -67,7 +69,7 @@ class NvmlSampler:
         power_mw = self._read("nvmlDeviceGetPowerUsage")
         return GpuSample(
             utilization_pct=float(rates.gpu) if rates is not None else None,
-            memory_utilization_pct=float(rates.memory) if rates is not None else None,
+            memory_busy_pct=float(rates.memory) if rates is not None else None,
             memory_used_bytes=int(memory.used) if memory is not None else None,
             memory_total_bytes=int(memory.total) if memory is not None else None,
             temperature_c=float(temperature) if temperature is not None else None,
@@ -83,3 +85,4 @@ class NvmlSampler:
             except self._nvml.NVMLError as exc:
                 log.debug("nvmlShutdown failed: %s", exc)
             self._handle = None
+            self.reason = "NVML closed"

@@ -26,11 +26,34 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def model_values(detector: Any, model: str) -> list[tuple[str, str]]:
+    """What runs: the model file, backend, device, precision and network input."""
+    engine = getattr(detector, "engine", None)
+    values = [("model.file", model)]
+    if engine is None:
+        return values
+    precision = getattr(engine, "precision", None)
+    values += [
+        ("model.backend", str(getattr(engine, "backend", "unknown"))),
+        ("model.device", str(getattr(engine, "device", "unknown"))),
+        ("model.precision", precision or "the model file's own types (no build)"),
+    ]
+    size = getattr(detector, "input_size", None)
+    inputs = getattr(engine, "inputs", [])
+    if size and len(inputs) == 1:
+        values.append(("model.input", f"{size[0]}x{size[1]} {inputs[0].dtype}"))
+    return values
+
+
 def diagnostic_values(
-    snap: Snapshot, counters: NodeCounters, backend: str
+    snap: Snapshot,
+    counters: NodeCounters,
+    backend: str,
+    model: list[tuple[str, str]] | None = None,
 ) -> list[tuple[str, str]]:
     values = [
         ("backend", backend),
+        *(model or []),
         ("fps", f"{snap.fps:.2f}"),
         ("frames_processed", str(snap.frames)),
         ("frames_received", str(counters.received)),
@@ -80,8 +103,12 @@ def diagnostic_values(
     if device.reason is None:
         values += [
             ("gpu.utilization_percent", _fmt(device.utilization_pct)),
+            # NVML's "memory utilization": % of time memory was read or written
+            ("gpu.memory_busy_percent", _fmt(device.memory_busy_pct)),
             ("gpu.memory_used_bytes", str(device.memory_used_bytes)),
             ("gpu.memory_total_bytes", str(device.memory_total_bytes)),
+            ("gpu.temperature_celsius", _fmt(device.temperature_c)),
+            ("gpu.power_watts", _fmt(device.power_w)),
         ]
     else:
         values.append(("gpu", device.reason))
@@ -89,7 +116,13 @@ def diagnostic_values(
 
 
 def diagnostic_array(
-    stamp: Any, name: str, hardware_id: str, snap: Snapshot, counters: NodeCounters, backend: str
+    stamp: Any,
+    name: str,
+    hardware_id: str,
+    snap: Snapshot,
+    counters: NodeCounters,
+    backend: str,
+    model: list[tuple[str, str]] | None = None,
 ) -> Any:
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
@@ -99,7 +132,9 @@ def diagnostic_array(
         name=name,
         message=message,
         hardware_id=hardware_id,
-        values=[KeyValue(key=k, value=v) for k, v in diagnostic_values(snap, counters, backend)],
+        values=[
+            KeyValue(key=k, value=v) for k, v in diagnostic_values(snap, counters, backend, model)
+        ],
     )
     array = DiagnosticArray(status=[status])
     array.header.stamp = stamp

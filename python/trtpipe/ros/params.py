@@ -43,6 +43,8 @@ class DetectorParams:
     diagnostics_period_s: float = 1.0
     latency_budget_ms: float = 33.0  # end-to-end time above which a frame counts as a miss
     nvml_device: int = 0  # GPU index for utilisation and memory in diagnostics; -1: off
+    log_period_s: float = 5.0  # "Inference Performance - ..." log line period; 0: off
+    metrics_port: int = -1  # Prometheus /metrics on this port (0: any free one); -1: off
 
     def __post_init__(self) -> None:
         if self.input_type not in INPUT_TYPES:
@@ -66,6 +68,13 @@ class DetectorParams:
         if self.max_consecutive_failures < 1:
             raise InputError(
                 f"max_consecutive_failures: expected >= 1, given {self.max_consecutive_failures}"
+            )
+        if self.log_period_s < 0:
+            raise InputError(f"log_period_s: expected >= 0 (0: off), given {self.log_period_s}")
+        if not -1 <= self.metrics_port <= 65535:
+            raise InputError(
+                f"metrics_port: expected -1 (off), 0 (any free port) or a port number, given "
+                f"{self.metrics_port}"
             )
         if self.diagnostics_period_s <= 0:
             raise InputError(
