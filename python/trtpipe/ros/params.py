@@ -24,6 +24,8 @@ class DetectorParams:
     device: str = "auto"
     image_topic: str = "image"
     input_type: str = "raw"  # "raw": sensor_msgs/Image, "compressed": sensor_msgs/CompressedImage
+    # read images from the serialized message in place (false: rclpy deserialises each one)
+    serialized_input: bool = True
     detections_topic: str = "detections"
     publish_debug_image: bool = False
     debug_image_topic: str = "detections/image"

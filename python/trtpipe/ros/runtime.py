@@ -28,6 +28,12 @@ from trtpipe.ros.annotate import draw_boxes
 from trtpipe.ros.counters import NodeCounters
 from trtpipe.ros.detector_factory import CPU_BACKEND, CPU_DEVICE, DetectorFactory, load_detector
 from trtpipe.ros.diagnostics import diagnostic_array, model_values
+from trtpipe.ros.image_cdr import (
+    CompressedFields,
+    ImageFields,
+    compressed_from_cdr,
+    image_from_cdr,
+)
 from trtpipe.ros.image_input import (
     PACKED,
     FrameRejected,
@@ -62,8 +68,17 @@ def event_callbacks(kind: str, **callbacks: Any) -> Any:
 @dataclass
 class Frame:
     header: Any
-    payload: RawFrame | Any  # RawFrame (Image) or the CompressedImage message, decoded later
+    # RawFrame (Image), or the CompressedImage message or its CompressedFields, decoded later
+    payload: RawFrame | Any
     received_s: float
+
+
+def _header(fields: ImageFields | CompressedFields) -> Any:
+    from builtin_interfaces.msg import Time
+    from std_msgs.msg import Header
+
+    stamp = Time(sec=fields.stamp_sec, nanosec=fields.stamp_nanosec)
+    return Header(stamp=stamp, frame_id=fields.frame_id)
 
 
 class DetectorRuntime:
@@ -156,23 +171,34 @@ class DetectorRuntime:
             p.qos, deadline_ms=p.deadline_ms, liveliness_lease_ms=p.liveliness_lease_ms
         )
         msg_type = Image if p.input_type == "raw" else CompressedImage
-        callback = self.on_image if p.input_type == "raw" else self.on_compressed
+        callbacks = {
+            ("raw", False): self.on_image,
+            ("raw", True): self.on_serialized_image,
+            ("compressed", False): self.on_compressed,
+            ("compressed", True): self.on_serialized_compressed,
+        }
+        self._sub = self._subscribe(msg_type, callbacks, in_qos)
+
+    def _subscribe(self, msg_type: Any, callbacks: dict, qos: Any) -> Any:
+        """The image subscription: serialized messages where asked for and this rclpy has
+        them, with message-lost events where the middleware reports them."""
+        p = self.params
         unsupported = getattr(_event_module(), "UnsupportedEventTypeError", RuntimeError)
+        serialized = p.serialized_input
+        if serialized and "raw" not in inspect.signature(self.node.create_subscription).parameters:
+            self._log.warning("this rclpy has no serialized subscriptions; deserialising images")
+            serialized = False
+        extra = {"raw": True} if serialized else {}
+        callback = callbacks[(p.input_type, serialized)]
         try:
-            self._sub = self.node.create_subscription(
-                msg_type,
-                p.image_topic,
-                callback,
-                in_qos,
-                event_callbacks=self._subscription_events(),
+            events = self._subscription_events()
+            return self.node.create_subscription(
+                msg_type, p.image_topic, callback, qos, event_callbacks=events, **extra
             )
         except unsupported:  # a middleware without message-lost events
-            self._sub = self.node.create_subscription(
-                msg_type,
-                p.image_topic,
-                callback,
-                in_qos,
-                event_callbacks=self._subscription_events(message_lost=False),
+            events = self._subscription_events(message_lost=False)
+            return self.node.create_subscription(
+                msg_type, p.image_topic, callback, qos, event_callbacks=events, **extra
             )
 
     def deactivate(self) -> None:
@@ -288,6 +314,30 @@ class DetectorRuntime:
             self._reject(exc)
             return
         self._enqueue(Frame(header=msg.header, payload=frame, received_s=received))
+
+    def on_serialized_image(self, serialized: bytes) -> None:
+        """A sensor_msgs/Image as the middleware delivered it: read in place."""
+        received = time.perf_counter()
+        with self._lock:
+            self.counters.received += 1
+        try:
+            fields = image_from_cdr(serialized)
+            frame = raw_frame(fields)  # the pixels stay a view of ``serialized``
+        except FrameRejected as exc:
+            self._reject(exc)
+            return
+        self._enqueue(Frame(header=_header(fields), payload=frame, received_s=received))
+
+    def on_serialized_compressed(self, serialized: bytes) -> None:
+        received = time.perf_counter()
+        with self._lock:
+            self.counters.received += 1
+        try:
+            fields = compressed_from_cdr(serialized)
+        except FrameRejected as exc:
+            self._reject(exc)
+            return
+        self._enqueue(Frame(header=_header(fields), payload=fields, received_s=received))
 
     def on_compressed(self, msg: Any) -> None:
         received = time.perf_counter()
