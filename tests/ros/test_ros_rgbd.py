@@ -173,3 +173,83 @@ def test_stamp_pairer_pairs_within_the_slop_and_counts_the_rest():
     for t in (4.0, 5.0, 6.0, 7.0):  # queue of 3: the oldest falls out
         pairs.add_color(msg(t))
     assert pairs.counts.unpaired_color == 2
+
+
+def test_depth_from_a_camera_of_its_own_is_placed_through_the_extrinsic(ros_context):
+    """A depth camera 5 cm to the colour camera's left, seeing a wall 2 m away: with
+    depth_to_color and the colour camera info, the node gives what Detector.detect_rgbd gives
+    for the same inputs, every box on the wall (z = 2 m in the colour frame)."""
+    pytest.importorskip("onnxruntime")
+    coco_model()
+    import rclpy
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import CameraInfo, Image
+    from vision_msgs.msg import Detection3DArray
+
+    from trtpipe.detector import Detector
+    from trtpipe.ros.rgbd import RgbdNode
+    from trtpipe.samples import sample_images, sample_model
+
+    colour = next(image for _, image in sample_images() if image.ndim == 3)
+    height, width = colour.shape[:2]
+    dw, dh = 320, 240  # another camera: another size and aspect ratio
+    extrinsic = np.eye(4)
+    extrinsic[0, 3] = 0.05
+    node = RgbdNode(
+        "rgbd_extrinsic",
+        context=ros_context,
+        parameter_overrides=[
+            Parameter("backend", value="onnxruntime"),
+            Parameter("device", value="cpu"),
+            Parameter("conf", value=0.2),
+            Parameter("qos", value="default"),
+            Parameter("depth_to_color", value=extrinsic.reshape(-1).tolist()),
+        ],
+    )
+    peer = rclpy.create_node("rgbd_extrinsic_peer", context=ros_context)
+    out: list[Any] = []
+    colour_pub = peer.create_publisher(Image, "color/image_raw", 10)
+    depth_pub = peer.create_publisher(Image, "depth/image_raw", 10)
+    info_pub = peer.create_publisher(CameraInfo, "depth/camera_info", 10)
+    colour_info_pub = peer.create_publisher(CameraInfo, "color/camera_info", 10)
+    peer.create_subscription(Detection3DArray, "detections_3d", out.append, 10)
+    spinner = Spinner(ros_context, node, peer)
+    wall = np.full((dh, dw), 2.0, np.float32)
+    try:
+        for pub in (colour_pub, depth_pub, info_pub, colour_info_pub):
+            wait_for(lambda p=pub: p.get_subscription_count() > 0, what="subscriptions")
+        info_pub.publish(_info(dw, dh))
+        wait_for(lambda: node._info is not None, what="depth camera info")
+        colour_pub.publish(image_msg(colour, "bgr8", 1_000))
+        depth_pub.publish(_depth_msg(wall, "32FC1", 1_000))
+        wait_for(lambda: node.dropped.get("no_color_camera_info") == 1, what="no colour info")
+        colour_info_pub.publish(_info(width, height))
+        wait_for(lambda: node._color_info is not None, what="colour camera info")
+        colour_pub.publish(image_msg(colour, "bgr8", 2_000))
+        depth_pub.publish(_depth_msg(wall, "32FC1", 2_000))
+        wait_for(lambda: len(out) == 1, timeout=30, what="the 3D detections")
+    finally:
+        spinner.stop()
+        node.destroy_node()
+        peer.destroy_node()
+    with Detector(sample_model(), backend="onnxruntime", device="cpu", conf=0.2) as direct:
+        want = direct.detect_rgbd(
+            colour,
+            wall,
+            _info(dw, dh),
+            extrinsic=extrinsic,
+            colour_intrinsics=_info(width, height),
+        )
+    got = out[0].detections
+    assert len(got) == len(want) - want.without_depth > 0
+    placed = want.positions[~np.isnan(want.positions[:, 2])]
+    for det, position in zip(got, placed, strict=True):
+        centre = det.bbox.center.position
+        assert (centre.x, centre.y, centre.z) == pytest.approx(tuple(position), abs=1e-4)
+        assert centre.z == pytest.approx(2.0, abs=0.01)
+    with pytest.raises(Exception, match="depth_to_color"):
+        RgbdNode(
+            "rgbd_bad_extrinsic",
+            context=ros_context,
+            parameter_overrides=[Parameter("depth_to_color", value=[1.0, 0.0, 0.0])],
+        )

@@ -2,11 +2,15 @@
 
 Subscribes ``color_topic`` (sensor_msgs/Image), ``depth_topic`` (sensor_msgs/Image, 16UC1 mm or
 32FC1 m, registered to the colour image) and ``camera_info_topic`` (the depth image's
-sensor_msgs/CameraInfo; its K gives the intrinsics). Colour and depth are paired by stamp within
-``sync_slop`` seconds (:class:`~trtpipe.ros.stamp_pairs.StampPairer`). Each pair is detected and
-its boxes placed in 3D (:mod:`trtpipe.rgbd`): ``detections_3d`` (vision_msgs/Detection3DArray,
-the boxes with depth) and ``detections`` (vision_msgs/Detection2DArray, every box), both with the
-colour frame's header. With ``rate_hz`` > 0 a timer processes the newest pair at that rate (the
+sensor_msgs/CameraInfo; its K gives the intrinsics). A depth camera of its own: set
+``depth_to_color`` (the 4x4 transform, depth optical frame -> colour optical frame) and the
+colour camera's info arrives on ``color_camera_info_topic``; the depth is registered to the
+colour camera before the boxes are placed, and positions are in the colour optical frame.
+Colour and depth are paired by stamp within ``sync_slop`` seconds
+(:class:`~trtpipe.ros.stamp_pairs.StampPairer`). Each pair is detected and its boxes placed in
+3D (:mod:`trtpipe.rgbd`): ``detections_3d`` (vision_msgs/Detection3DArray, the boxes with depth)
+and ``detections`` (vision_msgs/Detection2DArray, every box), both with the colour frame's
+header. With ``rate_hz`` > 0 a timer processes the newest pair at that rate (the
 fixed-rate mode); with 0, every pair as it forms.
 
 Nothing is made up: a pair without camera info yet, a depth image that is not a depth encoding
@@ -51,6 +55,10 @@ class RgbdParams:
     sync_slop: float = 0.02  # seconds between a colour and a depth stamp that still pair
     rate_hz: float = 0.0  # > 0: process the newest pair at this rate; 0: every pair
     depth_scale: float = 0.0  # metres per depth unit; 0: the encoding's (16UC1 mm, 32FC1 m)
+    # depth from a camera of its own: the 4x4 transform depth optical frame -> colour optical
+    # frame (metres, row-major); empty: the depth image is registered to the colour image
+    depth_to_color: tuple[float, ...] = ()
+    color_camera_info_topic: str = "color/camera_info"  # the colour intrinsics, with the above
     inner: float = 0.5  # the DepthRule (trtpipe.rgbd)
     tolerance: float = 0.3
     min_depth: float = 0.0
@@ -71,6 +79,17 @@ class RgbdParams:
             raise InputError(
                 f"diagnostics_period_s: expected > 0, given {self.diagnostics_period_s}"
             )
+        if self.depth_to_color:
+            matrix = np.asarray(self.depth_to_color, np.float64)
+            if matrix.size != 16 or not np.isfinite(matrix).all():
+                raise InputError(
+                    "depth_to_color: expected 16 finite numbers (a 4x4 row-major transform), "
+                    f"given {len(self.depth_to_color)} values"
+                )
+            if not np.allclose(matrix.reshape(4, 4)[3], (0, 0, 0, 1)):
+                raise InputError(
+                    f"depth_to_color: expected a last row of 0 0 0 1, given {matrix[12:]}"
+                )
         make_qos(self.qos)  # an unknown preset fails here, before the model loads
         make_qos(self.detections_qos)
 
@@ -126,6 +145,9 @@ class RgbdNode(Node):
         self.detector.depth_lifter = DepthLifter(self.detector.device, rule)
         self._pairs = StampPairer(p.sync_slop)
         self._info: Any = None
+        self._color_info: Any = None
+        registered = not p.depth_to_color
+        self._extrinsic = None if registered else np.reshape(p.depth_to_color, (4, 4))
         self._lock = threading.Lock()
         self.dropped: Counter[str] = Counter()
         self.boxes_3d = 0
@@ -142,6 +164,12 @@ class RgbdNode(Node):
             self.create_subscription(Image, p.depth_topic, self._on_depth, in_qos),
             self.create_subscription(CameraInfo, p.camera_info_topic, self._on_info, in_qos),
         ]
+        if not registered:
+            self._inputs.append(
+                self.create_subscription(
+                    CameraInfo, p.color_camera_info_topic, self._on_color_info, in_qos
+                )
+            )
         self._diagnostics_out = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._rgbd_timers = [self.create_timer(p.diagnostics_period_s, self.publish_diagnostics)]
         if p.rate_hz > 0:
@@ -151,6 +179,9 @@ class RgbdNode(Node):
 
     def _on_info(self, msg: Any) -> None:
         self._info = msg
+
+    def _on_color_info(self, msg: Any) -> None:
+        self._color_info = msg
 
     def _on_color(self, msg: Any) -> None:
         self._paired(self._pairs.add_color(msg))
@@ -204,7 +235,25 @@ class RgbdNode(Node):
                 f"camera info is for {info.width}x{info.height}, the depth image is {dw}x{dh}",
             )
             return False
-        if abs(frame.width * dh - frame.height * dw) > 0.01 * frame.height * dw:
+        color_info = self._color_info
+        if self._extrinsic is not None:
+            if color_info is None:
+                self._drop(
+                    "no_color_camera_info",
+                    f"nothing on '{self.params.color_camera_info_topic}' yet",
+                )
+                return False
+            if (int(color_info.width), int(color_info.height)) not in (
+                (frame.width, frame.height),
+                (0, 0),
+            ):
+                self._drop(
+                    "camera_info_size",
+                    f"colour camera info is for {color_info.width}x{color_info.height}, the "
+                    f"colour image is {frame.width}x{frame.height}",
+                )
+                return False
+        elif abs(frame.width * dh - frame.height * dw) > 0.01 * frame.height * dw:
             self._drop(
                 "size_mismatch",
                 f"depth {dw}x{dh} is not registered to colour {frame.width}x{frame.height} "
@@ -222,6 +271,8 @@ class RgbdNode(Node):
                 depth_image,
                 intrinsics,
                 depth_scale=self.params.depth_scale or None,
+                extrinsic=self._extrinsic,
+                colour_intrinsics=color_info if self._extrinsic is not None else None,
             )
         except InputError as exc:
             self._drop("bad_input", str(exc))
