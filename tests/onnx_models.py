@@ -98,6 +98,7 @@ VLA_EMBEDDING = np.array(
     [[0, 0], [0, 0], [0.3, 0], [0, 0.5], [0, -0.5], [-0.3, 0], [-0.1, 0]], np.float32
 )
 VLA_STATE_WEIGHTS = np.array([[0.5, 0.0], [0.0, 0.5]], np.float32)
+VLA_GRIPPER_WEIGHTS = np.array([[0.0, 1.0]], np.float32)
 
 
 def write_vla_tokenizer(path: Path) -> Path:
@@ -110,9 +111,10 @@ def write_vla_tokenizer(path: Path) -> Path:
     return path
 
 
-def write_vla_model(path: Path, length: int = 8, size: int = 32) -> Path:
+def write_vla_model(path: Path, length: int = 8, size: int = 32, gripper: bool = False) -> Path:
     """image [1,3,size,size] + input_ids [1,length] + attention_mask [1,length] + joints [1,2]
-    -> action [1,2] = (mean(image), 0) + sum of the masked tokens' embeddings + joints @ W."""
+    -> action [1,2] = (mean(image), 0) + sum of the masked tokens' embeddings + joints @ W;
+    with ``gripper``, a second state input gripper [1,1] adds gripper @ G."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -127,8 +129,13 @@ def write_vla_model(path: Path, length: int = 8, size: int = 32) -> Path:
         helper.make_node("ReduceSum", ["masked", "axis1"], ["token_term"], keepdims=0),
         helper.make_node("MatMul", ["joints", "w"], ["state_term"]),
         helper.make_node("Add", ["image_term", "token_term"], ["partial"]),
-        helper.make_node("Add", ["partial", "state_term"], ["action"]),
+        helper.make_node("Add", ["partial", "state_term"], ["action" if not gripper else "a0"]),
     ]
+    if gripper:
+        nodes += [
+            helper.make_node("MatMul", ["gripper", "g"], ["gripper_term"]),
+            helper.make_node("Add", ["a0", "gripper_term"], ["action"]),
+        ]
     init = [
         numpy_helper.from_array(np.array([[1.0, 0.0]], np.float32), "forward"),
         numpy_helper.from_array(VLA_EMBEDDING, "embedding"),
@@ -136,6 +143,8 @@ def write_vla_model(path: Path, length: int = 8, size: int = 32) -> Path:
         numpy_helper.from_array(np.array([1], np.int64), "axis1"),
         numpy_helper.from_array(np.array([2], np.int64), "axis2"),
     ]
+    if gripper:
+        init.append(numpy_helper.from_array(VLA_GRIPPER_WEIGHTS, "g"))
     graph = helper.make_graph(
         nodes,
         "vla",
@@ -144,6 +153,11 @@ def write_vla_model(path: Path, length: int = 8, size: int = 32) -> Path:
             helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, length]),
             helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [1, length]),
             helper.make_tensor_value_info("joints", TensorProto.FLOAT, [1, 2]),
+            *(
+                [helper.make_tensor_value_info("gripper", TensorProto.FLOAT, [1, 1])]
+                if gripper
+                else []
+            ),
         ],
         [helper.make_tensor_value_info("action", TensorProto.FLOAT, [1, 2])],
         init,
@@ -155,9 +169,12 @@ def write_vla_model(path: Path, length: int = 8, size: int = 32) -> Path:
     return path
 
 
-def vla_reference(grey: float, words: list[str], joints, length: int = 8) -> np.ndarray:
+def vla_reference(
+    grey: float, words: list[str], joints, length: int = 8, gripper: float = 0.0
+) -> np.ndarray:
     """The VLA test model's action for a uniform grey image (0..255), an instruction's words
-    (the first `length` count) and the joints."""
+    (the first `length` count), the joints (and the gripper, with that input)."""
     ids = [VLA_VOCAB.get(w, 1) for w in words][:length]
     tokens = VLA_EMBEDDING[ids].sum(axis=0) if ids else np.zeros(2)
-    return np.array([grey / 255.0, 0.0]) + tokens + np.asarray(joints) @ VLA_STATE_WEIGHTS
+    state = np.asarray(joints) @ VLA_STATE_WEIGHTS + gripper * VLA_GRIPPER_WEIGHTS[0]
+    return np.array([grey / 255.0, 0.0]) + tokens + state

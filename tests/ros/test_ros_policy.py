@@ -172,3 +172,71 @@ def test_instruction_estop_staleness_and_transitions(ros_context, tmp_path):
         spinner.stop()
         node.destroy_node()
         peer.destroy_node()
+
+
+def test_two_state_inputs_from_joint_states_and_an_array_topic(ros_context, tmp_path):
+    """joints <- joint_states.position, gripper <- array:gripper: the published action is the
+    model's for both (a known answer); a model of two state inputs without state_sources
+    does not configure, and says which inputs need a source."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("tokenizers")
+    import rclpy
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image, JointState
+    from std_msgs.msg import Float32MultiArray, String
+
+    from onnx_models import vla_reference, write_vla_model, write_vla_tokenizer
+    from trtpipe.ros.policy_node import PolicyNode
+
+    model = write_vla_model(tmp_path / "vla2.onnx", gripper=True)
+    tokenizer = write_vla_tokenizer(tmp_path / "tokenizer.json")
+    common = [
+        Parameter("model", value=str(model)),
+        Parameter("tokenizer", value=str(tokenizer)),
+        Parameter("backend", value="onnxruntime"),
+        Parameter("device", value="cpu"),
+        Parameter("image_qos", value="default"),
+    ]
+    unbound = PolicyNode("policy_unbound", context=ros_context, parameter_overrides=common)
+    try:
+        assert unbound.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert unbound.policy is None
+    finally:
+        unbound.destroy_node()
+    sources = ["joints=joint_states.position", "gripper=array:gripper"]
+    node = PolicyNode(
+        "policy_two_states",
+        context=ros_context,
+        parameter_overrides=[*common, Parameter("state_sources", value=sources)],
+    )
+    peer = rclpy.create_node("policy_two_states_peer", context=ros_context)
+    actions: list[Any] = []
+    peer.create_subscription(Float32MultiArray, "action", actions.append, 10)
+    images = peer.create_publisher(Image, "image", 10)
+    instructions = peer.create_publisher(String, "instruction", 10)
+    joints = peer.create_publisher(JointState, "joint_states", 10)
+    gripper = peer.create_publisher(Float32MultiArray, "gripper", 10)
+    spinner = Spinner(ros_context, node, peer)
+    grey = np.full((32, 32, 3), 128, np.uint8)
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        for pub in (images, instructions, joints, gripper):
+            wait_for(lambda p=pub: p.get_subscription_count() > 0, what="subscriptions")
+        instructions.publish(String(data="go left"))
+        joints.publish(JointState(position=[0.2, -0.4]))
+        wait_for(lambda: "joint_states.position" in node._state, what="the joint state")
+        images.publish(image_msg(grey, "rgb8", 1))
+        time.sleep(0.3)
+        assert actions == []  # the gripper state has not come: nothing to run the model on
+        gripper.publish(Float32MultiArray(data=[0.25]))
+        wait_for(lambda: "array:gripper" in node._state, what="the gripper state")
+        images.publish(image_msg(grey, "rgb8", 2))
+        wait_for(lambda: len(actions) >= 1, what="an action")
+        want = vla_reference(128, ["go", "left"], [0.2, -0.4], gripper=0.25)
+        np.testing.assert_allclose(actions[-1].data, want, atol=1e-5)
+    finally:
+        spinner.stop()
+        node.destroy_node()
+        peer.destroy_node()

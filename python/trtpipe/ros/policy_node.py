@@ -12,8 +12,9 @@ has been received, the e-stop topic is true, inference failed, the newest action
 speed and acceleration limits.
 
 Topics: ``image`` (sensor_msgs/Image), ``instruction`` (std_msgs/String; an empty one is none),
-``estop`` (std_msgs/Bool), ``joint_states`` (sensor_msgs/JointState, positions -> the model's
-state input, when it has one), out ``cmd_vel`` (geometry_msgs/Twist), ``action``
+``estop`` (std_msgs/Bool), the state inputs' sources (``state_sources``: ``joint_states``
+positions, velocities or efforts, or std_msgs/Float32MultiArray topics; a model with one state
+input takes the joint positions by default), out ``cmd_vel`` (geometry_msgs/Twist), ``action``
 (std_msgs/Float32MultiArray: every finite action as the model gave it, for arm controllers) and
 ``/diagnostics``.
 """
@@ -36,6 +37,8 @@ from trtpipe.ros.image_input import raw_frame
 from trtpipe.ros.params import declare_fields, read_params
 from trtpipe.ros.qos import make_qos
 
+JOINT_FIELDS = ("joint_states.position", "joint_states.velocity", "joint_states.effort")
+
 
 @dataclass(frozen=True)
 class PolicyParams:
@@ -53,6 +56,10 @@ class PolicyParams:
     control_rate_hz: float = 50.0
     stale_after_ms: float = 500.0
     image_qos: str = "sensor_data"
+    # the model's state inputs, each "INPUT=SOURCE": SOURCE is joint_states.position,
+    # joint_states.velocity, joint_states.effort or array:TOPIC (std_msgs/Float32MultiArray);
+    # empty: a model's one state input takes joint_states.position
+    state_sources: tuple[str, ...] = ()
     diagnostics_period_s: float = 1.0
     autostart: bool = True  # trtpipe-ros policy: configure and activate at start
 
@@ -64,6 +71,33 @@ class PolicyParams:
                 f"diagnostics_period_s: expected > 0, given {self.diagnostics_period_s}"
             )
         make_qos(self.image_qos)
+
+    def state_bindings(self, inputs: tuple[str, ...]) -> dict[str, str]:
+        """Each state input of the model -> where its values come from; raises InputError
+        where an input has no source or a source is not one the node reads."""
+        if not self.state_sources:
+            if len(inputs) > 1:
+                raise InputError(
+                    f"state_sources: the model has state inputs {list(inputs)}; give each a "
+                    "source, e.g. ['joints=joint_states.position', 'gripper=array:gripper']"
+                )
+            return {name: "joint_states.position" for name in inputs}
+        bindings = {}
+        for entry in self.state_sources:
+            name, sep, source = (part.strip() for part in entry.partition("="))
+            known = source in JOINT_FIELDS or (source.startswith("array:") and len(source) > 6)
+            if not sep or not known:
+                raise InputError(
+                    f"state_sources: expected INPUT=SOURCE with SOURCE one of "
+                    f"{', '.join(JOINT_FIELDS)} or array:TOPIC, given {entry!r}"
+                )
+            bindings[name] = source
+        if set(bindings) != set(inputs):
+            raise InputError(
+                f"state_sources: expected a source for each of the model's state inputs "
+                f"{list(inputs)}, given {sorted(bindings)}"
+            )
+        return bindings
 
     def commander(self) -> SafeCommander:
         return SafeCommander(
@@ -89,7 +123,8 @@ class PolicyNode(LifecycleNode):
         self._lock = threading.Lock()
         self._image: Any = None
         self._instruction: str | bytes | None = None
-        self._state: np.ndarray | None = None
+        self._state: dict[str, np.ndarray] = {}  # source -> its newest values
+        self._bindings: dict[str, str] = {}  # state input -> source
         self._fresh = threading.Event()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
@@ -122,13 +157,11 @@ class PolicyNode(LifecycleNode):
             self.get_logger().error(f"configure failed: {type(exc).__name__}: {exc}")
             self.policy = None
             return TransitionCallbackReturn.FAILURE
-        state_inputs = self.policy.inputs.state
-        if len(state_inputs) > 1:
-            self.get_logger().error(
-                f"configure failed: the model has state inputs {list(state_inputs)}; the node "
-                "binds one (joint_states positions)"
-            )
-            self.policy = None
+        try:
+            self._bindings = p.state_bindings(self.policy.inputs.state)
+        except InputError as exc:
+            self.get_logger().error(f"configure failed: {exc}")
+            self._release()
             return TransitionCallbackReturn.FAILURE
         return TransitionCallbackReturn.SUCCESS
 
@@ -142,10 +175,25 @@ class PolicyNode(LifecycleNode):
             self.create_subscription(Image, "image", self._on_image, make_qos(p.image_qos)),
             self.create_subscription(String, "instruction", self._on_instruction, 10),
             self.create_subscription(Bool, "estop", self._on_estop, 10),
-            self.create_subscription(JointState, "joint_states", self._on_joints, 10),
             self.create_timer(1.0 / p.control_rate_hz, self._on_control_tick),
             self.create_timer(p.diagnostics_period_s, self.publish_diagnostics),
         ]
+        sources = set(self._bindings.values())
+        if sources & set(JOINT_FIELDS):
+            self._handles.append(
+                self.create_subscription(JointState, "joint_states", self._on_joints, 10)
+            )
+        for source in sorted(s for s in sources if s.startswith("array:")):
+            self._handles.append(
+                self.create_subscription(
+                    Float32MultiArray,
+                    source.removeprefix("array:"),
+                    lambda msg, source=source: self._on_array(source, msg),
+                    10,
+                )
+            )
+        with self._lock:
+            self._state = {}
         self._action_out = self.create_publisher(Float32MultiArray, "action", 10)
         self._diagnostics_out = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._stop.clear()
@@ -229,8 +277,17 @@ class PolicyNode(LifecycleNode):
             self.publish_zero()  # now, not at the next tick
 
     def _on_joints(self, msg: Any) -> None:
+        values = {
+            "joint_states.position": np.asarray(msg.position, np.float32),
+            "joint_states.velocity": np.asarray(msg.velocity, np.float32),
+            "joint_states.effort": np.asarray(msg.effort, np.float32),
+        }
         with self._lock:
-            self._state = np.asarray(msg.position, np.float32)
+            self._state.update(values)
+
+    def _on_array(self, source: str, msg: Any) -> None:
+        with self._lock:
+            self._state[source] = np.asarray(msg.data, np.float32)
 
     # -- the two loops -------------------------------------------------------------------------
 
@@ -242,18 +299,17 @@ class PolicyNode(LifecycleNode):
             if self._stop.is_set():
                 return
             with self._lock:
-                newest, instruction, joints = self._image, self._instruction, self._state
+                newest, instruction = self._image, self._instruction
+                state = {name: self._state.get(source) for name, source in self._bindings.items()}
             if newest is None or instruction is None:
                 continue
             policy, commander = self.policy, self.commander
-            state_inputs = policy.inputs.state
-            if state_inputs and joints is None:
-                continue  # no joint state yet: nothing to run the model on
+            if any(values is None for values in state.values()):
+                continue  # a state not received yet: nothing to run the model on
             start = time.perf_counter()
             try:
                 image, encoding = newest
-                state = {state_inputs[0]: joints} if state_inputs else None
-                action = policy.act(image, instruction, state, encoding)
+                action = policy.act(image, instruction, state or None, encoding)
             except Exception as exc:  # any failure stops the robot until the next good action
                 commander.inference_failed()
                 self.inference_errors += 1
