@@ -86,10 +86,7 @@ def test_tensorrt_when_usable(monkeypatch, model, opened, caplog):
         engine = load(model)
     assert engine.backend == "tensorrt"
     assert [c[0] for c in opened] == ["tensorrt"]
-    assert auto_lines(caplog) == [
-        "backend auto: tensorrt on cuda:0 for m.onnx "
-        "(TensorRT is usable here; cached engine m.engine)"
-    ]
+    assert auto_lines(caplog) == ["backend auto: tensorrt on cuda:0 (cached engine m.engine)"]
 
 
 def test_torch_on_the_gpu_when_tensorrt_is_not(monkeypatch, model, opened, caplog):
@@ -101,10 +98,9 @@ def test_torch_on_the_gpu_when_tensorrt_is_not(monkeypatch, model, opened, caplo
         engine = load(model)
     assert engine.backend == "torch"
     assert [c[0] for c in opened] == ["torch"]
-    # One short line: the reason cut to its first clause.
+    # One short line: a plain reason is cut to its first clause.
     assert auto_lines(caplog) == [
-        "backend auto: torch on cuda:0 for m.onnx "
-        "(TensorRT: no TensorRT runtime found (searched libnvinfer.so.10))"
+        "backend auto: torch on cuda:0 (TensorRT: no TensorRT runtime found)"
     ]
 
 
@@ -116,7 +112,7 @@ def test_onnxruntime_when_neither(monkeypatch, model, opened, caplog):
     assert engine.backend == "onnxruntime"
     assert [c[0] for c in opened] == ["onnxruntime"]
     (line,) = auto_lines(caplog)
-    assert line.startswith("backend auto: onnxruntime on cpu for m.onnx (TensorRT: ")
+    assert line.startswith("backend auto: onnxruntime on cpu (TensorRT: ")
     assert line.endswith("; PyTorch GPU: torch, onnx2torch not installed)")
 
 
@@ -137,8 +133,8 @@ def test_torch_conversion_failure_falls_back_to_onnxruntime(monkeypatch, model, 
     assert "falling back to ONNX Runtime" in warnings[0]
     assert "NotImplementedError: Converter is not implemented" in warnings[0]
     (line,) = auto_lines(caplog)
-    assert line.startswith("backend auto: onnxruntime on cpu for m.onnx (TensorRT: ")
-    assert "PyTorch GPU: could not run m.onnx (NotImplementedError" in line
+    assert line.startswith("backend auto: onnxruntime on cpu (TensorRT: ")
+    assert line.endswith("PyTorch GPU: failed (NotImplementedError))")
 
 
 def test_the_failed_torch_attempt_leaves_the_options_for_onnxruntime(monkeypatch, model, opened):
@@ -157,9 +153,8 @@ def test_cpu_device_leaves_only_onnxruntime(monkeypatch, model, opened):
     asked = probes(monkeypatch, tensorrt=None, torch_gpu=None)
     choice = loader.choose_onnx_backend("cpu")
     assert choice.backend == "onnxruntime"
-    assert (
-        choice.reasons() == "TensorRT: device 'cpu' asked for; PyTorch GPU: device 'cpu' asked for"
-    )
+    assert choice.reasons() == "TensorRT: cpu asked for; PyTorch GPU: cpu asked for"
+    assert choice.passed_over[0][1] == "device 'cpu' asked for"  # the full reason
     assert asked == []  # no probe runs
     load(model, device="cpu")
     assert opened == [("onnxruntime", "cpu", {})]
@@ -241,10 +236,29 @@ def test_real_model_on_this_machine_picks_onnxruntime_and_says_why(caplog):
         engine = load(path)
     assert isinstance(engine, OnnxRuntimeEngine)
     (line,) = auto_lines(caplog)
-    assert line.startswith(f"backend auto: onnxruntime on {engine.device} for 320n.onnx (")
+    assert line.startswith(f"backend auto: onnxruntime on {engine.device} (")
     assert f"TensorRT: {loader._short(trt_reason)}" in line
     assert f"PyTorch GPU: {loader._short(torch_reason)}" in line
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_the_auto_line_is_short_and_the_full_reasons_are_at_debug(sample_model_path, caplog):
+    """The INFO line fits a terminal line with the CLI's 'INFO <logger>: ' prefix (a few words
+    per backend passed over); the probes' full reasons are logged at DEBUG (trtpipe -v)."""
+    pytest.importorskip("onnxruntime")
+    trt_reason = loader.tensorrt_unusable_reason()
+    torch_reason = loader.torch_gpu_unusable_reason()
+    if trt_reason is None:
+        pytest.skip("TensorRT is usable here: no backend is passed over")
+    with caplog.at_level(logging.DEBUG, logger="trtpipe"):
+        load(sample_model_path)
+    (line,) = auto_lines(caplog)
+    assert len(f"INFO {LOGGER}: {line}") <= 120, line
+    assert "TensorRT: " in line and trt_reason not in line
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert any(m.endswith(f"not TensorRT: {trt_reason}") for m in debug)
+    if torch_reason is not None:
+        assert any(m.endswith(f"not PyTorch GPU: {torch_reason}") for m in debug)
 
 
 def test_max_batch_gives_torch_buckets_and_tensorrt_a_profile(monkeypatch, tmp_path):

@@ -46,7 +46,13 @@ import numpy as np
 from trtpipe.backends.base import Profile, TensorInfo
 from trtpipe.engine_info import EngineMetadata, write_sidecar
 from trtpipe.errors import BackendUnavailableError, EngineError, InputError, NoGpuError
-from trtpipe.tensorrt_flavour import Flavour, find_flavour, make_logger
+from trtpipe.tensorrt_flavour import (
+    NO_GPU_MESSAGES,
+    Flavour,
+    find_flavour,
+    held_messages,
+    make_logger,
+)
 
 log = logging.getLogger(__name__)
 
@@ -441,17 +447,51 @@ def _profiles_for(inputs: list[TensorInfo], options: BuildOptions) -> list[Profi
     return [Profile(min=minimum, opt=optimum, max=maximum)]
 
 
-def _load_timing_cache(config: Any, flavour: Flavour, path: Path | None) -> Any:
+# What TensorRT-RTX logs when it is given a timing cache to read and there is no GPU (reading one
+# needs the CUDA driver), besides the CUDA errors. Harmless: the build goes on without it.
+_UNREAD_CACHE_WARNINGS = ("The timing cache will not be used", "Failed to deserialize timing cache")
+
+
+def _unread_for_want_of_a_gpu(messages: list[tuple[int, str]]) -> str | None:
+    """The CUDA error, where ``messages`` (those of reading a timing cache) say only that it was
+    not read because no GPU is usable here; else None."""
+    shown = [msg for level, msg in messages if level >= logging.WARNING]
+    no_gpu = [msg for msg in shown if any(e in msg for e in NO_GPU_MESSAGES)]
+    unread = [msg for msg in shown if any(w in msg for w in _UNREAD_CACHE_WARNINGS)]
+    if not no_gpu or len(no_gpu) + len(unread) != len(shown):
+        return None
+    return next(e for e in NO_GPU_MESSAGES if e in no_gpu[0])
+
+
+def _load_timing_cache(config: Any, flavour: Flavour, path: Path | None, trt_logger: Any) -> bool:
+    """Gives the builder the timing cache at ``path`` (an empty one where there is none). False
+    where there is no GPU to read the file's content with: the file is then kept as it is, for a
+    machine that can, rather than overwritten with this build's (empty) cache."""
     with warnings.catch_warnings():
         # TensorRT-RTX deprecates the timing cache API; its cache still carries compiled code.
         warnings.simplefilter("ignore", DeprecationWarning)
         data = path.read_bytes() if path is not None and path.is_file() else b""
-        cache = config.create_timing_cache(data)
+        with held_messages() as messages:
+            cache = config.create_timing_cache(data)
+        no_gpu = _unread_for_want_of_a_gpu(messages) if data else None
+        if no_gpu is not None:
+            # One line instead of TensorRT-RTX's two CUDA errors and two warnings.
+            log.debug(
+                "timing cache %s not read: %s reads it only with a usable GPU (%s); building "
+                "without it",
+                path,
+                flavour.tag,
+                no_gpu,
+            )
+            trt_logger.replay([(level, msg) for level, msg in messages if level < logging.WARNING])
+        else:
+            trt_logger.replay(messages)
+        readable = no_gpu is None
         if cache is None and data:
             log.warning("timing cache %s is unreadable (another TensorRT?); starting afresh", path)
             cache = config.create_timing_cache(b"")
         config.set_timing_cache(cache, True)  # True: ignore a cache from another device
-    return cache
+    return readable
 
 
 def _save_timing_cache(config: Any, path: Path) -> None:
@@ -562,7 +602,7 @@ def build_from_options(
                 calibration_profile.set_shape(name, shape, shape, shape)
             config.set_calibration_profile(calibration_profile)
     cache_path = Path(timing_cache) if timing_cache is not None else None
-    _load_timing_cache(config, flavour, cache_path)
+    cache_read = _load_timing_cache(config, flavour, cache_path, trt_logger)
     monitor, display = make_progress_monitor(trt, progress)
     config.progress_monitor = monitor
     log.info(
@@ -585,7 +625,7 @@ def build_from_options(
         )
     data = bytes(serialized)
     seconds = time.perf_counter() - started
-    if cache_path is not None:
+    if cache_path is not None and cache_read:
         _save_timing_cache(config, cache_path)
     metadata = EngineMetadata(
         flavour=flavour.name,

@@ -1,4 +1,4 @@
-"""The ``trtpipe`` command line."""
+"""The trtpipe command line: build, inspect, run and benchmark models."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ from trtpipe.backends.base import Engine, ModelStep, PendingResult, TensorInfo
 from trtpipe.decode.common import DecodeOptions
 from trtpipe.decode.detections import Detections
 from trtpipe.decode.formats import FORMATS, detect_format, frame_decoder
-from trtpipe.errors import EngineError, InputError
+from trtpipe.errors import BackendUnavailableError, EngineError, InputError
 from trtpipe.frame_pipeline import FramePipeline
 from trtpipe.model_metadata import class_names, image_size, onnx_metadata
 from trtpipe.monitor import PerformanceMonitor
@@ -82,10 +82,50 @@ def _input_layout(info: TensorInfo) -> str:
 
 
 def _size_of(value: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(value, int):
-        return value, value
-    w, h = (int(v) for v in value)
+    """``input_size`` as (width, height): one positive int for both, or two."""
+    try:
+        w, h = (value, value) if isinstance(value, int) else (int(v) for v in value)
+    except (TypeError, ValueError):
+        w = h = 0
+    if isinstance(w, bool) or w <= 0 or h <= 0:
+        raise InputError(
+            f"input_size: expected (width, height) or one size, all > 0, given {value!r}"
+        )
     return w, h
+
+
+def _fixed_size(shape: Sequence[int]) -> tuple[int, int] | None:
+    """(width, height) of an image input of this shape (NCHW or NHWC) where both are fixed."""
+    if len(shape) != 4 or 3 not in (shape[1], shape[3]):
+        return None
+    h, w = (shape[2], shape[3]) if shape[1] == 3 else (shape[1], shape[2])
+    return (w, h) if h > 0 and w > 0 else None
+
+
+def _check_fixed_size(input_size: int | Sequence[int], fixed: tuple[int, int] | None) -> None:
+    if fixed is not None and _size_of(input_size) != fixed:
+        raise InputError(
+            f"input_size: the model's input is fixed at {fixed[0]}x{fixed[1]}, given {input_size}"
+        )
+
+
+def _check_onnx_input_size(model: Any, input_size: int | Sequence[int]) -> None:
+    """``input_size`` against an ONNX model's fixed input size, read from the file before the
+    model is loaded (a TensorRT build takes minutes); where it cannot be read, the load says why."""
+    if not isinstance(model, (str, Path)) or Path(model).suffix.lower() != ".onnx":
+        return
+    from trtpipe.onnx_model import read_onnx
+
+    try:
+        proto = read_onnx(model)
+    except (BackendUnavailableError, InputError):
+        return
+    initializers = {i.name for i in proto.graph.initializer}
+    inputs = [i for i in proto.graph.input if i.name not in initializers]
+    if len(inputs) == 1:
+        dims = inputs[0].type.tensor_type.shape.dim
+        shape = [d.dim_value if d.HasField("dim_value") else -1 for d in dims]
+        _check_fixed_size(input_size, _fixed_size(shape))
 
 
 class Detector:
@@ -128,6 +168,11 @@ class Detector:
             raise InputError(f"decoder: expected 'auto' or one of {FORMATS}, given {decoder!r}")
         if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
             raise InputError(f"device: expected 'auto', 'cpu' or 'cuda[:N]', given {device!r}")
+        # The arguments are checked before the model is loaded, which may take long.
+        DecodeOptions.of(None, conf=conf, iou=iou, max_detections=max_detections, classes=classes)
+        if input_size is not None:
+            _size_of(input_size)
+            _check_onnx_input_size(model, input_size)
         self.engine = _load_engine(model, backend, device, max_batch)
         inputs = self.engine.inputs
         if len(inputs) != 1:
@@ -294,15 +339,12 @@ class Detector:
     def _resolve_input_size(
         self, input_size: int | Sequence[int] | None, metadata: Mapping[str, str]
     ) -> tuple[int, int]:
-        shape = self._input_info.shape
-        layout = _input_layout(self._input_info)
-        h, w = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
-        if h > 0 and w > 0:
-            if input_size is not None and _size_of(input_size) != (w, h):
-                raise InputError(
-                    f"input_size: the model's input is fixed at {w}x{h}, given {input_size}"
-                )
-            return w, h
+        _input_layout(self._input_info)  # 4 dims, 3 channels
+        fixed = _fixed_size(self._input_info.shape)
+        if fixed is not None:
+            if input_size is not None:
+                _check_fixed_size(input_size, fixed)
+            return fixed
         if input_size is not None:
             return _size_of(input_size)
         size = image_size(dict(metadata))

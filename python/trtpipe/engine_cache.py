@@ -6,9 +6,10 @@ build option. A new TensorRT, another GPU or an edited model gives a new key, so
 simply never looked up again; an entry whose sidecar is missing, unreadable or describes other
 bytes (a build that died, a file copied in from elsewhere) is rebuilt. Builds of one key take a
 file lock, and each file lands by an atomic rename, so concurrent processes never see half an
-engine and build it only once.
+engine and build it only once. A lock's file (``<key>.lock``, ``timing.cache.lock``) is there only
+while the lock is held, whether the build succeeds or fails.
 
-Layout: ``<cache dir>/<key>.engine``, ``<key>.engine.json`` (sidecar), ``<key>.lock`` and a shared
+Layout: ``<cache dir>/<key>.engine``, ``<key>.engine.json`` (sidecar) and a shared
 ``timing.cache``. The cache dir is ``$TRTPIPE_CACHE_DIR``, else ``~/.cache/trtpipe``.
 """
 
@@ -18,17 +19,24 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 from trtpipe.backends.base import Profile
 from trtpipe.build import BuildArguments, BuildOptions
 from trtpipe.cache_dir import CACHE_DIR_ENV, default_cache_dir
-from trtpipe.engine_info import EngineMetadata, read_sidecar, sidecar_path
+from trtpipe.engine_info import EngineMetadata, check_sidecar, read_sidecar, sidecar_path
 from trtpipe.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -47,6 +55,49 @@ class CacheKey:
             {"onnx_sha256": self.onnx_sha256, **self.options.key_dict()}, sort_keys=True
         )
         return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@contextmanager
+def _file_lock(path: Path, timeout: float) -> Iterator[None]:
+    """An exclusive lock on ``path`` whose file is there only while the lock is held, so no
+    empty lock files stay behind, after a failed build neither.
+
+    The holder removes the file before it unlocks it; a process that has meanwhile locked the
+    removed file sees that it is no longer the one at ``path`` and locks that one instead. Where
+    there is no ``fcntl`` (Windows), filelock's lock, whose file stays.
+    """
+    if fcntl is None:
+        with FileLock(str(path), timeout=timeout):
+            yield
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise TimeoutError(
+                            f"engine cache: {path} is still locked after {timeout:g} s"
+                        ) from None
+                    time.sleep(0.05)
+            try:
+                locked_the_file_there = os.path.samestat(os.fstat(fd), os.stat(path))
+            except FileNotFoundError:
+                locked_the_file_there = False
+            if not locked_the_file_there:
+                continue  # its holder removed it: lock the one there now
+            try:
+                yield
+            finally:
+                with suppress(OSError):
+                    path.unlink()
+            return
+        finally:
+            os.close(fd)  # unlocks it
 
 
 @dataclass(frozen=True)
@@ -71,18 +122,25 @@ class EngineCache:
         return self.root / "timing.cache"
 
     def lookup(self, key: CacheKey) -> EngineMetadata | None:
-        """The entry's metadata when a complete engine built for exactly this key is stored."""
+        """The entry's metadata when a complete engine built for exactly this key is stored
+        (a warning says why a stored one is not used)."""
+        metadata, why = self._lookup(key)
+        if why:
+            log.warning("engine cache: %s is not used: %s", self.engine_path(key).name, why)
+        return metadata
+
+    def _lookup(self, key: CacheKey) -> tuple[EngineMetadata | None, str]:
+        """The entry's metadata and ""; or None and why a stored entry is not used ("" when
+        there is none). Logs nothing."""
         path = self.engine_path(key)
         if not path.is_file():
-            return None
-        metadata = read_sidecar(path)
+            return None, ""
+        metadata, why = check_sidecar(path)
         if metadata is None:
-            log.warning("engine cache: %s has no valid sidecar; rebuilding it", path.name)
-            return None
+            return None, why or f"it has no sidecar {sidecar_path(path).name}"
         if metadata.onnx_sha256 != key.onnx_sha256 or metadata.options != key.options.key_dict():
-            log.warning("engine cache: %s was built for another key; rebuilding it", path.name)
-            return None
-        return metadata
+            return None, "it was built for another key"
+        return metadata, ""
 
     def get_or_build(
         self,
@@ -106,19 +164,23 @@ class EngineCache:
         onnx_name = request.onnx_path.name
         key = CacheKey(request.onnx_sha256, request.options)
         path = self.engine_path(key)
-        metadata = self.lookup(key)
+        metadata, _ = self._lookup(key)  # why an entry is not used is said once, under the lock
         if metadata is not None:
             log.info("engine cache: using %s for %s", path, onnx_name)
             return CachedEngine(path, metadata, built=False)
         self.root.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.root / f"{key.digest}.lock"), timeout=self.lock_timeout):
+        with _file_lock(self.root / f"{key.digest}.lock", self.lock_timeout):
             # Another process may have built it while this one waited for the lock.
-            metadata = self.lookup(key)
+            metadata, why = self._lookup(key)
             if metadata is not None:
                 log.info("engine cache: %s was built by another process", path.name)
                 return CachedEngine(path, metadata, built=False)
-            log.info("engine cache: no engine for %s with these options; building", onnx_name)
-            with FileLock(str(self.timing_cache_path) + ".lock", timeout=self.lock_timeout):
+            if why:
+                log.warning("engine cache: rebuilding %s: %s", path.name, why)
+            else:
+                log.info("engine cache: no engine for %s with these options; building", onnx_name)
+            timing_lock = self.timing_cache_path.with_name(self.timing_cache_path.name + ".lock")
+            with _file_lock(timing_lock, self.lock_timeout):
                 built = request.build(self.timing_cache_path, path, progress)
         return CachedEngine(path, built.metadata, built=True)
 
@@ -157,7 +219,7 @@ class EngineCache:
         if not reasons:
             return CachedEngine(path, metadata, built=False)
         log.warning("engine %s is stale (%s); rebuilding it", path, "; ".join(reasons))
-        with FileLock(str(path) + ".lock", timeout=self.lock_timeout):
+        with _file_lock(path.with_name(path.name + ".lock"), self.lock_timeout):
             built = request.build(output=path, progress=progress)
         return CachedEngine(path, built.metadata, built=True)
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,19 +135,27 @@ def write_sidecar(engine: str | os.PathLike[str], metadata: EngineMetadata) -> P
     return path
 
 
-def read_sidecar(engine: str | os.PathLike[str]) -> EngineMetadata | None:
-    """The engine's sidecar, or None when there is none or it does not describe this file."""
+def check_sidecar(engine: str | os.PathLike[str]) -> tuple[EngineMetadata | None, str]:
+    """The engine's sidecar and "" when it describes this file; else None and why not ("" when
+    there is no sidecar). Logs nothing: the caller says what it does about it."""
     path = sidecar_path(engine)
     if not path.is_file():
-        return None
+        return None, ""
     try:
         metadata = EngineMetadata.from_json(path.read_text())
     except (ValueError, KeyError, TypeError, EngineError) as exc:
-        log.warning("ignoring unreadable engine sidecar %s: %s", path, exc)
-        return None
+        return None, f"{path.name} is unreadable ({exc})"
     if metadata.engine_sha256 != sha256_file(engine):
-        log.warning("ignoring engine sidecar %s: it describes a different engine file", path)
-        return None
+        return None, f"{path.name} describes another engine file"
+    return metadata, ""
+
+
+def read_sidecar(engine: str | os.PathLike[str]) -> EngineMetadata | None:
+    """The engine's sidecar, or None when there is none or it does not describe this file
+    (a warning says which)."""
+    metadata, why = check_sidecar(engine)
+    if why:
+        log.warning("engine %s: sidecar ignored: %s", engine, why)
     return metadata
 
 
@@ -190,26 +199,45 @@ def io_from_engine(
     return inputs, outputs, profiles
 
 
+def _why_not_deserialized(messages: list[tuple[int, str]]) -> str:
+    """Why TensorRT could not deserialize an engine, from the errors it logged: a header not of
+    its engines, no GPU here, else the first error (without its "Error Code N: " prefix)."""
+    from trtpipe.tensorrt_flavour import NO_GPU_MESSAGES
+
+    errors = [" ".join(msg.split()) for level, msg in messages if level >= logging.ERROR]
+    if any("magicTag" in e for e in errors):
+        return "not an engine of this TensorRT (its header does not match)"
+    no_gpu = next((m for e in errors for m in NO_GPU_MESSAGES if m in e), None)
+    if no_gpu is not None:
+        return f"it needs a usable GPU, and there is none here ({no_gpu})"
+    if not errors:
+        return "no reason given"
+    text = re.sub(r"^.*?Error Code \d+: ", "", errors[0])
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
 def _try_deserialize(path: Path, data: bytes, flavour_names: list[str]) -> tuple[Any, Any, str]:
-    from trtpipe.tensorrt_flavour import find_flavour, make_logger
+    from trtpipe.tensorrt_flavour import find_flavour, held_messages, make_logger
 
     reasons = []
-    quiet = logging.getLogger("trtpipe.engine_info.deserialize")
-    quiet.propagate = False  # failed attempts are expected on a CPU-only machine
-    if not quiet.handlers:
-        quiet.addHandler(logging.NullHandler())
     for name in flavour_names:
         try:
             flavour = find_flavour(name)
         except Exception as exc:
-            reasons.append(f"{name}: {exc}")
+            log.debug("no %s runtime to read %s with: %s", name, path, exc)
+            reasons.append(f"no {name} runtime here")
             continue
         trt = flavour.module
-        runtime = trt.Runtime(make_logger(flavour, quiet))
-        engine = runtime.deserialize_cuda_engine(data)
+        # A failed attempt is expected (another flavour's engine, no GPU here): its messages
+        # go into the reason, at DEBUG.
+        with held_messages() as messages:
+            trt_logger = make_logger(flavour, log)
+            runtime = trt.Runtime(trt_logger)
+            engine = runtime.deserialize_cuda_engine(data) if runtime is not None else None
+        trt_logger.replay([(min(level, logging.DEBUG), msg) for level, msg in messages])
         if engine is not None:
             return trt, engine, ""
-        reasons.append(f"{flavour.tag} could not deserialize it (no supported GPU here?)")
+        reasons.append(f"{flavour.tag} cannot deserialize it: {_why_not_deserialized(messages)}")
     return None, None, "; ".join(reasons)
 
 
@@ -230,8 +258,8 @@ def describe_engine(path: str | os.PathLike[str]) -> EngineDescription:
         )
     if metadata is None:
         raise EngineError(
-            f"engine {str(path)!r}: cannot read its IO table: {why}, and it has no valid "
-            f"sidecar {sidecar_path(path).name} (engines built by trtpipe have one)"
+            f"engine {str(path)!r}: not a readable engine here ({why}), and no valid sidecar "
+            f"{sidecar_path(path).name} describes it (engines built by trtpipe have one)"
         )
     notes.append(f"not deserialized: {why}")
     # What the plan itself shows without a runtime: the tensor names are stored as text in it.

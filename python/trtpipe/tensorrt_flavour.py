@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from trtpipe.errors import BackendUnavailableError
 
 log = logging.getLogger(__name__)
+
+# What TensorRT's messages say where it needed a GPU and none is usable here.
+NO_GPU_MESSAGES = ("CUDA driver version is insufficient", "no CUDA-capable device is detected")
+
+# The messages TensorRT logs in this thread while held back by `held_messages` (innermost last).
+_held = threading.local()
 
 # Import name -> flavour name, in the order they are preferred.
 _MODULES = (("tensorrt", "tensorrt"), ("tensorrt_rtx_bindings", "tensorrt-rtx"))
@@ -68,8 +77,28 @@ def find_flavour(prefer: str | None = None) -> Flavour:
     )
 
 
+@contextmanager
+def held_messages() -> Iterator[list[tuple[int, str]]]:
+    """The messages TensorRT logs in this thread within the block, as (Python logging level,
+    text), held back instead of logged, for the caller to judge and to hand to a logger's
+    ``replay`` where they are to be logged after all.
+
+    TensorRT keeps the first ILogger a process gives it and sends every later message there, so
+    the hold is kept here rather than in a logger."""
+    messages: list[tuple[int, str]] = []
+    stack = getattr(_held, "stack", None)
+    if stack is None:
+        stack = _held.stack = []
+    stack.append(messages)
+    try:
+        yield messages
+    finally:
+        stack.remove(messages)
+
+
 def make_logger(flavour: Flavour, logger: logging.Logger) -> Any:
-    """A TensorRT ILogger that forwards to Python logging (TensorRT's INFO is debug detail here)."""
+    """A TensorRT ILogger that forwards to Python logging (TensorRT's INFO is debug detail here);
+    ``replay(messages)`` logs messages held back by :func:`held_messages`."""
     trt = flavour.module
     severity = trt.ILogger.Severity
     levels = {
@@ -87,8 +116,16 @@ def make_logger(flavour: Flavour, logger: logging.Logger) -> Any:
 
         def log(self, sev: Any, msg: str) -> None:
             level = levels.get(sev, logging.DEBUG)
-            if level >= logging.ERROR:
-                self.errors.append(msg)
-            logger.log(level, "%s: %s", flavour.name, msg)
+            stack = getattr(_held, "stack", None)
+            if stack:
+                stack[-1].append((level, msg))
+            else:
+                self.replay([(level, msg)])
+
+        def replay(self, messages: list[tuple[int, str]]) -> None:
+            for level, msg in messages:
+                if level >= logging.ERROR:
+                    self.errors.append(msg)
+                logger.log(level, "%s: %s", flavour.name, msg)
 
     return _Logger()

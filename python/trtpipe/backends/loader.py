@@ -1,7 +1,7 @@
 """``trtpipe.load``: one call from a model file (or a PyTorch module) to a running Engine.
 
-``backend="auto"`` picks the fastest backend that is really usable here, and logs one line
-saying which and why:
+``backend="auto"`` picks the fastest backend that is really usable here, and logs one short line
+saying which and, in a few words each, why not the faster ones (the full reasons at DEBUG):
 
 * ``.engine`` / ``.plan`` -> TensorRT (refreshed first when its sidecar shows it is stale);
 * ``.onnx`` -> the first of (see :func:`choose_onnx_backend`)
@@ -66,7 +66,22 @@ _BUILD_OPTIONS = (
 _TORCH_ONNX_OPTIONS = ("image_size",)
 
 # Longest reason a one-line auto log gives for passing over a backend (the full text is at DEBUG).
-_SHORT_REASON = 120
+_SHORT_REASON = 40
+
+
+class Reason(str):
+    """Why a backend is not usable here: the full text, and ``short``, a few words of it for the
+    one-line log of ``backend="auto"``."""
+
+    short: str
+
+    def __new__(cls, text: str, short: str) -> Reason:
+        reason = super().__new__(cls, text)
+        reason.short = short
+        return reason
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return Reason, (str(self), self.short)
 
 
 def _tensorrt_engine_class() -> Any:
@@ -85,21 +100,26 @@ def tensorrt_unusable_reason() -> str | None:
 
     status = probe_tensorrt()
     if not status.available:
-        return status.detail
+        return Reason(status.detail, "no runtime")
     try:
         _tensorrt_engine_class()
     except BackendUnavailableError as exc:
-        return str(exc)
+        return Reason(str(exc), "no engine module")
     try:
         from trtpipe.tensorrt_flavour import find_flavour
 
         flavour = find_flavour("tensorrt")
     except Exception as exc:
-        return f"the TensorRT runtime is here but no builder to make engines with ({exc})"
+        return Reason(
+            f"the TensorRT runtime is here but no builder to make engines with ({exc})",
+            "no builder",
+        )
     from trtpipe import _core
 
     if not _core.query_devices()["gpus"]:
-        return f"{flavour.tag} is installed but no GPU is usable to run its engines"
+        return Reason(
+            f"{flavour.tag} is installed but no GPU is usable to run its engines", "no GPU"
+        )
     return None
 
 
@@ -120,28 +140,32 @@ def torch_gpu_unusable_reason(device: str | None = None) -> str | None:
     """
     index = _cuda_index(device)
     if index is None:
-        return f"device {device!r} asked for, not a GPU"
+        return Reason(f"device {device!r} asked for, not a GPU", f"{device} asked for")
     from trtpipe.backends.availability import is_installed
 
     missing = [name for name in TORCH_ONNX_PACKAGES if not is_installed(name)]
     if missing:
-        return f"{', '.join(missing)} not installed"
+        text = f"{', '.join(missing)} not installed"
+        return Reason(text, text)
     from trtpipe import _core
 
     if not _core.build_info()["with_cuda"]:
-        return "trtpipe._core was built without CUDA"
+        return Reason("trtpipe._core was built without CUDA", "trtpipe built without CUDA")
     devices = _core.query_devices()
     if not devices["gpus"]:
-        return f"no GPU visible to trtpipe._core ({devices['reason']})"
+        return Reason(f"no GPU visible to trtpipe._core ({devices['reason']})", "no GPU")
     try:
         import torch
     except Exception as exc:  # installed but broken: not usable, and why
-        return f"PyTorch failed to import ({exc})"
+        return Reason(f"PyTorch failed to import ({exc})", "PyTorch failed to import")
     if not torch.cuda.is_available():
-        return "torch.cuda.is_available() is False"
+        return Reason("torch.cuda.is_available() is False", "no CUDA in PyTorch")
     count = torch.cuda.device_count()
     if index >= count:
-        return f"device {device!r} asked for, PyTorch sees {count} GPU(s)"
+        return Reason(
+            f"device {device!r} asked for, PyTorch sees {count} GPU(s)",
+            f"PyTorch sees {count} GPU(s)",
+        )
     return None
 
 
@@ -153,13 +177,19 @@ def _foreign_torch_options(options: Mapping[str, Any]) -> str | None:
 
     accepted = set(inspect.signature(TorchEngine.__init__).parameters) - {"self", "model"}
     foreign = sorted(set(options) - accepted - set(_TORCH_ONNX_OPTIONS))
-    return f"options {', '.join(foreign)} are not the torch backend's" if foreign else None
+    if not foreign:
+        return None
+    return Reason(
+        f"options {', '.join(foreign)} are not the torch backend's",
+        f"takes no {', '.join(foreign)}",
+    )
 
 
 def _short(reason: str) -> str:
-    """A probe's reason cut to its first clause, for the one-line log."""
-    first = " ".join(reason.split()).split("; ")[0]
-    return first if len(first) <= _SHORT_REASON else first[: _SHORT_REASON - 3] + "..."
+    """A few words of a probe's reason, for the one-line log: its ``short`` where it is a
+    :class:`Reason`, else its first clause without its parenthesis, cut short."""
+    short = getattr(reason, "short", None) or " ".join(reason.split()).split("; ")[0].split(" (")[0]
+    return short if len(short) <= _SHORT_REASON else short[: _SHORT_REASON - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -181,7 +211,7 @@ def choose_onnx_backend(
     from the probes alone (the model is not read): TensorRT when usable, else PyTorch on the
     GPU when usable, else ONNX Runtime. ``device="cpu"`` leaves only ONNX Runtime."""
     if device == "cpu":
-        why = "device 'cpu' asked for"
+        why = Reason("device 'cpu' asked for", "cpu asked for")
         return AutoChoice("onnxruntime", (("TensorRT", why), ("PyTorch GPU", why)))
     passed_over: list[tuple[str, str]] = []
     why = tensorrt_unusable_reason()
@@ -296,10 +326,10 @@ def _load_onnx_auto(
 ) -> Engine:
     choice = choose_onnx_backend(device, options)
     for name, why in choice.passed_over:
-        log.debug("backend auto: not %s: %s", name, why)
+        log.debug("backend auto for %s: not %s: %s", path.name, name, why)
     if choice.backend == "tensorrt":
         engine, note = _open_built_engine(path, device, options, build_options)
-        _log_auto(engine, path, f"TensorRT is usable here; {note}")
+        _log_auto(engine, note)
         return engine
     passed_over = list(choice.passed_over)
     if choice.backend == "torch":
@@ -308,20 +338,25 @@ def _load_onnx_auto(
             engine = _open_onnx_as_torch(path, device, {**options, **batch})
         except Exception as exc:  # a conversion or capture failure: ONNX Runtime runs it still
             first_line = (str(exc).strip().splitlines() or [""])[0]
-            why = f"could not run {path.name} ({type(exc).__name__}: {first_line})"
+            why = Reason(
+                f"could not run {path.name} ({type(exc).__name__}: {first_line})",
+                f"failed ({type(exc).__name__})",
+            )
             log.warning("backend auto: PyTorch %s; falling back to ONNX Runtime", why)
             log.debug("backend auto: the PyTorch failure", exc_info=True)
             passed_over.append(("PyTorch GPU", why))
         else:
-            _log_auto(engine, path, AutoChoice("torch", tuple(passed_over)).reasons())
+            _log_auto(engine, AutoChoice("torch", tuple(passed_over)).reasons())
             return engine
     engine = _open_onnxruntime(path, device, options)
-    _log_auto(engine, path, AutoChoice("onnxruntime", tuple(passed_over)).reasons())
+    _log_auto(engine, AutoChoice("onnxruntime", tuple(passed_over)).reasons())
     return engine
 
 
-def _log_auto(engine: Engine, path: Path, why: str) -> None:
-    log.info("backend auto: %s on %s for %s (%s)", engine.backend, engine.device, path.name, why)
+def _log_auto(engine: Engine, why: str) -> None:
+    """The one INFO line of ``backend="auto"``: the backend, the device and a few words of why
+    (the full reasons are logged at DEBUG)."""
+    log.info("backend auto: %s on %s (%s)", engine.backend, engine.device, why)
 
 
 def _open_onnxruntime(path: Path, device: str | None, options: dict[str, Any]) -> Any:

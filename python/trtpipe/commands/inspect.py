@@ -21,11 +21,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _onnx_summary(path: Path) -> dict[str, Any]:
-    import onnx
-
     from trtpipe.onnx_model import read_onnx
 
-    model = read_onnx(path)
+    model = read_onnx(path)  # first: without the onnx package, one error saying what to install
+    import onnx
+
     initializers = {i.name for i in model.graph.initializer}
 
     def info(value: Any, is_input: bool) -> TensorInfo:

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from trtpipe.build import PRECISIONS
+
     p = subparsers.add_parser(
         "validate", help="compare an engine or backend with ONNX Runtime FP32 on the same inputs"
     )
@@ -38,7 +40,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="backend for the candidate when no --engine is given (%(default)s)",
     )
     p.add_argument("--device", help="candidate device: cpu, cuda, cuda:N (default: auto)")
-    p.add_argument("--precision", help="build precision when the candidate is built from ONNX")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="build precision when the candidate is built from ONNX",
+    )
     p.add_argument(
         "--images",
         metavar="PATH",
@@ -104,12 +110,21 @@ def run(args: argparse.Namespace) -> int:
     from trtpipe.backends.onnxruntime import OnnxRuntimeEngine
     from trtpipe.validate import image_inputs, make_inputs, validate
 
+    # The arguments first: loading (or building) the models may take long.
     if args.batch < 1:
         raise InputError(f"--batch: expected >= 1, given {args.batch}")
+    shapes = parse_shapes(args.shape)
+    if args.images is not None:
+        from trtpipe.commands.frames import open_source
+
+        open_source(args.images)
     args.onnx = model_or_sample(args.onnx)
+    model = args.candidate or args.onnx
+    for option, path in (("onnx", args.onnx), ("--candidate", model)):
+        if not Path(path).is_file():
+            raise InputError(f"{option}: expected an existing model file, given {path!r}")
     reference = OnnxRuntimeEngine(args.onnx, device="cpu")
     build = {"precision": args.precision} if args.precision else {}
-    model = args.candidate or args.onnx
     candidate = load(model, backend=args.backend, device=args.device, **build)
     if args.precision and candidate.backend != "tensorrt":
         raise InputError(
@@ -128,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
             "an engine or another model, or --backend tensorrt or torch"
         )
     if args.random or not _image_model(reference):
-        inputs = make_inputs(reference.inputs, args.batch, parse_shapes(args.shape), args.seed)
+        inputs = make_inputs(reference.inputs, args.batch, shapes, args.seed)
     else:
         fixed = reference.inputs[0].shape[0]
         inputs = image_inputs(args.onnx, _images(args.images), fixed if fixed > 0 else args.batch)
