@@ -304,10 +304,15 @@ class DetectorRuntime:
 
     # -- the frame path ---------------------------------------------------------------------
 
-    def on_image(self, msg: Any) -> None:
+    def _arrived(self) -> float:
+        """Counts a message in; returns when it came, for the latency figures."""
         received = time.perf_counter()
         with self._lock:
             self.counters.received += 1
+        return received
+
+    def on_image(self, msg: Any) -> None:
+        received = self._arrived()
         try:
             frame = raw_frame(msg)
         except FrameRejected as exc:
@@ -317,9 +322,7 @@ class DetectorRuntime:
 
     def on_serialized_image(self, serialized: bytes) -> None:
         """A sensor_msgs/Image as the middleware delivered it: read in place."""
-        received = time.perf_counter()
-        with self._lock:
-            self.counters.received += 1
+        received = self._arrived()
         try:
             fields = image_from_cdr(serialized)
             frame = raw_frame(fields)  # the pixels stay a view of ``serialized``
@@ -329,21 +332,17 @@ class DetectorRuntime:
         self._enqueue(Frame(header=_header(fields), payload=frame, received_s=received))
 
     def on_serialized_compressed(self, serialized: bytes) -> None:
-        received = time.perf_counter()
-        with self._lock:
-            self.counters.received += 1
+        received = self._arrived()
         try:
             fields = compressed_from_cdr(serialized)
         except FrameRejected as exc:
             self._reject(exc)
             return
+        # Decoding takes milliseconds: the worker does it, for the newest frame only.
         self._enqueue(Frame(header=_header(fields), payload=fields, received_s=received))
 
     def on_compressed(self, msg: Any) -> None:
-        received = time.perf_counter()
-        with self._lock:
-            self.counters.received += 1
-        # Decoding takes milliseconds: the worker does it, for the newest frame only.
+        received = self._arrived()
         self._enqueue(Frame(header=msg.header, payload=msg, received_s=received))
 
     def _enqueue(self, frame: Frame) -> None:
