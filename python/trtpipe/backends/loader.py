@@ -145,8 +145,7 @@ def torch_gpu_unusable_reason(device: str | None = None) -> str | None:
 
     missing = [name for name in TORCH_ONNX_PACKAGES if not is_installed(name)]
     if missing:
-        text = f"{', '.join(missing)} not installed"
-        return Reason(text, text)
+        return Reason(f"{', '.join(missing)} not installed", "not installed")
     from trtpipe import _core
 
     if not _core.build_info()["with_cuda"]:
