@@ -122,6 +122,26 @@ def test_a_hundred_frames_allocate_nothing(cuda_graphs):
 
 
 @gpu
+def test_captures_come_back_after_a_window_of_frames():
+    """Shapes changing every five frames spend the captures a window of 1024 frames allows
+    (8 per slot); frames then run step by step, correctly, until the next window, where one
+    shape held long enough is captured again and runs as graphs."""
+    e = engine(slots=2)
+    run_frames(e, 105)
+    spent = e.stats
+    assert spent["stopped"] == ""
+    assert spent["captures"] == 16 and spent["uncaptured_frames"] > 0
+    x = frame(MAX_BATCH, seed=7)
+    for n in range(1500):
+        out = e.result(e.submit({"input": x}), 5.0)
+        if n % 100 == 0:
+            check(out, x)
+    after = e.stats
+    assert after["captures"] > spent["captures"]
+    assert after["graph_frames"] - spent["graph_frames"] > 400
+
+
+@gpu
 def test_gpu_inputs_allocate_nothing_per_frame():
     torch = pytest.importorskip("torch")
     e = engine(slots=2)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from core_testing import core_testing
-from onnx_models import coco_model
+from onnx_models import coco_model, detector_model
 from trtpipe.decode.detections import Detections
 from trtpipe.errors import EngineError, InputError
 
@@ -29,9 +29,19 @@ def _torch_with_graph_handles():
     return torch
 
 
-def _detectors(monkeypatch, **kwargs):
+def _model(which: str):
+    """The sample model (YOLOv4-tiny, a YOLOv5-layout head) or NudeNet's YOLOv8n."""
+    if which == "yolov5":
+        return coco_model()  # or a skip with the reason
+    path = detector_model()
+    if path is None:
+        pytest.skip("nudenet (which ships the YOLOv8n detector model) is not installed")
+    return path
+
+
+def _detectors(monkeypatch, head: str = "yolov5", **kwargs):
     pytest.importorskip("onnxruntime")
-    coco_model()  # the sample model, or a skip with the reason
+    model = _model(head)
     if importlib.util.find_spec("skimage") is None:  # its data files, not an import
         pytest.skip("scikit-image is not installed")
     pytest.importorskip("onnx2torch")
@@ -39,10 +49,9 @@ def _detectors(monkeypatch, **kwargs):
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
     monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
     from trtpipe.detector import Detector
-    from trtpipe.samples import sample_model
 
-    graph = Detector(sample_model(), backend="torch", **kwargs)
-    engine = Detector(sample_model(), backend="torch", zero_copy=False, **kwargs)
+    graph = Detector(model, backend="torch", **kwargs)
+    engine = Detector(model, backend="torch", zero_copy=False, **kwargs)
     assert graph.frame_path == "pipeline" and engine.frame_path == "engine"
     return graph, engine
 
@@ -76,9 +85,10 @@ def _same(got: Detections, want: Detections, what: str) -> None:
     np.testing.assert_allclose(got.scores, want.scores, atol=1e-5, err_msg=what)
 
 
-def test_pipeline_equals_engine_path_for_every_frame_source(monkeypatch):
-    graph, engine = _detectors(monkeypatch)
-    assert graph._pipeline.scanning  # the sample model's YOLOv8 head is scanned on the GPU
+@pytest.mark.parametrize("head", ["yolov5", "yolov8"])
+def test_pipeline_equals_engine_path_for_every_frame_source(monkeypatch, head):
+    graph, engine = _detectors(monkeypatch, head)
+    assert graph._pipeline.scanning  # the head is scanned on the GPU
     frames, _pool = _frames()
     found = 0
     for what, frame in frames:
@@ -86,6 +96,7 @@ def test_pipeline_equals_engine_path_for_every_frame_source(monkeypatch):
         _same(graph(frame), want, what)
         found += len(want)
     assert found > 0  # the comparison saw boxes
+    assert engine.decoder == head  # the model's head is of the format asked for
     assert set(graph.last_timings) == {"preprocess", "inference", "postprocess", "end_to_end"}
     assert graph.monitor.snapshot().pools["detector_outputs"]["in_use"] > 0
 
@@ -207,6 +218,38 @@ def test_gpu_head_scan_decodes_as_the_cpu_decoder(classes, anchors):
         np.testing.assert_array_equal(got.class_ids, want.class_ids)
 
 
+def _random_yolov5_head(rng, classes: int, anchors: int) -> np.ndarray:
+    head = np.empty((anchors, 5 + classes), np.float32)
+    head[:, :2] = rng.random((anchors, 2)) * 64
+    head[:, 2:4] = rng.random((anchors, 2)) * 20 + 1
+    head[:, 4:] = np.round(rng.random((anchors, 1 + classes)) * 8) / 8  # ties
+    head[:, 4:][rng.random((anchors, 1 + classes)) < 0.03] = np.nan
+    head[:9, 4] = 0.25  # objectness equal to the threshold: never kept
+    return head
+
+
+@pytest.mark.parametrize("classes, anchors", [(1, 300), (80, 2535), (80, 25200)])
+def test_gpu_yolov5_head_scan_decodes_as_the_cpu_decoder(classes, anchors):
+    from trtpipe.decode import decode_yolov5
+
+    rng = np.random.default_rng(100 + classes)
+    det, module = _fixed_head_detector(
+        _random_yolov5_head(rng, classes, anchors), max_detections=500, decoder="yolov5"
+    )
+    assert det.frame_path == "pipeline" and det._pipeline.scanning
+    frame = rng.integers(0, 256, (64, 64, 3), np.uint8)
+    lb = det._pre.letterbox(64, 64)
+    for _ in range(4):
+        head = _random_yolov5_head(rng, classes, anchors)
+        module.head.copy_(module.head.new_tensor(head[None]))
+        got = det(frame)
+        (want,) = decode_yolov5(head[None], conf=0.25, iou=0.45, max_detections=500, transforms=lb)
+        assert len(want) > 0
+        np.testing.assert_array_equal(got.boxes, want.boxes)
+        np.testing.assert_array_equal(got.scores, want.scores)
+        np.testing.assert_array_equal(got.class_ids, want.class_ids)
+
+
 def test_a_class_filter_decodes_the_whole_output_on_the_host():
     from trtpipe.decode import decode_yolov8
 
@@ -280,17 +323,19 @@ def test_a_tensorrt_shaped_engine_takes_the_same_native_route(monkeypatch):
         "captures": 2,
         "reshapes": 0,
         "timeouts": 0,
+        "uncaptured_frames": 0,
         "stopped": "",
     }
     assert model.counters() == {"contexts": 1, "enqueues": 1 + stats["captures"]}
     assert type(trt_engine._frames).__name__ == "_LazyFrames"
 
 
+@pytest.mark.parametrize("head", ["yolov5", "yolov8"])
 @pytest.mark.parametrize("which", ["torch graph", "TensorRT-shaped"])
-def test_one_submit_and_one_wait_crossing_per_frame(monkeypatch, which):
+def test_one_submit_and_one_wait_crossing_per_frame(monkeypatch, which, head):
     from trtpipe.detector import Detector
 
-    graph, _ = _detectors(monkeypatch)
+    graph, _ = _detectors(monkeypatch, head)
     det = graph
     if which == "TensorRT-shaped":
         det = Detector(_tensorrt_shaped(graph)[0], labels=graph.labels)
@@ -368,6 +413,7 @@ def test_a_frame_graph_gives_every_frame_its_own_input(monkeypatch):
         "captures": 2,
         "reshapes": 0,
         "timeouts": 0,
+        "uncaptured_frames": 0,
         "stopped": "",
     }
     assert steps.stats["graph_frames"] == 0

@@ -96,6 +96,7 @@ py::dict counters_dict(const pipeline::PipelineCounters& c) {
   out["captures"] = c.captures;
   out["reshapes"] = c.reshapes;
   out["timeouts"] = c.timeouts;
+  out["uncaptured_frames"] = c.uncaptured_frames;
   out["stopped"] = c.stopped;
   return out;
 }
@@ -150,16 +151,18 @@ void bind_pipeline(py::module_& m) {
       .def(py::init([](std::shared_ptr<ModelStep> step,
                        std::shared_ptr<preprocess::GpuPreprocessor> preprocessor, int slots,
                        int scan_output, float conf, bool graphs,
-                       std::shared_ptr<memory::PinnedPool> pinned_pool) {
+                       std::shared_ptr<memory::PinnedPool> pinned_pool, bool scan_objectness) {
              return std::make_unique<FramePipeline>(
                  std::move(step), std::move(preprocessor),
-                 pipeline::PipelineOptions{slots, scan_output, conf, graphs},
+                 pipeline::PipelineOptions{slots, scan_output, conf, graphs, scan_objectness},
                  std::move(pinned_pool));
            }),
            py::arg("step"), py::arg("preprocessor").none(true), py::arg("slots") = 2,
            py::arg("scan_output") = -1, py::arg("conf") = 0.25f, py::arg("graphs") = true,
-           py::arg("pinned_pool") = nullptr,
-           "`pinned_pool`: where the slots' outputs live (None: a pool of exactly them).")
+           py::arg("pinned_pool") = nullptr, py::arg("scan_objectness") = false,
+           "`pinned_pool`: where the slots' outputs live (None: a pool of exactly them).\n"
+           "`scan_output`: the head scanned on the GPU, YOLOv8 [1, 4 + C, N], or YOLOv5\n"
+           "[1, N, 5 + C] with `scan_objectness`.")
       .def(
           "submit",
           [](FramePipeline& self, const py::handle& frame, int slot, std::uintptr_t stream,
@@ -276,7 +279,9 @@ void bind_pipeline(py::module_& m) {
           "stats", [](const FramePipeline& p) { return counters_dict(p.counters()); },
           "frames (submitted), how they ran: graph_frames (as one CUDA graph each),\n"
           "step_frames (step by step), captures, reshapes (frames that changed the step's\n"
-          "shapes), timeouts (waits that gave up), and why frames stopped running as graphs\n"
+          "shapes), timeouts (waits that gave up), uncaptured_frames (run step by step: more\n"
+          "geometry changes than captures allowed in a window of frames), and why frames\n"
+          "stopped running as graphs\n"
           "('' while they may).");
 }
 

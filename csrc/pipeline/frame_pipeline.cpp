@@ -67,14 +67,19 @@ FramePipeline::FramePipeline(std::shared_ptr<ModelStep> step,
     }
     const StepTensor& head = outputs[static_cast<std::size_t>(options_.scan_output)];
     const engine::Shape& shape = head.shape;
+    // YOLOv8: [1, 4 + classes, anchors]; YOLOv5: [1, anchors, 5 + classes]
+    const bool rows = options_.scan_objectness;
+    const std::int64_t channels = rows ? shape.back() : (shape.size() > 1 ? shape[1] : 0);
+    const std::int64_t anchors = rows ? (shape.size() > 1 ? shape[1] : 0) : shape.back();
     if (head.dtype != engine::DType::kFloat32 || shape.size() != 3 || shape[0] != 1 ||
-        shape[1] < 5 || shape[2] < 1 || shape[2] >= (std::int64_t{1} << 31)) {
+        channels < (rows ? 6 : 5) || anchors < 1 || anchors >= (std::int64_t{1} << 31)) {
       bad_input("scan_output '" + head.name + "'",
-                "a float32 [1, 4 + classes, anchors] head", engine::shape_text(shape) + " " +
-                    engine::dtype_name(head.dtype));
+                rows ? "a float32 [1, anchors, 5 + classes] head"
+                     : "a float32 [1, 4 + classes, anchors] head",
+                engine::shape_text(shape) + " " + engine::dtype_name(head.dtype));
     }
-    scan_ = {static_cast<const float*>(head.device), static_cast<int>(shape[1] - 4),
-             static_cast<int>(shape[2]), options_.conf};
+    scan_ = {static_cast<const float*>(head.device), static_cast<int>(channels - (rows ? 5 : 4)),
+             static_cast<int>(anchors), options_.conf, rows};
   }
   DeviceGuard guard(step_->device());
   stream_.emplace("the frame pipeline");
@@ -284,9 +289,12 @@ bool FramePipeline::as_graph(const std::vector<ImageInput>& images) const noexce
   return host_images <= 1;
 }
 
-// Captures beyond one per slot for this many geometries: frames alternating between more
-// geometries than that run step by step rather than capture without end.
+// Captures allowed per slot in each window of kWindowFrames frames: frames alternating between
+// more geometries than that run step by step rather than capture on every change, and the
+// allowance comes back with the next window (a camera that changes size now and then keeps
+// its graphs).
 constexpr std::uint64_t kCapturesPerSlot = 8;
+constexpr std::uint64_t kWindowFrames = 1024;
 
 void FramePipeline::run_steps(Slot& slot, cudaEvent_t between, cudaStream_t stream) {
   if (slot.graph && slot.graph->key().matches(launches_, between, shape_generation_)) {
@@ -301,8 +309,12 @@ void FramePipeline::run_steps(Slot& slot, cudaEvent_t between, cudaStream_t stre
     warm_.assign(launches_, between, shape_generation_);
     return;
   }
-  if (counters_.captures >= kCapturesPerSlot * static_cast<std::uint64_t>(slots())) {
-    counters_.stopped = "frames of more geometries than the pipeline captures graphs for";
+  if (counters_.frames - window_frames_ >= kWindowFrames) {
+    window_frames_ = counters_.frames;
+    window_captures_ = counters_.captures;
+  }
+  if (counters_.captures - window_captures_ >= kCapturesPerSlot * slots()) {
+    ++counters_.uncaptured_frames;
     enqueue_steps(slot, between, stream);
     return;
   }

@@ -36,13 +36,15 @@ namespace trtpipe::pipeline {
 
 struct PipelineOptions {
   int slots = 2;
-  // The output scanned on the GPU as a YOLOv8 head ([1, 4 + C, N] float32); -1: none. A scanned
-  // output is not copied to the host: only the anchors passing `conf` are.
+  // The output scanned on the GPU as a detection head, float32: YOLOv8 [1, 4 + C, N], or with
+  // `scan_objectness` YOLOv5 [1, N, 5 + C]; -1: none. A scanned output is not copied to the
+  // host: only the anchors passing `conf` are.
   int scan_output = -1;
   float conf = 0.25f;
   // Run each frame as one CUDA graph where the model step can be captured (else, and for a
   // frame with more than one image in host memory, the steps are enqueued one by one).
   bool graphs = true;
+  bool scan_objectness = false;  // the scanned head is YOLOv5's (rows of cx cy w h obj C)
 };
 
 // How the pipeline's frames ran: as a captured CUDA graph, or step by step.
@@ -53,6 +55,9 @@ struct PipelineCounters {
   std::uint64_t captures = 0;
   std::uint64_t reshapes = 0;  // frames that changed the step's input shapes
   std::uint64_t timeouts = 0;  // waits that gave up
+  // frames run step by step because the window's captures were spent (geometry changing
+  // faster than capturing pays)
+  std::uint64_t uncaptured_frames = 0;
   std::string stopped;  // why frames no longer run as graphs (empty while they may)
 };
 
@@ -178,6 +183,8 @@ class FramePipeline {
   std::vector<int> tensor_inputs_;     // per tensor of the frame, its input's index
   std::vector<engine::Shape> shapes_;  // the frame's input shapes, reused
   std::uint64_t shape_generation_ = 0;  // counts the step's shape changes: graphs are per shapes
+  std::uint64_t window_frames_ = 0;     // frames and captures when the capture window began
+  std::uint64_t window_captures_ = 0;
   PipelineCounters counters_;
   std::atomic<std::uint64_t> timeouts_{0};  // waits may run on other threads
 };

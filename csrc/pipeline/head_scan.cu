@@ -43,6 +43,40 @@ __global__ void scan_head(const float* __restrict__ head, int classes, int ancho
   out[k] = record;
 }
 
+// YOLOv5: one thread per anchor row. As the CPU scan: an anchor whose objectness does not pass
+// `conf` is skipped, the score is class score x objectness per class, the first class reaching
+// the maximum wins.
+__global__ void scan_rows_with_objectness(const float* __restrict__ head, int classes,
+                                          int anchors, float conf,
+                                          decode::CompactCandidate* out, unsigned* count) {
+  const int a = blockIdx.x * blockDim.x + threadIdx.x;
+  if (a >= anchors) return;
+  const float* row = head + static_cast<std::size_t>(a) * (5 + classes);
+  const float objectness = row[4];
+  if (!(objectness > conf)) return;
+  float best = -INFINITY;
+  int best_class = 0;
+  for (int c = 0; c < classes; ++c) {
+    const float s = __fmul_rn(row[5 + c], objectness);  // rounded alone, never fused
+    if (s > best) {
+      best = s;
+      best_class = c;
+    }
+  }
+  if (!(best > conf)) return;
+  const unsigned k = atomicAdd(count, 1u);
+  decode::CompactCandidate record;
+  record.cx = row[0];
+  record.cy = row[1];
+  record.w = row[2];
+  record.h = row[3];
+  record.score = best;
+  record.anchor = a;
+  record.class_id = best_class;
+  record.unused = 0;
+  out[k] = record;
+}
+
 }  // namespace
 
 void launch_head_scan(const HeadScan& scan, decode::CompactCandidate* out, unsigned* count,
@@ -51,8 +85,13 @@ void launch_head_scan(const HeadScan& scan, decode::CompactCandidate* out, unsig
                      "zeroing the candidate count of the head scan");
   if (scan.anchors <= 0) return;
   const int blocks = (scan.anchors + kThreads - 1) / kThreads;
-  scan_head<<<blocks, kThreads, 0, stream>>>(scan.head, scan.classes, scan.anchors, scan.conf,
-                                              out, count);
+  if (scan.objectness) {
+    scan_rows_with_objectness<<<blocks, kThreads, 0, stream>>>(scan.head, scan.classes,
+                                                               scan.anchors, scan.conf, out, count);
+  } else {
+    scan_head<<<blocks, kThreads, 0, stream>>>(scan.head, scan.classes, scan.anchors, scan.conf,
+                                                out, count);
+  }
   TRTPIPE_CUDA_CHECK(cudaGetLastError(), "launching the head scan");
 }
 

@@ -1,9 +1,11 @@
 #pragma once
-// The threshold step of decoding a YOLOv8-style head ([4 + classes, anchors], float32,
-// contiguous) on the GPU, on the stream the model ran on: every anchor's best class, and the
-// anchors whose best score passes the threshold listed as decode::CompactCandidate records
-// (in any order) at `out`, `count` of them. `out` may be mapped pinned memory, so only the
-// candidates cross the bus; it must hold one record per anchor.
+// The threshold step of decoding a detection head on the GPU, on the stream the model ran on:
+// every anchor's best class, and the anchors whose best score passes the threshold listed as
+// decode::CompactCandidate records (in any order) at `out`, `count` of them. `out` may be
+// mapped pinned memory, so only the candidates cross the bus; it must hold one record per
+// anchor. Heads (float32, contiguous): YOLOv8's [4 + classes, anchors], or YOLOv5's
+// [anchors, 5 + classes] whose score is objectness x class score, as the CPU decode forms them
+// (csrc/decode/candidates.cpp).
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -17,6 +19,7 @@ struct HeadScan {
   int classes = 0;
   int anchors = 0;
   float conf = 0.25f;  // keep best scores greater than this
+  bool objectness = false;  // YOLOv5's rows of cx, cy, w, h, objectness, class scores
 };
 
 // Zeroes `*count` (device memory) and enqueues the scan.

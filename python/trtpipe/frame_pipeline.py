@@ -10,10 +10,12 @@ a PyTorch CUDA graph) and the copies of its outputs into a slot of pinned host m
 views of that memory, valid until the slot's next frame. A frame in flight owns one slot, so the
 views stay intact while the frame is decoded.
 
-For a YOLOv8-style head ([1, 4 + C, N] float32, no class filter) the head is scanned on the GPU
-instead (csrc/pipeline/head_scan.cu): the anchors passing the confidence threshold are written
-into the slot's mapped pinned records, and only they are read on the host, where the wait and
-the decoding (``decode_compact_candidates``, exactly as ``decode_yolov8`` would) are one call.
+For a YOLOv8 head ([1, 4 + C, N] float32) or a YOLOv5 one ([1, N, 5 + C] float32, objectness ×
+class score), with no class filter, the head is scanned on the GPU instead
+(csrc/pipeline/head_scan.cu): the anchors passing the confidence threshold are written into the
+slot's mapped pinned records, and only they are read on the host, where the wait and the
+decoding (``decode_compact_candidates``, exactly as the format's CPU decoder would) are one
+call.
 """
 
 from __future__ import annotations
@@ -35,15 +37,25 @@ from trtpipe.preprocess import Letterbox, Preprocessor, locate_frame
 log = logging.getLogger(__name__)
 
 
-def _scan_output(fmt: str | None, outputs: Sequence[dict], options: DecodeOptions) -> int:
-    """The index of the output the GPU head scan decodes as the decoder ``fmt`` would, else -1:
-    one YOLOv8 [1, 4 + C, N] float32 output, all classes."""
-    if fmt != "yolov8" or len(outputs) != 1 or options.classes is not None:
-        return -1
+# decoder format -> (objectness: YOLOv5 rows, the channel axis, the fewest channels)
+_SCANNED_HEADS = {"yolov8": (False, 1, 5), "yolov5": (True, 2, 6)}
+
+
+def _scan_output(
+    fmt: str | None, outputs: Sequence[dict], options: DecodeOptions
+) -> tuple[int, bool]:
+    """(the index of the output the GPU head scan decodes as the decoder ``fmt`` would, else
+    -1; whether it is a YOLOv5 head): one float32 YOLOv8 [1, 4 + C, N] or YOLOv5
+    [1, N, 5 + C] output, all classes."""
+    head = _SCANNED_HEADS.get(fmt or "")
+    if head is None or len(outputs) != 1 or options.classes is not None:
+        return -1, False
+    objectness, channel_axis, fewest = head
     shape, dtype = tuple(outputs[0]["shape"]), outputs[0]["dtype"]
-    if len(shape) != 3 or shape[0] != 1 or shape[1] < 5 or dtype != "float32":
-        return -1
-    return 0 if 0 < shape[2] < 2**31 else -1
+    if len(shape) != 3 or shape[0] != 1 or shape[channel_axis] < fewest or dtype != "float32":
+        return -1, False
+    anchors = shape[3 - channel_axis]
+    return (0, objectness) if 0 < anchors < 2**31 else (-1, False)
 
 
 class FramePipeline:
@@ -56,12 +68,18 @@ class FramePipeline:
         slots: int,
         scan_output: int = -1,
         options: DecodeOptions | None = None,
+        scan_objectness: bool = False,
     ) -> None:
         self._pre = preprocessor
         self._step = step  # keeps the step's tensors (a CUDA graph, an engine) alive
         self.options = options or DecodeOptions()
         self._native = _core.FramePipeline(
-            step.native, preprocessor.gpu_core(), slots, scan_output, float(self.options.conf)
+            step.native,
+            preprocessor.gpu_core(),
+            slots,
+            scan_output,
+            float(self.options.conf),
+            scan_objectness=scan_objectness,
         )
         self.scanning = self._native.scanning
         # NumPy views of each slot's pinned outputs, made once
@@ -83,8 +101,8 @@ class FramePipeline:
         """The frame path over ``step``; ``decoder`` (the output format) and ``options``: scan
         the head on the GPU where the format allows."""
         options = options or DecodeOptions()
-        scan = _scan_output(decoder, step.native.outputs, options)
-        return cls(preprocessor, step, slots, scan, options)
+        scan, objectness = _scan_output(decoder, step.native.outputs, options)
+        return cls(preprocessor, step, slots, scan, options, scan_objectness=objectness)
 
     def submit(
         self,
@@ -113,7 +131,9 @@ class FramePipeline:
     def stats(self) -> dict[str, Any]:
         """``frames`` submitted and how they ran: ``graph_frames`` (each as one CUDA graph:
         preprocessing, model step and post-step), ``step_frames`` (step by step),
-        ``captures``, ``reshapes``, ``timeouts``, and ``stopped``: why frames no longer run
+        ``captures``, ``reshapes``, ``timeouts``, ``uncaptured_frames`` (step by step: the
+        geometry changed more often than a window of frames allows captures for), and
+        ``stopped``: why frames no longer run
         as graphs ('' while they may)."""
         return self._native.stats
 
