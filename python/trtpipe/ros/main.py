@@ -2,6 +2,11 @@
 RGB-D node, the policy (vision-language-action) node or the Isaac bridge.
 
     trtpipe-ros [detector|lifecycle|cameras|rgbd|policy|isaac-bridge] [--ros-args -p ...]
+    trtpipe-ros fastdds-profile   # the path of the Fast DDS profile for camera-size frames
+
+Each node runs with that profile (64 MiB shared memory) unless FASTDDS_DEFAULT_PROFILES_FILE
+names another or TRTPIPE_FASTDDS_PROFILE=0; camera drivers publishing large frames best effort
+need it too (see trtpipe.ros.large_frames).
 
 The ament package's executables (``ros2 run trtpipe_ros trtpipe_detector``) call the same
 functions.
@@ -16,7 +21,7 @@ from collections.abc import Sequence
 
 from trtpipe.errors import TrtpipeError
 
-COMMANDS = ("detector", "lifecycle", "cameras", "rgbd", "policy", "isaac-bridge")
+COMMANDS = ("detector", "lifecycle", "cameras", "rgbd", "policy", "isaac-bridge")  # nodes
 
 EXIT_MISSING_DEPENDENCY = 3
 
@@ -95,9 +100,16 @@ def main(argv: Sequence[str] | None = None, default_command: str = "detector") -
     ros_args = argv[argv.index("--ros-args") :] if "--ros-args" in argv else []
     own_args = argv[: len(argv) - len(ros_args)]
     parser = argparse.ArgumentParser(prog="trtpipe-ros", description=__doc__.split("\n")[0])
-    parser.add_argument("command", nargs="?", choices=COMMANDS, default=default_command)
+    parser.add_argument(
+        "command", nargs="?", choices=(*COMMANDS, "fastdds-profile"), default=default_command
+    )
     args = parser.parse_args(own_args)
     logging.basicConfig(level=logging.INFO)
+    from trtpipe.ros.large_frames import profile_path, use_in_this_process
+
+    if args.command == "fastdds-profile":
+        print(profile_path())
+        return 0
     reason = _missing_ros_reason()
     if reason is None and args.command == "isaac-bridge":
         from trtpipe.ros.isaac_bridge import missing_interfaces_reason
@@ -106,6 +118,7 @@ def main(argv: Sequence[str] | None = None, default_command: str = "detector") -
     if reason is not None:
         print(f"trtpipe-ros {args.command}: {reason}", file=sys.stderr)
         return EXIT_MISSING_DEPENDENCY
+    use_in_this_process()  # before rclpy creates the process's participant
     return _spin(args.command, ["trtpipe-ros", *ros_args])
 
 
