@@ -93,7 +93,7 @@ class NoOpDetector:
 class Loop:
     """The detector node plus a camera/listener node, spinning in the background."""
 
-    def __init__(self, detector: Any, qos: str, name: str):
+    def __init__(self, detector: Any, qos: str, name: str, serialized: bool = True):
         import rclpy
         from rclpy.context import Context
         from rclpy.executors import MultiThreadedExecutor
@@ -106,7 +106,12 @@ class Loop:
 
         self.context = Context()
         rclpy.init(context=self.context, domain_id=int(os.environ.get("ROS_DOMAIN_ID", "42")))
-        overrides = {"image_topic": f"{name}/image", "detections_topic": f"{name}/dets", "qos": qos}
+        overrides = {
+            "image_topic": f"{name}/image",
+            "detections_topic": f"{name}/dets",
+            "qos": qos,
+            "serialized_input": serialized,
+        }
         self.node = DetectorNode(
             f"bench_{name}",
             context=self.context,
@@ -212,18 +217,15 @@ def _latency(quick: bool) -> list[Series]:
     for w, h in SIZES:
         frame = _frame(w, h)
         case = f"{w}×{h} bgr8 publish→detections"
-        loop = Loop(NoOpDetector(), "default", f"noop{w}")
-        try:
-            series.append(
-                Series(
-                    case,
-                    "node, no-op detector",
-                    _through_node(loop, frame, n, warmup),
-                    note="ROS transport + node only",
-                )
-            )
-        finally:
-            loop.close()
+        for serialized, name, note in (
+            (True, "node, no-op detector", "ROS transport + node, images read in place"),
+            (False, "node, no-op detector, deserialised", "as before: rclpy deserialises"),
+        ):
+            loop = Loop(NoOpDetector(), "default", f"noop{w}{int(serialized)}", serialized)
+            try:
+                series.append(Series(case, name, _through_node(loop, frame, n, warmup), note=note))
+            finally:
+                loop.close()
         if detector is None:
             continue
         # the node closes its detector when it goes, so every size gets a fresh one

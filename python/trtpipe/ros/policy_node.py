@@ -121,6 +121,9 @@ class PolicyNode(LifecycleNode):
         self.policy: Any = None
         self.commander: SafeCommander | None = None
         self._lock = threading.Lock()
+        # one command computed and published at a time: a command computed before an e-stop or
+        # a transition cannot be published after its zero
+        self._command_lock = threading.RLock()
         self._image: Any = None
         self._instruction: str | bytes | None = None
         self._state: dict[str, np.ndarray] = {}  # source -> its newest values
@@ -244,7 +247,8 @@ class PolicyNode(LifecycleNode):
     def publish_zero(self) -> None:
         from geometry_msgs.msg import Twist
 
-        self._cmd_vel.publish(Twist())
+        with self._command_lock:
+            self._cmd_vel.publish(Twist())
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -272,9 +276,10 @@ class PolicyNode(LifecycleNode):
 
     def _on_estop(self, msg: Any) -> None:
         assert self.commander is not None
-        self.commander.set_estop(bool(msg.data))
-        if msg.data:
-            self.publish_zero()  # now, not at the next tick
+        with self._command_lock:
+            self.commander.set_estop(bool(msg.data))
+            if msg.data:
+                self.publish_zero()  # now, not at the next tick
 
     def _on_joints(self, msg: Any) -> None:
         values = {
@@ -333,11 +338,12 @@ class PolicyNode(LifecycleNode):
         from geometry_msgs.msg import Twist
 
         assert self.commander is not None
-        values = self.commander.command(time.monotonic()).values
-        twist = Twist()
-        twist.linear.x, twist.linear.y, twist.linear.z = (float(v) for v in values[:3])
-        twist.angular.x, twist.angular.y, twist.angular.z = (float(v) for v in values[3:])
-        self._cmd_vel.publish(twist)
+        with self._command_lock:
+            values = self.commander.command(time.monotonic()).values
+            twist = Twist()
+            twist.linear.x, twist.linear.y, twist.linear.z = (float(v) for v in values[:3])
+            twist.angular.x, twist.angular.y, twist.angular.z = (float(v) for v in values[3:])
+            self._cmd_vel.publish(twist)
 
     # -- diagnostics ---------------------------------------------------------------------------
 
