@@ -363,6 +363,11 @@ def sustained_summary(series: list[Series]) -> str:
 
 def collect(quick: bool = False) -> list[Series]:
     _require_ros()
+    from trtpipe.ros.large_frames import use_in_this_process
+
+    # camera-size frames through Fast DDS's shared memory, as a trtpipe-ros process has them
+    # (the default 512 KiB segment sends them as UDP fragments, lost and resent)
+    use_in_this_process()
     return _copies(quick) + _latency(quick) + _sustained(quick)
 
 
