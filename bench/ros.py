@@ -6,9 +6,10 @@ without drops or growing latency, and the copies the node avoids.
     python -m bench.ros [--quick]  # writes ros.md / ros.json / ros.png to $TRTPIPE_BENCH_OUT
 
 Frames are scikit-image's astronaut, resized to 640×480 and 1920×1080, as bgr8 Image messages.
-The node runs in this process on a MultiThreadedExecutor, the publisher and the subscriber in a
-second node, so the numbers contain DDS (Fast DDS, shared memory on loopback) and rclpy's
-(de)serialisation both ways.
+The node runs in this process on a SingleThreadedExecutor, as ``trtpipe-ros`` runs it (rclpy's
+MultiThreadedExecutor woke hundreds of milliseconds late on an idle 2-core machine), the
+publisher and the subscriber in a second node, so the numbers contain DDS (Fast DDS, shared
+memory on loopback) and rclpy's (de)serialisation both ways.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class Loop:
     def __init__(self, detector: Any, qos: str, name: str, serialized: bool = True):
         import rclpy
         from rclpy.context import Context
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
         from rclpy.parameter import Parameter
         from sensor_msgs.msg import Image
         from vision_msgs.msg import Detection2DArray
@@ -123,7 +124,7 @@ class Loop:
         self.arrived: dict[int, float] = {}
         self._got = threading.Condition()
         self.peer.create_subscription(Detection2DArray, f"{name}/dets", self._on, 100)
-        self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.executor.add_node(self.peer)
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
