@@ -32,9 +32,10 @@ def draw(image: np.ndarray, dets: Detections) -> np.ndarray:
     if canvas.shape[2] == 4:
         canvas = cv2.cvtColor(canvas, cv2.COLOR_BGRA2BGR)
     thickness = max(1, round(max(canvas.shape[:2]) / 400))
-    for box, score, cid, name in zip(
-        dets.boxes, dets.scores, dets.class_ids, dets.class_names(), strict=True
-    ):
+    names = dets.class_names()
+    # the most confident last, so that where labels overlap its label is the one on top
+    for i in np.argsort(np.asarray(dets.scores), kind="stable"):
+        box, score, cid, name = dets.boxes[i], dets.scores[i], dets.class_ids[i], names[i]
         x1, y1, x2, y2 = (round(float(v)) for v in box)
         colour = _colour(int(cid))
         cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, thickness)
