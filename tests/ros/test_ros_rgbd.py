@@ -253,3 +253,69 @@ def test_depth_from_a_camera_of_its_own_is_placed_through_the_extrinsic(ros_cont
             context=ros_context,
             parameter_overrides=[Parameter("depth_to_color", value=[1.0, 0.0, 0.0])],
         )
+
+
+def test_compressed_colour_is_decoded_and_placed_and_a_bad_payload_is_a_drop(ros_context):
+    """color_input_type "compressed": a PNG colour frame gives the boxes the Detector finds in
+    the same pixels, each on the 2 m wall; a payload that does not decode is a counted drop."""
+    pytest.importorskip("onnxruntime")
+    cv2 = pytest.importorskip("cv2")
+    coco_model()
+    import rclpy
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+    from vision_msgs.msg import Detection3DArray
+
+    from trtpipe.detector import Detector
+    from trtpipe.ros.rgbd import RgbdNode
+    from trtpipe.samples import sample_images, sample_model
+
+    colour = next(image for _, image in sample_images() if image.ndim == 3)
+    height, width = colour.shape[:2]
+    with Detector(sample_model(), backend="onnxruntime", device="cpu", conf=0.2) as direct:
+        want = direct(colour, "bgr8")
+    node = RgbdNode(
+        "rgbd_compressed",
+        context=ros_context,
+        parameter_overrides=[
+            Parameter("backend", value="onnxruntime"),
+            Parameter("device", value="cpu"),
+            Parameter("conf", value=0.2),
+            Parameter("qos", value="default"),
+            Parameter("color_input_type", value="compressed"),
+        ],
+    )
+    peer = rclpy.create_node("rgbd_compressed_peer", context=ros_context)
+    out: list[Any] = []
+    colour_pub = peer.create_publisher(CompressedImage, "color/image_raw", 10)
+    depth_pub = peer.create_publisher(Image, "depth/image_raw", 10)
+    info_pub = peer.create_publisher(CameraInfo, "depth/camera_info", 10)
+    peer.create_subscription(Detection3DArray, "detections_3d", out.append, 10)
+    spinner = Spinner(ros_context, node, peer)
+    wall = np.full((height, width), 2.0, np.float32)
+
+    def compressed(data: bytes, stamp: int) -> Any:
+        msg = CompressedImage(format="png", data=data)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+        msg.header.frame_id = "camera"
+        return msg
+
+    try:
+        for pub in (colour_pub, depth_pub, info_pub):
+            wait_for(lambda p=pub: p.get_subscription_count() > 0, what="subscriptions")
+        info_pub.publish(_info(width, height))
+        wait_for(lambda: node._info is not None, what="camera info")
+        png = cv2.imencode(".png", colour)[1].tobytes()  # lossless: the same pixels
+        colour_pub.publish(compressed(png, 1_000))
+        depth_pub.publish(_depth_msg(wall, "32FC1", 1_000))
+        wait_for(lambda: len(out) == 1, timeout=30, what="the 3D detections")
+        got = out[0].detections
+        assert len(got) == len(want) > 0
+        assert all(d.bbox.center.position.z == pytest.approx(2.0) for d in got)
+        colour_pub.publish(compressed(b"not an image", 2_000))
+        depth_pub.publish(_depth_msg(wall, "32FC1", 2_000))
+        wait_for(lambda: node.dropped.get("bad_compressed") == 1, what="the bad payload drop")
+    finally:
+        spinner.stop()
+        node.destroy_node()
+        peer.destroy_node()

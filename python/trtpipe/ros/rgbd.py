@@ -1,6 +1,7 @@
 """RgbdNode: colour image + registered depth image + camera info in, objects in 3D out.
 
-Subscribes ``color_topic`` (sensor_msgs/Image), ``depth_topic`` (sensor_msgs/Image, 16UC1 mm or
+Subscribes ``color_topic`` (sensor_msgs/Image, or CompressedImage with ``color_input_type``
+"compressed"), ``depth_topic`` (sensor_msgs/Image, 16UC1 mm or
 32FC1 m, registered to the colour image) and ``camera_info_topic`` (the depth image's
 sensor_msgs/CameraInfo; its K gives the intrinsics). A depth camera of its own: set
 ``depth_to_color`` (the 4x4 transform, depth optical frame -> colour optical frame) and the
@@ -24,6 +25,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +36,8 @@ from trtpipe import _core
 from trtpipe.errors import InputError
 from trtpipe.rgbd import DEPTH_DTYPES
 from trtpipe.ros.diagnostics import OK, WARN
-from trtpipe.ros.image_input import FrameRejected, raw_frame
-from trtpipe.ros.params import declare_params
+from trtpipe.ros.image_input import FrameRejected, decode_compressed, raw_frame
+from trtpipe.ros.params import INPUT_TYPES, declare_params
 from trtpipe.ros.qos import make_qos
 from trtpipe.ros.stamp_pairs import StampPairer
 
@@ -48,6 +50,7 @@ class RgbdParams:
     conf: float = 0.25
     iou: float = 0.45
     color_topic: str = "color/image_raw"
+    color_input_type: str = "raw"  # "raw": sensor_msgs/Image, "compressed": CompressedImage
     depth_topic: str = "depth/image_raw"
     camera_info_topic: str = "depth/camera_info"
     detections_topic: str = "detections"
@@ -69,6 +72,10 @@ class RgbdParams:
     diagnostics_period_s: float = 1.0
 
     def __post_init__(self) -> None:
+        if self.color_input_type not in INPUT_TYPES:
+            raise InputError(
+                f"color_input_type: expected one of {INPUT_TYPES}, given {self.color_input_type!r}"
+            )
         if self.rate_hz < 0:
             raise InputError(f"rate_hz: expected >= 0 (0: every pair), given {self.rate_hz}")
         if self.depth_scale < 0:
@@ -99,6 +106,15 @@ class RgbdParams:
         return declare_params(node, cls)
 
 
+@dataclass(frozen=True)
+class ColourFrame:
+    """A colour image's size and how to run the detector on it (raw bytes or decoded)."""
+
+    width: int
+    height: int
+    detect: Callable[[Any], Any]
+
+
 def depth_array(msg: Any) -> np.ndarray:
     """A ``sensor_msgs/Image`` of depth as an (H, W) view of its bytes (no copy; big-endian data
     viewed as such); raises FrameRejected by the frame rule."""
@@ -120,7 +136,7 @@ class RgbdNode(Node):
     def __init__(self, node_name: str = "trtpipe_rgbd", **node_kwargs: Any) -> None:
         super().__init__(node_name, **node_kwargs)
         from diagnostic_msgs.msg import DiagnosticArray
-        from sensor_msgs.msg import CameraInfo, Image
+        from sensor_msgs.msg import CameraInfo, CompressedImage, Image
         from vision_msgs.msg import Detection2DArray, Detection3DArray
 
         from trtpipe.detector import Detector
@@ -160,7 +176,12 @@ class RgbdNode(Node):
         self._out_2d = self.create_publisher(Detection2DArray, p.detections_topic, out_qos)
         self._out_3d = self.create_publisher(Detection3DArray, p.detections_3d_topic, out_qos)
         self._inputs = [
-            self.create_subscription(Image, p.color_topic, self._on_color, in_qos),
+            self.create_subscription(
+                Image if p.color_input_type == "raw" else CompressedImage,
+                p.color_topic,
+                self._on_color,
+                in_qos,
+            ),
             self.create_subscription(Image, p.depth_topic, self._on_depth, in_qos),
             self.create_subscription(CameraInfo, p.camera_info_topic, self._on_info, in_qos),
         ]
@@ -213,6 +234,20 @@ class RgbdNode(Node):
 
     # -- one pair ------------------------------------------------------------------------------
 
+    def _colour_frame(self, color: Any) -> ColourFrame:
+        """The colour message as a frame to detect in; raises FrameRejected."""
+        if self.params.color_input_type == "raw":
+            raw = raw_frame(color)
+            return ColourFrame(
+                raw.width,
+                raw.height,
+                lambda det: det.detect_bytes(
+                    raw.data, raw.width, raw.height, raw.encoding, raw.step
+                ),
+            )
+        rgb = decode_compressed(color)
+        return ColourFrame(rgb.shape[1], rgb.shape[0], lambda det: det(rgb, "rgb8"))
+
     def process(self, color: Any, depth: Any) -> bool:
         """Detects, places and publishes one colour + depth pair; False if it was dropped."""
         from trtpipe.rgbd import Intrinsics
@@ -223,7 +258,7 @@ class RgbdNode(Node):
             self._drop("no_camera_info", f"nothing on '{self.params.camera_info_topic}' yet")
             return False
         try:
-            frame = raw_frame(color)
+            frame = self._colour_frame(color)
             depth_image = depth_array(depth)
         except FrameRejected as exc:
             self._drop(exc.reason, str(exc))
@@ -262,9 +297,7 @@ class RgbdNode(Node):
             return False
         try:
             intrinsics = Intrinsics.from_camera_info(info)
-            detections = self.detector.detect_bytes(
-                frame.data, frame.width, frame.height, frame.encoding, frame.step
-            )
+            detections = frame.detect(self.detector)
             placed = self.detector.depth_lifter(
                 detections,
                 (frame.width, frame.height),
