@@ -139,9 +139,9 @@ def sample_model(cache_dir: str | Path | None = None) -> Path:
 
 
 def model_or_sample(value: str) -> str:
-    """A model argument of the commands: "sample" is the sample model's path, anything else
-    stays as given."""
-    return str(sample_model()) if value == "sample" else value
+    """A model argument of the commands and the nodes: "sample" (and a node's empty ``model``
+    parameter) is the sample model's path, anything else stays as given."""
+    return str(sample_model()) if value in ("sample", "") else value
 
 
 def sample_labels() -> list[str]:

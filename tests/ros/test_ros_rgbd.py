@@ -40,16 +40,25 @@ def _info(width: int, height: int) -> Any:
     return info
 
 
+def _rgbd_node(context: Any, name: str, **params: Any) -> Any:
+    """The RGB-D node on ONNX Runtime on the CPU (conf 0.2, default QoS), with ``params``."""
+    from rclpy.parameter import Parameter
+
+    from trtpipe.ros.rgbd import RgbdNode
+
+    values = {"backend": "onnxruntime", "device": "cpu", "conf": 0.2, "qos": "default", **params}
+    overrides = [Parameter(k, value=v) for k, v in values.items()]
+    return RgbdNode(name, context=context, parameter_overrides=overrides)
+
+
 def test_colour_depth_and_camera_info_give_objects_in_3d(ros_context):
     pytest.importorskip("onnxruntime")
     coco_model()  # the sample model, or a skip with the reason
     import rclpy
-    from rclpy.parameter import Parameter
     from sensor_msgs.msg import CameraInfo, Image
     from vision_msgs.msg import Detection2DArray, Detection3DArray
 
     from trtpipe.detector import Detector
-    from trtpipe.ros.rgbd import RgbdNode
     from trtpipe.samples import sample_images, sample_model
 
     colour = next(image for _, image in sample_images() if image.ndim == 3)
@@ -57,17 +66,7 @@ def test_colour_depth_and_camera_info_give_objects_in_3d(ros_context):
     assert len(want) > 0
     height, width = colour.shape[:2]
     dw, dh = width // 2, height // 2  # depth at half the colour resolution
-    node = RgbdNode(
-        "rgbd_test",
-        context=ros_context,
-        parameter_overrides=[
-            Parameter("backend", value="onnxruntime"),
-            Parameter("device", value="cpu"),
-            Parameter("conf", value=0.2),
-            Parameter("qos", value="default"),
-            Parameter("sync_slop", value=0.01),
-        ],
-    )
+    node = _rgbd_node(ros_context, "rgbd_test", sync_slop=0.01)
     peer = rclpy.create_node("rgbd_peer", context=ros_context)
     lock = threading.Lock()
     out_3d: list[Any] = []
@@ -182,12 +181,10 @@ def test_depth_from_a_camera_of_its_own_is_placed_through_the_extrinsic(ros_cont
     pytest.importorskip("onnxruntime")
     coco_model()
     import rclpy
-    from rclpy.parameter import Parameter
     from sensor_msgs.msg import CameraInfo, Image
     from vision_msgs.msg import Detection3DArray
 
     from trtpipe.detector import Detector
-    from trtpipe.ros.rgbd import RgbdNode
     from trtpipe.samples import sample_images, sample_model
 
     colour = next(image for _, image in sample_images() if image.ndim == 3)
@@ -195,17 +192,7 @@ def test_depth_from_a_camera_of_its_own_is_placed_through_the_extrinsic(ros_cont
     dw, dh = 320, 240  # another camera: another size and aspect ratio
     extrinsic = np.eye(4)
     extrinsic[0, 3] = 0.05
-    node = RgbdNode(
-        "rgbd_extrinsic",
-        context=ros_context,
-        parameter_overrides=[
-            Parameter("backend", value="onnxruntime"),
-            Parameter("device", value="cpu"),
-            Parameter("conf", value=0.2),
-            Parameter("qos", value="default"),
-            Parameter("depth_to_color", value=extrinsic.reshape(-1).tolist()),
-        ],
-    )
+    node = _rgbd_node(ros_context, "rgbd_extrinsic", depth_to_color=extrinsic.reshape(-1).tolist())
     peer = rclpy.create_node("rgbd_extrinsic_peer", context=ros_context)
     out: list[Any] = []
     colour_pub = peer.create_publisher(Image, "color/image_raw", 10)
@@ -248,11 +235,7 @@ def test_depth_from_a_camera_of_its_own_is_placed_through_the_extrinsic(ros_cont
         assert (centre.x, centre.y, centre.z) == pytest.approx(tuple(position), abs=1e-4)
         assert centre.z == pytest.approx(2.0, abs=0.01)
     with pytest.raises(Exception, match="depth_to_color"):
-        RgbdNode(
-            "rgbd_bad_extrinsic",
-            context=ros_context,
-            parameter_overrides=[Parameter("depth_to_color", value=[1.0, 0.0, 0.0])],
-        )
+        _rgbd_node(ros_context, "rgbd_bad_extrinsic", depth_to_color=[1.0, 0.0, 0.0])
 
 
 def test_compressed_colour_is_decoded_and_placed_and_a_bad_payload_is_a_drop(ros_context):
@@ -262,29 +245,17 @@ def test_compressed_colour_is_decoded_and_placed_and_a_bad_payload_is_a_drop(ros
     cv2 = pytest.importorskip("cv2")
     coco_model()
     import rclpy
-    from rclpy.parameter import Parameter
     from sensor_msgs.msg import CameraInfo, CompressedImage, Image
     from vision_msgs.msg import Detection3DArray
 
     from trtpipe.detector import Detector
-    from trtpipe.ros.rgbd import RgbdNode
     from trtpipe.samples import sample_images, sample_model
 
     colour = next(image for _, image in sample_images() if image.ndim == 3)
     height, width = colour.shape[:2]
     with Detector(sample_model(), backend="onnxruntime", device="cpu", conf=0.2) as direct:
         want = direct(colour, "bgr8")
-    node = RgbdNode(
-        "rgbd_compressed",
-        context=ros_context,
-        parameter_overrides=[
-            Parameter("backend", value="onnxruntime"),
-            Parameter("device", value="cpu"),
-            Parameter("conf", value=0.2),
-            Parameter("qos", value="default"),
-            Parameter("color_input_type", value="compressed"),
-        ],
-    )
+    node = _rgbd_node(ros_context, "rgbd_compressed", color_input_type="compressed")
     peer = rclpy.create_node("rgbd_compressed_peer", context=ros_context)
     out: list[Any] = []
     colour_pub = peer.create_publisher(CompressedImage, "color/image_raw", 10)

@@ -76,11 +76,17 @@ def _same_model(reference: str, candidate: str) -> bool:
 
 
 def _image_model(engine) -> bool:
-    """One 4-D input with 3 channels (NCHW or NHWC): images can feed it."""
+    """One input of a layout the Detector feeds images to (NCHW or NHWC, 3 channels)."""
+    from trtpipe.detector import _input_layout
+    from trtpipe.errors import EngineError
+
     if len(engine.inputs) != 1:
         return False
-    shape = engine.inputs[0].shape
-    return len(shape) == 4 and 3 in (shape[1], shape[3])
+    try:
+        _input_layout(engine.inputs[0])
+    except EngineError:
+        return False
+    return True
 
 
 def _images(path: str | None):

@@ -79,7 +79,7 @@ class CamerasNode(Node):
         from vision_msgs.msg import Detection2DArray
 
         from trtpipe.batch_detector import BatchDetector
-        from trtpipe.samples import sample_model
+        from trtpipe.samples import model_or_sample
 
         self.params = p = CamerasParams.declare(self)
         self._lock = threading.Lock()
@@ -87,7 +87,7 @@ class CamerasNode(Node):
         # the Detector's own options, as the parameters name them
         detector_options = {name: getattr(p, name) for name in ("backend", "device", "conf", "iou")}
         self.batch = BatchDetector(
-            p.model or str(sample_model()),
+            model_or_sample(p.model),
             max_batch=p.max_batch,
             max_wait_ms=p.max_wait_ms,
             on_result=self._publish,

@@ -34,13 +34,10 @@ def load_detector(params: DetectorParams, backend: str, device: str, monitor: An
     """Build or load the engine (this is what the lifecycle ``configure`` transition waits for);
     its frames, GPU stage times and pools go to ``monitor``, the node's."""
     detector_cls = detector_class()
-    model: Any = params.model
-    if not model:
-        from trtpipe import samples
+    from trtpipe.samples import model_or_sample
 
-        model = samples.sample_model()
     return detector_cls(
-        model,
+        model_or_sample(params.model),
         backend=backend,
         input_size=params.input_size,
         conf=params.conf,

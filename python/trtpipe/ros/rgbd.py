@@ -141,7 +141,7 @@ class RgbdNode(Node):
 
         from trtpipe.detector import Detector
         from trtpipe.rgbd import DepthLifter, DepthRule
-        from trtpipe.samples import sample_model
+        from trtpipe.samples import model_or_sample
 
         self.params = p = RgbdParams.declare(self)
         rule = DepthRule(
@@ -152,7 +152,7 @@ class RgbdNode(Node):
             min_pixels=p.min_pixels,
         )
         self.detector = Detector(
-            p.model or str(sample_model()),
+            model_or_sample(p.model),
             backend=p.backend,
             device=p.device,
             conf=p.conf,

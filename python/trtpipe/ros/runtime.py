@@ -44,7 +44,6 @@ from trtpipe.ros.image_input import (
 from trtpipe.ros.mailbox import LatestMailbox
 from trtpipe.ros.params import DetectorParams
 from trtpipe.ros.qos import make_qos
-from trtpipe.samples import sample_model
 
 MONITOR_STAGES = ("preprocess", "inference", "postprocess")
 WORKER_JOIN_TIMEOUT_S = 30.0  # one inference at most; a CPU fallback can be slow
@@ -71,6 +70,17 @@ class Frame:
     # RawFrame (Image), or the CompressedImage message or its CompressedFields, decoded later
     payload: RawFrame | Any
     received_s: float
+
+
+def _model_file(model: str) -> str:
+    """The model file the diagnostics name: the parameter, or the sample model's path."""
+    from trtpipe.errors import BackendUnavailableError
+    from trtpipe.samples import model_or_sample
+
+    try:
+        return model_or_sample(model)
+    except BackendUnavailableError:  # a detector of a factory of its own, no sample here
+        return "(sample model, not available)"
 
 
 def _header(fields: ImageFields | CompressedFields) -> Any:
@@ -115,6 +125,7 @@ class DetectorRuntime:
         self._sub: Any = None
         self._timer: Any = None
         self._log_timer: Any = None
+        self._model_file = ""
 
     # -- transitions ------------------------------------------------------------------------
 
@@ -137,6 +148,7 @@ class DetectorRuntime:
         if self.monitor.prometheus_port is not None:
             self._log.info(f"Prometheus metrics on port {self.monitor.prometheus_port}")
         self.detector = self._factory(p, p.backend, p.device, self.monitor)
+        self._model_file = _model_file(p.model)
         self.backend = p.backend
         create = (
             self.node.create_lifecycle_publisher if self._lifecycle else self.node.create_publisher
@@ -521,6 +533,6 @@ class DetectorRuntime:
             snap=snap,
             counters=counters,
             backend=loaded,
-            model=model_values(self.detector, self.params.model or str(sample_model())),
+            model=model_values(self.detector, self._model_file),
         )
         self._diag_pub.publish(array)
