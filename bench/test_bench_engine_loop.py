@@ -1,5 +1,5 @@
 """Per-frame host overhead of an engine's own frames in the frame pipeline, around a trivial
-network (target: <= 10 µs from Python with graph replay).
+network (target: <= 5 µs from Python with graph replay).
 
 python -m pytest bench/test_bench_engine_loop.py --benchmark-only
 """

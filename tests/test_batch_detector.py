@@ -206,16 +206,24 @@ def test_pytorch_runs_batches_on_buckets_padded_to_the_next(device):
         assert engine.batch_sizes == (1, 2, 4)
         buckets = engine._module.buckets  # the weights are one set, shared by the buckets
         assert {id(p) for p in buckets[0].parameters()} == {id(p) for p in buckets[2].parameters()}
-        for _ in range(2):  # the second time from the captured graphs
-            got = batched.detect_batch(frames)
-            for k, ((image, encoding), dets) in enumerate(zip(frames, got, strict=True)):
+        # three frames twice (the second time from the captured graphs), then one (its head
+        # scanned on the GPU) and two
+        for batch in (frames, frames, frames[:1], frames[1:]):
+            got = batched.detect_batch(batch)
+            for k, ((image, encoding), dets) in enumerate(zip(batch, got, strict=True)):
                 want = reference(image, encoding)
                 assert len(dets) == len(want), f"frame {k}"
                 np.testing.assert_allclose(dets.boxes, want.boxes, atol=0.05, err_msg=f"frame {k}")
                 np.testing.assert_array_equal(dets.class_ids, want.class_ids)
+        paths = batched.frame_paths
         if device == "cuda":
             shapes = sorted(shape[0][0] for shape in engine._graphs)
             assert 4 in shapes and 3 not in shapes, shapes  # padded to the bucket, not its own
+            # every batch ran in the frame pipeline: one per bucket used
+            assert sorted(paths) == [1, 2, 4]
+            assert paths[4]["frames"] == 2 and paths[1]["frames"] == paths[2]["frames"] == 1
+        else:
+            assert paths == {1: None, 2: None, 4: None}  # engine.infer on the CPU
 
 
 def test_an_engine_that_runs_at_most_two_caps_the_batches(caplog):

@@ -135,6 +135,36 @@ def test_graph_is_captured_once_and_replayed_with_fresh_inputs():
     assert m.counters()["captured_enqueues"] == 1
 
 
+@pytest.mark.parametrize("cuda_graphs", [True, False], ids=["graphs", "step-by-step"])
+def test_a_host_input_is_read_at_submit_so_the_caller_may_reuse_it(cuda_graphs):
+    # the model takes 50 ms: the caller overwrites its array while every frame still runs
+    f = frames(model(static_batch=2, delay_us=50_000), slots=2, cuda_graphs=cuda_graphs)
+    buffer = np.empty((2, CHANNELS), np.float32)
+    for n in range(4):
+        x = frame(2, seed=300 + n)
+        buffer[:] = x
+        ticket = f.submit({"input": buffer})
+        buffer[:] = -1000.0
+        check(f.result(ticket, 5000), x)
+
+
+def test_host_and_gpu_inputs_alternating_each_run_on_their_own_graph():
+    torch = pytest.importorskip("torch")
+    f = frames(model(static_batch=3), slots=1, cuda_graphs=True)
+    on_gpu = torch.zeros((3, CHANNELS), device="cuda")
+    for n in range(12):
+        x = frame(3, seed=400 + n)
+        if n % 4 < 2:
+            given = x
+        else:
+            on_gpu.copy_(torch.as_tensor(x))
+            given = on_gpu
+        check(f.result(f.submit({"input": given}), 5000), x)
+    stats = f.stats()
+    assert stats["stopped"] == ""
+    assert stats["graph_frames"] > 0
+
+
 def test_graph_is_recaptured_when_the_batch_changes():
     f = frames(model(), slots=1, cuda_graphs=True)
     for n, batch in enumerate([2, 2, 2, 6, 6, 6, 2]):

@@ -28,9 +28,9 @@ cudaKernelNodeParams node_params(preprocess::PreprocessLaunch& launch,
 }  // namespace
 
 bool FrameGraphKey::matches(const PreprocessLaunches& pre, cudaEvent_t between,
-                            std::uint64_t shapes) const noexcept {
+                            std::uint64_t shapes, std::uint64_t staged) const noexcept {
   if (!assigned_ || pre.size() != kernels_.size() || (between != nullptr) != between_ ||
-      shapes != shapes_) {
+      shapes != shapes_ || staged != staged_) {
     return false;
   }
   for (std::size_t i = 0; i < pre.size(); ++i) {
@@ -44,19 +44,20 @@ bool FrameGraphKey::matches(const PreprocessLaunches& pre, cudaEvent_t between,
 }
 
 void FrameGraphKey::assign(const PreprocessLaunches& pre, cudaEvent_t between,
-                           std::uint64_t shapes) {
+                           std::uint64_t shapes, std::uint64_t staged) {
   kernels_.clear();
   for (const auto& launch : pre) kernels_.push_back({launch.kernel, launch.grid, launch.block});
   between_ = between != nullptr;
   shapes_ = shapes;
+  staged_ = staged;
   assigned_ = true;
 }
 
 FrameGraph::FrameGraph(const PreprocessLaunches& pre, cudaEvent_t between, std::uint64_t shapes,
-                       const std::function<void(cudaStream_t)>& rest,
+                       std::uint64_t staged, const std::function<void(cudaStream_t)>& rest,
                        cudaStream_t capture_stream)
     : between_(between) {
-  key_.assign(pre, between, shapes);
+  key_.assign(pre, between, shapes, staged);
   // The model step and the post-step are captured (what an engine enqueues is its own); the
   // preprocessing kernels and the mark are added as nodes of our own, so their handles are
   // known without reading back nodes an engine's runtime made.

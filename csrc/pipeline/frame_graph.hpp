@@ -21,11 +21,12 @@ using PreprocessLaunches = std::vector<preprocess::PreprocessLaunch>;
 // What must be equal for a frame to run on a captured graph.
 class FrameGraphKey {
  public:
-  // `shapes`: which shapes of the model step's (a count of its changes)
-  bool matches(const PreprocessLaunches& pre, cudaEvent_t between,
-               std::uint64_t shapes) const noexcept;
-  void assign(const PreprocessLaunches& pre, cudaEvent_t between,
-              std::uint64_t shapes);  // reuses its capacity
+  // `shapes`: which shapes of the model step's (a count of its changes); `staged`: which inputs
+  // (a bit per input) the captured part copies from the slot's pinned staging
+  bool matches(const PreprocessLaunches& pre, cudaEvent_t between, std::uint64_t shapes,
+               std::uint64_t staged) const noexcept;
+  void assign(const PreprocessLaunches& pre, cudaEvent_t between, std::uint64_t shapes,
+              std::uint64_t staged);  // reuses its capacity
   bool empty() const noexcept { return !assigned_; }
 
  private:
@@ -37,6 +38,7 @@ class FrameGraphKey {
   std::vector<Kernel> kernels_;
   bool between_ = false;
   std::uint64_t shapes_ = 0;
+  std::uint64_t staged_ = 0;
   bool assigned_ = false;
 };
 
@@ -47,7 +49,7 @@ class FrameGraph {
   // pipeline's own: never the legacy default stream), as one instantiated graph. Throws the
   // error of the call that failed; the capture is then ended and nothing is kept.
   FrameGraph(const PreprocessLaunches& pre, cudaEvent_t between, std::uint64_t shapes,
-             const std::function<void(cudaStream_t)>& rest, cudaStream_t capture_stream);
+             std::uint64_t staged, const std::function<void(cudaStream_t)>& rest, cudaStream_t capture_stream);
   ~FrameGraph();
   FrameGraph(const FrameGraph&) = delete;
   FrameGraph& operator=(const FrameGraph&) = delete;

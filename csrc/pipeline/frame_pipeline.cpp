@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -34,6 +35,7 @@ struct FramePipeline::Slot {
   std::unique_ptr<FrameGraph> graph;  // this slot's frames as one graph, once captured
   std::vector<HostOutput> outputs;
   std::uint64_t shapes = 0;  // the step's shape generation `outputs` were last sized for
+  std::vector<void*> staging;  // per step input: pinned memory for its host tensors, or null
   decode::CompactCandidate* records = nullptr;  // device address of the mapped records
   const decode::CompactCandidate* host_records = nullptr;
   unsigned* host_count = nullptr;
@@ -118,6 +120,7 @@ FramePipeline::FramePipeline(std::shared_ptr<ModelStep> step,
   }
   for (int k = 0; k < options_.slots; ++k) {
     auto slot = std::make_unique<Slot>();
+    slot->staging.assign(step_->inputs().size(), nullptr);
     const std::string where = " of frame slot " + std::to_string(k);
     for (std::size_t i = 0; i < outputs.size(); ++i) {
       HostOutput out{&outputs[i], nullptr, outputs[i].shape, outputs[i].bytes};
@@ -257,12 +260,28 @@ void FramePipeline::reshape(const std::vector<TensorInput>& tensors) {
   ++counters_.reshapes;
 }
 
-void FramePipeline::copy_tensors(const std::vector<TensorInput>& tensors, cudaStream_t stream) {
+// Inputs past the 64th have no bit in the graph key: they are copied from where they are.
+constexpr std::size_t kStagedInputs = 64;
+
+void FramePipeline::copy_tensors(Slot& slot, const std::vector<TensorInput>& tensors,
+                                 cudaStream_t stream) {
   const auto& inputs = step_->inputs();
+  staged_ = 0;
+  bool slot_free = false;
   for (std::size_t k = 0; k < tensors.size(); ++k) {
     const TensorInput& tensor = tensors[k];
     const auto index = static_cast<std::size_t>(tensor_inputs_[k]);
     const StepTensor& input = inputs[index];
+    if (!tensor.on_device && index < kStagedInputs) {
+      if (!slot_free) {  // the slot's last frame may still read its staging
+        TRTPIPE_CUDA_CHECK(cudaEventSynchronize(slot.done.get()),
+                           "waiting for the frame slot's last frame");
+        slot_free = true;
+      }
+      std::memcpy(staging(slot, index), tensor.data, input.bytes);
+      staged_ |= std::uint64_t{1} << index;
+      continue;
+    }
     if (tensor.on_device && tensor.ready_stream != 0) {
       // ordered after the producer: a plain event wait, as PyTorch's own streams do
       cudaEvent_t ready = input_ready_[index].get();
@@ -277,6 +296,35 @@ void FramePipeline::copy_tensors(const std::vector<TensorInput>& tensors, cudaSt
                                                         : cudaMemcpyHostToDevice,
                                        stream),
                        "copying input '" + input.name + "' into the model's binding");
+  }
+}
+
+void* FramePipeline::staging(Slot& slot, std::size_t input) {
+  if (slot.staging[input] != nullptr) return slot.staging[input];
+  // Every slot's staging of this input at once, from a pool of exactly them, on first use: a
+  // model's image inputs, filled by the preprocessor, never take any.
+  const StepTensor& tensor = step_->inputs()[input];
+  const std::size_t bytes = std::max<std::size_t>(tensor.capacity, tensor.bytes);
+  PoolAllocator allocator(
+      nullptr, PoolAllocator::exact_pinned_pool(PoolAllocator::block_bytes(bytes) * slots_.size(),
+                                                step_->device()));
+  for (std::size_t k = 0; k < slots_.size(); ++k) {
+    engine::Allocation block = allocator.pinned(
+        bytes, nullptr, "staging of input '" + tensor.name + "' in frame slot " + std::to_string(k));
+    slots_[k]->staging[input] = block.data;
+    buffers_.push_back(std::move(block));
+  }
+  return slot.staging[input];
+}
+
+void FramePipeline::copy_staged(Slot& slot, cudaStream_t stream) {
+  const auto& inputs = step_->inputs();
+  for (std::uint64_t bits = staged_; bits != 0; bits &= bits - 1) {
+    const auto index = static_cast<std::size_t>(__builtin_ctzll(bits));
+    const StepTensor& input = inputs[index];
+    TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(input.device, slot.staging[index], input.bytes,
+                                       cudaMemcpyHostToDevice, stream),
+                       "copying input '" + input.name + "' from pinned staging");
   }
 }
 
@@ -297,16 +345,16 @@ constexpr std::uint64_t kCapturesPerSlot = 8;
 constexpr std::uint64_t kWindowFrames = 1024;
 
 void FramePipeline::run_steps(Slot& slot, cudaEvent_t between, cudaStream_t stream) {
-  if (slot.graph && slot.graph->key().matches(launches_, between, shape_generation_)) {
+  if (slot.graph && slot.graph->key().matches(launches_, between, shape_generation_, staged_)) {
     slot.graph->launch(launches_, between, stream);
     ++counters_.graph_frames;
     return;
   }
   // The first frame of a geometry runs step by step: it warms up the model step (TensorRT
   // finishes its setup on its first enqueue, outside any capture).
-  if (!warm_.matches(launches_, between, shape_generation_)) {
+  if (!warm_.matches(launches_, between, shape_generation_, staged_)) {
     enqueue_steps(slot, between, stream);
-    warm_.assign(launches_, between, shape_generation_);
+    warm_.assign(launches_, between, shape_generation_, staged_);
     return;
   }
   if (counters_.frames - window_frames_ >= kWindowFrames) {
@@ -321,7 +369,7 @@ void FramePipeline::run_steps(Slot& slot, cudaEvent_t between, cudaStream_t stre
   try {
     slot.graph.reset();
     slot.graph = std::make_unique<FrameGraph>(
-        launches_, between, shape_generation_,
+        launches_, between, shape_generation_, staged_,
         [&](cudaStream_t capturing) { model_and_post_step(slot, capturing); },
         stream_->get());
     ++counters_.captures;
@@ -346,6 +394,7 @@ void FramePipeline::enqueue_steps(Slot& slot, cudaEvent_t between, cudaStream_t 
 }
 
 void FramePipeline::model_and_post_step(Slot& slot, cudaStream_t stream) {
+  copy_staged(slot, stream);
   step_->enqueue(stream);
   post_step(slot, stream);
 }
@@ -381,7 +430,7 @@ double FramePipeline::submit(const std::vector<ImageInput>& images,
   }
   ++counters_.frames;
   record(marks.before, stream, "recording the start of preprocessing");
-  copy_tensors(tensors, stream);
+  copy_tensors(slot, tensors, stream);
   // The images' waits and staging copies are enqueued now; their kernels are described, to
   // run first in the frame's graph (or to be enqueued first, step by step).
   const bool graph = as_graph(images);

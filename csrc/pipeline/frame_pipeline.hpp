@@ -71,10 +71,10 @@ struct ImageInput {
 };
 
 // A whole input tensor, copied into the step's input `input` (or, with `input` < 0, the one
-// named `name`) on the frame's stream: from device memory on the GPU, from host memory by a copy
-// enqueued on the stream (pageable memory has been read when submit returns; pinned memory is
-// read until the frame completes). A shape other than the input's current one reshapes the
-// step (set_input_shapes), within what it can take.
+// named `name`) on the frame's stream: from device memory on the GPU; from host memory into the
+// frame slot's pinned staging first (read when submit returns), from which the frame copies it
+// to the GPU, inside the frame's graph where the frame runs as one. A shape other than the
+// input's current one reshapes the step (set_input_shapes), within what it can take.
 struct TensorInput {
   std::string name;  // what errors call it
   int input = -1;
@@ -156,7 +156,11 @@ class FramePipeline {
   void check_inputs(const std::vector<ImageInput>& images,
                     const std::vector<TensorInput>& tensors);
   void reshape(const std::vector<TensorInput>& tensors);
-  void copy_tensors(const std::vector<TensorInput>& tensors, cudaStream_t stream);
+  // Device tensors: copied on the GPU now, after their producers. Host tensors: into the slot's
+  // pinned staging (staged_ says which), copied to the GPU by copy_staged.
+  void copy_tensors(Slot& slot, const std::vector<TensorInput>& tensors, cudaStream_t stream);
+  void* staging(Slot& slot, std::size_t input);
+  void copy_staged(Slot& slot, cudaStream_t stream);
   bool as_graph(const std::vector<ImageInput>& images) const noexcept;
   // The model step and the post-step, and the pre-step's deferred kernels before them, as one
   // graph where it can be; step by step otherwise.
@@ -183,6 +187,7 @@ class FramePipeline {
   std::vector<int> tensor_inputs_;     // per tensor of the frame, its input's index
   std::vector<engine::Shape> shapes_;  // the frame's input shapes, reused
   std::uint64_t shape_generation_ = 0;  // counts the step's shape changes: graphs are per shapes
+  std::uint64_t staged_ = 0;  // a bit per input (the first 64) the frame copies from staging
   std::uint64_t window_frames_ = 0;     // frames and captures when the capture window began
   std::uint64_t window_captures_ = 0;
   PipelineCounters counters_;

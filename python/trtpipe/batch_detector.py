@@ -24,10 +24,14 @@ from typing import Any
 
 import numpy as np
 
+from trtpipe import _core
 from trtpipe.decode.detections import Detections
 from trtpipe.decode.formats import decode
 from trtpipe.detector import Detector
 from trtpipe.errors import EngineError, InputError
+from trtpipe.frame_pipeline import FramePipeline
+from trtpipe.preprocess import LocatedFrame, locate_frame
+from trtpipe.stage_events import StageEventRing, cuda_event_source
 
 log = logging.getLogger(__name__)
 
@@ -135,13 +139,12 @@ class BatchDetector:
         self._batch_sizes = sorted(det.engine.batch_sizes or ())
         self.max_wait_ms = float(max_wait_ms)
         self._input_name = info.name
-        # one input buffer for the largest batch: a batch fills its first rows (rows past them
-        # keep stale pixels, fed only to a model of fixed batch or batch sizes, never decoded)
-        pre = det.preprocessor
-        self._buffer = pre.empty(
-            batch=max(self._fixed_batch or self.max_batch, *self._batch_sizes, 1)
-        )
-        self._target = pre.prepare_output(self._buffer)
+        # per batch size run: its frame pipeline, where the engine offers a model step for it
+        # (None: the batch goes through engine.infer from one input buffer)
+        self._paths: dict[int, FramePipeline | None] = {}
+        self._buffer: Any = None
+        self._target: Any = None
+        self._events = self._gpu_events()
         self._on_result = on_result
         self._cond = threading.Condition()
         self._running = threading.Lock()  # one batch at a time in the one input buffer
@@ -163,6 +166,13 @@ class BatchDetector:
         """Per source: frames received, detected and dropped (by reason), latencies."""
         with self._cond:
             return dict(self._sources)
+
+    @property
+    def frame_paths(self) -> dict[int, dict[str, Any] | None]:
+        """Per batch size run so far: its frame pipeline's counters (``frames``,
+        ``graph_frames``, ``step_frames``, ...), or None where batches of that size go
+        through the engine's ``infer`` (no native model step for it, or on the CPU)."""
+        return {size: None if p is None else p.stats for size, p in sorted(self._paths.items())}
 
     # -- frames in -----------------------------------------------------------------------------
 
@@ -261,17 +271,43 @@ class BatchDetector:
         with self._running:
             return self._detect_locked(frames, sources)
 
+    def _gpu_events(self) -> StageEventRing | None:
+        """CUDA events timing each batch's preprocessing and inference into the Detector's
+        monitor (its ``gpu`` stages, one sample per batch), where the model runs on a GPU."""
+        det = self._detector
+        if not det.device.startswith("cuda"):
+            return None
+        source = cuda_event_source(int(det.device.partition(":")[2] or 0), 0)
+        return None if source is None else StageEventRing(source[0], det.monitor)
+
+    def _path(self, batch: int) -> FramePipeline | None:
+        """The frame pipeline for batches of ``batch`` rows, made on first use."""
+        if batch not in self._paths:
+            det = self._detector
+            step = det.frame_step(batch)
+            path = None
+            if step is not None:
+                # one batch at a time: one slot; the GPU head scan reads batch-1 heads
+                fmt = det.step_format(step) if batch == 1 else None
+                path = FramePipeline.build(det.preprocessor, step, 1, fmt, det.options)
+                det.monitor.add_pool(f"batch{batch}_outputs", path.pool)
+            self._paths[batch] = path
+        return self._paths[batch]
+
     def _detect_locked(
         self, frames: list[tuple[Any, str | None]], sources: list[str] | None
     ) -> list[Detections | None]:
-        det = self._detector
-        pre = det.preprocessor
-        target = self._target
         rows: list[int] = []
-        transforms = []
+        located: list[LocatedFrame] = []
+        keep: list[Any] = []  # arrays locate_frame made, alive until the batch ran
         for k, (image, encoding) in enumerate(frames):
             try:
-                transforms.append(pre(image, target, encoding, batch_index=len(rows)))
+                frame, kept = locate_frame(image, encoding, None, None, None)
+                reason, message, _ = _core.frame_problem(
+                    frame.encoding, frame.width, frame.height, frame.step, frame.size
+                )
+                if reason is not None:
+                    raise InputError(f"image: {message}")
             except InputError as exc:
                 if sources is None:
                     raise
@@ -280,6 +316,8 @@ class BatchDetector:
                     self._sources[sources[k]].dropped_bad_input += 1
                 continue
             rows.append(k)
+            located.append(frame)
+            keep.append(kept)
         results: list[Detections | None] = [None] * len(frames)
         if not rows:
             return results
@@ -287,27 +325,74 @@ class BatchDetector:
             (size for size in self._batch_sizes if size >= len(rows)), len(rows)
         )
         try:
-            outputs = det.engine.infer({self._input_name: _first_rows(self._buffer, batch)})
-            decoded = decode(
-                det.output_format(outputs),
-                outputs,
-                transforms + [None] * (batch - len(rows)),
-                det.options,
-            )
+            found = self._run_batch([frames[k] for k in rows], located, batch)
+        except InputError:
+            if sources is None:
+                raise
+            log.exception("a batch of %d frames was refused", len(rows))
+            self._count(sources, rows, "dropped_bad_input")
+            return results
         except Exception:
             if sources is None:
                 raise
             log.exception("a batch of %d frames failed", len(rows))
-            with self._cond:
-                for k in rows:
-                    self._sources[sources[k]].dropped_engine_error += 1
+            self._count(sources, rows, "dropped_engine_error")
             return results
         for row, k in enumerate(rows):
-            results[k] = decoded[row]
+            results[k] = found[row]
         with self._cond:
             self.batch_stats.batches += 1
             self.batch_stats.frames += len(rows)
         return results
+
+    def _count(self, sources: list[str], rows: list[int], reason: str) -> None:
+        with self._cond:
+            for k in rows:
+                stats = self._sources[sources[k]]
+                setattr(stats, reason, getattr(stats, reason) + 1)
+
+    def _run_batch(
+        self, images: list[tuple[Any, str | None]], frames: list[LocatedFrame], batch: int
+    ) -> list[Detections]:
+        """One inference over ``images`` (located as ``frames``) padded to ``batch`` rows; their
+        detections."""
+        det = self._detector
+        events = self._events
+        marks = events.take() if events is not None else None
+        path = self._path(batch)
+        if path is not None:
+            transforms = path.submit_batch(frames, 0, path.current_stream(), marks)
+            if marks is not None:
+                events.hand_over(marks)
+            if path.scanning:  # one frame: its head scanned on the GPU
+                return [path.wait_scanned(0, transforms[0])[0]]
+            outputs = path.wait(0)
+            decoded = decode(
+                det.output_format(outputs),
+                outputs,
+                transforms + [None] * (batch - len(frames)),
+                det.options,
+            )
+            return [path.detach(dets, 0) for dets in decoded[: len(frames)]]
+        pre = det.preprocessor
+        if self._buffer is None:
+            # one input buffer for the largest batch: a batch fills its first rows (rows past
+            # them keep stale pixels, fed only to a model of fixed batch or batch sizes)
+            sizes = (self._fixed_batch or self.max_batch, *self._batch_sizes, 1)
+            self._buffer = pre.empty(batch=max(sizes))
+            self._target = pre.prepare_output(self._buffer)
+        transforms = [
+            pre(image, self._target, encoding, batch_index=row)
+            for row, (image, encoding) in enumerate(images)
+        ]
+        outputs = det.engine.infer({self._input_name: _first_rows(self._buffer, batch)})
+        decoded = decode(
+            det.output_format(outputs),
+            outputs,
+            transforms + [None] * (batch - len(frames)),
+            det.options,
+        )
+        return decoded[: len(frames)]
 
     # -- lifetime ------------------------------------------------------------------------------
 

@@ -216,10 +216,10 @@ class Detector:
         self._pipeline: FramePipeline | None = None
         self._buffers: list[Any] = []
         if on_gpu:
-            step = self._model_step(half) if zero_copy else None
+            step = self.frame_step() if zero_copy else None
             if step is not None:
                 self._pipeline = FramePipeline.build(
-                    self._pre, step, PIPELINE_DEPTH, self._step_format(step), self.options
+                    self._pre, step, PIPELINE_DEPTH, self.step_format(step), self.options
                 )
                 self.monitor.add_pool("detector_outputs", self._pipeline.pool)
             else:
@@ -236,14 +236,18 @@ class Detector:
         self.last_timings: dict[str, float] = {}
         self._depth_lifter: DepthLifter | None = None
 
-    def _input_shape(self) -> tuple[int, int, int, int]:
+    def _input_shape(self, batch: int = 1) -> tuple[int, int, int, int]:
         w, h = self.input_size
-        return (1, 3, h, w) if _input_layout(self._input_info) == "NCHW" else (1, h, w, 3)
+        return (batch, 3, h, w) if _input_layout(self._input_info) == "NCHW" else (batch, h, w, 3)
 
-    def _model_step(self, half: bool) -> ModelStep | None:
-        """The engine's native model step for this input, if it offers one whose image input
-        the preprocessing can write as it is (else None, and why at debug level)."""
-        shape = self._input_shape()
+    def frame_step(self, batch: int = 1) -> ModelStep | None:
+        """The engine's native model step for batches of ``batch`` frames, if it offers one
+        whose image input the preprocessing can write as it is (else None, and why at debug
+        level): what the frame pipeline runs."""
+        if not self.device.startswith("cuda"):
+            return None
+        half = np.dtype(self._input_info.dtype) == np.float16
+        shape = self._input_shape(batch)
         try:
             step = self.engine.model_step({self._input_info.name: shape})
         except (EngineError, InputError) as exc:
@@ -264,7 +268,7 @@ class Detector:
             return None
         return step
 
-    def _step_format(self, step: ModelStep) -> str | None:
+    def step_format(self, step: ModelStep) -> str | None:
         """The output format of the step's outputs (None: not told from their shapes)."""
         if self.decoder is not None:
             return self.decoder

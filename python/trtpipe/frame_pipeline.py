@@ -21,6 +21,7 @@ call.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ from trtpipe.decode.common import DecodeOptions
 from trtpipe.decode.detections import Detections
 from trtpipe.errors import InputError
 from trtpipe.memory import OwnPool
-from trtpipe.preprocess import Letterbox, Preprocessor, locate_frame
+from trtpipe.preprocess import Letterbox, LocatedFrame, Preprocessor, locate_frame
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,19 @@ class FramePipeline:
         del keep
         return self._pre.geometry(frame.width, frame.height), launch_us
 
+    def submit_batch(
+        self, frames: Sequence[LocatedFrame], slot: int, stream: int, marks: Any = None
+    ) -> list[Letterbox]:
+        """Enqueues ``frames`` (located by :func:`~trtpipe.preprocess.locate_frame`), each
+        into its own batch row of the step's image input, in order, as one frame of the
+        pipeline; returns each one's geometry. Rows past them keep what they held."""
+        images = [(frame, 0, row) for row, frame in enumerate(frames)]
+        before = between = after = None
+        if marks is not None:
+            before, between, after = marks.before, marks.between, marks.after
+        self._native.submit_inputs(images, {}, slot, stream, before, between, after)
+        return [self._pre.geometry(frame.width, frame.height) for frame in frames]
+
     @property
     def stats(self) -> dict[str, Any]:
         """``frames`` submitted and how they ran: ``graph_frames`` (each as one CUDA graph:
@@ -183,11 +197,13 @@ class TensorFrames:
         self._native = _core.FramePipeline(
             step.native, None, slots, graphs=graphs, pinned_pool=pinned_pool
         )
-        # per slot: the ticket of its frame in flight (0: free), and its frame's inputs, held
-        # until taken (the copies from pinned or GPU memory run on the GPU after submit returns)
-        self._tickets = [0] * slots
+        self._slots = slots
+        # free slots, the one submitted to longest ago first; the slot of each ticket in flight;
+        # per slot, its frame's inputs, held until taken (a GPU input is copied on the GPU
+        # after submit returns)
+        self._free: deque[int] = deque(range(slots))
+        self._slot_of: dict[int, int] = {}
         self._held: list[Any] = [None] * slots
-        self._last = [0] * slots  # per slot: the ticket of its latest frame
         self._next = 1
         self._completed = 0
 
@@ -199,33 +215,30 @@ class TensorFrames:
     def submit(self, inputs: Any) -> int:
         """Starts a frame; returns its ticket. ``inputs``: a dict of input name -> NumPy or GPU
         array, or (faster) a list or tuple in the order of the step's inputs."""
-        tickets, last = self._tickets, self._last
-        slot = -1
-        for k, ticket in enumerate(tickets):  # the free slot submitted to longest ago
-            if ticket == 0 and (slot < 0 or last[k] < last[slot]):
-                slot = k
-        if slot < 0:
+        free = self._free
+        if not free:
             raise InputError(
-                f"submit: expected at most {len(tickets)} frames in flight, given another while "
-                f"tickets {', '.join(map(str, tickets))} are not taken; take a result first or "
-                "use more slots"
+                f"submit: expected at most {self._slots} frames in flight, given another while "
+                f"tickets {', '.join(map(str, self._slot_of))} are not taken; take a result "
+                "first or use more slots"
             )
+        slot = free[0]
         self._native.submit_tensors(inputs, slot)
+        free.popleft()
         ticket = self._next
         self._next = ticket + 1
-        tickets[slot] = last[slot] = ticket
+        self._slot_of[ticket] = slot
         self._held[slot] = inputs
         return ticket
 
     def _slot(self, ticket: int) -> int:
-        if ticket:
-            for k, held in enumerate(self._tickets):
-                if held == ticket:
-                    return k
-        raise InputError(
-            f"ticket: expected a frame in flight here, given {ticket!r} (already taken, or "
-            "never submitted here)"
-        )
+        slot = self._slot_of.get(ticket)
+        if slot is None:
+            raise InputError(
+                f"ticket: expected a frame in flight here, given {ticket!r} (already taken, or "
+                "never submitted here)"
+            )
+        return slot
 
     def ready(self, ticket: int) -> bool:
         """Whether the frame has finished."""
@@ -244,7 +257,7 @@ class TensorFrames:
                 f"ticket {ticket}: expected a finished frame, given one still running (wait "
                 "for it first)"
             )
-        return self._release(slot, self._native.result(slot, -1.0, copy))
+        return self._release(ticket, slot, self._native.result(slot, -1.0, copy))
 
     def result(
         self, ticket: int, timeout_ms: float = -1.0, copy: bool = True
@@ -252,12 +265,17 @@ class TensorFrames:
         """Waits for the frame (EngineError after ``timeout_ms``, < 0: no limit; the frame is
         then still in flight), then its outputs by name: copies, or (``copy=False``) views of
         its slot's pinned memory, valid until a later frame reuses the slot."""
-        slot = self._slot(ticket)
-        return self._release(slot, self._native.result(slot, timeout_ms, copy))
+        slot = self._slot_of.get(ticket)
+        if slot is None:
+            slot = self._slot(ticket)  # raises
+        return self._release(ticket, slot, self._native.result(slot, timeout_ms, copy))
 
-    def _release(self, slot: int, outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        self._tickets[slot] = 0
+    def _release(
+        self, ticket: int, slot: int, outputs: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        del self._slot_of[ticket]
         self._held[slot] = None
+        self._free.append(slot)
         self._completed += 1
         return outputs
 

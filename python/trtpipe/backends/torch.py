@@ -172,6 +172,7 @@ class TorchEngine(Engine):
         self._cuda_graph = cuda_graph and self._device.type == "cuda"
         self._warmup = max(int(warmup), 1)
         self._graphs: dict[tuple[tuple[int, ...], ...], CapturedGraph] = {}
+        self._graph_pool: Any = None  # torch.cuda.graph_pool_handle() of every capture
         self.graph_fallback_reason: str | None = None
         self._output_names = list(output_names) if output_names is not None else None
         self._outputs = self._probe_outputs()
@@ -347,7 +348,12 @@ class TorchEngine(Engine):
             torch.cuda.current_stream(self._device).wait_stream(side)
             cuda_graph, kept = _new_cuda_graph(torch)
             try:
-                with torch.cuda.graph(cuda_graph):
+                if self._graph_pool is None:
+                    self._graph_pool = torch.cuda.graph_pool_handle()
+                # One memory pool for every graph of this engine: they run one at a time, in
+                # stream order, so the activations of one shape reuse another's (each graph's
+                # outputs stay its own, alive with it).
+                with torch.cuda.graph(cuda_graph, pool=self._graph_pool):
                     outputs = self._run(static)
                 if kept:
                     cuda_graph.instantiate()  # a kept graph is instantiated on request

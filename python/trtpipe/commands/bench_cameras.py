@@ -6,7 +6,9 @@ camera sends its next frame as soon as its previous one came back). Measured per
 frames detected per second over all cameras, the latency from a frame's send to its
 detections (p50 / p99), the frames dropped (a camera's newer frame replaced one still
 waiting), for the batched case the mean batch size, and on a GPU the peak device memory the
-case added (NVML, over the whole process: models, pools, CUDA graphs, allocator caches).
+case added (NVML, over the whole process: models, pools, CUDA graphs, allocator caches) and
+the GPU time per frame (preprocessing + inference by CUDA events; a batch's divided by its
+frames), whose inverse is the throughput once the GPU, not the host, is the bottleneck.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +72,8 @@ class CameraCase:
     p99_ms: float
     mean_batch: float | None = None
     memory_mb: float | None = None  # peak device memory added by the case (None: no GPU)
+    # GPU time (preprocessing + inference, CUDA events) per frame served (None: no GPU timing)
+    gpu_ms_per_frame: float | None = None
 
     @property
     def throughput(self) -> float:
@@ -157,6 +162,16 @@ class _MemoryPeak(threading.Thread):
         return (self._peak - self._base) / 2**20
 
 
+def _gpu_ms_per_call(monitor: Any) -> float | None:
+    """The mean GPU time of one call (a frame, or a batch) the monitor timed: preprocessing
+    plus inference, from CUDA events."""
+    gpu = monitor.snapshot().gpu
+    stages = [gpu.get("preprocess"), gpu.get("inference")]
+    if any(stage is None for stage in stages):
+        return None
+    return sum(stage.mean_ms for stage in stages)
+
+
 def _percentiles(latencies: list[float]) -> tuple[float, float]:
     if not latencies:
         return float("nan"), float("nan")
@@ -213,6 +228,7 @@ def batched_case(run: CameraRun) -> CameraCase:
         seconds = time.perf_counter() - start
         stats = det.sources
         batches = det.batch_stats
+        per_batch = _gpu_ms_per_call(det.detector.monitor)
     p50, p99 = _percentiles(latencies)
     return CameraCase(
         "one BatchDetector",
@@ -225,6 +241,7 @@ def batched_case(run: CameraRun) -> CameraCase:
         p99_ms=p99,
         mean_batch=batches.mean_batch,
         memory_mb=memory.peak_mb,
+        gpu_ms_per_frame=None if per_batch is None else per_batch / batches.mean_batch,
     )
 
 
@@ -258,6 +275,7 @@ def independent_case(run: CameraRun) -> CameraCase:
             start = time.perf_counter()
             _run_cameras(threads)
             seconds = time.perf_counter() - start
+            per_frame = [_gpu_ms_per_call(det.monitor) for det in detectors]
         finally:
             for det in detectors:
                 det.close()
@@ -272,6 +290,7 @@ def independent_case(run: CameraRun) -> CameraCase:
         p50,
         p99,
         memory_mb=memory.peak_mb,
+        gpu_ms_per_frame=None if None in per_frame else float(np.mean(per_frame)),
     )
 
 
@@ -285,18 +304,23 @@ def format_cases(cases: list[CameraCase], what: str) -> str:
         what,
         "",
         "| case | cameras | fps per camera | frames/s detected | p50 ms | p99 ms | dropped | "
-        "mean batch | GPU memory MiB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "mean batch | GPU memory MiB | GPU ms per frame |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for c in cases:
         batch = "–" if c.mean_batch is None else f"{c.mean_batch:.2f}"
         memory = "–" if c.memory_mb is None else f"{c.memory_mb:.0f}"
+        gpu = "–" if c.gpu_ms_per_frame is None else f"{c.gpu_ms_per_frame:.3f}"
         fps = "flat out" if c.fps <= 0 else f"{c.fps:g}"
         lines.append(
             f"| {c.name} | {c.cameras} | {fps} | {c.throughput:.1f} | {c.p50_ms:.2f} | "
-            f"{c.p99_ms:.2f} | {c.dropped} | {batch} | {memory} |"
+            f"{c.p99_ms:.2f} | {c.dropped} | {batch} | {memory} | {gpu} |"
         )
     if len(cases) == 2 and cases[1].throughput > 0:
         ratio = cases[0].throughput / cases[1].throughput
         lines += ["", f"batched / independent throughput: {ratio:.2f}×"]
+    if len(cases) == 2 and cases[0].gpu_ms_per_frame and cases[1].gpu_ms_per_frame:
+        # frames per second of GPU time: what the GPU can serve once it is the bottleneck
+        ratio = cases[1].gpu_ms_per_frame / cases[0].gpu_ms_per_frame
+        lines += [f"batched / independent GPU-time throughput: {ratio:.2f}×"]
     return "\n".join(lines)
