@@ -357,42 +357,34 @@ class BatchDetector:
         """One inference over ``images`` (located as ``frames``) padded to ``batch`` rows; their
         detections."""
         det = self._detector
-        events = self._events
-        marks = events.take() if events is not None else None
+        pad = [None] * (batch - len(frames))
         path = self._path(batch)
         if path is not None:
+            events = self._events
+            marks = events.take() if events is not None else None
             transforms = path.submit_batch(frames, 0, path.current_stream(), marks)
             if marks is not None:
                 events.hand_over(marks)
+                det.settle_monitor()  # earlier batches' GPU times, folded in meanwhile
             if path.scanning:  # one frame: its head scanned on the GPU
                 return [path.wait_scanned(0, transforms[0])[0]]
             outputs = path.wait(0)
-            decoded = decode(
-                det.output_format(outputs),
-                outputs,
-                transforms + [None] * (batch - len(frames)),
-                det.options,
-            )
-            return [path.detach(dets, 0) for dets in decoded[: len(frames)]]
-        pre = det.preprocessor
-        if self._buffer is None:
-            # one input buffer for the largest batch: a batch fills its first rows (rows past
-            # them keep stale pixels, fed only to a model of fixed batch or batch sizes)
-            sizes = (self._fixed_batch or self.max_batch, *self._batch_sizes, 1)
-            self._buffer = pre.empty(batch=max(sizes))
-            self._target = pre.prepare_output(self._buffer)
-        transforms = [
-            pre(image, self._target, encoding, batch_index=row)
-            for row, (image, encoding) in enumerate(images)
-        ]
-        outputs = det.engine.infer({self._input_name: _first_rows(self._buffer, batch)})
-        decoded = decode(
-            det.output_format(outputs),
-            outputs,
-            transforms + [None] * (batch - len(frames)),
-            det.options,
-        )
-        return decoded[: len(frames)]
+        else:
+            pre = det.preprocessor
+            if self._buffer is None:
+                # one input buffer for the largest batch: a batch fills its first rows (rows
+                # past them keep stale pixels, fed only to a model of fixed batch or sizes)
+                sizes = (self._fixed_batch or self.max_batch, *self._batch_sizes, 1)
+                self._buffer = pre.empty(batch=max(sizes))
+                self._target = pre.prepare_output(self._buffer)
+            transforms = [
+                pre(image, self._target, encoding, batch_index=row)
+                for row, (image, encoding) in enumerate(images)
+            ]
+            outputs = det.engine.infer({self._input_name: _first_rows(self._buffer, batch)})
+        decoded = decode(det.output_format(outputs), outputs, transforms + pad, det.options)
+        found = decoded[: len(frames)]
+        return found if path is None else [path.detach(dets, 0) for dets in found]
 
     # -- lifetime ------------------------------------------------------------------------------
 

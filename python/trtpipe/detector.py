@@ -466,11 +466,11 @@ class Detector:
         ticket = Ticket(
             pending, transform, slot, start, (t_pre - start) * 1e3, (t_sub - t_pre) * 1e3
         )
-        self._settle_monitor()
+        self.settle_monitor()
         return ticket
 
-    def _settle_monitor(self) -> None:
-        # earlier frames' statistics, folded in while the GPU runs this frame
+    def settle_monitor(self) -> None:
+        """Folds earlier frames' statistics into the monitor (while the GPU runs the next)."""
         try:
             self.monitor.settle()
         except OSError as exc:  # e.g. its JSON-lines file: the frame goes on regardless
