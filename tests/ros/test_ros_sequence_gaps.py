@@ -6,8 +6,14 @@ frames lost in transport)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+import time
 from typing import Any
 
+import numpy as np
 import pytest
 
 from trtpipe.ros import sequence_gaps
@@ -19,6 +25,16 @@ from trtpipe.ros.sequence_gaps import (
     UNSUPPORTED,
     WAITING,
     SequenceGaps,
+)
+
+from .ros_harness import (
+    DOMAIN_ID,
+    Graph,
+    ScriptedDetector,
+    detector_node,
+    drops,
+    factory_of,
+    image_msg,
 )
 
 
@@ -126,3 +142,164 @@ def test_an_rclpy_without_message_info_callbacks_gets_the_callback_as_is(monkeyp
 
     assert gaps.wrap(callback) is callback
     assert gaps.state == NO_MESSAGE_INFO
+
+
+# -- the detector node, real rclpy -------------------------------------------------------------
+
+CAMERA = textwrap.dedent(
+    """
+    import sys, time
+    import rclpy
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    pairs, side = (int(v) for v in sys.argv[1:3])
+    rclpy.init()
+    node = rclpy.create_node("gappy_camera")
+    pub = node.create_publisher(Image, sys.argv[3], qos_profile_sensor_data)
+    small = Image(width=4, height=4, encoding="mono8", step=4, data=bytes(16))
+    large = Image(width=side, height=side, encoding="mono8", step=side, data=bytes(side * side))
+    deadline = time.monotonic() + 20
+    while pub.get_subscription_count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # the reader side finishes matching too
+    pub.publish(small)
+    for i in range(pairs):  # 30 Hz, as a camera driver; small frames first and last
+        time.sleep(1 / 30)
+        pub.publish(large)
+        time.sleep(1 / 30)
+        pub.publish(small)
+    time.sleep(1.0)
+    node.destroy_node()
+    rclpy.shutdown()
+    """
+)
+
+
+def _spin_until(executor: Any, predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        executor.spin_once(timeout_sec=0.05)
+
+
+def _diagnostic_values(node: Any) -> dict[str, str]:
+    """The node's /diagnostics values, as the status it publishes next has them."""
+    published: list[Any] = []
+    runtime = node.runtime
+    real, runtime._diag_pub = runtime._diag_pub, type("Pub", (), {"publish": published.append})()
+    try:
+        runtime.publish_diagnostics()
+    finally:
+        runtime._diag_pub = real
+    (status,) = published[0].status
+    return {kv.key: kv.value for kv in status.values}
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize("serialized", [True, False], ids=["in_place", "deserialised"])
+def test_every_message_arrives_no_gap_and_the_counter_is_on(ros_context, serialized):
+    g = Graph(
+        ros_context,
+        factory_of(ScriptedDetector()),
+        f"seq_all_{int(serialized)}",
+        serialized_input=serialized,
+    )
+    try:
+        values = _diagnostic_values(g.node)
+        assert values["sequence_gap_counter"] == WAITING
+        for i in range(20):
+            g.send_and_wait(image_msg(np.full((4, 4), i, np.uint8), "mono8", 1_000 + i), i + 1)
+        values = _diagnostic_values(g.node)
+        assert values["sequence_gap_counter"] == ON
+        assert "dropped.sequence_gap" not in values
+        assert g.node.runtime.counters.received == 20
+    finally:
+        g.close()
+
+
+@pytest.mark.ros
+def test_messages_overwritten_in_a_stalled_subscriptions_queue_are_counted(ros_context):
+    """sensor_data keeps the last message only: what the publisher sends while the executor
+    does not take them is overwritten before the node sees it, and the gap counts it (the
+    middleware's message-lost event does not: nothing was lost in transport)."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import Image
+
+    node = detector_node(
+        ros_context, factory_of(ScriptedDetector()), "seq_stall", qos="sensor_data"
+    )
+    peer = rclpy.create_node("seq_stall_camera", context=ros_context)
+    pub = peer.create_publisher(Image, "seq_stall/image", 10)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+
+    def received() -> int:
+        return node.runtime.counters.received
+
+    try:
+        _spin_until(executor, lambda: pub.get_subscription_count() > 0, 10, "the subscription")
+        frame = image_msg(np.zeros((4, 4), np.uint8), "mono8", 1_000)
+        pub.publish(frame)
+        _spin_until(executor, lambda: received() == 1, 10, "the first frame")
+        for _ in range(5):  # the executor takes none of these
+            pub.publish(frame)
+        time.sleep(0.3)
+        _spin_until(executor, lambda: received() == 2, 10, "the newest frame")
+        for _ in range(10):
+            executor.spin_once(timeout_sec=0.02)
+        assert received() == 2
+        assert drops(node).get("sequence_gap") == 4
+        values = _diagnostic_values(node)
+        assert values["dropped.sequence_gap"] == "4"
+        assert values["qos_messages_lost.input"] == "0"
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()
+
+
+@pytest.mark.ros
+def test_large_best_effort_frames_lost_between_processes_are_counted(ros_context):
+    """A camera in another process, without trtpipe's Fast DDS profile, sends small and
+    2 MiB frames in turn, best effort: the large ones that do not arrive (measured here: most
+    of them) are the gaps, and every frame sent is either received or counted."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    pairs, side = 15, 1448  # 2 MiB mono8
+    node = detector_node(ros_context, factory_of(ScriptedDetector()), "seq_wire", qos="sensor_data")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTDDS_BUILTIN_TRANSPORTS")
+    }
+    env["ROS_DOMAIN_ID"] = str(DOMAIN_ID)
+    camera = subprocess.Popen(
+        [sys.executable, "-c", CAMERA, str(pairs), str(side), "seq_wire/image"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    try:
+        start = time.monotonic()
+        while camera.poll() is None and time.monotonic() - start < 40:
+            executor.spin_once(timeout_sec=0.05)
+        for _ in range(20):  # what is still in flight
+            executor.spin_once(timeout_sec=0.05)
+        output = camera.communicate(timeout=10)[0]
+        assert camera.returncode == 0, output
+        received = node.runtime.counters.received
+        lost = drops(node).get("sequence_gap", 0)
+        assert received + lost == 2 * pairs + 1, (received, lost)
+        assert lost >= 1, f"all {received} frames arrived: nothing to count"
+        values = _diagnostic_values(node)
+        assert values["dropped.sequence_gap"] == str(lost)
+    finally:
+        if camera.poll() is None:
+            camera.kill()
+        executor.shutdown()
+        node.destroy_node()

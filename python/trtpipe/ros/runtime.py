@@ -44,6 +44,7 @@ from trtpipe.ros.image_input import (
 from trtpipe.ros.mailbox import LatestMailbox
 from trtpipe.ros.params import DetectorParams
 from trtpipe.ros.qos import make_qos
+from trtpipe.ros.sequence_gaps import SequenceGaps
 
 MONITOR_STAGES = ("preprocess", "inference", "postprocess")
 WORKER_JOIN_TIMEOUT_S = 30.0  # one inference at most; a CPU fallback can be slow
@@ -123,6 +124,7 @@ class DetectorRuntime:
         self._debug_pub: Any = None
         self._diag_pub: Any = None
         self._sub: Any = None
+        self._gaps = SequenceGaps()
         self._timer: Any = None
         self._log_timer: Any = None
         self._model_file = ""
@@ -193,7 +195,8 @@ class DetectorRuntime:
 
     def _subscribe(self, msg_type: Any, callbacks: dict, qos: Any) -> Any:
         """The image subscription: serialized messages where asked for and this rclpy has
-        them, with message-lost events where the middleware reports them."""
+        them, with message-lost events where the middleware reports them, and the messages
+        that never reached it counted (``dropped.sequence_gap``) where it numbers them."""
         p = self.params
         unsupported = getattr(_event_module(), "UnsupportedEventTypeError", RuntimeError)
         serialized = p.serialized_input
@@ -201,7 +204,10 @@ class DetectorRuntime:
             self._log.warning("this rclpy has no serialized subscriptions; deserialising images")
             serialized = False
         extra = {"raw": True} if serialized else {}
-        callback = callbacks[(p.input_type, serialized)]
+        # a new subscription counts each publisher afresh: what was sent while the node was
+        # inactive is not lost
+        self._gaps = SequenceGaps(on_gap=lambda n: self._count_drop("sequence_gap", n))
+        callback = self._gaps.wrap(callbacks[(p.input_type, serialized)])
         try:
             events = self._subscription_events()
             return self.node.create_subscription(
@@ -361,10 +367,10 @@ class DetectorRuntime:
         if self._mailbox.put(frame):
             self._count_drop("newest_frame_wins")
 
-    def _count_drop(self, reason: str) -> None:
+    def _count_drop(self, reason: str, count: int = 1) -> None:
         with self._lock:
             if self.monitor is not None:
-                self.monitor.count_drop(reason)
+                self.monitor.count_drop(reason, count)
 
     def _reject(self, exc: InputError) -> None:
         reason = getattr(exc, "reason", "rejected_by_detector")
@@ -518,7 +524,9 @@ class DetectorRuntime:
         with self._lock:
             snap = self.monitor.snapshot()
             counters = dataclasses.replace(
-                self.counters, incompatible_qos=Counter(self.counters.incompatible_qos)
+                self.counters,
+                incompatible_qos=Counter(self.counters.incompatible_qos),
+                sequence_gap_counter=self._gaps.state,
             )
             self.counters.errors_since_report = 0
             self.counters.rejected_since_report = 0
