@@ -48,6 +48,7 @@ from trtpipe.ros.sequence_gaps import SequenceGaps
 
 MONITOR_STAGES = ("preprocess", "inference", "postprocess")
 WORKER_JOIN_TIMEOUT_S = 30.0  # one inference at most; a CPU fallback can be slow
+LOST_COUNT_CAP = 2**31 - 1  # a message-lost report this large is the middleware's overflow
 
 
 def _event_module() -> Any:
@@ -317,8 +318,13 @@ class DetectorRuntime:
             self._log.warning(f"an image publisher on '{self.params.image_topic}' lost liveliness")
 
     def _on_message_lost(self, info: Any) -> None:
+        change = info.total_count_change
+        if change >= LOST_COUNT_CAP:
+            # Fast DDS reports a best-effort frame lost in fragments twice: as one lost sample,
+            # and again as 2**31 - 1 (its cap of one report), wrapping its own total: not a count
+            return
         with self._lock:
-            self.counters.messages_lost += info.total_count_change
+            self.counters.messages_lost += change
 
     # -- the frame path ---------------------------------------------------------------------
 
