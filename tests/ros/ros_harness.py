@@ -75,6 +75,15 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "
         time.sleep(0.005)
 
 
+def spin_until(executor: Any, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Spins ``executor`` here, one callback at a time, until ``predicate`` holds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        executor.spin_once(timeout_sec=0.05)
+
+
 def image_msg(
     pixels: np.ndarray, encoding: str, stamp_ns: int, frame_id: str = "camera", pad: int = 0
 ) -> Any:

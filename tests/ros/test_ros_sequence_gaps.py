@@ -36,6 +36,7 @@ from .ros_harness import (
     drops,
     factory_of,
     image_msg,
+    spin_until,
 )
 
 
@@ -177,13 +178,6 @@ CAMERA = textwrap.dedent(
 )
 
 
-def _spin_until(executor: Any, predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        executor.spin_once(timeout_sec=0.05)
-
-
 def _diagnostic_values(node: Any) -> dict[str, str]:
     """The node's /diagnostics values, as the status it publishes next has them."""
     published: list[Any] = []
@@ -240,14 +234,14 @@ def test_messages_overwritten_in_a_stalled_subscriptions_queue_are_counted(ros_c
         return node.runtime.counters.received
 
     try:
-        _spin_until(executor, lambda: pub.get_subscription_count() > 0, 10, "the subscription")
+        spin_until(executor, lambda: pub.get_subscription_count() > 0, 10, "the subscription")
         frame = image_msg(np.zeros((4, 4), np.uint8), "mono8", 1_000)
         pub.publish(frame)
-        _spin_until(executor, lambda: received() == 1, 10, "the first frame")
+        spin_until(executor, lambda: received() == 1, 10, "the first frame")
         for _ in range(5):  # the executor takes none of these
             pub.publish(frame)
         time.sleep(0.3)
-        _spin_until(executor, lambda: received() == 2, 10, "the newest frame")
+        spin_until(executor, lambda: received() == 2, 10, "the newest frame")
         for _ in range(10):
             executor.spin_once(timeout_sec=0.02)
         assert received() == 2
