@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -82,6 +83,21 @@ def spin_until(executor: Any, predicate: Callable[[], bool], timeout: float, wha
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         executor.spin_once(timeout_sec=0.05)
+
+
+def diagnostics_now(
+    owner: Any, attribute: str, publish: Callable[[], None]
+) -> dict[str, dict[str, str]]:
+    """The statuses a node's ``publish()`` sends on its ``/diagnostics`` publisher (``owner``'s
+    ``attribute``), by name: key -> value, as a listener reads them."""
+    sent: list[Any] = []
+    real = getattr(owner, attribute)
+    setattr(owner, attribute, SimpleNamespace(publish=sent.append))
+    try:
+        publish()
+    finally:
+        setattr(owner, attribute, real)
+    return {s.name: {kv.key: kv.value for kv in s.values} for s in sent[0].status}
 
 
 def image_msg(

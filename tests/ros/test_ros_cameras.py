@@ -13,7 +13,7 @@ import pytest
 
 from onnx_models import coco_model
 
-from .ros_harness import Spinner, image_msg, spin_until, stamp_ns, wait_for
+from .ros_harness import Spinner, diagnostics_now, image_msg, spin_until, stamp_ns, wait_for
 
 pytestmark = pytest.mark.ros
 
@@ -180,13 +180,10 @@ def test_each_camera_counts_the_messages_that_never_reached_it(ros_context, samp
     pubs = {topic: peer.create_publisher(Image, topic, 10) for topic in cameras}
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
-    statuses: list[Any] = []
-    node._diagnostics_out = type("Pub", (), {"publish": lambda _, m: statuses.append(m)})()
 
     def values(camera: str) -> dict[str, str]:
-        node.publish_diagnostics()
-        (status,) = [s for s in statuses[-1].status if s.name.endswith(camera)]
-        return {kv.key: kv.value for kv in status.values}
+        statuses = diagnostics_now(node, "_diagnostics_out", node.publish_diagnostics)
+        return statuses[f"cameras_gaps: camera {camera}"]
 
     def received(camera: str) -> int:
         return int(values(camera)["frames_received"])

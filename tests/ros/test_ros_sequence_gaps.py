@@ -33,6 +33,7 @@ from .ros_harness import (
     Graph,
     ScriptedDetector,
     detector_node,
+    diagnostics_now,
     drops,
     factory_of,
     image_msg,
@@ -179,16 +180,10 @@ CAMERA = textwrap.dedent(
 
 
 def _diagnostic_values(node: Any) -> dict[str, str]:
-    """The node's /diagnostics values, as the status it publishes next has them."""
-    published: list[Any] = []
+    """The detector node's /diagnostics values."""
     runtime = node.runtime
-    real, runtime._diag_pub = runtime._diag_pub, type("Pub", (), {"publish": published.append})()
-    try:
-        runtime.publish_diagnostics()
-    finally:
-        runtime._diag_pub = real
-    (status,) = published[0].status
-    return {kv.key: kv.value for kv in status.values}
+    (values,) = diagnostics_now(runtime, "_diag_pub", runtime.publish_diagnostics).values()
+    return values
 
 
 @pytest.mark.ros
