@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import os
 import random
+import subprocess
 import sys
 import threading
 import time
@@ -83,6 +84,33 @@ def spin_until(executor: Any, predicate: Callable[[], bool], timeout: float, wha
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         executor.spin_once(timeout_sec=0.05)
+
+
+def run_publisher(
+    executor: Any, script: str, *args: str, env: dict[str, str], timeout: float = 40.0
+) -> str:
+    """Runs ``script`` (a publisher) in a second Python process in this run's domain, spinning
+    ``executor`` here until it exits and a moment after (what is still in flight); its output,
+    after a check that it exited cleanly."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        env=dict(env, ROS_DOMAIN_ID=str(DOMAIN_ID)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        start = time.monotonic()
+        while process.poll() is None and time.monotonic() - start < timeout:
+            executor.spin_once(timeout_sec=0.05)
+        for _ in range(20):
+            executor.spin_once(timeout_sec=0.05)
+        output = process.communicate(timeout=10)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    return output
 
 
 def diagnostics_now(

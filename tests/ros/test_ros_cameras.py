@@ -32,28 +32,34 @@ def sample() -> Any:
     return direct, colour[:2]
 
 
+def _cameras_node(context: Any, name: str, topics: tuple[str, ...], **params: Any) -> Any:
+    """The cameras node on ONNX Runtime on the CPU, serving ``topics``."""
+    from rclpy.parameter import Parameter
+
+    from trtpipe.ros.cameras import CamerasNode
+
+    values = {"image_topics": list(topics), "backend": "onnxruntime", "device": "cpu", **params}
+    overrides = [Parameter(k, value=v) for k, v in values.items()]
+    return CamerasNode(name, context=context, parameter_overrides=overrides)
+
+
 def test_three_cameras_one_model_own_topics_own_headers(ros_context, sample):
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
-    from rclpy.parameter import Parameter
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2DArray
 
-    from trtpipe.ros.cameras import CamerasNode, detections_topic_of
+    from trtpipe.ros.cameras import detections_topic_of
 
     direct, images = sample
-    node = CamerasNode(
+    node = _cameras_node(
+        ros_context,
         "cameras_test",
-        context=ros_context,
-        parameter_overrides=[
-            Parameter("image_topics", value=list(CAMERAS)),
-            Parameter("backend", value="onnxruntime"),
-            Parameter("device", value="cpu"),
-            Parameter("qos", value="default"),
-            Parameter("max_batch", value=3),
-            Parameter("max_wait_ms", value=30.0),
-            Parameter("diagnostics_period_s", value=0.2),
-        ],
+        CAMERAS,
+        qos="default",
+        max_batch=3,
+        max_wait_ms=30.0,
+        diagnostics_period_s=0.2,
     )
     peer = rclpy.create_node("cameras_peer", context=ros_context)
     lock = threading.Lock()
@@ -158,24 +164,11 @@ def test_each_camera_counts_the_messages_that_never_reached_it(ros_context, samp
     here messages overwritten in the camera's keep-last-1 queue while the executor took none."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
-    from rclpy.parameter import Parameter
     from sensor_msgs.msg import Image
-
-    from trtpipe.ros.cameras import CamerasNode
 
     cameras = ("/gap0/image", "/gap1/image")
     _, images = sample
-    node = CamerasNode(
-        "cameras_gaps",
-        context=ros_context,
-        parameter_overrides=[
-            Parameter("image_topics", value=list(cameras)),
-            Parameter("backend", value="onnxruntime"),
-            Parameter("device", value="cpu"),
-            Parameter("qos", value="sensor_data"),
-            Parameter("max_batch", value=1),
-        ],
-    )
+    node = _cameras_node(ros_context, "cameras_gaps", cameras, qos="sensor_data", max_batch=1)
     peer = rclpy.create_node("cameras_gaps_peer", context=ros_context)
     pubs = {topic: peer.create_publisher(Image, topic, 10) for topic in cameras}
     executor = SingleThreadedExecutor(context=ros_context)

@@ -7,8 +7,6 @@ frames lost in transport)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
 import time
 from types import SimpleNamespace
@@ -18,6 +16,7 @@ import numpy as np
 import pytest
 
 from trtpipe.ros import sequence_gaps
+from trtpipe.ros.large_frames import PROFILE_ENV
 from trtpipe.ros.sequence_gaps import (
     MAX_PUBLISHERS,
     NO_MESSAGE_INFO,
@@ -29,7 +28,6 @@ from trtpipe.ros.sequence_gaps import (
 )
 
 from .ros_harness import (
-    DOMAIN_ID,
     Graph,
     ScriptedDetector,
     detector_node,
@@ -37,6 +35,7 @@ from .ros_harness import (
     drops,
     factory_of,
     image_msg,
+    run_publisher,
     spin_until,
 )
 
@@ -263,29 +262,14 @@ def test_large_best_effort_frames_lost_between_processes_are_counted(ros_context
 
     pairs, side = 15, 1448  # 2 MiB mono8
     node = detector_node(ros_context, factory_of(ScriptedDetector()), "seq_wire", qos="sensor_data")
+    # the camera as a user's: the default transports, not trtpipe's profile
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTDDS_BUILTIN_TRANSPORTS")
+        k: v for k, v in os.environ.items() if k not in (PROFILE_ENV, "FASTDDS_BUILTIN_TRANSPORTS")
     }
-    env["ROS_DOMAIN_ID"] = str(DOMAIN_ID)
-    camera = subprocess.Popen(
-        [sys.executable, "-c", CAMERA, str(pairs), str(side), "seq_wire/image"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
     try:
-        start = time.monotonic()
-        while camera.poll() is None and time.monotonic() - start < 40:
-            executor.spin_once(timeout_sec=0.05)
-        for _ in range(20):  # what is still in flight
-            executor.spin_once(timeout_sec=0.05)
-        output = camera.communicate(timeout=10)[0]
-        assert camera.returncode == 0, output
+        run_publisher(executor, CAMERA, str(pairs), str(side), "seq_wire/image", env=env)
         received = node.runtime.counters.received
         lost = drops(node).get("sequence_gap", 0)
         assert received + lost == 2 * pairs + 1, (received, lost)
@@ -296,7 +280,5 @@ def test_large_best_effort_frames_lost_between_processes_are_counted(ros_context
         # reports each as 2**31 - 1 lost, which the node leaves out), is no larger
         assert int(values["qos_messages_lost.input"]) <= lost, values["qos_messages_lost.input"]
     finally:
-        if camera.poll() is None:
-            camera.kill()
         executor.shutdown()
         node.destroy_node()
