@@ -5,8 +5,11 @@ Threading: the subscription callback validates a message and puts it into a one-
 detector and publishes. A frame that arrives while another is still waiting replaces it and is
 counted as dropped (``dropped.newest_frame_wins``). The executor thread never waits for inference,
 so parameter services, lifecycle transitions, QoS events and the diagnostics timer stay live even
-when inference is slower than the camera, and every dropped frame is seen and counted by the node
-(a keep-last-1 middleware queue would drop frames where nobody can count them).
+when inference is slower than the camera, and every dropped frame is seen and counted by the node.
+Frames that never reach the callback (lost in transport, or overwritten in the subscription's
+keep-last queue while the executor was busy) are counted from the gaps in each publisher's
+sequence numbers where the middleware reports them (``dropped.sequence_gap``;
+:mod:`trtpipe.ros.sequence_gaps`).
 """
 
 from __future__ import annotations
