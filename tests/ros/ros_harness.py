@@ -6,12 +6,14 @@ import contextlib
 import ctypes
 import os
 import random
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -73,6 +75,57 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.005)
+
+
+def spin_until(executor: Any, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Spins ``executor`` here, one callback at a time, until ``predicate`` holds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        executor.spin_once(timeout_sec=0.05)
+
+
+def run_publisher(
+    executor: Any, script: str, *args: str, env: dict[str, str], timeout: float = 40.0
+) -> str:
+    """Runs ``script`` (a publisher) in a second Python process in this run's domain, spinning
+    ``executor`` here until it exits and a moment after (what is still in flight); its output,
+    after a check that it exited cleanly."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        env=dict(env, ROS_DOMAIN_ID=str(DOMAIN_ID)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        start = time.monotonic()
+        while process.poll() is None and time.monotonic() - start < timeout:
+            executor.spin_once(timeout_sec=0.05)
+        for _ in range(20):
+            executor.spin_once(timeout_sec=0.05)
+        output = process.communicate(timeout=10)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    return output
+
+
+def diagnostics_now(
+    owner: Any, attribute: str, publish: Callable[[], None]
+) -> dict[str, dict[str, str]]:
+    """The statuses a node's ``publish()`` sends on its ``/diagnostics`` publisher (``owner``'s
+    ``attribute``), by name: key -> value, as a listener reads them."""
+    sent: list[Any] = []
+    real = getattr(owner, attribute)
+    setattr(owner, attribute, SimpleNamespace(publish=sent.append))
+    try:
+        publish()
+    finally:
+        setattr(owner, attribute, real)
+    return {s.name: {kv.key: kv.value for kv in s.values} for s in sent[0].status}
 
 
 def image_msg(

@@ -6,13 +6,14 @@ messages are counted drops that stall no other camera."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
 
 from onnx_models import coco_model
 
-from .ros_harness import Spinner, image_msg, stamp_ns, wait_for
+from .ros_harness import Spinner, diagnostics_now, image_msg, spin_until, stamp_ns, wait_for
 
 pytestmark = pytest.mark.ros
 
@@ -31,28 +32,34 @@ def sample() -> Any:
     return direct, colour[:2]
 
 
+def _cameras_node(context: Any, name: str, topics: tuple[str, ...], **params: Any) -> Any:
+    """The cameras node on ONNX Runtime on the CPU, serving ``topics``."""
+    from rclpy.parameter import Parameter
+
+    from trtpipe.ros.cameras import CamerasNode
+
+    values = {"image_topics": list(topics), "backend": "onnxruntime", "device": "cpu", **params}
+    overrides = [Parameter(k, value=v) for k, v in values.items()]
+    return CamerasNode(name, context=context, parameter_overrides=overrides)
+
+
 def test_three_cameras_one_model_own_topics_own_headers(ros_context, sample):
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
-    from rclpy.parameter import Parameter
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2DArray
 
-    from trtpipe.ros.cameras import CamerasNode, detections_topic_of
+    from trtpipe.ros.cameras import detections_topic_of
 
     direct, images = sample
-    node = CamerasNode(
+    node = _cameras_node(
+        ros_context,
         "cameras_test",
-        context=ros_context,
-        parameter_overrides=[
-            Parameter("image_topics", value=list(CAMERAS)),
-            Parameter("backend", value="onnxruntime"),
-            Parameter("device", value="cpu"),
-            Parameter("qos", value="default"),
-            Parameter("max_batch", value=3),
-            Parameter("max_wait_ms", value=30.0),
-            Parameter("diagnostics_period_s", value=0.2),
-        ],
+        CAMERAS,
+        qos="default",
+        max_batch=3,
+        max_wait_ms=30.0,
+        diagnostics_period_s=0.2,
     )
     peer = rclpy.create_node("cameras_peer", context=ros_context)
     lock = threading.Lock()
@@ -129,6 +136,9 @@ def test_three_cameras_one_model_own_topics_own_headers(ros_context, sample):
         assert float(statuses[cam0_name]["rate_in_hz"]) >= 0.0
         assert float(statuses[cam0_name]["rate_out_hz"]) >= 0.0
         assert float(statuses["cameras_test: batches"]["mean_batch"]) >= 1.0
+        for name in (cam0_name, cam2_name):  # every message arrived, numbered
+            assert statuses[name]["dropped.sequence_gap"] == "0"
+            assert statuses[name]["sequence_gap_counter"] == "on"
     finally:
         spinner.stop()
         node.destroy_node()
@@ -147,3 +157,47 @@ def test_detections_topics_follow_the_image_topics_namespace():
         CamerasParams(image_topics=("/a", "/a"))
     with pytest.raises(InputError, match="distinct topic names"):
         CamerasParams(image_topics=())
+
+
+def test_each_camera_counts_the_messages_that_never_reached_it(ros_context, sample):
+    """Gaps in a camera publisher's sequence numbers are that camera's dropped.sequence_gap:
+    here messages overwritten in the camera's keep-last-1 queue while the executor took none."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import Image
+
+    cameras = ("/gap0/image", "/gap1/image")
+    _, images = sample
+    node = _cameras_node(ros_context, "cameras_gaps", cameras, qos="sensor_data", max_batch=1)
+    peer = rclpy.create_node("cameras_gaps_peer", context=ros_context)
+    pubs = {topic: peer.create_publisher(Image, topic, 10) for topic in cameras}
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+
+    def values(camera: str) -> dict[str, str]:
+        statuses = diagnostics_now(node, "_diagnostics_out", node.publish_diagnostics)
+        return statuses[f"cameras_gaps: camera {camera}"]
+
+    def received(camera: str) -> int:
+        return int(values(camera)["frames_received"])
+
+    try:
+        for topic in cameras:
+            spin_until(executor, lambda t=topic: pubs[t].get_subscription_count() > 0, 10, topic)
+        assert values(cameras[0])["sequence_gap_counter"] == "waiting for the first message"
+        frame = image_msg(images[0], "bgr8", 1_000)
+        for topic in cameras:
+            pubs[topic].publish(frame)
+        spin_until(executor, lambda: all(received(t) == 1 for t in cameras), 10, "first frames")
+        for _ in range(4):  # the executor takes none of these: the queue keeps the last one
+            pubs[cameras[0]].publish(frame)
+        pubs[cameras[1]].publish(frame)
+        time.sleep(0.3)
+        spin_until(executor, lambda: all(received(t) == 2 for t in cameras), 10, "newest frames")
+        gap0, gap1 = values(cameras[0]), values(cameras[1])
+        assert (gap0["dropped.sequence_gap"], gap1["dropped.sequence_gap"]) == ("3", "0")
+        assert gap0["sequence_gap_counter"] == gap1["sequence_gap_counter"] == "on"
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()

@@ -6,16 +6,13 @@ chose another."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
-import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
 
-from .ros_harness import DOMAIN_ID
+from .ros_harness import run_publisher
 
 pytestmark = pytest.mark.ros
 
@@ -83,6 +80,7 @@ def test_a_process_uses_the_profile_unless_another_is_chosen(monkeypatch):
 
 def test_1080p_best_effort_frames_arrive_from_a_publisher_with_the_profile(ros_context):
     import rclpy
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
 
@@ -92,31 +90,14 @@ def test_1080p_best_effort_frames_arrive_from_a_publisher_with_the_profile(ros_c
     node = rclpy.create_node("large_frame_listener", context=ros_context)
     got: list[Any] = []
     node.create_subscription(Image, "large_frames", got.append, qos_profile_sensor_data, raw=True)
-    env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID), **{PROFILE_ENV: str(profile_path())})
-    camera = subprocess.Popen(
-        [sys.executable, "-c", PUBLISHER, str(count), "1920", "1080"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    from rclpy.executors import SingleThreadedExecutor
-
+    env = dict(os.environ, **{PROFILE_ENV: str(profile_path())})
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
     try:
-        start = time.monotonic()
-        while camera.poll() is None and time.monotonic() - start < 40:
-            executor.spin_once(timeout_sec=0.05)
-        for _ in range(20):  # what is still in flight
-            executor.spin_once(timeout_sec=0.05)
-        output = camera.communicate(timeout=10)[0]
-        assert camera.returncode == 0, output
+        run_publisher(executor, PUBLISHER, str(count), "1920", "1080", env=env)
         # measured: 30/30 every run with the profile, 0-1/30 without it
         assert len(got) >= count - 2, f"{len(got)} of {count} frames arrived"
         assert all(len(frame) > 1920 * 1080 * 3 for frame in got)
     finally:
-        if camera.poll() is None:
-            camera.kill()
         executor.shutdown()
         node.destroy_node()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from .ros_harness import Spinner, image_msg, wait_for
+from .ros_harness import Spinner, diagnostics_now, image_msg, wait_for
 
 pytestmark = pytest.mark.ros
 
@@ -160,6 +160,9 @@ def test_instruction_estop_staleness_and_transitions(ros_context, tmp_path):
         images.publish(image_msg(np.zeros((32, 64), np.uint8), "yuv422", 0))
         wait_for(lambda: node.rejected_images >= 2, timeout=20, what="the bad images counted")
         assert node.inference_errors == 0
+        (values,) = diagnostics_now(node, "_diagnostics_out", node.publish_diagnostics).values()
+        assert values["sequence_gap_counter.image"] == "on"
+        assert values["sequence_gap.image"] == "0"  # reliable, the node keeps up
         # deactivate: a zero goes out, and nothing moves the robot afterwards
         t0 = time.monotonic()
         node.trigger_deactivate()

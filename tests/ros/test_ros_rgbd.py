@@ -14,7 +14,7 @@ import pytest
 
 from onnx_models import coco_model
 
-from .ros_harness import Spinner, image_msg, stamp_ns, wait_for
+from .ros_harness import Spinner, diagnostics_now, image_msg, stamp_ns, wait_for
 
 pytestmark = pytest.mark.ros
 
@@ -139,7 +139,10 @@ def test_colour_depth_and_camera_info_give_objects_in_3d(ros_context):
         send(7_000_000_000, _depth_msg(flat, "32FC1", 7_000_000_000))
         wait_for(lambda: len(out_3d) == 3, timeout=30, what="a good pair after the bad ones")
         assert len(out_3d[2].detections) == len(want)
-        node.publish_diagnostics()
+        (values,) = diagnostics_now(node, "_diagnostics_out", node.publish_diagnostics).values()
+        for name in ("color", "depth"):  # every message arrived, numbered by its publisher
+            assert values[f"sequence_gap.{name}"] == "0"
+            assert values[f"sequence_gap_counter.{name}"] == "on"
     finally:
         spinner.stop()
         node.destroy_node()

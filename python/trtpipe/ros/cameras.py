@@ -9,8 +9,9 @@ every other input); the other cameras go on.
 Topics: for an image topic ``/cam0/image_raw`` the detections go to ``/cam0/detections``
 (``detections_topic`` in the image topic's namespace; remap as usual). Diagnostics on
 ``/diagnostics``: one status per camera (rates in and out since the last report, frames
-received, detected, dropped by reason, latency p50 / p99) and one for the batches (count, mean
-size, batches that waited out ``max_wait_ms``).
+received, detected, dropped by reason (``sequence_gap``: sent by its publishers, never
+received; see :mod:`trtpipe.ros.sequence_gaps`), latency p50 / p99) and one for the batches
+(count, mean size, batches that waited out ``max_wait_ms``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from trtpipe.ros.diagnostics import OK, WARN
 from trtpipe.ros.image_input import FrameRejected, raw_frame
 from trtpipe.ros.params import declare_params
 from trtpipe.ros.qos import make_qos
+from trtpipe.ros.sequence_gaps import SequenceGaps
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class CamerasNode(Node):
         self.params = p = CamerasParams.declare(self)
         self._lock = threading.Lock()
         self._rejected: dict[str, Counter[str]] = {topic: Counter() for topic in p.image_topics}
+        # per camera, the messages its publishers sent that never reached the node
+        self._gaps = {topic: SequenceGaps() for topic in p.image_topics}
         # the Detector's own options, as the parameters name them
         detector_options = {name: getattr(p, name) for name in ("backend", "device", "conf", "iou")}
         self.batch = BatchDetector(
@@ -100,11 +104,8 @@ class CamerasNode(Node):
         for topic in p.image_topics:
             out = detections_topic_of(topic, p.detections_topic)
             self._detections_out[topic] = self.create_publisher(Detection2DArray, out, out_qos)
-            self._images_in.append(
-                self.create_subscription(
-                    Image, topic, lambda msg, camera=topic: self._on_image(camera, msg), in_qos
-                )
-            )
+            on_image = self._gaps[topic].wrap(lambda msg, camera=topic: self._on_image(camera, msg))
+            self._images_in.append(self.create_subscription(Image, topic, on_image, in_qos))
             self.get_logger().info(f"camera '{topic}': detections on '{out}'")
         self._diagnostics_out = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         # per camera, the counts of the last report (frames in, detected): the rates since it
@@ -172,6 +173,7 @@ class CamerasNode(Node):
                 ("dropped.bad_input", str(s.dropped_bad_input if s else 0)),
                 ("dropped.engine_error", str(s.dropped_engine_error if s else 0)),
             ]
+            values += self._gaps[camera].diagnostic_values("dropped.sequence_gap")
             values += [(f"rejected.{reason}", str(n)) for reason, n in sorted(rejected.items())]
             for q in (50, 99):
                 latency = s.latency_percentile(q) if s else None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from trtpipe.ros.sequence_gaps import WAITING
+
 
 @dataclass
 class NodeCounters:
@@ -19,6 +21,8 @@ class NodeCounters:
     incompatible_qos: Counter[str] = field(default_factory=Counter)  # by policy name
     liveliness_lost: int = 0  # input publishers that stopped asserting liveliness
     messages_lost: int = 0  # samples the middleware reports as lost before delivery
+    # whether gaps in the publishers' sequence numbers are counted (dropped.sequence_gap)
+    sequence_gap_counter: str = WAITING
     last_error: str = ""
     errors_since_report: int = 0
     rejected_since_report: int = 0

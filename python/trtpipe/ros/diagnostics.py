@@ -90,6 +90,7 @@ def diagnostic_values(
         ("qos_deadline_missed.output", str(counters.deadline_missed_output)),
         ("qos_liveliness_lost.input", str(counters.liveliness_lost)),
         ("qos_messages_lost.input", str(counters.messages_lost)),
+        ("sequence_gap_counter", counters.sequence_gap_counter),
         ("inference_errors", str(counters.inference_errors)),
         ("consecutive_failures", str(counters.consecutive_failures)),
         ("engine_reloads", str(counters.reloads)),

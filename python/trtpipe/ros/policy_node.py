@@ -36,6 +36,7 @@ from trtpipe.ros.diagnostics import OK, WARN
 from trtpipe.ros.image_input import raw_frame
 from trtpipe.ros.params import declare_fields, read_params
 from trtpipe.ros.qos import make_qos
+from trtpipe.ros.sequence_gaps import SequenceGaps
 
 JOINT_FIELDS = ("joint_states.position", "joint_states.velocity", "joint_states.effort")
 
@@ -135,6 +136,7 @@ class PolicyNode(LifecycleNode):
         self.inferences = 0
         self.inference_errors = 0
         self.rejected_images = 0
+        self._image_gaps = SequenceGaps()  # images their publishers sent, never received
         self._latency_ms: deque[float] = deque(maxlen=1000)
         self._last_action_at: float | None = None
         self._reported = (0, time.monotonic())  # inferences and time of the last report
@@ -174,8 +176,10 @@ class PolicyNode(LifecycleNode):
         from std_msgs.msg import Bool, Float32MultiArray, String
 
         p = self.params
+        self._image_gaps = SequenceGaps()  # what was sent while inactive is not lost
+        on_image = self._image_gaps.wrap(self._on_image)
         self._handles = [
-            self.create_subscription(Image, "image", self._on_image, make_qos(p.image_qos)),
+            self.create_subscription(Image, "image", on_image, make_qos(p.image_qos)),
             self.create_subscription(String, "instruction", self._on_instruction, 10),
             self.create_subscription(Bool, "estop", self._on_estop, 10),
             self.create_timer(1.0 / p.control_rate_hz, self._on_control_tick),
@@ -366,6 +370,7 @@ class PolicyNode(LifecycleNode):
             ("inferences", str(self.inferences)),
             ("inference_errors", str(self.inference_errors)),
             ("rejected_images", str(self.rejected_images)),
+            *self._image_gaps.diagnostic_values("sequence_gap.image", "sequence_gap_counter.image"),
             ("action_age_ms", age),
         ]
         for q in (50, 99):

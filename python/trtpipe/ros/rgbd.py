@@ -39,6 +39,7 @@ from trtpipe.ros.diagnostics import OK, WARN
 from trtpipe.ros.image_input import FrameRejected, decode_compressed, raw_frame
 from trtpipe.ros.params import INPUT_TYPES, declare_params
 from trtpipe.ros.qos import make_qos
+from trtpipe.ros.sequence_gaps import SequenceGaps
 from trtpipe.ros.stamp_pairs import StampPairer
 
 
@@ -171,6 +172,8 @@ class RgbdNode(Node):
         self.processed = 0
         self._latency_ms: deque[float] = deque(maxlen=1000)
         self._newest: tuple[Any, Any] | None = None  # the fixed-rate mode's pair
+        # colour and depth messages their publishers sent that never reached the node
+        self._gaps = {"color": SequenceGaps(), "depth": SequenceGaps()}
         in_qos = make_qos(p.qos)
         out_qos = make_qos(p.detections_qos)
         self._out_2d = self.create_publisher(Detection2DArray, p.detections_topic, out_qos)
@@ -179,10 +182,12 @@ class RgbdNode(Node):
             self.create_subscription(
                 Image if p.color_input_type == "raw" else CompressedImage,
                 p.color_topic,
-                self._on_color,
+                self._gaps["color"].wrap(self._on_color),
                 in_qos,
             ),
-            self.create_subscription(Image, p.depth_topic, self._on_depth, in_qos),
+            self.create_subscription(
+                Image, p.depth_topic, self._gaps["depth"].wrap(self._on_depth), in_qos
+            ),
             self.create_subscription(CameraInfo, p.camera_info_topic, self._on_info, in_qos),
         ]
         if not registered:
@@ -338,6 +343,8 @@ class RgbdNode(Node):
             ("unpaired.color", str(counts.unpaired_color)),
             ("unpaired.depth", str(counts.unpaired_depth)),
         ]
+        for name, gaps in self._gaps.items():
+            values += gaps.diagnostic_values(f"sequence_gap.{name}", f"sequence_gap_counter.{name}")
         values += [(f"dropped.{reason}", str(n)) for reason, n in sorted(dropped.items())]
         for q in (50, 99):
             value = f"{np.percentile(latencies, q):.3f}" if latencies else "n/a"

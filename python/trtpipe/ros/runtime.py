@@ -5,8 +5,11 @@ Threading: the subscription callback validates a message and puts it into a one-
 detector and publishes. A frame that arrives while another is still waiting replaces it and is
 counted as dropped (``dropped.newest_frame_wins``). The executor thread never waits for inference,
 so parameter services, lifecycle transitions, QoS events and the diagnostics timer stay live even
-when inference is slower than the camera, and every dropped frame is seen and counted by the node
-(a keep-last-1 middleware queue would drop frames where nobody can count them).
+when inference is slower than the camera, and every dropped frame is seen and counted by the node.
+Frames that never reach the callback (lost in transport, or overwritten in the subscription's
+keep-last queue while the executor was busy) are counted from the gaps in each publisher's
+sequence numbers where the middleware reports them (``dropped.sequence_gap``;
+:mod:`trtpipe.ros.sequence_gaps`).
 """
 
 from __future__ import annotations
@@ -44,9 +47,11 @@ from trtpipe.ros.image_input import (
 from trtpipe.ros.mailbox import LatestMailbox
 from trtpipe.ros.params import DetectorParams
 from trtpipe.ros.qos import make_qos
+from trtpipe.ros.sequence_gaps import SequenceGaps
 
 MONITOR_STAGES = ("preprocess", "inference", "postprocess")
 WORKER_JOIN_TIMEOUT_S = 30.0  # one inference at most; a CPU fallback can be slow
+LOST_COUNT_CAP = 2**31 - 1  # a message-lost report this large is the middleware's overflow
 
 
 def _event_module() -> Any:
@@ -123,6 +128,7 @@ class DetectorRuntime:
         self._debug_pub: Any = None
         self._diag_pub: Any = None
         self._sub: Any = None
+        self._gaps = SequenceGaps()
         self._timer: Any = None
         self._log_timer: Any = None
         self._model_file = ""
@@ -193,7 +199,8 @@ class DetectorRuntime:
 
     def _subscribe(self, msg_type: Any, callbacks: dict, qos: Any) -> Any:
         """The image subscription: serialized messages where asked for and this rclpy has
-        them, with message-lost events where the middleware reports them."""
+        them, with message-lost events where the middleware reports them, and the messages
+        that never reached it counted (``dropped.sequence_gap``) where it numbers them."""
         p = self.params
         unsupported = getattr(_event_module(), "UnsupportedEventTypeError", RuntimeError)
         serialized = p.serialized_input
@@ -201,7 +208,10 @@ class DetectorRuntime:
             self._log.warning("this rclpy has no serialized subscriptions; deserialising images")
             serialized = False
         extra = {"raw": True} if serialized else {}
-        callback = callbacks[(p.input_type, serialized)]
+        # a new subscription counts each publisher afresh: what was sent while the node was
+        # inactive is not lost
+        self._gaps = SequenceGaps(on_gap=lambda n: self._count_drop("sequence_gap", n))
+        callback = self._gaps.wrap(callbacks[(p.input_type, serialized)])
         try:
             events = self._subscription_events()
             return self.node.create_subscription(
@@ -311,8 +321,13 @@ class DetectorRuntime:
             self._log.warning(f"an image publisher on '{self.params.image_topic}' lost liveliness")
 
     def _on_message_lost(self, info: Any) -> None:
+        change = info.total_count_change
+        if change >= LOST_COUNT_CAP:
+            # Fast DDS reports a best-effort frame lost in fragments twice: as one lost sample,
+            # and again as 2**31 - 1 (its cap of one report), wrapping its own total: not a count
+            return
         with self._lock:
-            self.counters.messages_lost += info.total_count_change
+            self.counters.messages_lost += change
 
     # -- the frame path ---------------------------------------------------------------------
 
@@ -361,10 +376,10 @@ class DetectorRuntime:
         if self._mailbox.put(frame):
             self._count_drop("newest_frame_wins")
 
-    def _count_drop(self, reason: str) -> None:
+    def _count_drop(self, reason: str, count: int = 1) -> None:
         with self._lock:
             if self.monitor is not None:
-                self.monitor.count_drop(reason)
+                self.monitor.count_drop(reason, count)
 
     def _reject(self, exc: InputError) -> None:
         reason = getattr(exc, "reason", "rejected_by_detector")
@@ -518,7 +533,9 @@ class DetectorRuntime:
         with self._lock:
             snap = self.monitor.snapshot()
             counters = dataclasses.replace(
-                self.counters, incompatible_qos=Counter(self.counters.incompatible_qos)
+                self.counters,
+                incompatible_qos=Counter(self.counters.incompatible_qos),
+                sequence_gap_counter=self._gaps.state,
             )
             self.counters.errors_since_report = 0
             self.counters.rejected_since_report = 0
