@@ -8,13 +8,15 @@ The model's inputs say what each one is (the contract an exported VLA follows):
   the input's own size (``image_size`` for a dynamic one);
 - the **token ids**: the first 2-D integer input (N, L); the instruction is tokenised by
   ``tokenizer`` (a ``tokenizer.json``) and padded or truncated to L (``sequence_length`` for a
-  dynamic L);
+  dynamic L), once until the instruction changes (the tokenizer's counters count those);
 - an **attention mask**: a 2-D integer input whose name contains "mask" (1 for a token);
 - **state** inputs: every other input, given by name in ``state=`` (e.g. joint positions) and
   bound as tensors of the input's dtype.
 
 The output ``output`` (default: the first) is the action: (1, D) or (1, T, D) with N = 1. Any
 backend runs it (TensorRT, PyTorch, ONNX Runtime), as :func:`trtpipe.load` chooses.
+On a PyTorch engine running CUDA graphs every input is written into the graph's own input
+tensor, so a step copies nothing else before the graph runs.
 """
 
 from __future__ import annotations
@@ -141,8 +143,8 @@ class Policy:
         }
         self._state_names = frozenset(self.inputs.state)
         # A CUDA-graph engine's own input tensors, where it has them: the images are
-        # preprocessed straight into them, the instruction's tokens are copied in when it
-        # changes and the state once per step, so a step copies nothing else.
+        # preprocessed straight into them, and the tokens and the state copied in, so a step
+        # copies nothing else.
         self._graph_inputs = self._engine_input_tensors()
         self._stream: Any = None
         if self._graph_inputs:
@@ -159,7 +161,7 @@ class Policy:
             self._targets[name] = pre.prepare_output(self._buffers[name])
         # the last instruction and its token inputs: it changes rarely, and is tokenised once
         self._text: tuple[type, str | bytes] | None = None
-        self._text_feeds: dict[str, Any] = {}
+        self._text_values: dict[str, Any] = {}
 
     def _engine_input_tensors(self) -> dict[str, Any]:
         """The engine's static input tensors at the shapes this policy feeds (a PyTorch engine
@@ -250,24 +252,30 @@ class Policy:
         return feeds
 
     def _instruction_feeds(self, instruction: str | bytes) -> dict[str, Any]:
-        """The token inputs of ``instruction``: tokenised when it differs from the last one."""
+        """The token inputs of ``instruction``, tokenised when it differs from the last one.
+        Into a CUDA graph's input tensors they are copied every step (from pinned memory, made
+        at the change), so an engine shared with other callers always runs this instruction."""
         key = (type(instruction), instruction)
-        if key == self._text:
-            return self._text_feeds
-        assert self.tokenizer is not None
-        tokens = self.tokenizer(instruction)
-        inputs = {self.inputs.token_ids: tokens.ids}
-        if self.inputs.attention_mask is not None:
-            inputs[self.inputs.attention_mask] = tokens.mask
+        if key != self._text:
+            assert self.tokenizer is not None
+            tokens = self.tokenizer(instruction)
+            inputs = {self.inputs.token_ids: tokens.ids}
+            if self.inputs.attention_mask is not None:
+                inputs[self.inputs.attention_mask] = tokens.mask
+            values = {}
+            for name, ids in inputs.items():
+                typed = ids.astype(np.dtype(self._infos[name].dtype), copy=False)
+                values[name] = (
+                    self._torch.from_numpy(typed).pin_memory() if self._graph_inputs else typed
+                )
+            self._text, self._text_values = key, values
+        if not self._graph_inputs:
+            return self._text_values
         feeds = {}
-        for name, values in inputs.items():
-            typed = values.astype(np.dtype(self._infos[name].dtype), copy=False)
-            static = self._graph_inputs.get(name)
-            if static is not None:
-                static.copy_(self._torch.from_numpy(typed), non_blocking=True)
-                typed = static
-            feeds[name] = typed
-        self._text, self._text_feeds = key, feeds
+        for name, host in self._text_values.items():
+            static = self._graph_inputs[name]
+            static.copy_(host, non_blocking=True)
+            feeds[name] = static
         return feeds
 
     def act(
