@@ -1,16 +1,28 @@
-"""The policy path's own cost, and the control loop's regularity.
+"""The policy path's own cost, the node's image → command latency, and the control loop's
+regularity.
 
+    eval "$(scripts/ros-env.sh)"   # the node case needs rclpy
     python -m bench.policy [--repeats N] [--backend B] [--device D] [--seconds S]
 
-- ``Policy.act`` (preprocessing the image, tokenising the instruction, binding state, reading
+- ``Policy.act`` (preprocessing the image, the instruction's tokens, binding state, reading
   the action) against ``engine.infer`` on the same, ready inputs: the difference of the medians
-  is what trtpipe adds to the model's own time.
-- The ROS node (when rclpy is importable): ``cmd_vel`` at 50 Hz for ``seconds`` while images
-  stream at 30 Hz, the intervals between commands as received (p50, p99, worst), and the
-  image -> action latency the node reports.
+  is what trtpipe adds to the model's own time (``feeds``: building the inputs alone).
+- The ROS node (when rclpy is importable), in this process on one SingleThreadedExecutor per
+  node as ``trtpipe-ros`` spins it, the publisher and subscriber in a second node (DDS and
+  rclpy's (de)serialisation both ways):
+
+  * latency: with the instruction received, images stream at 30 Hz, each a different uniform
+    grey; the test model's linear.x is grey / 255 plus a constant, so each ``cmd_vel`` Twist
+    names the image whose action it carries. The latency of an image is from its publishing
+    to the first Twist carrying its action (p50, p99), and less the model's own time:
+    ``engine.infer`` on the same inputs, timed in the same run after the stream.
+  * jitter: the same image again and again at 30 Hz (the inference runs, the command does not
+    change), so ``cmd_vel`` comes from the 50 Hz ticks alone: the intervals between commands
+    as received (p50, p99, worst).
 
 The model is the test suite's two-input VLA model (tests/onnx_models.py): image 32×32 + 8
-tokens + mask + 2 joint positions -> (linear, angular).
+tokens + mask + 2 joint positions -> (linear, angular). The node's limits are opened wide
+(speed 10, acceleration 1e6) so a Twist carries its action unclamped.
 """
 
 from __future__ import annotations
@@ -29,6 +41,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from onnx_models import write_vla_model, write_vla_tokenizer
 from trtpipe.policy import Policy
 
+INSTRUCTION = "go left"
+JOINTS = [0.1, 0.2]
+LEVELS = 200  # grey levels 1..200 name the images of the latency stream
+CAMERA_HZ = 30.0
+
 
 def median_us(fn, repeats: int) -> float:
     times = []
@@ -39,7 +56,36 @@ def median_us(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def node_jitter(model: Path, tokenizer: Path, backend: str, device: str, seconds: float) -> None:
+def grey(level: int) -> np.ndarray:
+    return np.full((32, 32, 3), level, np.uint8)
+
+
+def image_latencies(
+    sent: list[tuple[float, int]], received: list[tuple[float, float]], base: float
+) -> list[float]:
+    """Seconds from each image's publishing to the first Twist carrying its action.
+
+    ``sent``: (time, grey level) of each image; ``received``: (time, linear.x) of each Twist;
+    ``base``: linear.x of a black image, so a Twist's level is (linear.x - base) * 255. A Twist
+    belongs to the newest image of its level published before it; images whose action never
+    came (replaced by a newer one while the model ran) count for nothing."""
+    latencies = []
+    answered: set[int] = set()  # indices into sent
+    newest: dict[int, int] = {}  # level -> index of its newest image published so far
+    i = 0
+    for at, x in received:
+        while i < len(sent) and sent[i][0] <= at:
+            newest[sent[i][1]] = i
+            i += 1
+        level = round((x - base) * 255)
+        index = newest.get(level)
+        if 1 <= level <= LEVELS and index is not None and index not in answered:
+            answered.add(index)
+            latencies.append(at - sent[index][0])
+    return latencies
+
+
+def node_case(policy: Policy, model: Path, tokenizer: Path, args: argparse.Namespace) -> None:
     import rclpy
     from geometry_msgs.msg import Twist
     from rclpy.executors import SingleThreadedExecutor
@@ -57,14 +103,21 @@ def node_jitter(model: Path, tokenizer: Path, backend: str, device: str, seconds
         parameter_overrides=[
             Parameter("model", value=str(model)),
             Parameter("tokenizer", value=str(tokenizer)),
-            Parameter("backend", value=backend),
-            Parameter("device", value=device),
+            Parameter("backend", value=args.backend),
+            Parameter("device", value=args.device),
             Parameter("image_qos", value="default"),
+            Parameter("control_rate_hz", value=50.0),
+            Parameter("max_linear", value=10.0),
+            Parameter("max_angular", value=10.0),
+            Parameter("max_linear_accel", value=1e6),
+            Parameter("max_angular_accel", value=1e6),
         ],
     )
     peer = rclpy.create_node("policy_bench_peer", context=context)
-    arrivals: list[float] = []
-    peer.create_subscription(Twist, "cmd_vel", lambda m: arrivals.append(time.perf_counter()), 100)
+    received: list[tuple[float, float]] = []
+    peer.create_subscription(
+        Twist, "cmd_vel", lambda m: received.append((time.perf_counter(), m.linear.x)), 100
+    )
     images = peer.create_publisher(Image, "image", 10)
     text = peer.create_publisher(String, "instruction", 10)
     joints = peer.create_publisher(JointState, "joint_states", 10)
@@ -76,21 +129,60 @@ def node_jitter(model: Path, tokenizer: Path, backend: str, device: str, seconds
         executors.append(executor)
     node.trigger_configure()
     node.trigger_activate()
-    frame = Image(height=32, width=32, encoding="rgb8", step=96, data=bytes(32 * 32 * 3))
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        joints.publish(JointState(position=[0.1, 0.2]))
-        text.publish(String(data="go left"))
-        images.publish(frame)
-        time.sleep(1 / 30)
-    gaps = np.diff(arrivals[10:]) * 1e3
-    latency = list(node._latency_ms)
+    messages = {
+        level: Image(height=32, width=32, encoding="rgb8", step=96, data=grey(level).tobytes())
+        for level in range(LEVELS + 1)
+    }
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (
+        node._instruction == INSTRUCTION and "joint_states.position" in node._state
+    ):
+        joints.publish(JointState(position=JOINTS))
+        text.publish(String(data=INSTRUCTION))
+        time.sleep(0.05)
+    base = float(policy.act(grey(0), INSTRUCTION, {"joints": JOINTS}, "rgb8")[0])
+
+    def stream(levels) -> list[tuple[float, int]]:
+        sent = []
+        period, next_at = 1 / CAMERA_HZ, time.perf_counter()
+        end = next_at + args.seconds
+        count = 0
+        while next_at < end:
+            level = levels(count)
+            now = time.perf_counter()
+            images.publish(messages[level])
+            sent.append((now, level))
+            count += 1
+            next_at += period
+            time.sleep(max(next_at - time.perf_counter(), 0.0))
+        time.sleep(0.2)  # the last actions' commands come in
+        return sent
+
+    sent = stream(lambda i: 1 + i % LEVELS)
+    latency_ms = np.array(image_latencies(sent, list(received), base)) * 1e3
+    inferences = node.inferences
+    start = len(received)
+    stream(lambda i: 128)
+    arrivals = [t for t, _ in received[start:]][10:]  # the first change and a settling
+    node.trigger_deactivate()  # the loops stop: the engine is the bench's alone
+    feeds = node.policy.feeds(grey(128), INSTRUCTION, {"joints": JOINTS}, "rgb8")
+    for _ in range(20):
+        node.policy.engine.infer(feeds)
+    infer_ms = median_us(lambda: node.policy.engine.infer(feeds), args.repeats) / 1e3
+    gaps = np.diff(arrivals) * 1e3
+    p50, p99 = np.percentile(latency_ms, [50, 99])
     print(
-        f"node cmd_vel at 50 Hz over {seconds:g} s: interval p50 {np.percentile(gaps, 50):.2f} ms, "
-        f"p99 {np.percentile(gaps, 99):.2f} ms, worst {gaps.max():.2f} ms; "
-        f"image -> action p50 {np.percentile(latency, 50):.3f} ms ({len(latency)} actions)"
+        f"node image -> cmd_vel: {len(latency_ms)} of {len(sent)} images ({inferences} "
+        f"inferences), latency p50 {p50:.3f} ms, p99 {p99:.3f} ms; engine.infer on the same "
+        f"inputs {infer_ms:.3f} ms; the node's own (latency - infer) p50 {p50 - infer_ms:.3f} ms, "
+        f"p99 {p99 - infer_ms:.3f} ms"
     )
-    node.trigger_deactivate()
+    print(
+        f"node cmd_vel at 50 Hz over {args.seconds:g} s of a steady command: interval p50 "
+        f"{np.percentile(gaps, 50):.2f} ms, p99 {np.percentile(gaps, 99):.2f} ms, worst "
+        f"{gaps.max():.2f} ms ({len(gaps)} intervals); the node's image -> action p50 "
+        f"{np.percentile(list(node._latency_ms), 50):.3f} ms"
+    )
     for executor in executors:
         executor.shutdown()
     node.destroy_node()
@@ -109,29 +201,36 @@ def main() -> None:
         model = write_vla_model(Path(tmp) / "vla.onnx")
         tokenizer = write_vla_tokenizer(Path(tmp) / "tokenizer.json")
         policy = Policy(model, tokenizer, backend=args.backend, device=args.device)
-        image = np.full((32, 32, 3), 128, np.uint8)
-        state = {"joints": [0.1, 0.2]}
-        feeds = policy.feeds(image, "go left", state, "rgb8")
+        image = grey(128)
+        state = {"joints": JOINTS}
+        feeds = policy.feeds(image, INSTRUCTION, state, "rgb8")
         for _ in range(20):
-            policy.act(image, "go left", state, "rgb8")
+            policy.act(image, INSTRUCTION, state, "rgb8")
             policy.engine.infer(feeds)
-        acts, infers = [], []
-        for _ in range(5):  # interleaved rounds, so both see the same machine state
+        acts, builds, infers = [], [], []
+        rounds = 5  # interleaved, so all see the same machine state
+        for _ in range(rounds):
             acts.append(
-                median_us(lambda: policy.act(image, "go left", state, "rgb8"), args.repeats // 5)
+                median_us(lambda: policy.act(image, INSTRUCTION, state, "rgb8"), args.repeats // 5)
+            )
+            builds.append(
+                median_us(
+                    lambda: policy.feeds(image, INSTRUCTION, state, "rgb8"), args.repeats // 5
+                )
             )
             infers.append(median_us(lambda: policy.engine.infer(feeds), args.repeats // 5))
-        act, infer = statistics.median(acts), statistics.median(infers)
+        act, build, infer = (statistics.median(v) for v in (acts, builds, infers))
         print(
-            f"{policy.engine.backend} on {policy.engine.device}: Policy.act p50 {act:.1f} us, "
-            f"engine.infer alone {infer:.1f} us, trtpipe's own {act - infer:.1f} us"
+            f"{policy.engine.backend} on {policy.engine.device}: Policy.act p50 {act:.1f} us "
+            f"(building its inputs {build:.1f} us), engine.infer alone {infer:.1f} us, "
+            f"trtpipe's own {act - infer:.1f} us"
         )
         try:
             import rclpy  # noqa: F401
         except ImportError:
             print("no rclpy: the node case is skipped")
             return
-        node_jitter(model, tokenizer, args.backend, args.device, args.seconds)
+        node_case(policy, model, tokenizer, args)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,35 @@ def test_acceleration_is_limited_but_stopping_is_immediate():
     assert commander.command(0.31).is_zero  # at once
 
 
+def test_a_new_actions_command_between_ticks_follows_the_same_rules():
+    """changed_command: what a tick would give now, where it differs from what was last sent;
+    a command equal to it is neither counted nor remembered."""
+    limits = Limits(max_linear=1.0, max_angular=1.0, max_linear_accel=1.0, max_angular_accel=1.0)
+    commander = _ready(limits=limits, stale_after_ms=10_000)
+    sent = commander.command(0.0).values  # zero: no action yet
+    assert commander.changed_command(0.01, sent) is None  # still zero: nothing to send
+    assert commander.stops["no_action"] == 1
+    commander.action([1.0, 0.0], now=0.1)
+    first = commander.changed_command(0.1, sent)
+    assert first is not None and first.values[0] == pytest.approx(0.1)  # 1 m/s^2 from the tick
+    assert commander.command(0.2).values[0] == pytest.approx(0.2)  # the ticks go on from it
+    commander.action([np.nan, 0.0], now=0.25)
+    stop = commander.changed_command(0.25, np.array([0.2, 0, 0, 0, 0, 0]))
+    assert stop is not None and stop.is_zero and stop.stop_reason == "non_finite_action"
+    assert commander.changed_command(0.26, stop.values) is None
+    assert commander.stops["non_finite_action"] == 1
+
+
+def test_a_zero_sent_besides_the_ticks_limits_the_next_acceleration():
+    limits = Limits(max_linear=1.0, max_angular=1.0, max_linear_accel=1.0, max_angular_accel=1.0)
+    commander = _ready(limits=limits, stale_after_ms=10_000)
+    commander.action([1.0, 0.0], now=5.0)
+    assert commander.command(5.0).values[0] == pytest.approx(1.0)  # nothing before: no limit
+    commander.stopped(6.0)  # e.g. a lifecycle transition published zero
+    commander.action([1.0, 0.0], now=6.0)
+    assert commander.command(6.1).values[0] == pytest.approx(0.1)
+
+
 def test_bad_settings_raise_input_errors():
     with pytest.raises(InputError, match="fields"):
         ActionMapping(("linear.q",))

@@ -15,6 +15,7 @@ pytest.importorskip("onnx")
 pytest.importorskip("tokenizers")
 
 from trtpipe.policy import Policy, classify_inputs
+from trtpipe.text_tokens import TextTokenizer
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +39,17 @@ def test_the_multi_input_model_on_the_gpu_gives_the_cpu_actions(files, policy):
     model, tokenizer = files
     gpu = Policy(model, tokenizer, backend="torch", device="cuda")
     assert gpu.device.startswith("cuda")
-    for text, joints in (("go left", [0.2, -0.4]), ("go right slowly", [0.0, 1.0])):
+    steps = (("go left", [0.2, -0.4]), ("go right slowly", [0.0, 1.0]), ("go left", [0.5, 0.5]))
+    for text, joints in steps:
         state = {"joints": joints}
         np.testing.assert_allclose(
             gpu.act(GREY, text, state, "rgb8"), policy.act(GREY, text, state, "rgb8"), atol=1e-4
         )
+    # every input is written into the CUDA graph's own input tensor: a step copies nothing else
+    feeds = gpu.feeds(GREY, "go left", {"joints": [0.0, 0.0]}, "rgb8")
+    graph_inputs = gpu.engine.input_tensors()
+    assert set(feeds) == set(graph_inputs)
+    assert all(feeds[name] is tensor for name, tensor in graph_inputs.items())
 
 
 GREY = np.full((32, 32, 3), 128, np.uint8)
@@ -62,6 +69,35 @@ def test_the_instruction_changes_the_action_as_the_model_says(policy):
     np.testing.assert_allclose(left, vla_reference(128, ["go", "left"], joints), atol=1e-5)
     np.testing.assert_allclose(right, vla_reference(128, ["go", "right"], joints), atol=1e-5)
     assert left[1] > 0 > right[1]  # turn left vs turn right
+
+
+def test_an_instruction_is_tokenised_once_until_it_changes(files):
+    model, tokenizer = files
+
+    class Counting(TextTokenizer):
+        calls = 0
+
+        def __call__(self, text):
+            self.calls += 1
+            return super().__call__(text)
+
+    counting = Counting(tokenizer, 8)
+    policy = Policy(model, counting, backend="onnxruntime", device="cpu")
+    joints = [0.2, -0.4]
+    steps = [
+        ("go left", ["go", "left"], 1),
+        ("go left", ["go", "left"], 1),
+        ("go right", ["go", "right"], 2),
+        ("go left", ["go", "left"], 3),  # a change back takes effect too
+        (b"go left", ["go", "left"], 4),  # bytes are not the str of the same text
+        (b"go \xff", ["go", "?"], 5),
+        (b"go \xff", ["go", "?"], 5),
+    ]
+    for text, words, calls in steps:
+        action = policy.act(GREY, text, {"joints": joints}, "rgb8")
+        np.testing.assert_allclose(action, vla_reference(128, words, joints), atol=1e-5)
+        assert counting.calls == calls, text
+    assert counting.replaced == 1  # a garbled instruction is reported once, not every step
 
 
 def test_empty_long_and_garbled_instructions(policy):

@@ -164,15 +164,34 @@ class SafeCommander:
     def command(self, now: float) -> Command:
         """The command for the tick at ``now`` (seconds, the clock of :meth:`action`)."""
         with self._lock:
-            reason, wanted = self._wanted(now)
-            if reason is not None:
-                self.stops[reason] += 1
-                self._last = np.zeros(6, np.float64)  # stopping is never rate-limited
-                self._last_time = now
-                return Command(self._last.copy(), reason)
-            limited = self._limited(wanted, now)
-            self._last, self._last_time = limited, now
-            return Command(limited.copy())
+            command = self._give(now, None)
+        assert command is not None
+        return command
+
+    def changed_command(self, now: float, sent: np.ndarray) -> Command | None:
+        """The command for ``now`` if it differs from ``sent`` (the six values last sent), else
+        None, with nothing counted or remembered: a new action's command, sent at once between
+        ticks, under the same rules and limits as a tick's."""
+        with self._lock:
+            return self._give(now, sent)
+
+    def stopped(self, now: float) -> None:
+        """A zero command was sent at ``now`` besides :meth:`command` (at a start, a transition,
+        the e-stop): the next command's acceleration is limited from it."""
+        with self._lock:
+            self._last = np.zeros(6, np.float64)
+            self._last_time = now
+
+    def _give(self, now: float, unless: np.ndarray | None) -> Command | None:
+        reason, wanted = self._wanted(now)
+        # stopping is never rate-limited
+        values = np.zeros(6, np.float64) if reason is not None else self._limited(wanted, now)
+        if unless is not None and np.array_equal(values, unless):
+            return None
+        if reason is not None:
+            self.stops[reason] += 1
+        self._last, self._last_time = values, now
+        return Command(values.copy(), reason)
 
     def _wanted(self, now: float) -> tuple[str | None, np.ndarray]:
         zero = np.zeros(6, np.float64)

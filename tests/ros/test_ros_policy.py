@@ -243,3 +243,106 @@ def test_two_state_inputs_from_joint_states_and_an_array_topic(ros_context, tmp_
         spinner.stop()
         node.destroy_node()
         peer.destroy_node()
+
+
+def test_a_new_actions_command_goes_out_at_once_not_at_the_next_tick(ros_context, tmp_path):
+    """control_rate_hz 0.02: no tick comes in the test's seconds, so every command received was
+    published as its action arrived: the image's own action (linear.x follows the image's grey
+    level) within the limits, nothing but zero under the e-stop, and zero at once for a NaN
+    action."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("tokenizers")
+    import rclpy
+    from geometry_msgs.msg import Twist
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image, JointState
+    from std_msgs.msg import Bool, String
+
+    from onnx_models import vla_reference, write_vla_model, write_vla_tokenizer
+    from trtpipe.ros.policy_node import PolicyNode
+
+    model = write_vla_model(tmp_path / "vla.onnx")
+    tokenizer = write_vla_tokenizer(tmp_path / "tokenizer.json")
+    node = PolicyNode(
+        "policy_at_once",
+        context=ros_context,
+        parameter_overrides=[
+            Parameter("model", value=str(model)),
+            Parameter("tokenizer", value=str(tokenizer)),
+            Parameter("backend", value="onnxruntime"),
+            Parameter("device", value="cpu"),
+            Parameter("image_qos", value="default"),
+            Parameter("control_rate_hz", value=0.02),
+            Parameter("stale_after_ms", value=60_000.0),
+            Parameter("max_linear", value=2.0),
+            Parameter("max_angular", value=2.0),
+            Parameter("max_linear_accel", value=1000.0),
+            Parameter("max_angular_accel", value=1000.0),
+        ],
+    )
+    ticks = []
+    tick = node._on_control_tick
+    node._on_control_tick = lambda: (ticks.append(time.monotonic()), tick())
+    peer = rclpy.create_node("policy_at_once_peer", context=ros_context)
+    lock = threading.Lock()
+    commands: list[Any] = []
+
+    def keep(msg: Any) -> None:
+        with lock:
+            commands.append(msg)
+
+    def latest() -> Any:
+        with lock:
+            return commands[-1] if commands else None
+
+    peer.create_subscription(Twist, "cmd_vel", keep, 50)
+    images = peer.create_publisher(Image, "image", 10)
+    instructions = peer.create_publisher(String, "instruction", 10)
+    estop = peer.create_publisher(Bool, "estop", 10)
+    joints = peer.create_publisher(JointState, "joint_states", 10)
+    spinner = Spinner(ros_context, node, peer)
+
+    def grey(level: int) -> Any:
+        return image_msg(np.full((32, 32, 3), level, np.uint8), "rgb8", 0)
+
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        for pub in (images, instructions, estop, joints):
+            wait_for(lambda p=pub: p.get_subscription_count() > 0, what="subscriptions")
+        instructions.publish(String(data="go left"))
+        joints.publish(JointState(position=[0.0, 0.0]))
+        wait_for(lambda: node._instruction is not None, what="the instruction")
+        wait_for(lambda: "joint_states.position" in node._state, what="the joint state")
+        for level in (60, 200):
+            want = vla_reference(level, ["go", "left"], [0.0, 0.0])
+            images.publish(grey(level))
+            wait_for(
+                lambda w=want: latest() is not None and abs(latest().linear.x - w[0]) < 1e-4,
+                what=f"the command of the image of grey {level}",
+            )
+            assert latest().angular.z == pytest.approx(want[1], abs=1e-4)
+        estop.publish(Bool(data=True))
+        wait_for(lambda: latest().linear.x == 0.0, what="zero under the e-stop")
+        with lock:
+            seen = len(commands)
+        images.publish(grey(100))
+        wait_for(lambda: node.inferences >= 3, what="the action under the e-stop")
+        time.sleep(0.1)
+        with lock:
+            assert all(m.linear.x == 0.0 and m.angular.z == 0.0 for m in commands[seen:])
+        estop.publish(Bool(data=False))
+        wait_for(lambda: not node.commander._estop, what="the e-stop released")
+        images.publish(grey(100))
+        wait_for(lambda: latest().linear.x > 0.3, what="moving after the e-stop")
+        joints.publish(JointState(position=[float("nan"), 0.0]))
+        wait_for(lambda: np.isnan(node._state["joint_states.position"][0]), what="the NaN state")
+        images.publish(grey(100))
+        wait_for(lambda: latest().linear.x == 0.0, what="zero at once for the NaN action")
+        assert node.commander.stops["non_finite_action"] >= 1
+        assert ticks == []  # every command above went out when its action came
+    finally:
+        spinner.stop()
+        node.destroy_node()
+        peer.destroy_node()

@@ -21,6 +21,8 @@ from trtpipe.errors import InputError
 
 def array_shape_dtype(value: Any) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype of a host or device array without copying it."""
+    if type(value) is np.ndarray:  # the common case, first
+        return value.shape, value.dtype
     view = device_array(value, "input array", torch_accessors=True)
     if view is not None:
         return tuple(view.shape), view.dtype
@@ -39,6 +41,8 @@ def array_shape_dtype(value: Any) -> tuple[tuple[int, ...], np.dtype]:
 
 def to_host(value: Any, name: str) -> np.ndarray:
     """A NumPy array of ``value``; GPU arrays are copied to the host through PyTorch or CuPy."""
+    if type(value) is np.ndarray:
+        return value
     if not is_device_array(value):
         device = getattr(value, "__dlpack_device__", None)
         if device is not None and int(device()[0]) == DLPACK_CUDA_HOST:

@@ -4,7 +4,9 @@ A managed (lifecycle) node. configure loads the :class:`trtpipe.Policy` and its 
 activate subscribes and starts two loops: inference (each new image, with the newest
 instruction and state, through the model; frames that come while it runs are replaced by the
 newest) and control (``control_rate_hz``: the
-:class:`trtpipe.SafeCommander`'s command published on ``cmd_vel``). deactivate, cleanup,
+:class:`trtpipe.SafeCommander`'s command published on ``cmd_vel``). A new action's command is
+published at once, under the same rules and limits, where it changes what was last sent; the
+control-rate ticks go on regardless. deactivate, cleanup,
 shutdown and destroying the node publish a zero Twist first, and so does a node just
 started. The command is zero, with its reason counted in the diagnostics, when no instruction
 has been received, the e-stop topic is true, inference failed, the newest action is older than
@@ -119,12 +121,14 @@ class PolicyNode(LifecycleNode):
         declare_fields(self, PolicyParams)  # read (and checked) at each configure
         # cmd_vel is a plain publisher: a zero must go out on every transition, active or not
         self._cmd_vel = self.create_publisher(Twist, "cmd_vel", 10)
+        self._twist = Twist
         self.policy: Any = None
         self.commander: SafeCommander | None = None
         self._lock = threading.Lock()
         # one command computed and published at a time: a command computed before an e-stop or
         # a transition cannot be published after its zero
         self._command_lock = threading.RLock()
+        self._sent = np.zeros(6, np.float64)  # the six Twist values last published
         self._image: Any = None
         self._instruction: str | bytes | None = None
         self._state: dict[str, np.ndarray] = {}  # source -> its newest values
@@ -201,6 +205,9 @@ class PolicyNode(LifecycleNode):
             )
         with self._lock:
             self._state = {}
+        assert self.commander is not None
+        with self._command_lock:  # the robot was commanded zero: accelerate from that
+            self.commander.stopped(time.monotonic())
         self._action_out = self.create_publisher(Float32MultiArray, "action", 10)
         self._diagnostics_out = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._stop.clear()
@@ -253,6 +260,9 @@ class PolicyNode(LifecycleNode):
 
         with self._command_lock:
             self._cmd_vel.publish(Twist())
+            self._sent = np.zeros(6, np.float64)
+            if self.commander is not None:
+                self.commander.stopped(time.monotonic())
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -321,6 +331,7 @@ class PolicyNode(LifecycleNode):
                 action = policy.act(image, instruction, state or None, encoding)
             except Exception as exc:  # any failure stops the robot until the next good action
                 commander.inference_failed()
+                self._command_now()  # the zero, at once
                 self.inference_errors += 1
                 self.get_logger().error(
                     f"inference failed: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0
@@ -328,9 +339,11 @@ class PolicyNode(LifecycleNode):
                 continue
             now = time.monotonic()
             commander.action(action, now)
+            elapsed_ms = (time.perf_counter() - start) * 1e3
+            self._command_now()
             self._last_action_at = now
             self.inferences += 1
-            self._latency_ms.append((time.perf_counter() - start) * 1e3)
+            self._latency_ms.append(elapsed_ms)
             if np.all(np.isfinite(action)):
                 from std_msgs.msg import Float32MultiArray
 
@@ -339,15 +352,29 @@ class PolicyNode(LifecycleNode):
                 )
 
     def _on_control_tick(self) -> None:
-        from geometry_msgs.msg import Twist
-
         assert self.commander is not None
         with self._command_lock:
-            values = self.commander.command(time.monotonic()).values
-            twist = Twist()
-            twist.linear.x, twist.linear.y, twist.linear.z = (float(v) for v in values[:3])
-            twist.angular.x, twist.angular.y, twist.angular.z = (float(v) for v in values[3:])
-            self._cmd_vel.publish(twist)
+            self._send(self.commander.command(time.monotonic()).values)
+
+    def _command_now(self) -> None:
+        """A new action (or a failed inference): its command goes out now where it changes what
+        was last sent, not at the next tick (never once the loops are stopping: their zero is
+        the last word)."""
+        assert self.commander is not None
+        with self._command_lock:
+            if self._stop.is_set():
+                return
+            command = self.commander.changed_command(time.monotonic(), self._sent)
+            if command is not None:
+                self._send(command.values)
+
+    def _send(self, values: np.ndarray) -> None:
+        """Publishes six Twist values (with the command lock held)."""
+        twist = self._twist()
+        twist.linear.x, twist.linear.y, twist.linear.z = (float(v) for v in values[:3])
+        twist.angular.x, twist.angular.y, twist.angular.z = (float(v) for v in values[3:])
+        self._cmd_vel.publish(twist)
+        self._sent = values
 
     # -- diagnostics ---------------------------------------------------------------------------
 
