@@ -136,23 +136,6 @@ def test_cuda_graph_takes_gpu_arrays_zero_copy(ort_reference):
     np.testing.assert_allclose(
         engine.infer({"x": static})["output0"], ort_reference(frames(1, 12)), **GPU_TOL
     )
-    assert engine.input_tensors() == {"x": static}  # every input's, by name
-
-
-@pytest.mark.gpu
-def test_input_tensors_of_a_dynamic_input_at_a_given_shape(ort_reference):
-    engine = TorchEngine(conv_module(), device="cuda", input_shapes={"x": (-1, 3, 16, 16)})
-    with pytest.raises(InputError, match="dynamic"):
-        engine.input_tensors()
-    with pytest.raises(InputError, match="expected inputs"):
-        engine.input_tensors({"y": (1, 3, 16, 16)})
-    static = engine.input_tensors({"x": (2, 3, 16, 16)})["x"]
-    assert tuple(static.shape) == (2, 3, 16, 16)
-    static.copy_(torch.from_numpy(frames(2, 13)).cuda())
-    np.testing.assert_allclose(
-        engine.infer({"x": static})["output0"], ort_reference(frames(2, 13)), **GPU_TOL
-    )
-    assert engine.graph_count == 1
 
 
 @pytest.mark.gpu
@@ -235,8 +218,6 @@ def test_model_that_cannot_be_captured_runs_eagerly(ort_reference):
     np.testing.assert_allclose(engine.infer({"x": x})["output0"], out, rtol=0, atol=0)
     with pytest.raises(EngineError, match="static input"):
         engine.input_tensor("x")
-    with pytest.raises(EngineError, match="static input"):
-        engine.input_tensors()
 
 
 @pytest.mark.gpu

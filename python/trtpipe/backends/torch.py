@@ -380,32 +380,6 @@ class TorchEngine(Engine):
         names = [t.name for t in self._inputs]
         return self.captured_graph(name, shape).inputs[names.index(name)]
 
-    def input_tensors(self, shapes: Mapping[str, Sequence[int]] | None = None) -> dict[str, Any]:
-        """Every static input tensor of the CUDA graph run at ``shapes`` (per input; the
-        others keep their declared shapes, and dynamic ones need a shape), by input name:
-        captured now if it is not yet. Inputs written into them in place and passed back to
-        :meth:`infer` are not copied."""
-        if not self._cuda_graph:
-            raise EngineError("CUDA graph: only CUDA-graph engines have static input tensors")
-        given = dict(shapes or {})
-        names = [t.name for t in self._inputs]
-        unknown = sorted(set(given) - set(names))
-        if unknown:
-            raise InputError(f"shapes: expected inputs among {names}, given {unknown}")
-        wanted = []
-        for t in self._inputs:
-            s = tuple(int(d) for d in given.get(t.name, t.shape))
-            if any(d < 0 for d in s):
-                raise InputError(f"input {t.name!r} is dynamic ({t.shape}); give a shape")
-            wanted.append(s)
-        graph = self._graph_for(tuple(wanted))
-        if graph is None:
-            why = (
-                self.graph_fallback_reason or f"no more CUDA graphs can be captured ({MAX_GRAPHS})"
-            )
-            raise EngineError(f"CUDA graph: none for these input shapes: {why}")
-        return dict(zip(names, graph.inputs, strict=True))
-
     def captured_graph(self, name: str, shape: Sequence[int] | None = None) -> CapturedGraph:
         """The CUDA graph run when input ``name`` has ``shape`` (needed for dynamic inputs) and
         the others their declared shapes: captured now if it is not yet."""
