@@ -362,7 +362,8 @@ class BatchDetector:
         if path is not None:
             events = self._events
             marks = events.take() if events is not None else None
-            transforms = path.submit_batch(frames, 0, path.current_stream(), marks)
+            rows = [(frame, 0, row) for row, frame in enumerate(frames)]
+            transforms = path.submit_frames(rows, None, 0, path.current_stream(), marks)
             if marks is not None:
                 events.hand_over(marks)
                 det.settle_monitor()  # earlier batches' GPU times, folded in meanwhile

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -64,7 +64,7 @@ class FramePipeline:
 
     def __init__(
         self,
-        preprocessor: Preprocessor,
+        preprocessor: Preprocessor | None,
         step: ModelStep,
         slots: int,
         scan_output: int = -1,
@@ -76,7 +76,7 @@ class FramePipeline:
         self.options = options or DecodeOptions()
         self._native = _core.FramePipeline(
             step.native,
-            preprocessor.gpu_core(),
+            None if preprocessor is None else preprocessor.gpu_core(),
             slots,
             scan_output,
             float(self.options.conf),
@@ -128,18 +128,25 @@ class FramePipeline:
         del keep
         return self._pre.geometry(frame.width, frame.height), launch_us
 
-    def submit_batch(
-        self, frames: Sequence[LocatedFrame], slot: int, stream: int, marks: Any = None
+    def submit_frames(
+        self,
+        frames: Sequence[tuple[LocatedFrame, int, int]],
+        tensors: Mapping[str, Any] | None,
+        slot: int,
+        stream: int,
+        marks: Any = None,
     ) -> list[Letterbox]:
-        """Enqueues ``frames`` (located by :func:`~trtpipe.preprocess.locate_frame`), each
-        into its own batch row of the step's image input, in order, as one frame of the
-        pipeline; returns each one's geometry. Rows past them keep what they held."""
-        images = [(frame, 0, row) for row, frame in enumerate(frames)]
+        """Enqueues a frame of several inputs into ``slot``: ``frames`` as (a frame located by
+        :func:`~trtpipe.preprocess.locate_frame`, the step's input index, its batch row), each
+        preprocessed into its row, and ``tensors`` (input name -> NumPy or GPU array) copied
+        into theirs; returns each image's geometry. Rows no frame fills keep what they held."""
         before = between = after = None
         if marks is not None:
             before, between, after = marks.before, marks.between, marks.after
-        self._native.submit_inputs(images, {}, slot, stream, before, between, after)
-        return [self._pre.geometry(frame.width, frame.height) for frame in frames]
+        self._native.submit_inputs(
+            list(frames), dict(tensors or {}), slot, stream, before, between, after
+        )
+        return [self._pre.geometry(frame.width, frame.height) for frame, _, _ in frames]
 
     @property
     def stats(self) -> dict[str, Any]:

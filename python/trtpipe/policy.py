@@ -14,16 +14,17 @@ The model's inputs say what each one is (the contract an exported VLA follows):
   bound as tensors of the input's dtype.
 
 The output ``output`` (default: the first) is the action: (1, D) or (1, T, D) with N = 1. Any
-backend runs it (TensorRT, PyTorch, ONNX Runtime), as :func:`trtpipe.load` chooses.
-On a PyTorch engine running CUDA graphs every input is written into the graph's own input
-tensor, so a step copies nothing else before the graph runs.
+backend runs it (TensorRT, PyTorch, ONNX Runtime), as :func:`trtpipe.load` chooses. On a GPU,
+where the engine offers a native model step (a TensorRT context, a PyTorch CUDA graph) and the
+image inputs share one preprocessing, a step runs in the frame pipeline, as a Detector's frames
+do: the images preprocessed into their inputs, the tokens and state staged in pinned memory and
+copied in, the model and the copy of its outputs, in one submit and one wait.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,8 @@ import numpy as np
 
 from trtpipe.backends.base import Engine, TensorInfo
 from trtpipe.errors import EngineError, InputError
-from trtpipe.preprocess import Preprocessor
+from trtpipe.frame_pipeline import FramePipeline
+from trtpipe.preprocess import Preprocessor, locate_frame
 from trtpipe.text_tokens import TextTokenizer
 
 log = logging.getLogger(__name__)
@@ -142,56 +144,76 @@ class Policy:
             for name in self.inputs.state
         }
         self._state_names = frozenset(self.inputs.state)
-        # A CUDA-graph engine's own input tensors, where it has them: the images are
-        # preprocessed straight into them, and the tokens and the state copied in, so a step
-        # copies nothing else.
-        self._graph_inputs = self._engine_input_tensors()
-        self._stream: Any = None
-        if self._graph_inputs:
-            from trtpipe.backends.torch import _current_stream_reader
-
-            self._torch = sys.modules["torch"]
-            index = int(self.device.partition(":")[2] or 0)
-            self._stream = _current_stream_reader(self._torch, index)
-        self._buffers: dict[str, Any] = {}
-        self._targets: dict[str, Any] = {}
-        for name, pre in self._pre.items():
-            buffer = self._graph_inputs.get(name)
-            self._buffers[name] = buffer if buffer is not None else pre.empty(batch=1)
-            self._targets[name] = pre.prepare_output(self._buffers[name])
         # the last instruction and its token inputs: it changes rarely, and is tokenised once
         self._text: tuple[type, str | bytes] | None = None
-        self._text_values: dict[str, Any] = {}
+        self._text_values: dict[str, np.ndarray] = {}
+        self._input_index: dict[str, int] = {}  # the frame pipeline's input order
+        self._pipeline = self._frame_pipeline()
+        # engine.infer's image buffers (the route without a frame pipeline), made on first use
+        self._buffers: dict[str, Any] = {}
+        self._targets: dict[str, Any] = {}
 
-    def _engine_input_tensors(self) -> dict[str, Any]:
-        """The engine's static input tensors at the shapes this policy feeds (a PyTorch engine
-        running CUDA graphs), or {} where it has none: inputs are then handed over per step."""
-        engine = self.engine
-        if not (
-            self.device != "cpu"
-            and getattr(engine, "uses_cuda_graph", False)
-            and hasattr(engine, "input_tensors")
-        ):
-            return {}
-        shapes: dict[str, tuple[int, ...]] = {}
-        for name, pre in self._pre.items():
-            shapes[name] = pre.output_shape(1)
+    @property
+    def frame_path(self) -> str:
+        """How a step reaches the engine: "pipeline" (the native frame pipeline: one submit,
+        one wait) or "engine" (preprocessing, then ``engine.infer``)."""
+        return "pipeline" if self._pipeline is not None else "engine"
+
+    def _frame_pipeline(self) -> FramePipeline | None:
+        """The frame pipeline over the engine's model step at this policy's input shapes, on
+        a GPU where the engine offers one and the image inputs share one preprocessing (the
+        pipeline has one); else None (and why, at debug level)."""
+        if self.device == "cpu":
+            return None
+        pres = list(self._pre.values())
+        if len({(p.output_shape(1), p.dtype) for p in pres}) > 1:
+            log.debug("policy: image inputs of different sizes: steps go through engine.infer")
+            return None
+        shapes: dict[str, tuple[int, ...]] = {
+            name: pre.output_shape(1) for name, pre in self._pre.items()
+        }
         for name in (self.inputs.token_ids, self.inputs.attention_mask):
             if name is not None and self.tokenizer is not None:
                 shapes[name] = (1, self.tokenizer.length)
         for name, (_, shape) in self._state_specs.items():
             if any(d < 0 for d in shape[1:]):
-                return {}  # a state of varying size: its shape is known per step only
+                return None  # a state of varying size: its shape is known per step only
             shapes[name] = (1, *shape[1:]) if shape and shape[0] < 0 else shape
         try:
-            tensors = engine.input_tensors(shapes)
+            step = self.engine.model_step(shapes)
         except (EngineError, InputError, RuntimeError) as exc:
-            log.debug("policy: the engine's input tensors are not used: %s", exc)
-            return {}
+            log.debug("policy: no model step: %s", exc)
+            return None
+        if step is None:
+            return None
+        index = {t["name"]: k for k, t in enumerate(step.native.inputs)}
         for name, pre in self._pre.items():  # the preprocessing writes its own dtype only
-            if str(tensors[name].dtype) != f"torch.{np.dtype(pre.dtype).name}":
-                return {}
-        return tensors
+            native = step.native.inputs[index[name]]
+            if (
+                native["dtype"] != np.dtype(pre.dtype).name
+                or tuple(native["shape"]) != shapes[name]
+            ):
+                log.debug("policy: the step's input %r is not the preprocessing's", name)
+                return None
+        self._input_index = index
+        return FramePipeline(pres[0] if pres else None, step, slots=1)
+
+    def _images(self, images: Any | Mapping[str, Any], encoding: str | None) -> dict[str, Any]:
+        """``images`` by input name, each an image or an (image, encoding) pair."""
+        names = self.inputs.images
+        if type(images) is not dict and not isinstance(images, Mapping):
+            if len(names) != 1:
+                raise InputError(
+                    f"images: the model has {len(names)} image inputs {list(names)}; give them "
+                    "by name"
+                )
+            return {names[0]: (images, encoding)}
+        if len(images) != len(names) or any(name not in images for name in names):
+            raise InputError(f"images: expected {sorted(names)}, given {sorted(images)}")
+        return {
+            name: value if isinstance(value, tuple) else (value, encoding)
+            for name, value in images.items()
+        }
 
     def feeds(
         self,
@@ -200,24 +222,23 @@ class Policy:
         state: Mapping[str, Any] | None = None,
         encoding: str | None = None,
     ) -> dict[str, Any]:
-        """The model's inputs for one step (what :meth:`act` runs). The arrays are the
-        policy's own, rewritten by the next step."""
-        names = self.inputs.images
-        if type(images) is not dict and not isinstance(images, Mapping):
-            if len(names) != 1:
-                raise InputError(
-                    f"images: the model has {len(names)} image inputs {list(names)}; give them "
-                    "by name"
-                )
-            images = {names[0]: images}
-        elif len(images) != len(names) or any(name not in images for name in names):
-            raise InputError(f"images: expected {sorted(names)}, given {sorted(images)}")
-        stream = 0 if self._stream is None else self._stream()
+        """The model's inputs for one step, as ``engine.infer`` takes them. The arrays are the
+        policy's own, rewritten by the next call."""
         feeds: dict[str, Any] = {}
-        for name, value in images.items():
-            image, enc = value if isinstance(value, tuple) else (value, encoding)
-            self._pre[name](image, self._targets[name], enc, stream=stream)
+        for name, (image, enc) in self._images(images, encoding).items():
+            if name not in self._buffers:
+                self._buffers[name] = self._pre[name].empty(batch=1)
+                self._targets[name] = self._pre[name].prepare_output(self._buffers[name])
+            self._pre[name](image, self._targets[name], enc)
             feeds[name] = self._buffers[name]
+        feeds.update(self._tensor_feeds(instruction, state))
+        return feeds
+
+    def _tensor_feeds(
+        self, instruction: str | bytes | None, state: Mapping[str, Any] | None
+    ) -> dict[str, np.ndarray]:
+        """The token and state inputs of one step."""
+        feeds: dict[str, np.ndarray] = {}
         if self.tokenizer is not None:
             if instruction is None:
                 raise InputError("instruction: the model takes one, given None")
@@ -238,23 +259,11 @@ class Policy:
                 w > 0 and g != w for w, g in zip(want, array.shape, strict=True)
             ):
                 raise InputError(f"state {name!r}: expected shape {want}, given {array.shape}")
-            static = self._graph_inputs.get(name)
-            if static is None:
-                feeds[name] = np.ascontiguousarray(array)
-                continue
-            if array.shape != tuple(static.shape):
-                raise InputError(
-                    f"state {name!r}: expected shape {tuple(static.shape)}, given {array.shape}"
-                )
-            # queued on the stream behind the step before, so that step's input stays as it was
-            static.copy_(self._torch.from_numpy(np.ascontiguousarray(array)), non_blocking=True)
-            feeds[name] = static
+            feeds[name] = np.ascontiguousarray(array)
         return feeds
 
-    def _instruction_feeds(self, instruction: str | bytes) -> dict[str, Any]:
-        """The token inputs of ``instruction``, tokenised when it differs from the last one.
-        Into a CUDA graph's input tensors they are copied every step (from pinned memory, made
-        at the change), so an engine shared with other callers always runs this instruction."""
+    def _instruction_feeds(self, instruction: str | bytes) -> dict[str, np.ndarray]:
+        """The token inputs of ``instruction``, tokenised when it differs from the last one."""
         key = (type(instruction), instruction)
         if key != self._text:
             assert self.tokenizer is not None
@@ -262,21 +271,12 @@ class Policy:
             inputs = {self.inputs.token_ids: tokens.ids}
             if self.inputs.attention_mask is not None:
                 inputs[self.inputs.attention_mask] = tokens.mask
-            values = {}
-            for name, ids in inputs.items():
-                typed = ids.astype(np.dtype(self._infos[name].dtype), copy=False)
-                values[name] = (
-                    self._torch.from_numpy(typed).pin_memory() if self._graph_inputs else typed
-                )
-            self._text, self._text_values = key, values
-        if not self._graph_inputs:
-            return self._text_values
-        feeds = {}
-        for name, host in self._text_values.items():
-            static = self._graph_inputs[name]
-            static.copy_(host, non_blocking=True)
-            feeds[name] = static
-        return feeds
+            self._text_values = {
+                name: ids.astype(np.dtype(self._infos[name].dtype), copy=False)
+                for name, ids in inputs.items()
+            }
+            self._text = key
+        return self._text_values
 
     def act(
         self,
@@ -286,8 +286,19 @@ class Policy:
         encoding: str | None = None,
     ) -> np.ndarray:
         """The action for these images, instruction and state: (D,) or (T, D) float64."""
-        outputs = self.engine.infer(self.feeds(images, instruction, state, encoding))
-        action = np.asarray(outputs[self.output], dtype=np.float64)
+        pipeline = self._pipeline
+        if pipeline is None:
+            outputs = self.engine.infer(self.feeds(images, instruction, state, encoding))
+        else:
+            tensors = self._tensor_feeds(instruction, state)
+            frames, keep = [], []
+            for name, (image, enc) in self._images(images, encoding).items():
+                frame, kept = locate_frame(image, enc, None, None, None)
+                frames.append((frame, self._input_index[name], 0))
+                keep.append(kept)
+            pipeline.submit_frames(frames, tensors, 0, pipeline.current_stream())
+            outputs = pipeline.wait(0)  # views of the slot, copied below
+        action = np.array(outputs[self.output], dtype=np.float64)
         if action.ndim in (2, 3) and action.shape[0] == 1:
             action = action[0]
         if action.ndim not in (1, 2):
