@@ -197,7 +197,8 @@ class TensorRTModel final : public EngineModel,
     engine_.reset(runtime_->deserializeCudaEngine(data, size));
     if (!engine_) {
       std::string text = "deserializing the engine " + origin + " (" + std::to_string(size) +
-                         " bytes) with " + library_->title() + " failed" + logger_->drain();
+                         " bytes) with " + library_->title() + " (" + library_->path() +
+                         ") failed" + logger_->drain();
       if (selected != cudaSuccess) {
         text += "; there is no usable GPU here (" + std::string(cudaGetErrorName(selected)) +
                 ": " + cudaGetErrorString(selected) + ")";
