@@ -142,7 +142,7 @@ def test_matching_library_is_loaded_and_reports_its_version(tmp_path):
     major = _compiled_major()
     lib = _fake_runtime(tmp_path, f"libnvinfer.so.{major}", major * 10000 + 1403)
     found = _core.engine.load_tensorrt_library(str(lib))
-    assert found == {"path": str(lib), "version": f"{major}.14.3"}
+    assert found == {"path": str(lib), "version": f"{major}.14.3", "flavour": "tensorrt"}
 
 
 @needs_engine_module
@@ -162,6 +162,7 @@ def test_search_order_falls_through_to_the_lean_runtime(tmp_path):
     assert json.loads(out.stdout) == {
         "path": f"libnvinfer_lean.so.{major}",
         "version": f"{major}.2.5",
+        "flavour": "tensorrt",
     }
 
 

@@ -76,30 +76,47 @@ void bind_engine_model(py::module_& m) {
 
 void bind_tensorrt(py::module_& m) {
 #if TRTPIPE_WITH_TENSORRT
+  using engine::RuntimeFlavour;
+  using engine::TensorRTLibrary;
   m.attr("tensorrt_compiled_version") =
-      engine::tensorrt_version_text(engine::TensorRTLibrary::compiled_version());
-  m.attr("tensorrt_default_libraries") = engine::TensorRTLibrary::default_candidates();
+      engine::tensorrt_version_text(TensorRTLibrary::compiled_version());
+  m.attr("tensorrt_default_libraries") =
+      TensorRTLibrary::default_candidates(RuntimeFlavour::kTensorRT);
+  m.attr("tensorrt_rtx_default_libraries") =
+      TensorRTLibrary::default_candidates(RuntimeFlavour::kTensorRTRTX);
   m.def(
       "load_tensorrt_library",
-      [](const std::string& path) {
-        const auto library = engine::TensorRTLibrary::load(path);
+      [](const std::string& path, const std::string& flavour) {
+        const auto library = TensorRTLibrary::load(path, engine::parse_flavour(flavour));
         py::dict out;
         out["path"] = library->path();
         out["version"] = library->version_text();
+        out["flavour"] = engine::flavour_name(library->flavour());
         return out;
       },
-      py::arg("path") = "",
-      "Loads the TensorRT runtime (explicit path, $TRTPIPE_TENSORRT_LIBRARY, libnvinfer, lean).");
-  m.def("load_tensorrt_file", &engine::load_tensorrt_engine_file, py::arg("path"),
-        py::arg("library") = "", py::arg("device") = 0);
+      py::arg("path") = "", py::arg("flavour") = "tensorrt",
+      "Loads the runtime library of `flavour` ('tensorrt': explicit path,\n"
+      "$TRTPIPE_TENSORRT_LIBRARY, libnvinfer, lean; 'tensorrt-rtx': explicit path,\n"
+      "$TRTPIPE_TENSORRT_RTX_LIBRARY, libtensorrt_rtx).");
+  m.def(
+      "load_tensorrt_file",
+      [](const std::string& path, const std::string& library, int device,
+         const std::string& flavour) {
+        return engine::load_tensorrt_engine_file(path, library, device,
+                                                 engine::parse_flavour(flavour));
+      },
+      py::arg("path"), py::arg("library") = "", py::arg("device") = 0,
+      py::arg("flavour") = "tensorrt");
   m.def(
       "load_tensorrt_bytes",
-      [](const py::bytes& data, const std::string& library, int device) {
+      [](const py::bytes& data, const std::string& library, int device,
+         const std::string& flavour) {
         const std::string_view view = data;
         return engine::load_tensorrt_engine(view.data(), view.size(), "from bytes", library,
-                                            device);
+                                            device, engine::parse_flavour(flavour));
       },
-      py::arg("data"), py::arg("library") = "", py::arg("device") = 0);
+      py::arg("data"), py::arg("library") = "", py::arg("device") = 0,
+      py::arg("flavour") = "tensorrt");
 #else
   m.attr("tensorrt_compiled_version") = py::none();
 #endif

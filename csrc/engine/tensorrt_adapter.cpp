@@ -14,33 +14,87 @@
 namespace trtpipe::engine {
 namespace {
 
-// Keeps TensorRT's warnings and errors, so a failed call can say why in TensorRT's words.
-class CapturingLogger final : public nvinfer1::ILogger {
+// Keeps the runtime library's warnings and errors, so a failed call can say why in the
+// library's own words. The library calls it through one of the two logger front ends below.
+class MessageLog {
  public:
-  void log(Severity severity, const char* msg) noexcept override {
-    if (severity > Severity::kWARNING || msg == nullptr) return;
+  explicit MessageLog(std::string speaker) : speaker_(std::move(speaker)) {}
+
+  void add(nvinfer1::ILogger::Severity severity, const char* msg) noexcept {
+    if (severity > nvinfer1::ILogger::Severity::kWARNING || msg == nullptr) return;
     try {
       std::lock_guard<std::mutex> lock(mutex_);
       if (messages_.size() >= 16) messages_.erase(messages_.begin());
-      messages_.emplace_back(std::string(severity == Severity::kWARNING ? "warning: " : "error: ") +
-                             msg);
+      messages_.emplace_back(
+          std::string(severity == nvinfer1::ILogger::Severity::kWARNING ? "warning: " : "error: ") +
+          msg);
     } catch (...) {
       // Out of memory while logging: the message is lost, the call's failure is still reported.
     }
   }
 
-  // "; TensorRT said: ..." with the messages since the last call, or "" when there were none.
+  // "; TensorRT said: ..." with the messages since the last call, or a note that there were none.
   std::string drain() {
     std::lock_guard<std::mutex> lock(mutex_);
     std::string text;
     for (const std::string& message : messages_) text += (text.empty() ? "" : " | ") + message;
     messages_.clear();
-    return text.empty() ? std::string(" (TensorRT logged nothing)") : "; TensorRT said: " + text;
+    return text.empty() ? " (" + speaker_ + " logged nothing)" : "; " + speaker_ + " said: " + text;
   }
 
  private:
+  std::string speaker_;
   std::mutex mutex_;
   std::vector<std::string> messages_;
+};
+
+// The logger as the TensorRT headers _core was compiled with declare it.
+class TensorRTLogger final : public nvinfer1::ILogger {
+ public:
+  explicit TensorRTLogger(MessageLog& messages) : messages_(messages) {}
+  void log(Severity severity, const char* msg) noexcept override { messages_.add(severity, msg); }
+
+ private:
+  MessageLog& messages_;
+};
+
+// The logger as TensorRT-RTX 1.x declares it: a versioned interface ("ILogger" 1.0) whose log()
+// follows the interface's own methods in the vtable, so a TensorRT 10 ILogger handed to
+// TensorRT-RTX would have the wrong method called. Same severities, same message text.
+class VersionedLogger final : public nvinfer1::IVersionedInterface {
+ public:
+  explicit VersionedLogger(MessageLog& messages) : messages_(messages) {}
+  nvinfer1::InterfaceInfo getInterfaceInfo() const noexcept override { return {"ILogger", 1, 0}; }
+  virtual void log(nvinfer1::ILogger::Severity severity, const char* msg) noexcept {
+    messages_.add(severity, msg);
+  }
+
+ private:
+  MessageLog& messages_;
+};
+
+// The messages of one runtime and the logger its library calls; outlives the runtime, its
+// engine and their contexts.
+class RuntimeLogger {
+ public:
+  explicit RuntimeLogger(const TensorRTLibrary& library)
+      : messages_(flavour_title(library.flavour())),
+        tensorrt_(messages_),
+        versioned_(messages_),
+        flavour_(library.flavour()) {}
+
+  // What createInferRuntime_INTERNAL takes as the logger of this library's flavour.
+  void* for_library() noexcept {
+    if (flavour_ == RuntimeFlavour::kTensorRTRTX) return static_cast<void*>(&versioned_);
+    return static_cast<void*>(static_cast<nvinfer1::ILogger*>(&tensorrt_));
+  }
+  std::string drain() { return messages_.drain(); }
+
+ private:
+  MessageLog messages_;
+  TensorRTLogger tensorrt_;
+  VersionedLogger versioned_;
+  RuntimeFlavour flavour_;
 };
 
 DType to_dtype(nvinfer1::DataType type) {
@@ -80,7 +134,7 @@ class TensorRTContext final : public EngineContext {
  public:
   TensorRTContext(std::shared_ptr<const TensorRTModel> model,
                   std::unique_ptr<nvinfer1::IExecutionContext> context,
-                  std::shared_ptr<CapturingLogger> logger)
+                  std::shared_ptr<RuntimeLogger> logger)
       : model_(std::move(model)), context_(std::move(context)), logger_(std::move(logger)) {}
 
   void set_profile(int index, cudaStream_t stream) override {
@@ -114,7 +168,7 @@ class TensorRTContext final : public EngineContext {
  private:
   std::shared_ptr<const TensorRTModel> model_;  // the engine outlives its contexts
   std::unique_ptr<nvinfer1::IExecutionContext> context_;
-  std::shared_ptr<CapturingLogger> logger_;
+  std::shared_ptr<RuntimeLogger> logger_;
 };
 
 class TensorRTModel final : public EngineModel,
@@ -122,21 +176,51 @@ class TensorRTModel final : public EngineModel,
  public:
   TensorRTModel(const void* data, std::size_t size, const std::string& origin,
                 std::shared_ptr<TensorRTLibrary> library, int device)
-      : library_(std::move(library)), logger_(std::make_shared<CapturingLogger>()) {
+      : library_(std::move(library)), logger_(std::make_shared<RuntimeLogger>(*library_)) {
     // What createInferRuntime() does inline in NvInferRuntime.h, through the dlopen'ed symbol.
+    // TensorRT-RTX is told its own version: trtpipe asks of it only what that version has.
+    const bool rtx = library_->flavour() == RuntimeFlavour::kTensorRTRTX;
     runtime_.reset(static_cast<nvinfer1::IRuntime*>(library_->create_runtime()(
-        static_cast<nvinfer1::ILogger*>(logger_.get()), NV_TENSORRT_VERSION)));
+        logger_->for_library(), rtx ? library_->version() : NV_TENSORRT_VERSION)));
     if (!runtime_) {
-      throw EngineError("createInferRuntime failed for " + library_->path() + " (TensorRT " +
-                        library_->version_text() + ")" + logger_->drain());
+      throw EngineError("createInferRuntime failed for " + library_->path() + " (" +
+                        library_->title() + ")" + logger_->drain());
     }
-    TRTPIPE_CUDA_CHECK(cudaSetDevice(device), "selecting GPU " + std::to_string(device) +
-                                                  " to deserialise the engine");
+    const std::string selecting =
+        "selecting GPU " + std::to_string(device) + " to deserialise the engine " + origin;
+    const cudaError_t selected = cudaSetDevice(device);
+    if (selected != cudaSuccess && !is_no_gpu_error(selected)) {
+      throw_cuda_error(selected, "cudaSetDevice(device)", selecting, __FILE__, __LINE__);
+    }
+    // With no usable GPU at all the library is asked all the same (the engine cannot land on a
+    // wrong GPU where there is none): its refusal says in its own words what it needed.
     engine_.reset(runtime_->deserializeCudaEngine(data, size));
     if (!engine_) {
-      throw EngineError("deserializing the engine " + origin + " (" + std::to_string(size) +
-                        " bytes) with TensorRT " + library_->version_text() + " failed" +
-                        logger_->drain());
+      std::string text = "deserializing the engine " + origin + " (" + std::to_string(size) +
+                         " bytes) with " + library_->title() + " (" + library_->path() +
+                         ") failed" + logger_->drain();
+      if (selected != cudaSuccess) {
+        text += "; there is no usable GPU here (" + std::string(cudaGetErrorName(selected)) +
+                ": " + cudaGetErrorString(selected) + ")";
+      }
+      throw EngineError(text);
+    }
+    if (selected != cudaSuccess) {
+      throw_cuda_error(selected, "cudaSetDevice(device)", selecting, __FILE__, __LINE__);
+    }
+    if (rtx) {
+      // Deserialising (and destroying the engine) is all trtpipe asks of TensorRT-RTX: its
+      // engine and execution-context interfaces lack methods TensorRT 10 has, so their later
+      // methods sit elsewhere in the vtable than TensorRT 10's headers, which this adapter was
+      // compiled with, expect them.
+      engine_.reset();
+      throw BackendUnavailableError(
+          library_->title() + " (" + library_->path() + ") deserialised the engine " + origin +
+          ", but trtpipe cannot run it: its engine module was compiled against TensorRT " +
+          tensorrt_version_text(TensorRTLibrary::compiled_version()) +
+          " headers, and TensorRT-RTX's engine interface is laid out differently (methods " +
+          "TensorRT 10 has are gone from it). Run the ONNX model with backend='torch' or " +
+          "'onnxruntime', or build a full TensorRT engine for this GPU.");
     }
     const std::int32_t count = engine_->getNbIOTensors();
     for (std::int32_t i = 0; i < count; ++i) {
@@ -185,7 +269,7 @@ class TensorRTModel final : public EngineModel,
  private:
   // Declaration order is destruction order reversed: engine, runtime, logger, then the library.
   std::shared_ptr<TensorRTLibrary> library_;
-  std::shared_ptr<CapturingLogger> logger_;
+  std::shared_ptr<RuntimeLogger> logger_;
   std::unique_ptr<nvinfer1::IRuntime> runtime_;
   std::unique_ptr<nvinfer1::ICudaEngine> engine_;
   std::vector<TensorDesc> io_;
@@ -195,17 +279,18 @@ class TensorRTModel final : public EngineModel,
 
 std::shared_ptr<EngineModel> load_tensorrt_engine(const void* data, std::size_t size,
                                                   const std::string& origin,
-                                                  const std::string& library_path, int device) {
+                                                  const std::string& library_path, int device,
+                                                  RuntimeFlavour flavour) {
   if (data == nullptr || size == 0) {
     throw InputError("engine " + origin + ": expected a serialised TensorRT engine, given 0 bytes");
   }
-  return std::make_shared<TensorRTModel>(data, size, origin, TensorRTLibrary::load(library_path),
-                                         device);
+  return std::make_shared<TensorRTModel>(data, size, origin,
+                                         TensorRTLibrary::load(library_path, flavour), device);
 }
 
 std::shared_ptr<EngineModel> load_tensorrt_engine_file(const std::string& path,
                                                        const std::string& library_path,
-                                                       int device) {
+                                                       int device, RuntimeFlavour flavour) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     throw EngineError("engine file '" + path + "': cannot be opened (missing or unreadable)");
@@ -216,7 +301,8 @@ std::shared_ptr<EngineModel> load_tensorrt_engine_file(const std::string& path,
     throw EngineError("engine file '" + path + "': expected a serialised TensorRT engine, " +
                       "given an empty file");
   }
-  return load_tensorrt_engine(bytes.data(), bytes.size(), "'" + path + "'", library_path, device);
+  return load_tensorrt_engine(bytes.data(), bytes.size(), "'" + path + "'", library_path, device,
+                              flavour);
 }
 
 }  // namespace trtpipe::engine

@@ -8,7 +8,12 @@ from typing import Any
 
 from trtpipe import _core
 from trtpipe._version import __version__
-from trtpipe.backends.availability import BackendStatus, probe_backends
+from trtpipe.backends.availability import (
+    BackendStatus,
+    RuntimeLibrary,
+    probe_backends,
+    probe_runtime_libraries,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,8 @@ class Info:
     backends: list[BackendStatus] = field(default_factory=list)
     # what backend="auto" runs an ONNX model on here, and why ("" when backends were not probed)
     auto_onnx: str = ""
+    # each TensorRT runtime library (full, lean, TensorRT-RTX): found or why not
+    runtime_libraries: list[RuntimeLibrary] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -70,6 +77,9 @@ class Info:
             rows.append((f"backend {backend.name}", f"{state} - {backend.detail}"))
         if self.auto_onnx:
             rows.append(("backend auto (.onnx)", self.auto_onnx))
+        for lib in self.runtime_libraries:
+            state = f"yes {lib.version or ''}".strip() if lib.found else "no"
+            rows.append((f"runtime {lib.name}", f"{state} - {lib.detail}"))
         width = max(len(key) for key, _ in rows)
         return "\n".join(f"{key:<{width}}  {value}" for key, value in rows)
 
@@ -123,4 +133,5 @@ def info(backends: bool = True) -> Info:
         engine_module=bool(build.get("engine_module", False)),
         backends=statuses,
         auto_onnx=_auto_onnx(statuses) if backends else "",
+        runtime_libraries=probe_runtime_libraries() if backends else [],
     )

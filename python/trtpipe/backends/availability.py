@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 # TensorRT runtimes trtpipe can drive, in the order they are preferred: the full runtime, then
 # the lean runtime (runs only version-compatible engines). Majors 10 and 11 are supported.
@@ -16,6 +17,11 @@ TENSORRT_LIBRARY_NAMES = (
     "libnvinfer_lean.so.10",
     "libnvinfer_lean.so.11",
 )
+# The TensorRT-RTX runtime (engines built with TensorRT-RTX run only there), and the environment
+# variable that names it.
+TENSORRT_RTX_LIBRARY_NAMES = ("libtensorrt_rtx.so.1",)
+TENSORRT_RTX_LIBRARY_VARIABLE = "TRTPIPE_TENSORRT_RTX_LIBRARY"
+FLAVOURS = ("tensorrt", "tensorrt-rtx")
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,121 @@ def _probe_tensorrt_library() -> BackendStatus:
         " or set TRTPIPE_TENSORRT_LIBRARY to the library's path"
     )
     return BackendStatus("tensorrt", False, None, detail)
+
+
+def tensorrt_rtx_wheel_library() -> str | None:
+    """The runtime library in the ``tensorrt-rtx-cu13-libs`` wheel, where installed (looked up,
+    not imported: importing the wheel's package loads every library in it)."""
+    try:
+        spec = importlib.util.find_spec("tensorrt_rtx_libs")
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        for name in TENSORRT_RTX_LIBRARY_NAMES:
+            path = Path(folder) / name
+            if path.is_file():
+                return str(path)
+    return None
+
+
+def runtime_library_for(flavour: str, library: str | None = None) -> str:
+    """The library to hand ``_core``'s loader for an engine of ``flavour``: ``library`` when
+    given; for TensorRT-RTX, unless TRTPIPE_TENSORRT_RTX_LIBRARY names one, the wheel's (pip puts
+    it where the loader's own search does not look); else "" (the loader searches itself)."""
+    if flavour not in FLAVOURS:
+        from trtpipe.errors import InputError
+
+        raise InputError(f"flavour: expected one of {', '.join(FLAVOURS)}, given {flavour!r}")
+    if library:
+        return library
+    if flavour == "tensorrt-rtx" and not os.environ.get(TENSORRT_RTX_LIBRARY_VARIABLE):
+        return tensorrt_rtx_wheel_library() or ""
+    return ""
+
+
+@dataclass(frozen=True)
+class RuntimeLibrary:
+    """One TensorRT runtime library: whether it loads here, its version, and its path or why
+    not."""
+
+    name: str  # "tensorrt", "tensorrt lean", "tensorrt-rtx"
+    found: bool
+    version: str | None
+    detail: str
+
+
+def _runtime_candidates() -> list[tuple[str, str, str]]:
+    """(row name, library, flavour) for every runtime library ``trtpipe info`` reports."""
+    from trtpipe import _core
+
+    engine = getattr(_core, "engine", None) if _core.build_info().get("engine_module") else None
+    explicit = os.environ.get("TRTPIPE_TENSORRT_LIBRARY")
+    rows: list[tuple[str, str, str]] = []
+    if explicit:
+        rows.append(("tensorrt", explicit, "tensorrt"))
+    else:
+        names = list(engine.tensorrt_default_libraries) if engine else list(TENSORRT_LIBRARY_NAMES)
+        for name in names:
+            rows.append(("tensorrt lean" if "lean" in name else "tensorrt", name, "tensorrt"))
+    rtx = os.environ.get(TENSORRT_RTX_LIBRARY_VARIABLE) or tensorrt_rtx_wheel_library()
+    if rtx:
+        rtx_names = [rtx]
+    elif engine is not None:
+        rtx_names = list(engine.tensorrt_rtx_default_libraries)
+    else:
+        rtx_names = list(TENSORRT_RTX_LIBRARY_NAMES)
+    rows.extend(("tensorrt-rtx", name, "tensorrt-rtx") for name in rtx_names)
+    return rows
+
+
+def _short_reason(candidate: str, text: str) -> str:
+    """The loader's reason for one candidate, from its message (one line per candidate)."""
+    for line in str(text).splitlines():
+        line = line.strip()
+        if line.startswith(f"{candidate}: "):
+            text = line[len(candidate) + 2 :]
+            break
+    if "cannot open shared object file" in text:
+        return f"not found ({candidate})"
+    return " ".join(str(text).split())
+
+
+def probe_runtime_libraries() -> list[RuntimeLibrary]:
+    """Each TensorRT runtime library trtpipe can load (full, lean, TensorRT-RTX): loaded by the
+    engine module's own loader where compiled in (same search, same version check)."""
+    from trtpipe import _core
+    from trtpipe.errors import BackendUnavailableError
+
+    with_loader = bool(_core.build_info().get("engine_module"))
+    found: list[RuntimeLibrary] = []
+    for row, candidate, flavour in _runtime_candidates():
+        if with_loader:
+            try:
+                lib = _core.engine.load_tensorrt_library(candidate, flavour)
+            except BackendUnavailableError as exc:
+                found.append(RuntimeLibrary(row, False, None, _short_reason(candidate, str(exc))))
+                continue
+            found.append(RuntimeLibrary(row, True, lib["version"], _runtime_detail(lib)))
+            continue
+        try:
+            cdll = ctypes.CDLL(candidate)
+        except OSError as exc:
+            found.append(RuntimeLibrary(row, False, None, _short_reason(candidate, str(exc))))
+            continue
+        found.append(RuntimeLibrary(row, True, _tensorrt_version(cdll), candidate))
+    return found
+
+
+def _runtime_detail(lib: dict[str, str]) -> str:
+    if lib["flavour"] != "tensorrt-rtx":
+        return lib["path"]
+    from trtpipe import _core
+
+    compiled = _core.engine.tensorrt_compiled_version
+    return (
+        f"{lib['path']} (deserialises TensorRT-RTX engines; running them is not supported by this "
+        f"_core, whose engine module has the TensorRT {compiled} interface)"
+    )
 
 
 def is_installed(name: str) -> bool:

@@ -1,8 +1,10 @@
 """TensorRT backend: a serialised engine whose frames run in ``_core``'s frame pipeline.
 
-The TensorRT runtime library is loaded at run time (``TRTPIPE_TENSORRT_LIBRARY``, else
-``libnvinfer.so.<major>``, else the lean runtime), so this module imports everywhere and says
-why it cannot run where TensorRT or the compiled engine module is missing.
+The runtime library is loaded at run time, the one of the engine's flavour: for TensorRT
+``TRTPIPE_TENSORRT_LIBRARY``, else ``libnvinfer.so.<major>``, else the lean runtime; for an engine
+built with TensorRT-RTX (its sidecar says so) ``TRTPIPE_TENSORRT_RTX_LIBRARY``, else the
+``tensorrt-rtx-cu13-libs`` wheel's library, else ``libtensorrt_rtx.so.1``. So this module imports
+everywhere and says why it cannot run where a runtime or the compiled engine module is missing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from trtpipe import _core
+from trtpipe.backends.availability import runtime_library_for
 from trtpipe.backends.base import Engine, ModelStep, PendingResult, Profile, TensorInfo
 from trtpipe.errors import BackendUnavailableError, EngineError, InputError
 from trtpipe.frame_pipeline import TensorFrames
@@ -149,6 +152,13 @@ class TensorRTEngine(Engine):
     once (``submit`` without ``result``); ``cuda_graphs`` runs a frame as one captured graph
     while shapes repeat; ``timeout`` (seconds, None: wait forever) bounds every wait.
 
+    ``flavour`` ("tensorrt" or "tensorrt-rtx") says which runtime library deserialises the
+    engine (default: what its sidecar records, else "tensorrt"); ``library`` names that library's
+    file instead of searching for it. An engine TensorRT-RTX refuses (another GPU, no usable GPU,
+    a corrupt plan) is an EngineError in TensorRT-RTX's own words; one it accepts is a
+    BackendUnavailableError, as this ``_core`` runs TensorRT engines only (its engine module is
+    compiled against TensorRT 10 headers, and TensorRT-RTX's engine interface differs).
+
     Every buffer (bindings at the profile's largest shapes, the slots' outputs) is a block of a
     pool, taken once when the first frame comes: ``device_pool`` (a
     :class:`trtpipe.DevicePool`) and ``pinned_pool`` (a :class:`trtpipe.PinnedPool`) share
@@ -159,6 +169,7 @@ class TensorRTEngine(Engine):
     """
 
     backend = "tensorrt"
+    flavour = "tensorrt"  # the runtime library's flavour: "tensorrt" or "tensorrt-rtx"
     _frames: Any = None  # None once closed, or when construction failed
     _bindings: Any = None  # the ContextStep of the frames, once made
 
@@ -167,6 +178,7 @@ class TensorRTEngine(Engine):
         engine: str | os.PathLike[str] | bytes,
         *,
         library: str | None = None,
+        flavour: str | None = None,
         device: int | str | None = None,
         slots: int = 2,
         cuda_graphs: bool = True,
@@ -179,13 +191,17 @@ class TensorRTEngine(Engine):
         module = _engine_module()
         index = _device_index(device)
         if isinstance(engine, bytes | bytearray | memoryview):
-            model = module.load_tensorrt_bytes(bytes(engine), library or "", index)
+            self.flavour = flavour or "tensorrt"
+            runtime = runtime_library_for(self.flavour, library)
+            model = module.load_tensorrt_bytes(bytes(engine), runtime, index, self.flavour)
         else:
-            model = module.load_tensorrt_file(os.fspath(Path(engine)), library or "", index)
             from trtpipe.engine_info import read_sidecar
 
             built = read_sidecar(engine)  # the build's record beside the file, where written
             self.precision = built.precision if built is not None else None
+            self.flavour = flavour or (built.flavour if built is not None else "tensorrt")
+            runtime = runtime_library_for(self.flavour, library)
+            model = module.load_tensorrt_file(os.fspath(Path(engine)), runtime, index, self.flavour)
         self._setup(model, index, options)
 
     @classmethod
