@@ -326,17 +326,14 @@ class BatchDetector:
         )
         try:
             found = self._run_batch([frames[k] for k in rows], located, batch)
-        except InputError:
+        except Exception as exc:
             if sources is None:
                 raise
-            log.exception("a batch of %d frames was refused", len(rows))
-            self._count(sources, rows, "dropped_bad_input")
-            return results
-        except Exception:
-            if sources is None:
-                raise
-            log.exception("a batch of %d frames failed", len(rows))
-            self._count(sources, rows, "dropped_engine_error")
+            refused = isinstance(exc, InputError)
+            log.exception(
+                "a batch of %d frames %s", len(rows), "was refused" if refused else "failed"
+            )
+            self._count(sources, rows, "dropped_bad_input" if refused else "dropped_engine_error")
             return results
         for row, k in enumerate(rows):
             results[k] = found[row]

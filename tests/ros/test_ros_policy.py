@@ -17,36 +17,42 @@ from .ros_harness import Spinner, diagnostics_now, image_msg, wait_for
 pytestmark = pytest.mark.ros
 
 
+def _policy_node(ros_context, tmp_path, name: str, **params):
+    """A PolicyNode over the test VLA model on ONNX Runtime, with ``params`` set."""
+    from rclpy.parameter import Parameter
+
+    from onnx_models import write_vla_model, write_vla_tokenizer
+    from trtpipe.ros.policy_node import PolicyNode
+
+    base = {
+        "model": str(write_vla_model(tmp_path / "vla.onnx")),
+        "tokenizer": str(write_vla_tokenizer(tmp_path / "tokenizer.json")),
+        "backend": "onnxruntime",
+        "device": "cpu",
+        "image_qos": "default",
+    }
+    overrides = [Parameter(k, value=v) for k, v in {**base, **params}.items()]
+    return PolicyNode(name, context=ros_context, parameter_overrides=overrides)
+
+
 def test_instruction_estop_staleness_and_transitions(ros_context, tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("tokenizers")
     import rclpy
     from geometry_msgs.msg import Twist
-    from rclpy.parameter import Parameter
     from sensor_msgs.msg import Image, JointState
     from std_msgs.msg import Bool, String
 
-    from onnx_models import write_vla_model, write_vla_tokenizer
-    from trtpipe.ros.policy_node import PolicyNode
-
-    model = write_vla_model(tmp_path / "vla.onnx")
-    tokenizer = write_vla_tokenizer(tmp_path / "tokenizer.json")
-    node = PolicyNode(
+    node = _policy_node(
+        ros_context,
+        tmp_path,
         "policy_test",
-        context=ros_context,
-        parameter_overrides=[
-            Parameter("model", value=str(model)),
-            Parameter("tokenizer", value=str(tokenizer)),
-            Parameter("backend", value="onnxruntime"),
-            Parameter("device", value="cpu"),
-            Parameter("image_qos", value="default"),
-            Parameter("control_rate_hz", value=50.0),
-            Parameter("stale_after_ms", value=300.0),
-            Parameter("max_linear", value=0.4),
-            Parameter("max_angular", value=0.8),
-            Parameter("max_linear_accel", value=100.0),
-            Parameter("max_angular_accel", value=100.0),
-        ],
+        control_rate_hz=50.0,
+        stale_after_ms=300.0,
+        max_linear=0.4,
+        max_angular=0.8,
+        max_linear_accel=100.0,
+        max_angular_accel=100.0,
     )
     peer = rclpy.create_node("policy_peer", context=ros_context)
     lock = threading.Lock()
@@ -255,31 +261,21 @@ def test_a_new_actions_command_goes_out_at_once_not_at_the_next_tick(ros_context
     import rclpy
     from geometry_msgs.msg import Twist
     from rclpy.lifecycle import TransitionCallbackReturn
-    from rclpy.parameter import Parameter
     from sensor_msgs.msg import Image, JointState
     from std_msgs.msg import Bool, String
 
-    from onnx_models import vla_reference, write_vla_model, write_vla_tokenizer
-    from trtpipe.ros.policy_node import PolicyNode
+    from onnx_models import vla_reference
 
-    model = write_vla_model(tmp_path / "vla.onnx")
-    tokenizer = write_vla_tokenizer(tmp_path / "tokenizer.json")
-    node = PolicyNode(
+    node = _policy_node(
+        ros_context,
+        tmp_path,
         "policy_at_once",
-        context=ros_context,
-        parameter_overrides=[
-            Parameter("model", value=str(model)),
-            Parameter("tokenizer", value=str(tokenizer)),
-            Parameter("backend", value="onnxruntime"),
-            Parameter("device", value="cpu"),
-            Parameter("image_qos", value="default"),
-            Parameter("control_rate_hz", value=0.02),
-            Parameter("stale_after_ms", value=60_000.0),
-            Parameter("max_linear", value=2.0),
-            Parameter("max_angular", value=2.0),
-            Parameter("max_linear_accel", value=1000.0),
-            Parameter("max_angular_accel", value=1000.0),
-        ],
+        control_rate_hz=0.02,
+        stale_after_ms=60_000.0,
+        max_linear=2.0,
+        max_angular=2.0,
+        max_linear_accel=1000.0,
+        max_angular_accel=1000.0,
     )
     ticks = []
     tick = node._on_control_tick
