@@ -808,7 +808,7 @@ def measure(
     domain_id = int(os.environ.get("ROS_DOMAIN_ID") or random.Random(os.getpid()).randrange(1, 101))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    out_dir = out_dir or Path("bench/results")
+    out_dir = out_dir or Path(os.environ.get("TRTPIPE_BENCH_OUT", "bench/results"))
     out_dir.mkdir(parents=True, exist_ok=True)
     config = {"detector": detector, "backend": backend, "domain_id": domain_id, "profile": profile}
     log_path = out_dir / f"ros_wire_node_{detector}.log"
