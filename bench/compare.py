@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench import report
 
-SUITES = ("pool", "preprocess", "engine_loop", "decode", "detector", "monitor", "ros")
+SUITES = ("pool", "preprocess", "engine_loop", "decode", "detector", "monitor", "ros", "ros_wire")
 log = logging.getLogger("bench.compare")
 
 
