@@ -31,7 +31,6 @@ from trtpipe.detector import Detector
 from trtpipe.errors import EngineError, InputError
 from trtpipe.frame_pipeline import FramePipeline
 from trtpipe.preprocess import LocatedFrame, locate_frame
-from trtpipe.stage_events import StageEventRing, cuda_event_source
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +143,8 @@ class BatchDetector:
         self._paths: dict[int, FramePipeline | None] = {}
         self._buffer: Any = None
         self._target: Any = None
-        self._events = self._gpu_events()
+        # each batch's GPU time, into the Detector's monitor (None: no GPU timing)
+        self._events = det.gpu_event_ring
         self._on_result = on_result
         self._cond = threading.Condition()
         self._running = threading.Lock()  # one batch at a time in the one input buffer
@@ -270,15 +270,6 @@ class BatchDetector:
             raise InputError(f"images: expected 1..{self.max_batch} images, given {len(frames)}")
         with self._running:
             return self._detect_locked(frames, sources)
-
-    def _gpu_events(self) -> StageEventRing | None:
-        """CUDA events timing each batch's preprocessing and inference into the Detector's
-        monitor (its ``gpu`` stages, one sample per batch), where the model runs on a GPU."""
-        det = self._detector
-        if not det.device.startswith("cuda"):
-            return None
-        source = cuda_event_source(int(det.device.partition(":")[2] or 0), 0)
-        return None if source is None else StageEventRing(source[0], det.monitor)
 
     def _path(self, batch: int) -> FramePipeline | None:
         """The frame pipeline for batches of ``batch`` rows, made on first use."""

@@ -59,6 +59,11 @@ def _scan_output(
     return (0, objectness) if 0 < anchors < 2**31 else (-1, False)
 
 
+def _stage_marks(marks: Any) -> tuple[Any, Any, Any]:
+    """The events of a FrameEvents (or None: none) recorded before, between and after."""
+    return (None, None, None) if marks is None else (marks.before, marks.between, marks.after)
+
+
 class FramePipeline:
     """Frames through a model step, ``slots`` of them in flight; build with :meth:`build`."""
 
@@ -121,10 +126,7 @@ class FramePipeline:
         None) recorded around preprocessing and inference; returns the frame's geometry and
         the host time (µs) of launching the model step and the copies after it."""
         frame, keep = locate_frame(image, encoding, width, height, step)
-        before = between = after = None
-        if marks is not None:
-            before, between, after = marks.before, marks.between, marks.after
-        launch_us = self._native.submit(frame, slot, stream, before, between, after)
+        launch_us = self._native.submit(frame, slot, stream, *_stage_marks(marks))
         del keep
         return self._pre.geometry(frame.width, frame.height), launch_us
 
@@ -140,11 +142,8 @@ class FramePipeline:
         :func:`~trtpipe.preprocess.locate_frame`, the step's input index, its batch row), each
         preprocessed into its row, and ``tensors`` (input name -> NumPy or GPU array) copied
         into theirs; returns each image's geometry. Rows no frame fills keep what they held."""
-        before = between = after = None
-        if marks is not None:
-            before, between, after = marks.before, marks.between, marks.after
         self._native.submit_inputs(
-            list(frames), dict(tensors or {}), slot, stream, before, between, after
+            list(frames), dict(tensors or {}), slot, stream, *_stage_marks(marks)
         )
         return [self._pre.geometry(frame.width, frame.height) for frame, _, _ in frames]
 
@@ -272,9 +271,7 @@ class TensorFrames:
         """Waits for the frame (EngineError after ``timeout_ms``, < 0: no limit; the frame is
         then still in flight), then its outputs by name: copies, or (``copy=False``) views of
         its slot's pinned memory, valid until a later frame reuses the slot."""
-        slot = self._slot_of.get(ticket)
-        if slot is None:
-            slot = self._slot(ticket)  # raises
+        slot = self._slot(ticket)
         return self._release(ticket, slot, self._native.result(slot, timeout_ms, copy))
 
     def _release(
