@@ -28,6 +28,8 @@ _held = threading.local()
 
 # Import name -> flavour name, in the order they are preferred.
 _MODULES = (("tensorrt", "tensorrt"), ("tensorrt_rtx_bindings", "tensorrt-rtx"))
+#: every flavour's name, as engines record it
+FLAVOURS = tuple(name for _, name in _MODULES)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from trtpipe.tensorrt_flavour import FLAVOURS
+
 # TensorRT runtimes trtpipe can drive, in the order they are preferred: the full runtime, then
 # the lean runtime (runs only version-compatible engines). Majors 10 and 11 are supported.
 TENSORRT_LIBRARY_NAMES = (
@@ -21,7 +23,6 @@ TENSORRT_LIBRARY_NAMES = (
 # variable that names it.
 TENSORRT_RTX_LIBRARY_NAMES = ("libtensorrt_rtx.so.1",)
 TENSORRT_RTX_LIBRARY_VARIABLE = "TRTPIPE_TENSORRT_RTX_LIBRARY"
-FLAVOURS = ("tensorrt", "tensorrt-rtx")
 
 
 @dataclass(frozen=True)
