@@ -32,6 +32,9 @@ void record(cudaEvent_t event, cudaStream_t stream, const char* what) {
 struct FramePipeline::Slot {
   Slot() : done("a frame slot's completion") {}
   Event done;
+  // `done` was seen complete since the slot's last submit (by wait or ready, on any thread):
+  // its staging is free without asking the driver again
+  std::atomic<bool> finished{true};
   std::unique_ptr<FrameGraph> graph;  // this slot's frames as one graph, once captured
   std::vector<HostOutput> outputs;
   std::uint64_t shapes = 0;  // the step's shape generation `outputs` were last sized for
@@ -273,11 +276,12 @@ void FramePipeline::copy_tensors(Slot& slot, const std::vector<TensorInput>& ten
     const auto index = static_cast<std::size_t>(tensor_inputs_[k]);
     const StepTensor& input = inputs[index];
     if (!tensor.on_device && index < kStagedInputs) {
-      if (!slot_free) {  // the slot's last frame may still read its staging
+      if (!slot_free && !slot.finished.load(std::memory_order_acquire)) {
+        // the slot's last frame may still read its staging
         TRTPIPE_CUDA_CHECK(cudaEventSynchronize(slot.done.get()),
                            "waiting for the frame slot's last frame");
-        slot_free = true;
       }
+      slot_free = true;
       std::memcpy(staging(slot, index), tensor.data, input.bytes);
       staged_ |= std::uint64_t{1} << index;
       continue;
@@ -454,6 +458,7 @@ double FramePipeline::submit(const std::vector<ImageInput>& images,
   if (staged) preprocessor_->release_staging(stream_handle);
   record(marks.after, stream, "recording the end of inference");
   TRTPIPE_CUDA_CHECK(cudaEventRecord(slot.done.get(), stream), "recording a frame's completion");
+  slot.finished.store(false, std::memory_order_release);
   return std::chrono::duration<double, std::micro>(Clock::now() - launched).count();
 }
 
@@ -468,17 +473,23 @@ double FramePipeline::submit_image(const preprocess::Frame& frame, bool on_devic
   return submit(one_image_, no_tensors, slot, stream, marks);
 }
 
-void FramePipeline::wait(int slot, double timeout_ms) {
-  cudaEvent_t done = checked_slot(slot).done.get();
+void FramePipeline::wait(int slot_index, double timeout_ms) {
+  Slot& slot = checked_slot(slot_index);
+  if (slot.finished.load(std::memory_order_acquire)) return;
+  cudaEvent_t done = slot.done.get();
   if (timeout_ms < 0) {
     TRTPIPE_CUDA_CHECK(cudaEventSynchronize(done), "waiting for a frame's model outputs");
+    slot.finished.store(true, std::memory_order_release);
     return;
   }
   Clock::time_point start;  // read once the first query says the frame still runs
   // Spin briefly (a frame is often microseconds from done), then poll without burning a core.
   for (int polls = 0;; ++polls) {
     const cudaError_t status = cudaEventQuery(done);
-    if (status == cudaSuccess) return;
+    if (status == cudaSuccess) {
+      slot.finished.store(true, std::memory_order_release);
+      return;
+    }
     if (status != cudaErrorNotReady) {
       TRTPIPE_CUDA_CHECK(status, "waiting for a frame's model outputs");
     }
@@ -486,7 +497,7 @@ void FramePipeline::wait(int slot, double timeout_ms) {
     if (std::chrono::duration<double, std::milli>(Clock::now() - start).count() >= timeout_ms) {
       ++timeouts_;
       std::ostringstream msg;
-      msg << "the frame in slot " << slot << " did not finish within " << timeout_ms
+      msg << "the frame in slot " << slot_index << " did not finish within " << timeout_ms
           << " ms (the GPU is still running it; wait again, or look for a hung kernel)";
       throw EngineError(msg.str());
     }
@@ -498,10 +509,13 @@ void FramePipeline::wait(int slot, double timeout_ms) {
   }
 }
 
-bool FramePipeline::ready(int slot) const {
-  const cudaError_t status = cudaEventQuery(checked_slot(slot).done.get());
+bool FramePipeline::ready(int slot_index) const {
+  Slot& slot = checked_slot(slot_index);
+  if (slot.finished.load(std::memory_order_acquire)) return true;
+  const cudaError_t status = cudaEventQuery(slot.done.get());
   if (status == cudaErrorNotReady) return false;
   TRTPIPE_CUDA_CHECK(status, "asking whether a frame has completed");
+  slot.finished.store(true, std::memory_order_release);
   return true;
 }
 
