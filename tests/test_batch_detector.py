@@ -111,6 +111,40 @@ def test_sources_get_their_own_detections_in_order_with_their_headers(single):
         assert stats[source].detected == 3 and stats[source].dropped_replaced == 0
 
 
+@pytest.mark.gpu
+def test_on_a_gpu_submit_copies_a_pageable_frame_before_it_returns(single):
+    """A pageable NumPy frame is copied into pinned memory by submit() itself: its camera may
+    reuse the array at once, and each source still gets the per-frame Detector's detections
+    (mixed sizes and encodings in one batch)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx2torch")
+    frames = _frames()
+    collect = _Collector()
+    collect.expected = len(frames)
+    with BatchDetector(
+        sample_model(),
+        max_batch=len(frames),
+        max_wait_ms=50.0,
+        on_result=collect,
+        backend="torch",
+        device="cuda",
+        conf=0.2,
+    ) as batched:
+        for k, (image, encoding) in enumerate(frames):
+            mine = image.copy()
+            batched.submit(f"cam{k}", mine, encoding, header=k)
+            mine[...] = 0  # the camera's driver fills its buffer again
+        assert collect.done.wait(60)
+    found = 0
+    for source, dets, k, _ in collect.results:
+        want = single(*frames[k])
+        assert len(dets) == len(want), source
+        np.testing.assert_allclose(dets.boxes, want.boxes, atol=0.05, err_msg=source)
+        np.testing.assert_array_equal(dets.class_ids, want.class_ids)
+        found += len(want)
+    assert found > 0
+
+
 def test_a_lone_camera_waits_at_most_max_wait_plus_one_inference(single):
     image, encoding = _frames()[0]
     started = time.perf_counter()

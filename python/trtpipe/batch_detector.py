@@ -11,6 +11,10 @@ source's results come out in the order its frames went in.
 
 ``max_wait_ms`` trades latency for batch size: a lone camera's frame waits at most that long
 for company before it runs alone; cameras in step fill batches without waiting at all.
+
+On a GPU, a frame submitted as a pageable NumPy array is copied into pinned memory of its
+source's own on the submitting thread: the cameras' copies run side by side, while their frames
+wait, instead of one after another on the batching thread when the batch runs.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from trtpipe import _core
 from trtpipe.decode.detections import Detections
 from trtpipe.decode.formats import decode
 from trtpipe.detector import Detector
-from trtpipe.errors import EngineError, InputError
+from trtpipe.errors import EngineError, InputError, PoolExhaustedError
 from trtpipe.frame_pipeline import FramePipeline
 from trtpipe.preprocess import LocatedFrame, locate_frame
 
@@ -53,6 +57,58 @@ def _first_rows(array: Any, rows: int) -> Any:
     if rows == array.shape[0]:
         return array
     return array[:rows] if isinstance(array, np.ndarray) else _GpuRows(array, rows)
+
+
+class _PinnedFrames:
+    """Pinned copies of one source's pageable frames: enough for the frame in a running batch,
+    the one waiting, and the one being copied that will replace it."""
+
+    COPIES = 3
+
+    def __init__(self, device: int) -> None:
+        self._device = device
+        self._shape: tuple[int, ...] | None = None
+        self._pool: Any = None
+        self._lock = threading.Lock()  # a source fed from two threads
+
+    @staticmethod
+    def wanted(image: Any) -> bool:
+        """Whether ``image`` is a frame worth copying: a C-contiguous uint8 NumPy frame in
+        pageable memory (a view of a pinned pool's buffer is read where it is)."""
+        if not (
+            type(image) is np.ndarray
+            and image.dtype == np.uint8
+            and image.ndim in (2, 3)
+            and image.flags.c_contiguous
+        ):
+            return False
+        owner: Any = image
+        while isinstance(owner, np.ndarray):
+            owner = owner.base
+        if isinstance(owner, memoryview):
+            owner = owner.obj
+        return not hasattr(owner, "device_ptr")  # pool buffers mapped to a GPU have one
+
+    def copy(self, image: np.ndarray) -> np.ndarray | None:
+        """``image`` copied into pinned memory (its view keeps the block until dropped); None
+        when every copy is still held, and the frame is then read as it is."""
+        from trtpipe.memory import PinnedPool
+
+        with self._lock:
+            return self._copy_locked(image, PinnedPool)
+
+    def _copy_locked(self, image: np.ndarray, pinned_pool: Any) -> np.ndarray | None:
+        if image.shape != self._shape:  # a camera that changed size: blocks of the new size
+            block = -(-image.nbytes // 4096) * 4096
+            self._pool = pinned_pool(self.COPIES * block, device=self._device, fallback=False)
+            self._shape = image.shape
+        try:
+            buffer = self._pool.empty(image.shape, np.uint8)
+        except PoolExhaustedError:
+            return None
+        view = np.asarray(buffer)
+        np.copyto(view, image)
+        return view
 
 
 @dataclass(slots=True)
@@ -153,6 +209,10 @@ class BatchDetector:
         self.batch_stats = BatchStats()
         self._closed = False
         self._worker: threading.Thread | None = None
+        # per source, pinned copies of its pageable frames (None: frames are read as given)
+        device = det.device
+        self._pinned_device = None if device == "cpu" else int(device.partition(":")[2] or 0)
+        self._pinned: dict[str, _PinnedFrames] = {}
 
     # -- properties --------------------------------------------------------------------------
 
@@ -180,11 +240,15 @@ class BatchDetector:
         self, source: str, image: Any, encoding: str | None = None, header: Any = None
     ) -> None:
         """Queues ``source``'s newest frame (an older one of the source still waiting is
-        dropped and counted). Its detections go to ``on_result``."""
+        dropped and counted). Its detections go to ``on_result``. On a GPU, a pageable NumPy
+        frame is copied before this returns; any other frame is read when its batch runs, so
+        keep it unchanged until its detections come."""
         if self._on_result is None:
             raise InputError("submit: expected a BatchDetector made with on_result=, given none")
         if not isinstance(source, str) or not source:
             raise InputError(f"source: expected a non-empty str, given {source!r}")
+        arrived = time.monotonic()
+        image = self._pinned_copy(source, image)
         with self._cond:
             if self._closed:
                 raise EngineError("this BatchDetector was closed")
@@ -192,13 +256,24 @@ class BatchDetector:
             stats.received += 1
             if self._waiting.pop(source, None) is not None:
                 stats.dropped_replaced += 1
-            self._waiting[source] = _Waiting(image, encoding, header, time.monotonic())
+            self._waiting[source] = _Waiting(image, encoding, header, arrived)
             if self._worker is None:
                 self._worker = threading.Thread(
                     target=self._run, name="trtpipe-batches", daemon=True
                 )
                 self._worker.start()
             self._cond.notify()
+
+    def _pinned_copy(self, source: str, image: Any) -> Any:
+        """``image`` in pinned memory of ``source``'s own where it is a pageable frame on a
+        GPU (copied here, on the submitting thread); else ``image``. One thread per source."""
+        if self._pinned_device is None or not _PinnedFrames.wanted(image):
+            return image
+        frames = self._pinned.get(source)
+        if frames is None:
+            frames = self._pinned.setdefault(source, _PinnedFrames(self._pinned_device))
+        copied = frames.copy(image)
+        return image if copied is None else copied
 
     def _next_batch(self) -> tuple[list[tuple[str, _Waiting]], bool] | None:
         """The next batch once it is due (full, or its oldest frame waited out), and whether it
