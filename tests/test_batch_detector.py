@@ -228,34 +228,38 @@ def test_bad_arguments_raise_input_errors():
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 def test_pytorch_runs_batches_on_buckets_padded_to_the_next(device):
     """The ONNX model converted by onnx2torch at batch buckets 1, 2, 4: a batch of 3 runs on
-    bucket 4 (one CUDA graph per bucket on the GPU) and each frame's detections equal a
-    per-frame ONNX Runtime Detector's."""
+    bucket 4 (one CUDA graph per bucket on the GPU, each bucket's head scanned there) and each
+    frame's detections equal a per-frame ONNX Runtime Detector's and a per-frame Detector's on
+    the same device."""
     pytest.importorskip("torch")
     pytest.importorskip("onnx2torch")
     options = {"backend": "torch", "device": device, "conf": 0.2}
     frames = _frames()[:3]
-    reference = Detector(sample_model(), **OPTIONS)
+    references = [Detector(sample_model(), **OPTIONS), Detector(sample_model(), **options)]
     with BatchDetector(sample_model(), max_batch=4, **options) as batched:
         engine = batched.detector.engine
         assert engine.batch_sizes == (1, 2, 4)
         buckets = engine._module.buckets  # the weights are one set, shared by the buckets
         assert {id(p) for p in buckets[0].parameters()} == {id(p) for p in buckets[2].parameters()}
-        # three frames twice (the second time from the captured graphs), then one (its head
-        # scanned on the GPU) and two
+        # three frames twice (the second time from the captured graphs), then one and two
         for batch in (frames, frames, frames[:1], frames[1:]):
             got = batched.detect_batch(batch)
             for k, ((image, encoding), dets) in enumerate(zip(batch, got, strict=True)):
-                want = reference(image, encoding)
-                assert len(dets) == len(want), f"frame {k}"
-                np.testing.assert_allclose(dets.boxes, want.boxes, atol=0.05, err_msg=f"frame {k}")
-                np.testing.assert_array_equal(dets.class_ids, want.class_ids)
+                for reference in references:
+                    want = reference(image, encoding)
+                    what = f"frame {k}, against {reference.backend} on {reference.device}"
+                    assert len(dets) == len(want), what
+                    np.testing.assert_allclose(dets.boxes, want.boxes, atol=0.05, err_msg=what)
+                    np.testing.assert_array_equal(dets.class_ids, want.class_ids, err_msg=what)
         paths = batched.frame_paths
         if device == "cuda":
             shapes = sorted(shape[0][0] for shape in engine._graphs)
             assert 4 in shapes and 3 not in shapes, shapes  # padded to the bucket, not its own
-            # every batch ran in the frame pipeline: one per bucket used
+            # every batch ran in the frame pipeline: one per bucket used, each bucket's head
+            # scanned on the GPU (the padded row of bucket 4 left undecoded)
             assert sorted(paths) == [1, 2, 4]
             assert paths[4]["frames"] == 2 and paths[1]["frames"] == paths[2]["frames"] == 1
+            assert all(batched._paths[size].scanning for size in paths)
         else:
             assert paths == {1: None, 2: None, 4: None}  # engine.infer on the CPU
 

@@ -540,12 +540,14 @@ PIPELINE_CALLS: dict[str, dict[str, str]] = {
         "ready": "obj.ready(0)",
         "result": "obj.result(0)",
         "wait_scanned": "obj.wait_scanned(0, 0.5, 10, False)",
+        "wait_scanned_rows": "obj.wait_scanned_rows(0, 0.5, 10, False, [None])",
         "host_outputs": "obj.host_outputs(0)",
         **{
             name: f"obj.{name}"
             for name in (
                 "outputs",
                 "scanning",
+                "scan_rows",
                 "slots",
                 "device",
                 "stream",

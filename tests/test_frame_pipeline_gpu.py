@@ -1,7 +1,8 @@
 """The Detector's one native frame pipeline (trtpipe.frame_pipeline) over a PyTorch CUDA graph and
 over a TensorRT-shaped engine (the test GraphModel around the same graph) against the
 engine-per-frame path on the same model (pool buffers, engine.submit), the oracle, for frames on
-the GPU, in pinned and in pageable memory; its slots, errors and counters; models with several
+the GPU, in pinned and in pageable memory; its slots, errors and counters; the GPU head scan of
+batch-1 and batched heads (BatchDetector's buckets) against the CPU decoders; models with several
 inputs and a batch axis through the same pipeline."""
 
 from __future__ import annotations
@@ -168,23 +169,37 @@ def test_close_releases_the_model_step(monkeypatch):
         graph(frames[0][1])
 
 
-def _fixed_head_detector(head, **kwargs):
-    """A Detector over a PyTorch CUDA graph whose model outputs ``head`` (a buffer the test
-    rewrites between frames) whatever the image, on a 64×64 input (letterbox: identity)."""
+def _fixed_head_engine(heads, batch_sizes=None):
+    """A PyTorch engine (CUDA graphs) on 64×64 inputs whose model outputs, for a batch of B
+    images, the first B rows of ``heads`` ([rows, ...], a buffer the test rewrites between
+    frames) whatever the images; its batch axis fixed at ``len(heads)``, or dynamic and run at
+    the buckets ``batch_sizes``."""
     torch = _torch_with_graph_handles()
     from trtpipe.backends.torch import TorchEngine
-    from trtpipe.detector import Detector
 
     class FixedHead(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.register_buffer("head", torch.from_numpy(head[None]).clone())
+            self.register_buffer("head", torch.from_numpy(heads).clone())
+            if batch_sizes:
+                self.batch_sizes = batch_sizes  # as a model converted at buckets
 
         def forward(self, x):
-            return self.head + x[:, :1, :1, :1].reshape(1, 1, 1) * 0
+            rows = x.shape[0]
+            return self.head[:rows] + x[:, :1, :1, :1].reshape(rows, 1, 1) * 0
 
     module = FixedHead()
-    engine = TorchEngine(module, device="cuda", input_shapes={"images": (1, 3, 64, 64)})
+    batch = -1 if batch_sizes else len(heads)
+    engine = TorchEngine(module, device="cuda", input_shapes={"images": (batch, 3, 64, 64)})
+    return engine, module
+
+
+def _fixed_head_detector(head, **kwargs):
+    """A Detector over a PyTorch CUDA graph whose model outputs ``head`` (a buffer the test
+    rewrites between frames) whatever the image, on a 64×64 input (letterbox: identity)."""
+    from trtpipe.detector import Detector
+
+    engine, module = _fixed_head_engine(head[None])
     return Detector(engine, **kwargs), module
 
 
@@ -248,6 +263,126 @@ def test_gpu_yolov5_head_scan_decodes_as_the_cpu_decoder(classes, anchors):
         np.testing.assert_array_equal(got.boxes, want.boxes)
         np.testing.assert_array_equal(got.scores, want.scores)
         np.testing.assert_array_equal(got.class_ids, want.class_ids)
+
+
+# frame sizes (h, w) of a batch: each row with a letterbox of its own
+_BATCH_SIZES_HW = [(80, 100), (64, 64), (30, 90), (120, 50)]
+
+
+def _random_heads(rng, fmt: str, rows: int, filled: int) -> np.ndarray:
+    """``rows`` random heads of ``fmt`` (80 classes) stacked as a batch; the rows past
+    ``filled`` (a batch's padding) full of passing anchors, which no filled row may show."""
+    if fmt == "yolov8":
+        heads = np.stack([_random_head(rng, 80, 2100) for _ in range(rows)])
+        heads[filled:, 4:] = 0.9
+    else:
+        heads = np.stack([_random_yolov5_head(rng, 80, 2535) for _ in range(rows)])
+        heads[filled:, :, 4:] = 0.9
+    return heads
+
+
+def _cpu_decoded(fmt: str, heads: np.ndarray, transforms, **options) -> list[Detections]:
+    """The CPU decoder of ``fmt`` on the whole batch, row k with ``transforms[k]``."""
+    from trtpipe.decode import decode_yolov5, decode_yolov8
+
+    decoder = decode_yolov8 if fmt == "yolov8" else decode_yolov5
+    return decoder(heads, conf=0.25, iou=0.45, max_detections=500, transforms=transforms, **options)
+
+
+def _same_exactly(got: Detections, want: Detections, what: str) -> None:
+    np.testing.assert_array_equal(got.boxes, want.boxes, err_msg=what)
+    np.testing.assert_array_equal(got.scores, want.scores, err_msg=what)
+    np.testing.assert_array_equal(got.class_ids, want.class_ids, err_msg=what)
+
+
+@pytest.mark.parametrize("fmt", ["yolov8", "yolov5"])
+def test_gpu_head_scan_decodes_each_batch_row_as_the_cpu_decoder(fmt):
+    """A head of four batch rows scanned on the GPU in one launch, each row into its own
+    candidates: the rows a batch fills, each decoded with its own frame's letterbox, equal the
+    CPU decoder's on the same head; the padded rows past them (full of candidates) are not
+    decoded and change nothing."""
+    from trtpipe.decode.common import DecodeOptions
+    from trtpipe.frame_pipeline import FramePipeline
+    from trtpipe.preprocess import Preprocessor, locate_frame
+
+    rng = np.random.default_rng(11)
+    engine, module = _fixed_head_engine(_random_heads(rng, fmt, 4, 4))
+    step = engine.model_step({"images": (4, 3, 64, 64)})
+    options = DecodeOptions(conf=0.25, iou=0.45, max_detections=500)
+    pipe = FramePipeline.build(Preprocessor(size=(64, 64), device="cuda"), step, 2, fmt, options)
+    assert pipe.scanning and pipe._native.scan_rows == 4
+    images = [rng.integers(0, 256, (h, w, 3), np.uint8) for h, w in _BATCH_SIZES_HW]
+    stream = step.current_stream()
+    for k, filled in enumerate((4, 3, 1, 2, 4)):
+        heads = _random_heads(rng, fmt, 4, filled)
+        module.head.copy_(module.head.new_tensor(heads))
+        located = [locate_frame(image, "bgr8", None, None, None) for image in images[:filled]]
+        rows = [(frame, 0, row) for row, (frame, _) in enumerate(located)]
+        slot = k % pipe._native.slots
+        transforms = pipe.submit_frames(rows, None, slot, stream)
+        assert len({t.source_terms for t in transforms}) == filled  # a letterbox per frame
+        got, _ = pipe.wait_scanned_rows(slot, transforms)
+        want = _cpu_decoded(fmt, heads, transforms + [None] * (4 - filled))[:filled]
+        assert len(got) == filled and all(len(w) > 0 for w in want)
+        for row, (a, b) in enumerate(zip(got, want, strict=True)):
+            _same_exactly(a, b, f"batch {k}, row {row} of {filled}")
+        first, _ = pipe.wait_scanned(slot, transforms[0])  # one frame's call: row 0
+        _same_exactly(first, want[0], f"batch {k}, row 0 alone")
+    native = pipe._native
+    with pytest.raises(InputError, match=r"1\.\.4, given 5"):
+        native.wait_scanned_rows(0, 0.45, 10, False, [None] * 5)
+    with pytest.raises(InputError, match=r"1\.\.4, given 0"):
+        native.wait_scanned_rows(0, 0.45, 10, False, [])
+
+
+def test_the_scan_takes_a_head_of_the_image_inputs_batch_rows():
+    """A head is scanned per batch row only where its rows are the image input's (one row per
+    frame) and no class filter asks for the whole output."""
+    from trtpipe.decode.common import DecodeOptions
+    from trtpipe.frame_pipeline import FramePipeline, _scan_output
+    from trtpipe.preprocess import Preprocessor
+
+    rng = np.random.default_rng(12)
+    engine, _ = _fixed_head_engine(_random_heads(rng, "yolov8", 4, 4))
+    step = engine.model_step({"images": (4, 3, 64, 64)})
+    outputs = step.native.outputs
+    assert _scan_output("yolov8", outputs, DecodeOptions(), 4) == (0, False)
+    assert _scan_output("yolov8", outputs, DecodeOptions(), 2) == (-1, False)
+    assert _scan_output("yolov8", outputs, DecodeOptions(classes=(1,)), 4) == (-1, False)
+    pipe = FramePipeline.build(Preprocessor(size=(64, 64), device="cuda"), step, 1, "yolov8")
+    assert pipe.scanning and pipe._native.scan_rows == 4
+
+
+@pytest.mark.parametrize("fmt", ["yolov8", "yolov5"])
+def test_a_batch_detector_scans_every_bucket_on_the_gpu_as_the_cpu_decoder(fmt):
+    """BatchDetector on CUDA over an engine run at buckets 1, 2, 4: every bucket's head is
+    scanned on the GPU (one submit and one wait crossing per batch), and each frame's
+    detections equal the CPU decoder's on its row with its own letterbox, a batch of three
+    padded to four included."""
+    from trtpipe.batch_detector import BatchDetector
+
+    rng = np.random.default_rng(13)
+    engine, module = _fixed_head_engine(_random_heads(rng, fmt, 4, 4), batch_sizes=(1, 2, 4))
+    images = [rng.integers(0, 256, (h, w, 3), np.uint8) for h, w in _BATCH_SIZES_HW]
+    with BatchDetector(engine, max_batch=4, max_detections=500, decoder=fmt) as batched:
+        pre = batched.detector.preprocessor
+        for k, filled in enumerate((3, 4, 1, 2, 3)):
+            bucket = next(size for size in (1, 2, 4) if size >= filled)
+            heads = _random_heads(rng, fmt, 4, filled)
+            module.head.copy_(module.head.new_tensor(heads))
+            if k == 4:  # bucket 4 again, its path made: count the native calls of a batch
+                counting = _CountingNative(batched._paths[4]._native)
+                batched._paths[4]._native = counting
+            got = batched.detect_batch(images[:filled])
+            transforms = [pre.letterbox(image.shape[1], image.shape[0]) for image in images]
+            pad = [None] * (bucket - filled)
+            want = _cpu_decoded(fmt, heads[:bucket], transforms[:filled] + pad)[:filled]
+            assert len(got) == filled and all(len(w) > 0 for w in want)
+            for row, (a, b) in enumerate(zip(got, want, strict=True)):
+                _same_exactly(a, b, f"batch {k}, row {row} of {filled} (bucket {bucket})")
+        assert sorted(batched._paths) == [1, 2, 4]
+        assert all(path.scanning for path in batched._paths.values())
+        assert counting.calls == {"submit_inputs": 1, "wait_scanned_rows": 1}
 
 
 def test_a_class_filter_decodes_the_whole_output_on_the_host():

@@ -161,8 +161,8 @@ void bind_pipeline(py::module_& m) {
            py::arg("scan_output") = -1, py::arg("conf") = 0.25f, py::arg("graphs") = true,
            py::arg("pinned_pool") = nullptr, py::arg("scan_objectness") = false,
            "`pinned_pool`: where the slots' outputs live (None: a pool of exactly them).\n"
-           "`scan_output`: the head scanned on the GPU, YOLOv8 [1, 4 + C, N], or YOLOv5\n"
-           "[1, N, 5 + C] with `scan_objectness`.")
+           "`scan_output`: the head scanned on the GPU, YOLOv8 [B, 4 + C, N], or YOLOv5\n"
+           "[B, N, 5 + C] with `scan_objectness`; each batch row into its own candidates.")
       .def(
           "submit",
           [](FramePipeline& self, const py::handle& frame, int slot, std::uintptr_t stream,
@@ -255,8 +255,53 @@ void bind_pipeline(py::module_& m) {
           py::arg("slot"), py::arg("iou"), py::arg("max_output"), py::arg("agnostic"),
           py::arg("letterbox") = py::none(),
           "wait(slot), then the detections of the slot's head scan, as decode.dense_head gives\n"
-          "them for the whole head: (float32 (K, 4) boxes, float32 scores, int64 class ids,\n"
-          "host time of the decoding after the wait in µs).")
+          "them for the whole head (batch row 0 of a batched one): (float32 (K, 4) boxes,\n"
+          "float32 scores, int64 class ids, host time of the decoding after the wait in µs).")
+      .def(
+          "wait_scanned_rows",
+          [](FramePipeline& self, int slot, double iou, std::int64_t max_output, bool agnostic,
+             const py::sequence& letterboxes) {
+            if (!self.scanning()) {
+              throw InputError(
+                  "wait_scanned_rows: expected a pipeline scanning its head (scan_output), "
+                  "given none");
+            }
+            const auto rows = static_cast<int>(letterboxes.size());
+            if (rows < 1 || rows > self.scan_rows()) {
+              throw InputError("letterboxes: expected one per batch row decoded, 1.." +
+                               std::to_string(self.scan_rows()) + ", given " +
+                               std::to_string(rows));
+            }
+            const decode::DenseHeadOptions options{0.0f, iou, max_output, agnostic};
+            std::vector<decode::SourceMapping> mappings;
+            for (const py::handle letterbox : letterboxes) {
+              mappings.push_back(mapping_of(py::reinterpret_borrow<py::object>(letterbox)));
+            }
+            std::vector<decode::Detected> found(mappings.size());
+            double decode_us = 0.0;
+            {
+              py::gil_scoped_release release;
+              self.wait(slot);
+              const auto start = std::chrono::steady_clock::now();
+              for (int row = 0; row < rows; ++row) {
+                found[row] = self.scanned(slot, options, mappings[row], row);
+              }
+              decode_us = std::chrono::duration<double, std::micro>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+            }
+            py::list detections;
+            for (const decode::Detected& row : found) detections.append(detections_tuple(row));
+            return py::make_tuple(detections, decode_us);
+          },
+          py::arg("slot"), py::arg("iou"), py::arg("max_output"), py::arg("agnostic"),
+          py::arg("letterboxes"),
+          "wait(slot), then the detections of the first len(letterboxes) batch rows of the\n"
+          "slot's head scan, row k mapped with letterboxes[k] (a Letterbox's source_terms, or\n"
+          "None), each as decode.dense_head gives them for its row of the head; rows past them\n"
+          "(a batch padded to the step's batch) are not decoded: ([(float32 (K, 4) boxes,\n"
+          "float32 scores, int64 class ids) per row], host time of the decoding after the wait\n"
+          "in µs).")
       .def(
           "host_outputs",
           [](const py::object& self, int slot) {
@@ -268,6 +313,8 @@ void bind_pipeline(py::module_& m) {
       .def_property_readonly("outputs",
                              [](const FramePipeline& p) { return describe(p.step().outputs()); })
       .def_property_readonly("scanning", &FramePipeline::scanning)
+      .def_property_readonly("scan_rows", &FramePipeline::scan_rows,
+                             "The batch rows of the scanned head (0 without a scan).")
       .def_property_readonly("slots", &FramePipeline::slots)
       .def_property_readonly("device", &FramePipeline::device)
       .def_property_readonly(

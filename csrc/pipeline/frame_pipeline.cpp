@@ -39,6 +39,7 @@ struct FramePipeline::Slot {
   std::vector<HostOutput> outputs;
   std::uint64_t shapes = 0;  // the step's shape generation `outputs` were last sized for
   std::vector<void*> staging;  // per step input: pinned memory for its host tensors, or null
+  // the head scan's, `anchors` records then a count per batch row
   decode::CompactCandidate* records = nullptr;  // device address of the mapped records
   const decode::CompactCandidate* host_records = nullptr;
   unsigned* host_count = nullptr;
@@ -72,19 +73,22 @@ FramePipeline::FramePipeline(std::shared_ptr<ModelStep> step,
     }
     const StepTensor& head = outputs[static_cast<std::size_t>(options_.scan_output)];
     const engine::Shape& shape = head.shape;
-    // YOLOv8: [1, 4 + classes, anchors]; YOLOv5: [1, anchors, 5 + classes]
+    // YOLOv8: [batch, 4 + classes, anchors]; YOLOv5: [batch, anchors, 5 + classes]
     const bool rows = options_.scan_objectness;
+    const std::int64_t batch = shape.empty() ? 0 : shape[0];
     const std::int64_t channels = rows ? shape.back() : (shape.size() > 1 ? shape[1] : 0);
     const std::int64_t anchors = rows ? (shape.size() > 1 ? shape[1] : 0) : shape.back();
-    if (head.dtype != engine::DType::kFloat32 || shape.size() != 3 || shape[0] != 1 ||
-        channels < (rows ? 6 : 5) || anchors < 1 || anchors >= (std::int64_t{1} << 31)) {
+    if (head.dtype != engine::DType::kFloat32 || shape.size() != 3 || batch < 1 ||
+        batch > kMaxScanBatch || channels < (rows ? 6 : 5) || anchors < 1 ||
+        anchors >= (std::int64_t{1} << 31)) {
       bad_input("scan_output '" + head.name + "'",
-                rows ? "a float32 [1, anchors, 5 + classes] head"
-                     : "a float32 [1, 4 + classes, anchors] head",
+                std::string(rows ? "a float32 [batch, anchors, 5 + classes] head"
+                                 : "a float32 [batch, 4 + classes, anchors] head") +
+                    " of 1.." + std::to_string(kMaxScanBatch) + " rows",
                 engine::shape_text(shape) + " " + engine::dtype_name(head.dtype));
     }
     scan_ = {static_cast<const float*>(head.device), static_cast<int>(channels - (rows ? 5 : 4)),
-             static_cast<int>(anchors), options_.conf, rows};
+             static_cast<int>(anchors), options_.conf, rows, static_cast<int>(batch)};
   }
   DeviceGuard guard(step_->device());
   stream_.emplace("the frame pipeline");
@@ -99,8 +103,11 @@ FramePipeline::FramePipeline(std::shared_ptr<ModelStep> step,
 
   // Every pinned block of every slot from one pool sized for exactly them.
   const std::size_t records = scanning() ? sizeof(decode::CompactCandidate) *
-                                               static_cast<std::size_t>(scan_.anchors)
+                                               static_cast<std::size_t>(scan_.anchors) *
+                                               static_cast<std::size_t>(scan_.batch)
                                          : 0;
+  const std::size_t counts = scanning() ? sizeof(unsigned) * static_cast<std::size_t>(scan_.batch)
+                                        : 0;
   std::size_t pinned_bytes = 0;
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     if (static_cast<int>(i) != options_.scan_output) {
@@ -108,16 +115,16 @@ FramePipeline::FramePipeline(std::shared_ptr<ModelStep> step,
     }
   }
   if (scanning()) {
-    pinned_bytes += PoolAllocator::block_bytes(records) + PoolAllocator::block_bytes(sizeof(unsigned));
+    pinned_bytes += PoolAllocator::block_bytes(records) + PoolAllocator::block_bytes(counts);
   }
   if (!pinned_) {
     pinned_ = PoolAllocator::exact_pinned_pool(std::max<std::size_t>(pinned_bytes * options_.slots, 1),
                                                step_->device());
   }
-  if (scanning()) device_ = PoolAllocator::exact_device_pool(sizeof(unsigned), step_->device());
+  if (scanning()) device_ = PoolAllocator::exact_device_pool(counts, step_->device());
   PoolAllocator allocator(device_, pinned_);
   if (scanning()) {
-    engine::Allocation count = allocator.device(sizeof(unsigned), nullptr, "the scan's count");
+    engine::Allocation count = allocator.device(counts, nullptr, "the scan's counts");
     device_count_ = static_cast<unsigned*>(count.data);
     buffers_.push_back(std::move(count));
   }
@@ -137,7 +144,7 @@ FramePipeline::FramePipeline(std::shared_ptr<ModelStep> step,
     }
     if (scanning()) {
       engine::Allocation found = allocator.pinned(records, nullptr, "head scan records" + where);
-      engine::Allocation count = allocator.pinned(sizeof(unsigned), nullptr, "head scan count" + where);
+      engine::Allocation count = allocator.pinned(counts, nullptr, "head scan counts" + where);
       if (found.mapped == nullptr) {
         throw EngineError("head scan records" + where + ": the pinned pool gave memory the GPU " +
                           "cannot map");
@@ -145,7 +152,7 @@ FramePipeline::FramePipeline(std::shared_ptr<ModelStep> step,
       slot->records = static_cast<decode::CompactCandidate*>(found.mapped);
       slot->host_records = static_cast<const decode::CompactCandidate*>(found.data);
       slot->host_count = static_cast<unsigned*>(count.data);
-      *slot->host_count = 0;
+      std::fill_n(slot->host_count, scan_.batch, 0u);
       buffers_.push_back(std::move(found));
       buffers_.push_back(std::move(count));
     }
@@ -406,9 +413,10 @@ void FramePipeline::model_and_post_step(Slot& slot, cudaStream_t stream) {
 void FramePipeline::post_step(Slot& slot, cudaStream_t stream) {
   if (scanning()) {
     launch_head_scan(scan_, slot.records, device_count_, stream);
-    TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(slot.host_count, device_count_, sizeof(unsigned),
+    TRTPIPE_CUDA_CHECK(cudaMemcpyAsync(slot.host_count, device_count_,
+                                       sizeof(unsigned) * static_cast<std::size_t>(scan_.batch),
                                        cudaMemcpyDeviceToHost, stream),
-                       "copying the head scan's candidate count to pinned host memory");
+                       "copying the head scan's candidate counts to pinned host memory");
   }
   for (const HostOutput& out : slot.outputs) {
     if (out.host == nullptr) continue;
@@ -530,16 +538,22 @@ const std::vector<HostOutput>& FramePipeline::host_outputs(int slot) const {
 }
 
 decode::Detected FramePipeline::scanned(int slot_index, const decode::DenseHeadOptions& options,
-                                        const decode::SourceMapping& mapping) const {
+                                        const decode::SourceMapping& mapping, int row) const {
   if (!scanning()) bad_input("scanned", "a pipeline scanning its head (scan_output)", "none");
   const Slot& slot = checked_slot(slot_index);
-  const unsigned count = *slot.host_count;
+  if (row < 0 || row >= scan_.batch) {
+    bad_input("row", "a batch row of the scanned head in 0.." + std::to_string(scan_.batch - 1),
+              std::to_string(row));
+  }
+  const unsigned count = slot.host_count[row];
   // the kernel counts every passing anchor once: more would be a broken scan, not a frame
   if (count > static_cast<unsigned>(scan_.anchors)) {
     throw EngineError("head scan: " + std::to_string(count) + " candidates of " +
-                      std::to_string(scan_.anchors) + " anchors");
+                      std::to_string(scan_.anchors) + " anchors in batch row " +
+                      std::to_string(row));
   }
-  return decode::decode_compact_candidates(slot.host_records, count, options, mapping);
+  const std::size_t first = static_cast<std::size_t>(row) * static_cast<std::size_t>(scan_.anchors);
+  return decode::decode_compact_candidates(slot.host_records + first, count, options, mapping);
 }
 
 }  // namespace trtpipe::pipeline

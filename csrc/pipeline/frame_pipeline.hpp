@@ -36,9 +36,9 @@ namespace trtpipe::pipeline {
 
 struct PipelineOptions {
   int slots = 2;
-  // The output scanned on the GPU as a detection head, float32: YOLOv8 [1, 4 + C, N], or with
-  // `scan_objectness` YOLOv5 [1, N, 5 + C]; -1: none. A scanned output is not copied to the
-  // host: only the anchors passing `conf` are.
+  // The output scanned on the GPU as a detection head, float32: YOLOv8 [B, 4 + C, N], or with
+  // `scan_objectness` YOLOv5 [B, N, 5 + C]; -1: none. A scanned output is not copied to the
+  // host: only the anchors passing `conf` are, per batch row.
   int scan_output = -1;
   float conf = 0.25f;
   // Run each frame as one CUDA graph where the model step can be captured (else, and for a
@@ -127,14 +127,17 @@ class FramePipeline {
   void wait(int slot, double timeout_ms = -1.0);
   // Whether the slot's last frame has completed.
   bool ready(int slot) const;
-  // The detections of the head scan's candidates of the slot's last frame, once waited for,
-  // as decode_dense_head gives them for the whole head. InputError without a scan.
+  // The detections of batch row `row` of the head scan's candidates of the slot's last frame,
+  // once waited for, as decode_dense_head gives them for that row of the head, mapped with the
+  // row's `mapping`. InputError without a scan, or for a row the head does not have.
   decode::Detected scanned(int slot, const decode::DenseHeadOptions& options,
-                           const decode::SourceMapping& mapping) const;
+                           const decode::SourceMapping& mapping, int row = 0) const;
 
   const std::vector<HostOutput>& host_outputs(int slot) const;
   const ModelStep& step() const noexcept { return *step_; }
   bool scanning() const noexcept { return options_.scan_output >= 0; }
+  // The batch rows of the scanned head (0 without a scan).
+  int scan_rows() const noexcept { return scanning() ? scan_.batch : 0; }
   int slots() const noexcept { return options_.slots; }
   int device() const noexcept { return step_->device(); }
   // A stream of the pipeline's own, for callers with none (frames of PyTorch graphs go on
@@ -180,7 +183,7 @@ class FramePipeline {
   std::vector<preprocess::Tensor> image_targets_;  // per step input, as the preprocessor takes it
   std::vector<std::unique_ptr<Slot>> slots_;
   HeadScan scan_;
-  unsigned* device_count_ = nullptr;
+  unsigned* device_count_ = nullptr;  // per batch row of the scanned head
   std::vector<ImageInput> one_image_;  // submit_image's, reused: frames allocate nothing
   PreprocessLaunches launches_;        // the frame's deferred preprocessing kernels
   FrameGraphKey warm_;                 // the last frame enqueued step by step

@@ -3,22 +3,47 @@
 #include <cuda_runtime.h>
 
 #include <cmath>
+#include <cstddef>
+#include <string>
 
 #include "common/cuda_check.hpp"
+#include "common/errors.hpp"
 
 namespace trtpipe::pipeline {
 namespace {
 
 constexpr int kThreads = 256;
 
-// One thread per anchor. Classes are visited in order and a score replaces the best only when
-// greater, so the first class reaching the maximum wins and a NaN score never does, as in the
-// CPU scan (csrc/decode/candidates.cpp).
+// Appends anchor `a`'s record to its row's list: the box's cx, cy, w, h are `box[0]`,
+// `box[stride]`, `box[2 * stride]`, `box[3 * stride]` (channels apart in YOLOv8's layout,
+// adjacent in YOLOv5's).
+__device__ __forceinline__ void append_candidate(const float* box, std::size_t stride,
+                                                 float score, int a, int class_id,
+                                                 decode::CompactCandidate* out,
+                                                 unsigned* count) {
+  const unsigned k = atomicAdd(count, 1u);
+  decode::CompactCandidate record;
+  record.cx = box[0];
+  record.cy = box[stride];
+  record.w = box[2 * stride];
+  record.h = box[3 * stride];
+  record.score = score;
+  record.anchor = a;
+  record.class_id = class_id;
+  record.unused = 0;
+  out[k] = record;
+}
+
+// One thread per anchor, one grid row (blockIdx.y) per batch row. Classes are visited in order
+// and a score replaces the best only when greater, so the first class reaching the maximum wins
+// and a NaN score never does, as in the CPU scan (csrc/decode/candidates.cpp).
 __global__ void scan_head(const float* __restrict__ head, int classes, int anchors, float conf,
                           decode::CompactCandidate* out, unsigned* count) {
   const int a = blockIdx.x * blockDim.x + threadIdx.x;
   if (a >= anchors) return;
   const std::size_t n = static_cast<std::size_t>(anchors);
+  const std::size_t row = blockIdx.y;
+  head += row * (4 + static_cast<std::size_t>(classes)) * n;
   const float* scores = head + 4 * n + a;
   float best = -INFINITY;
   int best_class = 0;
@@ -30,28 +55,21 @@ __global__ void scan_head(const float* __restrict__ head, int classes, int ancho
     }
   }
   if (!(best > conf)) return;
-  const unsigned k = atomicAdd(count, 1u);
-  decode::CompactCandidate record;
-  record.cx = head[a];
-  record.cy = head[n + a];
-  record.w = head[2 * n + a];
-  record.h = head[3 * n + a];
-  record.score = best;
-  record.anchor = a;
-  record.class_id = best_class;
-  record.unused = 0;
-  out[k] = record;
+  append_candidate(head + a, n, best, a, best_class, out + row * n, count + row);
 }
 
-// YOLOv5: one thread per anchor row. As the CPU scan: an anchor whose objectness does not pass
-// `conf` is skipped, the score is class score x objectness per class, the first class reaching
-// the maximum wins.
+// YOLOv5: one thread per anchor row, one grid row (blockIdx.y) per batch row. As the CPU scan:
+// an anchor whose objectness does not pass `conf` is skipped, the score is class score x
+// objectness per class, the first class reaching the maximum wins.
 __global__ void scan_rows_with_objectness(const float* __restrict__ head, int classes,
                                           int anchors, float conf,
                                           decode::CompactCandidate* out, unsigned* count) {
   const int a = blockIdx.x * blockDim.x + threadIdx.x;
   if (a >= anchors) return;
-  const float* row = head + static_cast<std::size_t>(a) * (5 + classes);
+  const std::size_t n = static_cast<std::size_t>(anchors);
+  const std::size_t batch_row = blockIdx.y;
+  const std::size_t channels = 5 + static_cast<std::size_t>(classes);
+  const float* row = head + (batch_row * n + static_cast<std::size_t>(a)) * channels;
   const float objectness = row[4];
   if (!(objectness > conf)) return;
   float best = -INFINITY;
@@ -64,27 +82,21 @@ __global__ void scan_rows_with_objectness(const float* __restrict__ head, int cl
     }
   }
   if (!(best > conf)) return;
-  const unsigned k = atomicAdd(count, 1u);
-  decode::CompactCandidate record;
-  record.cx = row[0];
-  record.cy = row[1];
-  record.w = row[2];
-  record.h = row[3];
-  record.score = best;
-  record.anchor = a;
-  record.class_id = best_class;
-  record.unused = 0;
-  out[k] = record;
+  append_candidate(row, 1, best, a, best_class, out + batch_row * n, count + batch_row);
 }
 
 }  // namespace
 
 void launch_head_scan(const HeadScan& scan, decode::CompactCandidate* out, unsigned* count,
                       cudaStream_t stream) {
-  TRTPIPE_CUDA_CHECK(cudaMemsetAsync(count, 0, sizeof(unsigned), stream),
-                     "zeroing the candidate count of the head scan");
+  if (scan.batch < 1 || scan.batch > kMaxScanBatch) {
+    throw InputError("head scan: expected 1.." + std::to_string(kMaxScanBatch) +
+                     " batch rows, given " + std::to_string(scan.batch));
+  }
+  TRTPIPE_CUDA_CHECK(cudaMemsetAsync(count, 0, sizeof(unsigned) * scan.batch, stream),
+                     "zeroing the candidate counts of the head scan");
   if (scan.anchors <= 0) return;
-  const int blocks = (scan.anchors + kThreads - 1) / kThreads;
+  const dim3 blocks((scan.anchors + kThreads - 1) / kThreads, scan.batch);
   if (scan.objectness) {
     scan_rows_with_objectness<<<blocks, kThreads, 0, stream>>>(scan.head, scan.classes,
                                                                scan.anchors, scan.conf, out, count);

@@ -353,8 +353,9 @@ class BatchDetector:
             step = det.frame_step(batch)
             path = None
             if step is not None:
-                # one batch at a time: one slot; the GPU head scan reads batch-1 heads
-                fmt = det.step_format(step) if batch == 1 else None
+                # one batch at a time: one slot; the head scanned on the GPU where its format
+                # allows, each row into its own candidates
+                fmt = det.step_format(step)
                 path = FramePipeline.build(det.preprocessor, step, 1, fmt, det.options)
                 det.monitor.add_pool(f"batch{batch}_outputs", path.pool)
             self._paths[batch] = path
@@ -430,8 +431,8 @@ class BatchDetector:
             if marks is not None:
                 events.hand_over(marks)
                 det.settle_monitor()  # earlier batches' GPU times, folded in meanwhile
-            if path.scanning:  # one frame: its head scanned on the GPU
-                return [path.wait_scanned(0, transforms[0])[0]]
+            if path.scanning:  # each frame's row decoded from its own scanned candidates
+                return path.wait_scanned_rows(0, transforms)[0]
             outputs = path.wait(0)
         else:
             pre = det.preprocessor

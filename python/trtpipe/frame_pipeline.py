@@ -10,12 +10,13 @@ a PyTorch CUDA graph) and the copies of its outputs into a slot of pinned host m
 views of that memory, valid until the slot's next frame. A frame in flight owns one slot, so the
 views stay intact while the frame is decoded.
 
-For a YOLOv8 head ([1, 4 + C, N] float32) or a YOLOv5 one ([1, N, 5 + C] float32, objectness ×
-class score), with no class filter, the head is scanned on the GPU instead
-(csrc/pipeline/head_scan.cu): the anchors passing the confidence threshold are written into the
-slot's mapped pinned records, and only they are read on the host, where the wait and the
-decoding (``decode_compact_candidates``, exactly as the format's CPU decoder would) are one
-call.
+For a YOLOv8 head ([B, 4 + C, N] float32) or a YOLOv5 one ([B, N, 5 + C] float32, objectness ×
+class score), B the batch of the step's image input, with no class filter, the head is scanned on
+the GPU instead (csrc/pipeline/head_scan.cu): the anchors passing the confidence threshold are
+written into the slot's mapped pinned records, each batch row into its own with its own count,
+and only they are read on the host, where the wait and the decoding of every row asked for
+(``decode_compact_candidates``, exactly as the format's CPU decoder would, each row with its own
+letterbox) are one call.
 """
 
 from __future__ import annotations
@@ -40,20 +41,29 @@ log = logging.getLogger(__name__)
 
 # decoder format -> (objectness: YOLOv5 rows, the channel axis, the fewest channels)
 _SCANNED_HEADS = {"yolov8": (False, 1, 5), "yolov5": (True, 2, 6)}
+# the most batch rows one scan covers (csrc/pipeline/head_scan.hpp, a launch grid's y extent)
+_MAX_SCAN_BATCH = 65535
 
 
 def _scan_output(
-    fmt: str | None, outputs: Sequence[dict], options: DecodeOptions
+    fmt: str | None, outputs: Sequence[dict], options: DecodeOptions, batch: int = 1
 ) -> tuple[int, bool]:
     """(the index of the output the GPU head scan decodes as the decoder ``fmt`` would, else
-    -1; whether it is a YOLOv5 head): one float32 YOLOv8 [1, 4 + C, N] or YOLOv5
-    [1, N, 5 + C] output, all classes."""
+    -1; whether it is a YOLOv5 head): one float32 YOLOv8 [batch, 4 + C, N] or YOLOv5
+    [batch, N, 5 + C] output, all classes; ``batch``: the rows of the step's image input (a
+    head of other rows is not one row per image)."""
     head = _SCANNED_HEADS.get(fmt or "")
     if head is None or len(outputs) != 1 or options.classes is not None:
         return -1, False
     objectness, channel_axis, fewest = head
     shape, dtype = tuple(outputs[0]["shape"]), outputs[0]["dtype"]
-    if len(shape) != 3 or shape[0] != 1 or shape[channel_axis] < fewest or dtype != "float32":
+    if (
+        len(shape) != 3
+        or shape[0] != batch
+        or not 1 <= batch <= _MAX_SCAN_BATCH
+        or shape[channel_axis] < fewest
+        or dtype != "float32"
+    ):
         return -1, False
     anchors = shape[3 - channel_axis]
     return (0, objectness) if 0 < anchors < 2**31 else (-1, False)
@@ -105,9 +115,11 @@ class FramePipeline:
         options: DecodeOptions | None = None,
     ) -> FramePipeline:
         """The frame path over ``step``; ``decoder`` (the output format) and ``options``: scan
-        the head on the GPU where the format allows."""
+        the head on the GPU where the format allows, each batch row of the step's image input
+        on its own."""
         options = options or DecodeOptions()
-        scan, objectness = _scan_output(decoder, step.native.outputs, options)
+        batch = step.native.inputs[0]["shape"][0]  # the preprocessing writes rows of input 0
+        scan, objectness = _scan_output(decoder, step.native.outputs, options, batch)
         return cls(preprocessor, step, slots, scan, options, scan_objectness=objectness)
 
     def submit(
@@ -171,6 +183,26 @@ class FramePipeline:
             slot, options.iou, options.max_detections, options.agnostic, transform.source_terms
         )
         dets = Detections.from_exact(boxes, scores, class_ids, options.label_names)
+        return dets, decode_us * 1e-6
+
+    def wait_scanned_rows(
+        self, slot: int, transforms: Sequence[Letterbox]
+    ) -> tuple[list[Detections], float]:
+        """The detections of the first ``len(transforms)`` batch rows of ``slot``'s last frame,
+        row k's mapped with ``transforms[k]`` (its frame's Letterbox), from one wait and one
+        native decoding of each row's own candidates; rows past them (a batch padded to the
+        step's) are left alone. And the host time in seconds the decoding took after the
+        wait."""
+        options = self.options
+        rows, decode_us = self._native.wait_scanned_rows(
+            slot,
+            options.iou,
+            options.max_detections,
+            options.agnostic,
+            [transform.source_terms for transform in transforms],
+        )
+        names = options.label_names
+        dets = [Detections.from_exact(b, s, c, names) for b, s, c in rows]
         return dets, decode_us * 1e-6
 
     def detach(self, dets: Detections, slot: int) -> Detections:
