@@ -10,7 +10,10 @@ doing the same frame the usual way (copy in, compute, copy out, synchronise) are
 
 "host overhead" is the host time of submit() plus result() of a frame that has already finished
 (the wait is not counted); it also runs with inputs as a list in the engine's input order, with
-outputs as views instead of copies, and through the TensorRTEngine backend.
+outputs as views instead of copies, and through the TensorRTEngine backend. Its floor on this
+machine is "CUDA calls alone": the same frame (copy in, kernel, copy out) captured by CuPy as
+one graph, submitted with cudaGraphLaunch + cudaEventRecord and found finished with one
+cudaEventQuery, through CuPy's thin runtime bindings: no frame path can cost less.
 """
 
 from __future__ import annotations
@@ -158,6 +161,52 @@ def _peer_loop(step: Callable[[], object], frames: int, warmup: int) -> np.ndarr
     return samples
 
 
+def _cuda_floor(frame: np.ndarray, frames: int, warmup: int) -> Series | None:
+    """The CUDA calls a graph-replayed frame cannot do without, timed as host overhead is:
+    launch + completion event (submit), then the query of the finished frame (result)."""
+    try:
+        import cupy
+        from cupy.cuda import runtime
+    except ImportError:
+        log.info("CuPy not installed: no CUDA floor")
+        return None
+    stream = cupy.cuda.Stream(non_blocking=True)
+    done = cupy.cuda.Event(disable_timing=True)
+    host_in = cupy.cuda.alloc_pinned_memory(frame.nbytes)
+    host_out = cupy.cuda.alloc_pinned_memory(frame.nbytes)
+    device_in = cupy.empty(frame.shape, frame.dtype)
+    device_out = cupy.empty_like(device_in)
+    h2d, d2h = runtime.memcpyHostToDevice, runtime.memcpyDeviceToHost
+    with stream:
+        cupy.multiply(device_in, 2.0, out=device_out)  # compiled before the capture
+        stream.begin_capture()
+        runtime.memcpyAsync(device_in.data.ptr, host_in.ptr, frame.nbytes, h2d, stream.ptr)
+        cupy.multiply(device_in, 2.0, out=device_out)
+        runtime.memcpyAsync(host_out.ptr, device_out.data.ptr, frame.nbytes, d2h, stream.ptr)
+        graph = stream.end_capture()
+    samples = np.empty(frames)
+    clock = time.perf_counter
+    for i in range(warmup + frames):
+        t0 = clock()
+        graph.launch(stream)
+        runtime.eventRecord(done.ptr, stream.ptr)
+        t1 = clock()
+        runtime.eventSynchronize(done.ptr)  # the wait, not counted
+        t2 = clock()
+        finished = runtime.eventQuery(done.ptr) == 0
+        t3 = clock()
+        if not finished:
+            raise RuntimeError("CUDA floor: a synchronised event reads as not finished")
+        if i >= warmup:
+            samples[i - warmup] = ((t1 - t0) + (t3 - t2)) * 1e6
+    return Series(
+        "host overhead: submit + result of a finished frame, Python",
+        "CUDA calls alone (CuPy)",
+        samples,
+        note="cudaGraphLaunch + cudaEventRecord, then cudaEventQuery: the floor",
+    )
+
+
 def _peers(frame: np.ndarray, frames: int, warmup: int) -> list[Series]:
     series = []
     try:
@@ -275,6 +324,9 @@ def collect(quick: bool = False) -> list[Series]:
             note="graph replay; the Python backend around the same frames",
         )
     )
+    floor = _cuda_floor(frame, frames, warmup)
+    if floor is not None:
+        series.append(floor)
     series.extend(_peers(frame, frames, warmup))
     return series
 
