@@ -34,6 +34,7 @@ from trtpipe.decode.formats import decode
 from trtpipe.detector import Detector
 from trtpipe.errors import EngineError, InputError, PoolExhaustedError
 from trtpipe.frame_pipeline import FramePipeline
+from trtpipe.memory import PinnedPool
 from trtpipe.preprocess import LocatedFrame, locate_frame
 
 log = logging.getLogger(__name__)
@@ -92,20 +93,15 @@ class _PinnedFrames:
     def copy(self, image: np.ndarray) -> np.ndarray | None:
         """``image`` copied into pinned memory (its view keeps the block until dropped); None
         when every copy is still held, and the frame is then read as it is."""
-        from trtpipe.memory import PinnedPool
-
         with self._lock:
-            return self._copy_locked(image, PinnedPool)
-
-    def _copy_locked(self, image: np.ndarray, pinned_pool: Any) -> np.ndarray | None:
-        if image.shape != self._shape:  # a camera that changed size: blocks of the new size
-            block = -(-image.nbytes // 4096) * 4096
-            self._pool = pinned_pool(self.COPIES * block, device=self._device, fallback=False)
-            self._shape = image.shape
-        try:
-            buffer = self._pool.empty(image.shape, np.uint8)
-        except PoolExhaustedError:
-            return None
+            if image.shape != self._shape:  # a camera that changed size: blocks of the new size
+                block = -(-image.nbytes // 4096) * 4096
+                self._pool = PinnedPool(self.COPIES * block, device=self._device, fallback=False)
+                self._shape = image.shape
+            try:
+                buffer = self._pool.empty(image.shape, np.uint8)
+            except PoolExhaustedError:
+                return None
         view = np.asarray(buffer)
         np.copyto(view, image)
         return view
@@ -266,7 +262,7 @@ class BatchDetector:
 
     def _pinned_copy(self, source: str, image: Any) -> Any:
         """``image`` in pinned memory of ``source``'s own where it is a pageable frame on a
-        GPU (copied here, on the submitting thread); else ``image``. One thread per source."""
+        GPU (copied here, on the submitting thread); else ``image``."""
         if self._pinned_device is None or not _PinnedFrames.wanted(image):
             return image
         frames = self._pinned.get(source)
