@@ -41,8 +41,6 @@ log = logging.getLogger(__name__)
 
 # decoder format -> (objectness: YOLOv5 rows, the channel axis, the fewest channels)
 _SCANNED_HEADS = {"yolov8": (False, 1, 5), "yolov5": (True, 2, 6)}
-# the most batch rows one scan covers (csrc/pipeline/head_scan.hpp, a launch grid's y extent)
-_MAX_SCAN_BATCH = 65535
 
 
 def _scan_output(
@@ -57,13 +55,7 @@ def _scan_output(
         return -1, False
     objectness, channel_axis, fewest = head
     shape, dtype = tuple(outputs[0]["shape"]), outputs[0]["dtype"]
-    if (
-        len(shape) != 3
-        or shape[0] != batch
-        or not 1 <= batch <= _MAX_SCAN_BATCH
-        or shape[channel_axis] < fewest
-        or dtype != "float32"
-    ):
+    if len(shape) != 3 or shape[0] != batch or shape[channel_axis] < fewest or dtype != "float32":
         return -1, False
     anchors = shape[3 - channel_axis]
     return (0, objectness) if 0 < anchors < 2**31 else (-1, False)
