@@ -431,3 +431,21 @@ def test_a_negative_inline_act_max_ms_fails_configure(ros_context, tmp_path):
         assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
     finally:
         node.destroy_node()
+
+
+def test_commands_serialized_in_place_are_the_middlewares_own_bytes():
+    """twist_cdr against rclpy's own serialization of the same Twist, and back."""
+    from geometry_msgs.msg import Twist
+    from rclpy.serialization import deserialize_message, serialize_message
+
+    from trtpipe.ros.policy_node import serialized_twist_works, twist_cdr
+
+    values = np.array([0.125, -1.5, 2.0, 1e-9, -0.0, 7.75])
+    twist = Twist()
+    twist.linear.x, twist.linear.y, twist.linear.z = 0.125, -1.5, 2.0
+    twist.angular.x, twist.angular.y, twist.angular.z = 1e-9, -0.0, 7.75
+    assert twist_cdr(values) == serialize_message(twist)
+    back = deserialize_message(twist_cdr(values), Twist)
+    assert [back.linear.x, back.linear.y, back.linear.z] == [0.125, -1.5, 2.0]
+    assert [back.angular.x, back.angular.y, back.angular.z] == [1e-9, -0.0, 7.75]
+    assert serialized_twist_works(Twist)

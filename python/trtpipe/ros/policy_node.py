@@ -24,6 +24,7 @@ input takes the joint positions by default), out ``cmd_vel`` (geometry_msgs/Twis
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from collections import deque
@@ -43,6 +44,22 @@ from trtpipe.ros.sequence_gaps import SequenceGaps
 
 JOINT_FIELDS = ("joint_states.position", "joint_states.velocity", "joint_states.effort")
 INLINE_WINDOW = 16  # Policy.act times that decide whether the next image runs in its callback
+CDR_LE = b"\x00\x01\x00\x00"  # the encapsulation header of little-endian CDR
+
+
+def twist_cdr(values: np.ndarray) -> bytes:
+    """geometry_msgs/Twist of six values (linear x y z, angular x y z) as serialized CDR."""
+    return CDR_LE + struct.pack("<6d", *(float(v) for v in values))
+
+
+def serialized_twist_works(twist_type: Any) -> bool:
+    """Whether this middleware serializes a Twist as :func:`twist_cdr` does."""
+    from rclpy.serialization import serialize_message
+
+    probe = twist_type()
+    probe.linear.x, probe.linear.y, probe.linear.z = 1.0, -2.0, 3.5
+    probe.angular.x, probe.angular.y, probe.angular.z = -0.25, 5.0, -6.0
+    return serialize_message(probe) == twist_cdr(np.array([1.0, -2.0, 3.5, -0.25, 5.0, -6.0]))
 
 
 @dataclass(frozen=True)
@@ -130,6 +147,9 @@ class PolicyNode(LifecycleNode):
         # cmd_vel is a plain publisher: a zero must go out on every transition, active or not
         self._cmd_vel = self.create_publisher(Twist, "cmd_vel", 10)
         self._twist = Twist
+        # commands go out as serialized CDR (no Python message to build and convert) where the
+        # middleware's own serialization is the same bytes
+        self._serialized_twist = serialized_twist_works(Twist)
         self.policy: Any = None
         self.commander: SafeCommander | None = None
         self._lock = threading.Lock()
@@ -273,7 +293,8 @@ class PolicyNode(LifecycleNode):
         from geometry_msgs.msg import Twist
 
         with self._command_lock:
-            self._cmd_vel.publish(Twist())
+            zero = np.zeros(6, np.float64)
+            self._cmd_vel.publish(twist_cdr(zero) if self._serialized_twist else Twist())
             self._sent = np.zeros(6, np.float64)
             if self.commander is not None:
                 self.commander.stopped(time.monotonic())
@@ -418,10 +439,13 @@ class PolicyNode(LifecycleNode):
 
     def _send(self, values: np.ndarray) -> None:
         """Publishes six Twist values (with the command lock held)."""
-        twist = self._twist()
-        twist.linear.x, twist.linear.y, twist.linear.z = (float(v) for v in values[:3])
-        twist.angular.x, twist.angular.y, twist.angular.z = (float(v) for v in values[3:])
-        self._cmd_vel.publish(twist)
+        if self._serialized_twist:
+            self._cmd_vel.publish(twist_cdr(values))
+        else:
+            twist = self._twist()
+            twist.linear.x, twist.linear.y, twist.linear.z = (float(v) for v in values[:3])
+            twist.angular.x, twist.angular.y, twist.angular.z = (float(v) for v in values[3:])
+            self._cmd_vel.publish(twist)
         self._sent = values
 
     # -- diagnostics ---------------------------------------------------------------------------
