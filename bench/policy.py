@@ -3,13 +3,15 @@ regularity.
 
     eval "$(scripts/ros-env.sh)"   # the node case needs rclpy
     python -m bench.policy [--repeats N] [--backend B] [--device D] [--seconds S]
+                           [--inline-act-max-ms 0,2]
 
 - ``Policy.act`` (preprocessing the image, the instruction's tokens, binding state, reading
   the action) against ``engine.infer`` on the same, ready inputs: the difference of the medians
   is what trtpipe adds to the model's own time (``feeds``: building the inputs alone).
 - The ROS node (when rclpy is importable), in this process on one SingleThreadedExecutor per
   node as ``trtpipe-ros`` spins it, the publisher and subscriber in a second node (DDS and
-  rclpy's (de)serialisation both ways):
+  rclpy's (de)serialisation both ways), once for each ``--inline-act-max-ms`` (0: every image
+  goes to the inference thread; above 0: a model that fast runs in the image's callback):
 
   * latency: with the instruction received, images stream at 30 Hz, each a different uniform
     grey; the test model's linear.x is grey / 255 plus a constant, so each ``cmd_vel`` Twist
@@ -85,7 +87,9 @@ def image_latencies(
     return latencies
 
 
-def node_case(policy: Policy, model: Path, tokenizer: Path, args: argparse.Namespace) -> None:
+def node_case(
+    policy: Policy, model: Path, tokenizer: Path, args: argparse.Namespace, inline_ms: float
+) -> None:
     import rclpy
     from geometry_msgs.msg import Twist
     from rclpy.executors import SingleThreadedExecutor
@@ -111,6 +115,7 @@ def node_case(policy: Policy, model: Path, tokenizer: Path, args: argparse.Names
             Parameter("max_angular", value=10.0),
             Parameter("max_linear_accel", value=1e6),
             Parameter("max_angular_accel", value=1e6),
+            Parameter("inline_act_max_ms", value=inline_ms),
         ],
     )
     peer = rclpy.create_node("policy_bench_peer", context=context)
@@ -173,6 +178,11 @@ def node_case(policy: Policy, model: Path, tokenizer: Path, args: argparse.Names
     infer_ms = median_us(lambda: node.policy.engine.infer(feeds), args.repeats) / 1e3
     gaps = np.diff(arrivals) * 1e3
     p50, p99 = np.percentile(latency_ms, [50, 99])
+    where = "all on the inference thread" if inline_ms == 0 else f"inline_act_max_ms {inline_ms:g}"
+    print(
+        f"-- the node, {where}: {node.inline_inferences} of its {node.inferences} inferences "
+        "ran in the image's callback"
+    )
     print(
         f"node image -> cmd_vel: {len(latency_ms)} of {len(sent)} images ({inferences} "
         f"inferences), latency p50 {p50:.3f} ms, p99 {p99:.3f} ms; engine.infer on the same "
@@ -202,6 +212,12 @@ def main() -> None:
     parser.add_argument("--backend", default="onnxruntime")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--inline-act-max-ms",
+        default="0,2",
+        help="the node's inline_act_max_ms, one node case each, comma-separated (0: every image "
+        "on the inference thread; 2: the node's default)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         model = write_vla_model(Path(tmp) / "vla.onnx")
@@ -236,7 +252,8 @@ def main() -> None:
         except ImportError:
             print("no rclpy: the node case is skipped")
             return
-        node_case(policy, model, tokenizer, args)
+        for inline_ms in args.inline_act_max_ms.split(","):
+            node_case(policy, model, tokenizer, args, float(inline_ms))
 
 
 if __name__ == "__main__":

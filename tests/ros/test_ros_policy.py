@@ -342,3 +342,110 @@ def test_a_new_actions_command_goes_out_at_once_not_at_the_next_tick(ros_context
         spinner.stop()
         node.destroy_node()
         peer.destroy_node()
+
+
+@pytest.mark.parametrize("inline_act_max_ms", [0.0, 1000.0])
+def test_a_fast_model_runs_in_the_images_callback(ros_context, tmp_path, inline_act_max_ms):
+    """inline_act_max_ms 1000: once INLINE_WINDOW actions have been timed, images run in their
+    own callback, and each command still carries its image's action (the model's reference
+    output); 0: every image runs on the inference thread."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("tokenizers")
+    import rclpy
+    from geometry_msgs.msg import Twist
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from sensor_msgs.msg import Image, JointState
+    from std_msgs.msg import String
+
+    from onnx_models import vla_reference
+    from trtpipe.ros.policy_node import INLINE_WINDOW
+
+    node = _policy_node(
+        ros_context,
+        tmp_path,
+        f"policy_inline_{int(inline_act_max_ms)}",
+        control_rate_hz=0.02,  # no tick in the test's seconds: each command is an action's
+        stale_after_ms=60_000.0,
+        max_linear=2.0,
+        max_angular=2.0,
+        max_linear_accel=1e6,
+        max_angular_accel=1e6,
+        inline_act_max_ms=inline_act_max_ms,
+    )
+    peer = rclpy.create_node(f"policy_inline_peer_{int(inline_act_max_ms)}", context=ros_context)
+    lock = threading.Lock()
+    commands: list[Any] = []
+
+    def keep(msg: Any) -> None:
+        with lock:
+            commands.append(msg)
+
+    def latest() -> Any:
+        with lock:
+            return commands[-1] if commands else None
+
+    peer.create_subscription(Twist, "cmd_vel", keep, 50)
+    images = peer.create_publisher(Image, "image", 10)
+    instructions = peer.create_publisher(String, "instruction", 10)
+    joints = peer.create_publisher(JointState, "joint_states", 10)
+    spinner = Spinner(ros_context, node, peer)
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        for pub in (images, instructions, joints):
+            wait_for(lambda p=pub: p.get_subscription_count() > 0, what="subscriptions")
+        instructions.publish(String(data="go left"))
+        joints.publish(JointState(position=[0.0, 0.0]))
+        wait_for(lambda: node._instruction is not None, what="the instruction")
+        wait_for(lambda: "joint_states.position" in node._state, what="the joint state")
+        count = INLINE_WINDOW + 12
+        for i in range(count):
+            level = 20 + 7 * i  # a different grey each: its command names it
+            want = vla_reference(level, ["go", "left"], [0.0, 0.0])
+            images.publish(image_msg(np.full((32, 32, 3), level, np.uint8), "rgb8", i))
+            wait_for(
+                lambda w=want: latest() is not None and abs(latest().linear.x - w[0]) < 1e-4,
+                what=f"the command of the image of grey {level}",
+            )
+            assert latest().angular.z == pytest.approx(want[1], abs=1e-4)
+        assert node.inferences == count
+        if inline_act_max_ms == 0:
+            assert node.inline_inferences == 0
+        else:
+            # the first INLINE_WINDOW on the inference thread, to time the model; then in the
+            # callback, but where the thread still held the act lock for the previous image
+            assert 1 <= node.inline_inferences <= count - INLINE_WINDOW
+    finally:
+        spinner.stop()
+        node.destroy_node()
+        peer.destroy_node()
+
+
+def test_a_negative_inline_act_max_ms_fails_configure(ros_context, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("tokenizers")
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    node = _policy_node(ros_context, tmp_path, "policy_inline_bad", inline_act_max_ms=-1.0)
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    finally:
+        node.destroy_node()
+
+
+def test_commands_serialized_in_place_are_the_middlewares_own_bytes():
+    """twist_cdr against rclpy's own serialization of the same Twist, and back."""
+    from geometry_msgs.msg import Twist
+    from rclpy.serialization import deserialize_message, serialize_message
+
+    from trtpipe.ros.policy_node import serialized_twist_works, twist_cdr
+
+    values = np.array([0.125, -1.5, 2.0, 1e-9, -0.0, 7.75])
+    twist = Twist()
+    twist.linear.x, twist.linear.y, twist.linear.z = 0.125, -1.5, 2.0
+    twist.angular.x, twist.angular.y, twist.angular.z = 1e-9, -0.0, 7.75
+    assert twist_cdr(values) == serialize_message(twist)
+    back = deserialize_message(twist_cdr(values), Twist)
+    assert [back.linear.x, back.linear.y, back.linear.z] == [0.125, -1.5, 2.0]
+    assert [back.angular.x, back.angular.y, back.angular.z] == [1e-9, -0.0, 7.75]
+    assert serialized_twist_works(Twist)

@@ -3,10 +3,11 @@
 A managed (lifecycle) node. configure loads the :class:`trtpipe.Policy` and its tokenizer;
 activate subscribes and starts two loops: inference (each new image, with the newest
 instruction and state, through the model; frames that come while it runs are replaced by the
-newest) and control (``control_rate_hz``: the
-:class:`trtpipe.SafeCommander`'s command published on ``cmd_vel``). A new action's command is
-published at once, under the same rules and limits, where it changes what was last sent; the
-control-rate ticks go on regardless. deactivate, cleanup,
+newest; a model whose recent ``Policy.act`` calls all took at most ``inline_act_max_ms`` runs in
+the image's callback instead, sparing the hand-over to the inference thread) and control
+(``control_rate_hz``: the :class:`trtpipe.SafeCommander`'s command published on ``cmd_vel``).
+A new action's command is published at once, under the same rules and limits, where it changes
+what was last sent; the control-rate ticks go on regardless. deactivate, cleanup,
 shutdown and destroying the node publish a zero Twist first, and so does a node just
 started. The command is zero, with its reason counted in the diagnostics, when no instruction
 has been received, the e-stop topic is true, inference failed, the newest action is older than
@@ -23,6 +24,7 @@ input takes the joint positions by default), out ``cmd_vel`` (geometry_msgs/Twis
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from collections import deque
@@ -41,6 +43,23 @@ from trtpipe.ros.qos import make_qos
 from trtpipe.ros.sequence_gaps import SequenceGaps
 
 JOINT_FIELDS = ("joint_states.position", "joint_states.velocity", "joint_states.effort")
+INLINE_WINDOW = 16  # Policy.act times that decide whether the next image runs in its callback
+CDR_LE = b"\x00\x01\x00\x00"  # the encapsulation header of little-endian CDR
+
+
+def twist_cdr(values: np.ndarray) -> bytes:
+    """geometry_msgs/Twist of six values (linear x y z, angular x y z) as serialized CDR."""
+    return CDR_LE + struct.pack("<6d", *(float(v) for v in values))
+
+
+def serialized_twist_works(twist_type: Any) -> bool:
+    """Whether this middleware serializes a Twist as :func:`twist_cdr` does."""
+    from rclpy.serialization import serialize_message
+
+    probe = twist_type()
+    probe.linear.x, probe.linear.y, probe.linear.z = 1.0, -2.0, 3.5
+    probe.angular.x, probe.angular.y, probe.angular.z = -0.25, 5.0, -6.0
+    return serialize_message(probe) == twist_cdr(np.array([1.0, -2.0, 3.5, -0.25, 5.0, -6.0]))
 
 
 @dataclass(frozen=True)
@@ -65,6 +84,10 @@ class PolicyParams:
     state_sources: tuple[str, ...] = ()
     diagnostics_period_s: float = 1.0
     autostart: bool = True  # trtpipe-ros policy: configure and activate at start
+    # an image runs the model in its own callback, on the executor thread, while the slowest of
+    # the last INLINE_WINDOW Policy.act calls took at most this; slower models, and the first
+    # images, run on the inference thread (0: always there)
+    inline_act_max_ms: float = 2.0
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -73,6 +96,8 @@ class PolicyParams:
             raise InputError(
                 f"diagnostics_period_s: expected > 0, given {self.diagnostics_period_s}"
             )
+        if not self.inline_act_max_ms >= 0:
+            raise InputError(f"inline_act_max_ms: expected >= 0, given {self.inline_act_max_ms}")
         make_qos(self.image_qos)
 
     def state_bindings(self, inputs: tuple[str, ...]) -> dict[str, str]:
@@ -122,6 +147,9 @@ class PolicyNode(LifecycleNode):
         # cmd_vel is a plain publisher: a zero must go out on every transition, active or not
         self._cmd_vel = self.create_publisher(Twist, "cmd_vel", 10)
         self._twist = Twist
+        # commands go out as serialized CDR (no Python message to build and convert) where the
+        # middleware's own serialization is the same bytes
+        self._serialized_twist = serialized_twist_works(Twist)
         self.policy: Any = None
         self.commander: SafeCommander | None = None
         self._lock = threading.Lock()
@@ -134,6 +162,10 @@ class PolicyNode(LifecycleNode):
         self._state: dict[str, np.ndarray] = {}  # source -> its newest values
         self._bindings: dict[str, str] = {}  # state input -> source
         self._fresh = threading.Event()
+        # one Policy.act at a time, in a callback or on the inference thread
+        self._act_lock = threading.Lock()
+        self._act_ms: deque[float] = deque(maxlen=INLINE_WINDOW)
+        self.inline_inferences = 0  # images run in their own callback
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._handles: list[Any] = []
@@ -205,6 +237,8 @@ class PolicyNode(LifecycleNode):
             )
         with self._lock:
             self._state = {}
+            self._image = None  # an image of an earlier activation is not run now
+        self._act_ms.clear()  # the first images of an activation go to the inference thread
         assert self.commander is not None
         with self._command_lock:  # the robot was commanded zero: accelerate from that
             self.commander.stopped(time.monotonic())
@@ -259,7 +293,8 @@ class PolicyNode(LifecycleNode):
         from geometry_msgs.msg import Twist
 
         with self._command_lock:
-            self._cmd_vel.publish(Twist())
+            zero = np.zeros(6, np.float64)
+            self._cmd_vel.publish(twist_cdr(zero) if self._serialized_twist else Twist())
             self._sent = np.zeros(6, np.float64)
             if self.commander is not None:
                 self.commander.stopped(time.monotonic())
@@ -276,9 +311,31 @@ class PolicyNode(LifecycleNode):
             reason = getattr(exc, "reason", "unsupported_encoding")
             self.get_logger().warning(f"image dropped ({reason}): {exc}", throttle_duration_sec=5.0)
             return
+        received = time.perf_counter()
         with self._lock:
-            self._image = (image, frame.encoding, time.perf_counter())
+            self._image = (image, frame.encoding, received)
+        if self._act_lock.acquire(blocking=False):  # the inference thread is not running one
+            try:
+                if self._inline():
+                    # a fast model: run it here, without waking the inference thread, which
+                    # would wait for the GIL until the executor next blocks
+                    with self._lock:
+                        newest, self._image = self._image, None
+                    if newest is not None:
+                        self.inline_inferences += 1
+                        self._infer(newest)
+                    return
+            finally:
+                self._act_lock.release()
         self._fresh.set()
+
+    def _inline(self) -> bool:
+        """Whether the model is fast enough to run in the image's callback: the slowest of the
+        last INLINE_WINDOW ``Policy.act`` calls took at most ``inline_act_max_ms`` (with the act
+        lock held)."""
+        limit = self.params.inline_act_max_ms
+        times = self._act_ms
+        return limit > 0 and len(times) == times.maxlen and max(times) <= limit
 
     def _on_instruction(self, msg: Any) -> None:
         text = msg.data
@@ -317,38 +374,51 @@ class PolicyNode(LifecycleNode):
             self._fresh.clear()
             if self._stop.is_set():
                 return
-            with self._lock:
-                newest, instruction = self._image, self._instruction
-                state = {name: self._state.get(source) for name, source in self._bindings.items()}
-            if newest is None or instruction is None:
-                continue
-            policy, commander = self.policy, self.commander
-            if any(values is None for values in state.values()):
-                continue  # a state not received yet: nothing to run the model on
-            image, encoding, received = newest
-            try:
-                action = policy.act(image, instruction, state or None, encoding)
-            except Exception as exc:  # any failure stops the robot until the next good action
-                commander.inference_failed()
-                self._command_now()  # the zero, at once
-                self.inference_errors += 1
-                self.get_logger().error(
-                    f"inference failed: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0
-                )
-                continue
-            now = time.monotonic()
-            commander.action(action, now)
-            self._command_now()
-            # the node's latency: from the image's arrival to its command sent
-            self._latency_ms.append((time.perf_counter() - received) * 1e3)
-            self._last_action_at = now
-            self.inferences += 1
-            if np.all(np.isfinite(action)):
-                from std_msgs.msg import Float32MultiArray
+            with self._act_lock:
+                with self._lock:
+                    # taken: the image's callback will not run it as well
+                    newest, self._image = self._image, None
+                if newest is not None:
+                    self._infer(newest)
 
-                self._action_out.publish(
-                    Float32MultiArray(data=action.astype(np.float32).ravel().tolist())
-                )
+    def _infer(self, newest: tuple[Any, str, float]) -> None:
+        """Runs one image with the newest instruction and state and sends its command (with
+        the act lock held)."""
+        with self._lock:
+            instruction = self._instruction
+            state = {name: self._state.get(source) for name, source in self._bindings.items()}
+        if instruction is None or self._stop.is_set():
+            return
+        policy, commander = self.policy, self.commander
+        if any(values is None for values in state.values()):
+            return  # a state not received yet: nothing to run the model on
+        image, encoding, received = newest
+        started = time.perf_counter()
+        try:
+            action = policy.act(image, instruction, state or None, encoding)
+        except Exception as exc:  # any failure stops the robot until the next good action
+            self._act_ms.clear()  # the next images go to the inference thread
+            commander.inference_failed()
+            self._command_now()  # the zero, at once
+            self.inference_errors += 1
+            self.get_logger().error(
+                f"inference failed: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0
+            )
+            return
+        self._act_ms.append((time.perf_counter() - started) * 1e3)
+        now = time.monotonic()
+        commander.action(action, now)
+        self._command_now()
+        # the node's latency: from the image's arrival to its command sent
+        self._latency_ms.append((time.perf_counter() - received) * 1e3)
+        self._last_action_at = now
+        self.inferences += 1
+        if np.all(np.isfinite(action)):
+            from std_msgs.msg import Float32MultiArray
+
+            self._action_out.publish(
+                Float32MultiArray(data=action.astype(np.float32).ravel().tolist())
+            )
 
     def _on_control_tick(self) -> None:
         assert self.commander is not None
@@ -369,10 +439,13 @@ class PolicyNode(LifecycleNode):
 
     def _send(self, values: np.ndarray) -> None:
         """Publishes six Twist values (with the command lock held)."""
-        twist = self._twist()
-        twist.linear.x, twist.linear.y, twist.linear.z = (float(v) for v in values[:3])
-        twist.angular.x, twist.angular.y, twist.angular.z = (float(v) for v in values[3:])
-        self._cmd_vel.publish(twist)
+        if self._serialized_twist:
+            self._cmd_vel.publish(twist_cdr(values))
+        else:
+            twist = self._twist()
+            twist.linear.x, twist.linear.y, twist.linear.z = (float(v) for v in values[:3])
+            twist.angular.x, twist.angular.y, twist.angular.z = (float(v) for v in values[3:])
+            self._cmd_vel.publish(twist)
         self._sent = values
 
     # -- diagnostics ---------------------------------------------------------------------------
