@@ -251,6 +251,33 @@ def test_two_state_inputs_from_joint_states_and_an_array_topic(ros_context, tmp_
         peer.destroy_node()
 
 
+class _CommandLog:
+    """Every Twist a peer receives on cmd_vel, in order."""
+
+    def __init__(self, peer: Any) -> None:
+        from geometry_msgs.msg import Twist
+
+        self._lock = threading.Lock()
+        self._commands: list[Any] = []
+        peer.create_subscription(Twist, "cmd_vel", self._keep, 50)
+
+    def _keep(self, msg: Any) -> None:
+        with self._lock:
+            self._commands.append(msg)
+
+    def latest(self) -> Any:
+        with self._lock:
+            return self._commands[-1] if self._commands else None
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._commands)
+
+    def since(self, seen: int) -> list[Any]:
+        with self._lock:
+            return self._commands[seen:]
+
+
 def test_a_new_actions_command_goes_out_at_once_not_at_the_next_tick(ros_context, tmp_path):
     """control_rate_hz 0.02: no tick comes in the test's seconds, so every command received was
     published as its action arrived: the image's own action (linear.x follows the image's grey
@@ -259,7 +286,6 @@ def test_a_new_actions_command_goes_out_at_once_not_at_the_next_tick(ros_context
     pytest.importorskip("onnxruntime")
     pytest.importorskip("tokenizers")
     import rclpy
-    from geometry_msgs.msg import Twist
     from rclpy.lifecycle import TransitionCallbackReturn
     from sensor_msgs.msg import Image, JointState
     from std_msgs.msg import Bool, String
@@ -281,18 +307,8 @@ def test_a_new_actions_command_goes_out_at_once_not_at_the_next_tick(ros_context
     tick = node._on_control_tick
     node._on_control_tick = lambda: (ticks.append(time.monotonic()), tick())
     peer = rclpy.create_node("policy_at_once_peer", context=ros_context)
-    lock = threading.Lock()
-    commands: list[Any] = []
-
-    def keep(msg: Any) -> None:
-        with lock:
-            commands.append(msg)
-
-    def latest() -> Any:
-        with lock:
-            return commands[-1] if commands else None
-
-    peer.create_subscription(Twist, "cmd_vel", keep, 50)
+    received = _CommandLog(peer)
+    latest = received.latest
     images = peer.create_publisher(Image, "image", 10)
     instructions = peer.create_publisher(String, "instruction", 10)
     estop = peer.create_publisher(Bool, "estop", 10)
@@ -321,13 +337,11 @@ def test_a_new_actions_command_goes_out_at_once_not_at_the_next_tick(ros_context
             assert latest().angular.z == pytest.approx(want[1], abs=1e-4)
         estop.publish(Bool(data=True))
         wait_for(lambda: latest().linear.x == 0.0, what="zero under the e-stop")
-        with lock:
-            seen = len(commands)
+        seen = received.count()
         images.publish(grey(100))
         wait_for(lambda: node.inferences >= 3, what="the action under the e-stop")
         time.sleep(0.1)
-        with lock:
-            assert all(m.linear.x == 0.0 and m.angular.z == 0.0 for m in commands[seen:])
+        assert all(m.linear.x == 0.0 and m.angular.z == 0.0 for m in received.since(seen))
         estop.publish(Bool(data=False))
         wait_for(lambda: not node.commander._estop, what="the e-stop released")
         images.publish(grey(100))
@@ -352,7 +366,6 @@ def test_a_fast_model_runs_in_the_images_callback(ros_context, tmp_path, inline_
     pytest.importorskip("onnxruntime")
     pytest.importorskip("tokenizers")
     import rclpy
-    from geometry_msgs.msg import Twist
     from rclpy.lifecycle import TransitionCallbackReturn
     from sensor_msgs.msg import Image, JointState
     from std_msgs.msg import String
@@ -373,18 +386,8 @@ def test_a_fast_model_runs_in_the_images_callback(ros_context, tmp_path, inline_
         inline_act_max_ms=inline_act_max_ms,
     )
     peer = rclpy.create_node(f"policy_inline_peer_{int(inline_act_max_ms)}", context=ros_context)
-    lock = threading.Lock()
-    commands: list[Any] = []
-
-    def keep(msg: Any) -> None:
-        with lock:
-            commands.append(msg)
-
-    def latest() -> Any:
-        with lock:
-            return commands[-1] if commands else None
-
-    peer.create_subscription(Twist, "cmd_vel", keep, 50)
+    received = _CommandLog(peer)
+    latest = received.latest
     images = peer.create_publisher(Image, "image", 10)
     instructions = peer.create_publisher(String, "instruction", 10)
     joints = peer.create_publisher(JointState, "joint_states", 10)
