@@ -371,7 +371,7 @@ def test_a_fast_model_runs_in_the_images_callback(ros_context, tmp_path, inline_
     from std_msgs.msg import String
 
     from onnx_models import vla_reference
-    from trtpipe.ros.policy_node import INLINE_WINDOW
+    from trtpipe.ros.inline_runs import INLINE_WINDOW
 
     node = _policy_node(
         ros_context,

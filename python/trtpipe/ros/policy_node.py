@@ -38,12 +38,12 @@ from trtpipe.action_safety import ActionMapping, Limits, SafeCommander
 from trtpipe.errors import InputError
 from trtpipe.ros.diagnostics import OK, WARN
 from trtpipe.ros.image_input import raw_frame
+from trtpipe.ros.inline_runs import InlineGate
 from trtpipe.ros.params import declare_fields, read_params
 from trtpipe.ros.qos import make_qos
 from trtpipe.ros.sequence_gaps import SequenceGaps
 
 JOINT_FIELDS = ("joint_states.position", "joint_states.velocity", "joint_states.effort")
-INLINE_WINDOW = 16  # Policy.act times that decide whether the next image runs in its callback
 CDR_LE = b"\x00\x01\x00\x00"  # the encapsulation header of little-endian CDR
 
 
@@ -85,8 +85,8 @@ class PolicyParams:
     diagnostics_period_s: float = 1.0
     autostart: bool = True  # trtpipe-ros policy: configure and activate at start
     # an image runs the model in its own callback, on the executor thread, while the slowest of
-    # the last INLINE_WINDOW Policy.act calls took at most this; slower models, and the first
-    # images, run on the inference thread (0: always there)
+    # the last Policy.act calls took at most this (ros/inline_runs.py); slower models, and the
+    # first images, run on the inference thread (0: always there)
     inline_act_max_ms: float = 2.0
 
     def __post_init__(self) -> None:
@@ -164,8 +164,7 @@ class PolicyNode(LifecycleNode):
         self._fresh = threading.Event()
         # one Policy.act at a time, in a callback or on the inference thread
         self._act_lock = threading.Lock()
-        self._act_ms: deque[float] = deque(maxlen=INLINE_WINDOW)
-        self.inline_inferences = 0  # images run in their own callback
+        self._inline = InlineGate(0.0)  # Policy.act times (its bound set at configure)
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._handles: list[Any] = []
@@ -186,6 +185,7 @@ class PolicyNode(LifecycleNode):
         self.publish_zero()
         try:
             self.params = p = read_params(self, PolicyParams)
+            self._inline.max_ms = p.inline_act_max_ms
             self.commander = p.commander()
             self.policy = Policy(
                 p.model,
@@ -238,7 +238,7 @@ class PolicyNode(LifecycleNode):
         with self._lock:
             self._state = {}
             self._image = None  # an image of an earlier activation is not run now
-        self._act_ms.clear()  # the first images of an activation go to the inference thread
+        self._inline.reset()  # the first images of an activation go to the inference thread
         assert self.commander is not None
         with self._command_lock:  # the robot was commanded zero: accelerate from that
             self.commander.stopped(time.monotonic())
@@ -316,26 +316,22 @@ class PolicyNode(LifecycleNode):
             self._image = (image, frame.encoding, received)
         if self._act_lock.acquire(blocking=False):  # the inference thread is not running one
             try:
-                if self._inline():
-                    # a fast model: run it here, without waking the inference thread, which
-                    # would wait for the GIL until the executor next blocks
+                if self._inline.allows():
+                    # a fast model: run it here, without waking the inference thread
                     with self._lock:
                         newest, self._image = self._image, None
                     if newest is not None:
-                        self.inline_inferences += 1
+                        self._inline.inline_runs += 1
                         self._infer(newest)
                     return
             finally:
                 self._act_lock.release()
         self._fresh.set()
 
-    def _inline(self) -> bool:
-        """Whether the model is fast enough to run in the image's callback: the slowest of the
-        last INLINE_WINDOW ``Policy.act`` calls took at most ``inline_act_max_ms`` (with the act
-        lock held)."""
-        limit = self.params.inline_act_max_ms
-        times = self._act_ms
-        return limit > 0 and len(times) == times.maxlen and max(times) <= limit
+    @property
+    def inline_inferences(self) -> int:
+        """Images run in their own callback (see ``inline_act_max_ms``)."""
+        return self._inline.inline_runs
 
     def _on_instruction(self, msg: Any) -> None:
         text = msg.data
@@ -397,7 +393,7 @@ class PolicyNode(LifecycleNode):
         try:
             action = policy.act(image, instruction, state or None, encoding)
         except Exception as exc:  # any failure stops the robot until the next good action
-            self._act_ms.clear()  # the next images go to the inference thread
+            self._inline.reset()  # the next images go to the inference thread
             commander.inference_failed()
             self._command_now()  # the zero, at once
             self.inference_errors += 1
@@ -405,7 +401,7 @@ class PolicyNode(LifecycleNode):
                 f"inference failed: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0
             )
             return
-        self._act_ms.append((time.perf_counter() - started) * 1e3)
+        self._inline.record((time.perf_counter() - started) * 1e3)
         now = time.monotonic()
         commander.action(action, now)
         self._command_now()

@@ -1,0 +1,36 @@
+"""Whether a node runs a frame in its subscription callback rather than on its worker thread.
+
+A frame handed to the worker waits for the interpreter lock until the executor thread next
+blocks (rebuilding its wait set first): a few hundred microseconds, more than a fast model
+takes. So a node whose recent runs were all fast runs the next frame in the callback itself; a
+slow model, the first frames after a start, and the frame after a failure go to the worker, so
+the executor is never held for longer than the bound.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+#: the runs whose times decide
+INLINE_WINDOW = 16
+
+
+class InlineGate:
+    """The times of a node's last runs; frames run inline while the slowest of the last
+    :data:`INLINE_WINDOW` took at most ``max_ms`` (0: never). Callers hold their run lock."""
+
+    def __init__(self, max_ms: float) -> None:
+        self.max_ms = max_ms
+        self._ms: deque[float] = deque(maxlen=INLINE_WINDOW)
+        self.inline_runs = 0  # frames run in their callback
+
+    def allows(self) -> bool:
+        times = self._ms
+        return self.max_ms > 0 and len(times) == times.maxlen and max(times) <= self.max_ms
+
+    def record(self, ms: float) -> None:
+        self._ms.append(ms)
+
+    def reset(self) -> None:
+        """Time the model anew (after a start or a failure) before running inline again."""
+        self._ms.clear()
