@@ -344,17 +344,17 @@ class NodeChild:
             return f"{frame.header.stamp.sec}:{frame.header.stamp.nanosec}"
 
         def timed_enqueue(frame: Any) -> None:  # the executor thread, after the parsing
+            queued[key(frame)] = time.perf_counter()  # a fast detector runs inside the enqueue
             enqueue(frame)
-            queued[key(frame)] = time.perf_counter()
 
         def timed_publish(msg: Any) -> None:  # the worker thread: the detections go out
             publishing[0] = time.perf_counter()
             publish(msg)
 
-        def timed_process(frame: Any) -> None:  # the worker thread, one frame at a time
+        def timed_process(frame: Any) -> bool:  # one frame at a time (worker or callback)
             detector = runtime.detector
             detector.started = detector.ended = publishing[0] = None
-            process(frame)
+            served = process(frame)
             times[key(frame)] = [
                 frame.received_s,
                 queued.pop(key(frame), None),
@@ -362,6 +362,7 @@ class NodeChild:
                 detector.ended,
                 publishing[0],
             ]
+            return served
 
         runtime._det_pub.publish = timed_publish
         runtime._enqueue = timed_enqueue
@@ -697,7 +698,13 @@ def _deadline_ms(case: Case) -> float:
 
 
 def run_case(
-    camera: Camera, child: Child, case: Case, index: int, detector: str, backend: str = ""
+    camera: Camera,
+    child: Child,
+    case: Case,
+    index: int,
+    detector: str,
+    backend: str = "",
+    node_params: dict[str, Any] | None = None,
 ) -> Result:
     """One case against the node's process: a node of its own, warm-up, N frames, counts."""
     result = Result(case, detector=detector)
@@ -714,6 +721,7 @@ def run_case(
         params["deadline_ms"] = _deadline_ms(case)
     if backend:
         params["backend"] = backend
+    params.update(node_params or {})
     pub, sub = camera.topics(image_topic, detections_topic, _publisher_qos(case))
     started = False
     try:
@@ -795,9 +803,10 @@ def measure(
     out_dir: Path | None = None,
     budget_s: float = 540.0,
     profile: bool = False,
+    node_params: dict[str, Any] | None = None,
 ) -> tuple[list[Result], dict[str, Any]]:
     """Runs ``cases`` against one node process; every case gets a Result, failed or skipped
-    ones with their reason."""
+    ones with their reason. ``node_params``: parameters of the node beyond the case's."""
     _require_ros()
     from trtpipe.ros.large_frames import use_in_this_process
 
@@ -845,7 +854,7 @@ def measure(
             if child is None:  # a restart failed
                 results.append(Result(case, label, error=info["error"]))
                 continue
-            result = run_case(camera, child, case, i, label, backend_param)
+            result = run_case(camera, child, case, i, label, backend_param, node_params)
             log.info("%s: %s", case.label, _one_line(result))
             results.append(result)
             if result.error:  # a fresh node process for the cases left, whatever went wrong
@@ -1041,6 +1050,26 @@ def collect(quick: bool = False) -> list[Series]:
     return to_series(results)
 
 
+def _node_params(parser: argparse.ArgumentParser, given: list[str]) -> dict[str, Any]:
+    """``NAME:=VALUE`` pairs as the node's parameters, each of its DetectorParams field's type."""
+    from trtpipe.ros.params import DetectorParams
+
+    defaults = DetectorParams.defaults()
+    params: dict[str, Any] = {}
+    for pair in given:
+        name, sep, value = pair.partition(":=")
+        if not sep or name not in defaults:
+            parser.error(
+                f"--param: expected NAME:=VALUE with a detector node parameter, got {pair!r}"
+            )
+        kind = type(defaults[name])
+        try:
+            params[name] = value.lower() in ("1", "true") if kind is bool else kind(value)
+        except ValueError:
+            parser.error(f"--param {name}: expected a {kind.__name__}, got {value!r}")
+    return params
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ros_wire", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer frames (smoke run)")
@@ -1065,10 +1094,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=Path(os.environ.get("TRTPIPE_BENCH_OUT", "bench/results"))
     )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME:=VALUE",
+        help="a parameter of the node (repeatable), e.g. inline_detect_max_ms:=0",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return child_main(json.loads(args.child))
+    node_params = _node_params(parser, args.param)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     started = time.monotonic()
     detectors = ("noop", "sample") if args.detector == "both" else (args.detector,)
@@ -1084,6 +1121,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.out,
                 budget_s=left,
                 profile=args.profile,
+                node_params=node_params,
             )
             results += got
             notes.append(

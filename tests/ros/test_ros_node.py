@@ -141,6 +141,55 @@ def test_slow_inference_keeps_the_newest_frame_and_counts_drops(graph_factory):
     assert stamps == sorted(stamps)
 
 
+@pytest.mark.parametrize("inline_detect_max_ms", [0.0, 1000.0])
+def test_a_fast_detector_serves_frames_in_their_callback_in_order(
+    graph_factory, inline_detect_max_ms
+):
+    """inline_detect_max_ms 1000: once INLINE_WINDOW frames have been timed on the worker, a
+    frame runs in its own callback; 0: never. Either way each frame's detections are its own
+    (the mean of its pixels), in order, with its header, and nothing is dropped."""
+    from trtpipe.ros.inline_runs import INLINE_WINDOW
+
+    g = graph_factory(
+        ScriptedDetector(),
+        f"inline{int(inline_detect_max_ms)}",
+        inline_detect_max_ms=inline_detect_max_ms,
+    )
+    image = _astronaut()[:48, :64]
+    count = INLINE_WINDOW + 12
+    for i in range(count):
+        pixels = np.ascontiguousarray(np.roll(image, 7 * i, axis=1))
+        out = g.send_and_wait(image_msg(pixels, "rgb8", 5000 + i), i + 1)
+        assert stamp_ns(out.header) == 5000 + i
+        assert out.detections[0].results[0].hypothesis.score == pytest.approx(
+            pixels.mean() / 255, rel=1e-5
+        )
+    inline = g.node.runtime.inline_frames
+    if inline_detect_max_ms == 0:
+        assert inline == 0
+    else:  # the first INLINE_WINDOW on the worker, to time the detector
+        assert 1 <= inline <= count - INLINE_WINDOW
+    assert drops(g.node) == {}
+
+
+def test_a_frame_older_than_one_served_in_a_callback_is_dropped_not_published(graph_factory):
+    """The worker took a frame while a newer one ran in its callback (simulated: the served
+    arrival is set past the taken frame's while the worker waits for the run lock): the older
+    frame is a counted newest_frame_wins drop and never goes out after the newer one."""
+    g = graph_factory(ScriptedDetector(), "older")
+    runtime = g.node.runtime
+    image = _astronaut()[:16, :16]
+    g.send_and_wait(image_msg(image, "rgb8", 1), 1)
+    with runtime._run_lock:  # the worker will take the next frame and wait here
+        g.pub.publish(image_msg(image, "rgb8", 2))
+        wait_for(lambda: runtime.counters.received == 2, what="the second frame received")
+        wait_for(lambda: runtime._mailbox._item is None, what="taken by the worker")
+        runtime._served_s = time.perf_counter()  # a newer frame ran in its callback
+    wait_for(lambda: drops(g.node).get("newest_frame_wins", 0) == 1, what="the drop counted")
+    time.sleep(0.1)
+    assert [stamp_ns(m.header) for m in g.received] == [1]
+
+
 def test_debug_image_has_the_boxes_drawn_and_the_input_header(graph_factory, ros_context):
     import rclpy
     from sensor_msgs.msg import Image

@@ -47,6 +47,10 @@ class DetectorParams:
     nvml_device: int = 0  # GPU index for utilisation and memory in diagnostics; -1: off
     log_period_s: float = 5.0  # "Inference Performance - ..." log line period; 0: off
     metrics_port: int = -1  # Prometheus /metrics on this port (0: any free one); -1: off
+    # a frame runs through the detector in its own callback, on the executor thread, while the
+    # slowest of the last runs took at most this (ros/inline_runs.py); else, and for the first
+    # frames, on the worker thread (0: always there)
+    inline_detect_max_ms: float = 2.0
 
     def __post_init__(self) -> None:
         if self.input_type not in INPUT_TYPES:
@@ -81,6 +85,10 @@ class DetectorParams:
         if self.diagnostics_period_s <= 0:
             raise InputError(
                 f"diagnostics_period_s: expected > 0, given {self.diagnostics_period_s}"
+            )
+        if not self.inline_detect_max_ms >= 0:
+            raise InputError(
+                f"inline_detect_max_ms: expected >= 0 (0: off), given {self.inline_detect_max_ms}"
             )
 
     @property

@@ -3,9 +3,13 @@
 Threading: the subscription callback validates a message and puts it into a one-slot mailbox
 (:class:`~trtpipe.ros.mailbox.LatestMailbox`); one worker thread takes the newest frame, runs the
 detector and publishes. A frame that arrives while another is still waiting replaces it and is
-counted as dropped (``dropped.newest_frame_wins``). The executor thread never waits for inference,
-so parameter services, lifecycle transitions, QoS events and the diagnostics timer stay live even
-when inference is slower than the camera, and every dropped frame is seen and counted by the node.
+counted as dropped (``dropped.newest_frame_wins``). The executor thread never waits for a slow
+model, so parameter services, lifecycle transitions, QoS events and the diagnostics timer stay
+live even when inference is slower than the camera, and every dropped frame is seen and counted
+by the node. A fast model (its last runs all within ``inline_detect_max_ms``; see
+:mod:`trtpipe.ros.inline_runs`) runs a frame in the callback itself while the worker is idle,
+sparing the hand-over; a frame the worker then takes that is older than one already served is
+a ``newest_frame_wins`` drop, so detections never go out of order.
 Frames that never reach the callback (lost in transport, or overwritten in the subscription's
 keep-last queue while the executor was busy) are counted from the gaps in each publisher's
 sequence numbers where the middleware reports them (``dropped.sequence_gap``;
@@ -44,6 +48,7 @@ from trtpipe.ros.image_input import (
     decode_compressed,
     raw_frame,
 )
+from trtpipe.ros.inline_runs import InlineGate
 from trtpipe.ros.mailbox import LatestMailbox
 from trtpipe.ros.params import DetectorParams
 from trtpipe.ros.qos import make_qos
@@ -119,6 +124,9 @@ class DetectorRuntime:
         self._lock = threading.Lock()  # guards counters and monitor across worker and executor
         self._mailbox: LatestMailbox[Frame] = LatestMailbox()
         self._worker: threading.Thread | None = None
+        self._run_lock = threading.Lock()  # one frame through the detector at a time
+        self._gate = InlineGate(params.inline_detect_max_ms)  # run times (under _run_lock)
+        self._served_s = float("-inf")  # the arrival of the newest frame run (under _run_lock)
         self.detector: Any = None
         self.backend = params.backend
         self._on_cpu = False
@@ -176,6 +184,8 @@ class DetectorRuntime:
 
         p = self.params
         self._mailbox.reopen()
+        with self._run_lock:
+            self._gate.reset()  # the first frames of an activation time the model on the worker
         self._worker = threading.Thread(
             target=self._run, name=f"trtpipe-ros-worker:{self.node.get_name()}", daemon=True
         )
@@ -372,7 +382,25 @@ class DetectorRuntime:
         received = self._arrived()
         self._enqueue(Frame(header=msg.header, payload=msg, received_s=received))
 
+    @property
+    def inline_frames(self) -> int:
+        """Frames run in their own callback (see ``inline_detect_max_ms``)."""
+        return self._gate.inline_runs
+
     def _enqueue(self, frame: Frame) -> None:
+        # (a failure in the callback is the first in a row: reloading the engine, which takes
+        # seconds, stays on the worker unless every failure reloads it)
+        inline_safe = self.params.max_consecutive_failures > 1
+        if inline_safe and self._run_lock.acquire(blocking=False):  # the worker runs none
+            try:
+                if self._gate.allows():
+                    if self._mailbox.discard_pending():  # older, and not taken yet
+                        self._count_drop("newest_frame_wins")
+                    self._gate.inline_runs += 1
+                    self._run_frame(frame)
+                    return
+            finally:
+                self._run_lock.release()
         if self._mailbox.put(frame):
             self._count_drop("newest_frame_wins")
 
@@ -394,10 +422,24 @@ class DetectorRuntime:
             frame = self._mailbox.take()
             if frame is None:
                 return
-            self.process(frame)
+            with self._run_lock:
+                if frame.received_s < self._served_s:  # a newer one ran in its callback
+                    self._count_drop("newest_frame_wins")
+                    continue
+                self._run_frame(frame)
 
-    def process(self, frame: Frame) -> None:
-        """Run one frame; a failure drops that frame only (counted and logged)."""
+    def _run_frame(self, frame: Frame) -> None:
+        """``process`` timed for the inline gate (with the run lock held)."""
+        self._served_s = frame.received_s
+        started = time.perf_counter()
+        if self.process(frame):
+            self._gate.record((time.perf_counter() - started) * 1e3)
+        else:  # a failure or a bad frame: time the model anew on the worker
+            self._gate.reset()
+
+    def process(self, frame: Frame) -> bool:
+        """Run one frame; a failure drops that frame only (counted and logged). Whether its
+        detections went out."""
         image: np.ndarray | None = None
         try:
             if isinstance(frame.payload, RawFrame):
@@ -412,10 +454,10 @@ class DetectorRuntime:
             msg.header = frame.header
         except InputError as exc:
             self._reject(exc)
-            return
+            return False
         except Exception as exc:
             self._failed(exc)
-            return
+            return False
         try:
             self._det_pub.publish(msg)
             if self._debug_pub is not None:
@@ -423,7 +465,7 @@ class DetectorRuntime:
         except Exception as exc:  # e.g. the context shut down under us
             self._count_drop("publish_error")
             self._log.error(f"publishing detections failed: {type(exc).__name__}: {exc}")
-            return
+            return False
         end_to_end = (time.perf_counter() - frame.received_s) * 1e3
         timings = getattr(self.detector, "last_timings", None) or {}
         with self._lock:
@@ -438,6 +480,7 @@ class DetectorRuntime:
                 self.monitor.record_frame(
                     **{s: timings.get(s) for s in MONITOR_STAGES}, end_to_end=end_to_end
                 )
+        return True
 
     def _publish_debug(self, frame: Frame, image: np.ndarray | None, dets: Any) -> None:
         from sensor_msgs.msg import Image
