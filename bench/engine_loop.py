@@ -324,7 +324,11 @@ def collect(quick: bool = False) -> list[Series]:
             note="graph replay; the Python backend around the same frames",
         )
     )
-    floor = _cuda_floor(frame, frames, warmup)
+    try:
+        floor = _cuda_floor(frame, frames, warmup)
+    except Exception as exc:  # a peer's failure must not cost the frame path's figures
+        log.warning("no CUDA floor: %s: %s", type(exc).__name__, exc)
+        floor = None
     if floor is not None:
         series.append(floor)
     series.extend(_peers(frame, frames, warmup))
