@@ -106,7 +106,8 @@ def test_instruction_estop_staleness_and_transitions(ros_context, tmp_path):
         assert latest().angular.z == 0.0  # no instruction yet: zero
         # "go left": forward 128/255 + 0.3 (clamped to 0.4), turn +0.5
         feed("go left")
-        wait_for(lambda: latest().angular.z > 0.4, what="turning left")
+        # (the acceleration limit ramps the turn up over the first commands: wait for its end)
+        wait_for(lambda: latest().angular.z > 0.5 - 1e-4, what="turning left")
         left = latest()
         assert left.linear.x == pytest.approx(0.4) and left.angular.z == pytest.approx(
             0.5, abs=1e-4
