@@ -180,7 +180,7 @@ def test_a_frame_older_than_one_served_in_a_callback_is_dropped_not_published(gr
     runtime = g.node.runtime
     image = _astronaut()[:16, :16]
     g.send_and_wait(image_msg(image, "rgb8", 1), 1)
-    with runtime._run_lock:  # the worker will take the next frame and wait here
+    with runtime._gate.lock:  # the worker will take the next frame and wait here
         g.pub.publish(image_msg(image, "rgb8", 2))
         wait_for(lambda: runtime.counters.received == 2, what="the second frame received")
         wait_for(lambda: runtime._mailbox._item is None, what="taken by the worker")

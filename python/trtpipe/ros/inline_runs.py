@@ -9,24 +9,44 @@ the executor is never held for longer than the bound.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 #: the runs whose times decide
 INLINE_WINDOW = 16
 
 
 class InlineGate:
-    """The times of a node's last runs; frames run inline while the slowest of the last
-    :data:`INLINE_WINDOW` took at most ``max_ms`` (0: never). Callers hold their run lock."""
+    """The times of a node's last runs, and its run lock: frames run inline while the slowest
+    of the last :data:`INLINE_WINDOW` took at most ``max_ms`` (0: never). Every run, inline or
+    on the worker, holds :attr:`lock`; so do :meth:`record` and :meth:`reset`."""
 
     def __init__(self, max_ms: float) -> None:
         self.max_ms = max_ms
+        self.lock = threading.Lock()  # one run at a time, in a callback or on the worker
         self._ms: deque[float] = deque(maxlen=INLINE_WINDOW)
         self.inline_runs = 0  # frames run in their callback
 
     def allows(self) -> bool:
         times = self._ms
         return self.max_ms > 0 and len(times) == times.maxlen and max(times) <= self.max_ms
+
+    @contextmanager
+    def inline(self) -> Iterator[bool]:
+        """In a subscription callback: whether this frame runs here, with the run lock held
+        until the block ends (counted in :attr:`inline_runs`); False, and no lock, when the
+        worker is running one or the model is not known to be fast: hand the frame over."""
+        if not self.lock.acquire(blocking=False):
+            yield False
+            return
+        try:
+            here = self.allows()
+            self.inline_runs += here
+            yield here
+        finally:
+            self.lock.release()
 
     def record(self, ms: float) -> None:
         self._ms.append(ms)

@@ -162,9 +162,9 @@ class PolicyNode(LifecycleNode):
         self._state: dict[str, np.ndarray] = {}  # source -> its newest values
         self._bindings: dict[str, str] = {}  # state input -> source
         self._fresh = threading.Event()
-        # one Policy.act at a time, in a callback or on the inference thread
-        self._act_lock = threading.Lock()
-        self._inline = InlineGate(0.0)  # Policy.act times (its bound set at configure)
+        # Policy.act times (the bound set at configure), and the lock of one act at a time, in
+        # a callback or on the inference thread
+        self._inline = InlineGate(0.0)
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._handles: list[Any] = []
@@ -238,7 +238,8 @@ class PolicyNode(LifecycleNode):
         with self._lock:
             self._state = {}
             self._image = None  # an image of an earlier activation is not run now
-        self._inline.reset()  # the first images of an activation go to the inference thread
+        with self._inline.lock:  # the first images of an activation go to the inference thread
+            self._inline.reset()
         assert self.commander is not None
         with self._command_lock:  # the robot was commanded zero: accelerate from that
             self.commander.stopped(time.monotonic())
@@ -314,18 +315,13 @@ class PolicyNode(LifecycleNode):
         received = time.perf_counter()
         with self._lock:
             self._image = (image, frame.encoding, received)
-        if self._act_lock.acquire(blocking=False):  # the inference thread is not running one
-            try:
-                if self._inline.allows():
-                    # a fast model: run it here, without waking the inference thread
-                    with self._lock:
-                        newest, self._image = self._image, None
-                    if newest is not None:
-                        self._inline.inline_runs += 1
-                        self._infer(newest)
-                    return
-            finally:
-                self._act_lock.release()
+        with self._inline.inline() as here:
+            if here:  # a fast model: run it here, without waking the inference thread
+                with self._lock:
+                    newest, self._image = self._image, None
+                if newest is not None:
+                    self._infer(newest)
+                return
         self._fresh.set()
 
     @property
@@ -370,7 +366,7 @@ class PolicyNode(LifecycleNode):
             self._fresh.clear()
             if self._stop.is_set():
                 return
-            with self._act_lock:
+            with self._inline.lock:
                 with self._lock:
                     # taken: the image's callback will not run it as well
                     newest, self._image = self._image, None

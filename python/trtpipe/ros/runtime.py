@@ -124,9 +124,9 @@ class DetectorRuntime:
         self._lock = threading.Lock()  # guards counters and monitor across worker and executor
         self._mailbox: LatestMailbox[Frame] = LatestMailbox()
         self._worker: threading.Thread | None = None
-        self._run_lock = threading.Lock()  # one frame through the detector at a time
-        self._gate = InlineGate(params.inline_detect_max_ms)  # run times (under _run_lock)
-        self._served_s = float("-inf")  # the arrival of the newest frame run (under _run_lock)
+        # run times, and the lock of one frame through the detector at a time
+        self._gate = InlineGate(params.inline_detect_max_ms)
+        self._served_s = float("-inf")  # the arrival of the newest frame run (under its lock)
         self.detector: Any = None
         self.backend = params.backend
         self._on_cpu = False
@@ -184,7 +184,7 @@ class DetectorRuntime:
 
         p = self.params
         self._mailbox.reopen()
-        with self._run_lock:
+        with self._gate.lock:
             self._gate.reset()  # the first frames of an activation time the model on the worker
         self._worker = threading.Thread(
             target=self._run, name=f"trtpipe-ros-worker:{self.node.get_name()}", daemon=True
@@ -391,16 +391,13 @@ class DetectorRuntime:
         # (a failure in the callback is the first in a row: reloading the engine, which takes
         # seconds, stays on the worker unless every failure reloads it)
         inline_safe = self.params.max_consecutive_failures > 1
-        if inline_safe and self._run_lock.acquire(blocking=False):  # the worker runs none
-            try:
-                if self._gate.allows():
+        if inline_safe:
+            with self._gate.inline() as here:
+                if here:
                     if self._mailbox.discard_pending():  # older, and not taken yet
                         self._count_drop("newest_frame_wins")
-                    self._gate.inline_runs += 1
                     self._run_frame(frame)
                     return
-            finally:
-                self._run_lock.release()
         if self._mailbox.put(frame):
             self._count_drop("newest_frame_wins")
 
@@ -422,7 +419,7 @@ class DetectorRuntime:
             frame = self._mailbox.take()
             if frame is None:
                 return
-            with self._run_lock:
+            with self._gate.lock:
                 if frame.received_s < self._served_s:  # a newer one ran in its callback
                     self._count_drop("newest_frame_wins")
                     continue
