@@ -565,6 +565,7 @@ PIPELINE_CALLS: dict[str, dict[str, str]] = {
         "record": "obj.record(0)",
         "query": "obj.query()",
         "elapsed_time": "obj.elapsed_time(obj)",
+        "stage_times": "obj.stage_times(obj, obj)",
     },
 }
 

@@ -127,9 +127,32 @@ def test_gpu_times_are_read_only_once_complete_and_in_order():
     assert snap.gpu["inference"].mean_ms == pytest.approx((4.0 + 2.5) / 2)
 
 
+def test_a_frames_stages_are_read_together_and_in_order_with_pairs():
+    with make_monitor() as monitor:
+        frame_done = [False]
+        monitor.record_gpu("preprocess", ScriptedEvent(0.0), ScriptedEvent(0.25))
+        monitor.record_gpu_stages(
+            ("preprocess", "inference"), lambda: (0.5, 3.0) if frame_done[0] else None
+        )
+        monitor.record_gpu("inference", ScriptedEvent(1.0), ScriptedEvent(2.0))
+        snap = monitor.snapshot()
+        # the pair before the frame is read; the one after waits behind it
+        assert snap.gpu["preprocess"].count == 1 and snap.gpu["inference"] is None
+        assert snap.gpu_pending == 3  # intervals, the frame's two among them
+        frame_done[0] = True
+        snap = monitor.snapshot()
+    assert snap.gpu_pending == 0
+    assert snap.gpu["preprocess"].mean_ms == pytest.approx((0.25 + 0.5) / 2)
+    assert snap.gpu["inference"].mean_ms == pytest.approx((3.0 + 1.0) / 2)
+
+
 def test_unknown_gpu_stage_is_rejected():
-    with make_monitor() as monitor, pytest.raises(ValueError, match="stage"):
-        monitor.record_gpu("decode", ScriptedEvent(0), ScriptedEvent(1))
+    with make_monitor() as monitor:
+        with pytest.raises(ValueError, match="stage"):
+            monitor.record_gpu("decode", ScriptedEvent(0), ScriptedEvent(1))
+        with pytest.raises(ValueError, match="stage"):
+            monitor.record_gpu_stages(("preprocess", "decode"), lambda: None)
+        assert monitor.snapshot().gpu_pending == 0
 
 
 def test_drops_are_counted_by_reason():

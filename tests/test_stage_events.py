@@ -33,6 +33,13 @@ class FakeEvent:
         assert self.done and end.done, "read before completion"
         return end.at_ms - self.at_ms
 
+    def stage_times(self, between: FakeEvent, after: FakeEvent | None = None):
+        # as _core.TimingEvent: the last event tells; an earlier one may not be read before
+        if not (after or between).done:
+            return None
+        first = self.elapsed_time(between)
+        return (first,) if after is None else (first, between.elapsed_time(after))
+
 
 def run_frame(ring: StageEventRing, stream: FakeStream, pre_ms: float, inf_ms: float):
     marks = ring.take()
@@ -118,3 +125,28 @@ def test_core_timing_events_time_work_on_a_raw_stream():
     stream.synchronize()
     assert start.query() and end.query()
     assert start.elapsed_time(end) > 5.0
+
+
+@pytest.mark.gpu
+def test_core_stage_times_read_a_frame_once_its_last_event_completed():
+    torch = pytest.importorskip("torch")
+    from trtpipe.stage_events import cuda_event_source
+
+    stream = torch.cuda.Stream()
+    make, handle = cuda_event_source(0, stream.cuda_stream)
+    before, between, after = make(), make(), make()
+    before.record(handle)
+    with torch.cuda.stream(stream):
+        torch.cuda._sleep(20_000_000)
+    between.record(handle)
+    with torch.cuda.stream(stream):
+        torch.cuda._sleep(50_000_000)
+    after.record(handle)
+    assert before.stage_times(between, after) is None  # still running: None, not an error
+    stream.synchronize()
+    pre, inference = before.stage_times(between, after)
+    # the oracle: the same intervals read pair by pair
+    assert pre == pytest.approx(before.elapsed_time(between))
+    assert inference == pytest.approx(between.elapsed_time(after))
+    assert inference > pre > 1.0
+    assert before.stage_times(between) == (pytest.approx(pre),)

@@ -1,10 +1,12 @@
 """CUDA events that time a frame's preprocessing and inference on their stream, handed to
-:meth:`PerformanceMonitor.record_gpu`, which reads them once they completed: nothing waits.
+:meth:`PerformanceMonitor.record_gpu_stages`, which reads them once they completed: nothing waits.
 
 A frame records three events on the stream its work runs on: before preprocessing, between
-preprocessing and inference, after inference. The triples are reused in a small ring; a triple
-goes back into use only once the monitor has read every interval it was given, so a late read
-never sees a later frame's timestamps (a fresh triple replaces one still unread).
+preprocessing and inference, after inference. Its two times are read in one call,
+``before.stage_times(between, after)``, which checks only the last event (events on a stream
+complete in order). The triples are reused in a small ring; a triple goes back into use only
+once the monitor has read it, so a late read never sees a later frame's timestamps (a fresh
+triple replaces one still unread).
 """
 
 from __future__ import annotations
@@ -23,35 +25,25 @@ log = logging.getLogger(__name__)
 RING_SIZE = 4
 
 
-class _Start:
-    """The start event of one interval: reading the interval marks it read in its frame."""
-
-    __slots__ = ("event", "frame")
-
-    def __init__(self, event: Any, frame: FrameEvents) -> None:
-        self.event = event
-        self.frame = frame
-
-    def query(self) -> bool:
-        return bool(self.event.query())
-
-    def elapsed_time(self, end: Any) -> float:
-        self.frame.unread -= 1
-        return float(self.event.elapsed_time(end))
-
-
 class FrameEvents:
-    """One frame's events: ``before`` / ``between`` / ``after`` (each has ``record(stream)``)."""
+    """One frame's events: ``before`` / ``between`` / ``after``, each with ``record(stream)``
+    and ``stage_times(*ends)`` (``trtpipe._core.TimingEvent``)."""
 
-    __slots__ = ("_inference", "_preprocess", "after", "before", "between", "unread")
+    __slots__ = ("_ends", "after", "before", "between", "unread")
 
-    def __init__(self, make_event: Callable[[], Any]) -> None:
+    def __init__(self, make_event: Callable[[], Any], inference: bool = True) -> None:
         self.before = make_event()
         self.between = make_event()
         self.after = make_event()
-        self.unread = 0  # intervals handed to the monitor and not read yet
-        self._preprocess = _Start(self.before, self)
-        self._inference = _Start(self.between, self)
+        self.unread = False  # handed to the monitor and not read yet
+        self._ends = (self.between, self.after) if inference else (self.between,)
+
+    def read(self) -> tuple[float, ...] | None:
+        """The frame's stage times in ms, or None while it still runs."""
+        times = self.before.stage_times(*self._ends)
+        if times is not None:
+            self.unread = False
+        return times
 
 
 class StageEventRing:
@@ -67,9 +59,10 @@ class StageEventRing:
         size: int = RING_SIZE,
     ) -> None:
         self._make = make_event
-        self._record_gpu = monitor.record_gpu
+        self._record = monitor.record_gpu_stages
         self.inference = inference
-        self._frames = [FrameEvents(make_event) for _ in range(size)]
+        self._stages = ("preprocess", "inference") if inference else ("preprocess",)
+        self._frames = [FrameEvents(make_event, inference) for _ in range(size)]
         self._next = 0
         self.replaced = 0  # triples made anew because the monitor had not read the old one
 
@@ -79,23 +72,18 @@ class StageEventRing:
         frame = self._frames[i]
         if frame.unread:
             # still pending in the monitor: it keeps that one, this frame gets a fresh one
-            frame = self._frames[i] = FrameEvents(self._make)
+            frame = self._frames[i] = FrameEvents(self._make, self.inference)
             self.replaced += 1
         self._next = (i + 1) % len(self._frames)
         return frame
 
     def hand_over(self, frame: FrameEvents, stream: Any = None) -> None:
         """Records the end of inference (when timed) on ``stream`` (None: the caller recorded
-        it) and gives the intervals to the monitor."""
-        if self.inference:
-            if stream is not None:
-                frame.after.record(stream)
-            frame.unread = 2
-            self._record_gpu("preprocess", frame._preprocess, frame.between)
-            self._record_gpu("inference", frame._inference, frame.after)
-        else:
-            frame.unread = 1
-            self._record_gpu("preprocess", frame._preprocess, frame.between)
+        it) and gives the frame's times to the monitor."""
+        if self.inference and stream is not None:
+            frame.after.record(stream)
+        frame.unread = True
+        self._record(self._stages, frame.read)
 
 
 def cuda_event_source(device: int, stream: int) -> tuple[Callable[[], Any], int] | None:

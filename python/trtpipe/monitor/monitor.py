@@ -1,8 +1,8 @@
 """PerformanceMonitor: where the milliseconds of each frame go.
 
 Per frame, the caller records host times (``time.perf_counter`` differences) and, where the
-work ran on a GPU stream, pairs of CUDA events. Recording is O(1) and never waits for the GPU:
-event pairs are kept pending and read once their end event has completed. Everything else
+work ran on a GPU stream, CUDA events. Recording is O(1) and never waits for the GPU: the
+events are kept pending and read once the last of them has completed. Everything else
 (percentiles, NVML, log lines, JSON lines, Prometheus) happens outside the frame path.
 
 A frame path can also defer a frame's statistics work (:meth:`PerformanceMonitor.defer_frame`)
@@ -14,13 +14,14 @@ endpoint, read from its own thread, does not, so it may be a frame behind.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import json
 import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, Protocol
@@ -52,6 +53,14 @@ class CudaEvent(Protocol):
     def query(self) -> bool: ...
 
     def elapsed_time(self, end: Any) -> float: ...
+
+
+#: reads the GPU times of some stages: None while their last event is still running
+StageTimesReader = Callable[[], Sequence[float] | None]
+
+
+def _read_interval(start: CudaEvent, end: CudaEvent) -> tuple[float] | None:
+    return (float(start.elapsed_time(end)),) if end.query() else None
 
 
 class PoolWithStats(Protocol):
@@ -105,7 +114,8 @@ class PerformanceMonitor:
         self._host = {stage: RollingWindow(window) for stage in STAGES}
         self._gpu = {stage: RollingWindow(window) for stage in STAGES}
         self._stamps: deque[float] = deque(maxlen=window)
-        self._pending: deque[tuple[str, CudaEvent, CudaEvent]] = deque()
+        # (stages, reader of their times) in stream order
+        self._pending: deque[tuple[tuple[str, ...], StageTimesReader]] = deque()
         # (clock stamp, host times per stage) of frames deferred and not yet folded in
         self._deferred: deque[tuple[float, float | None, float | None, float | None, float | None]]
         self._deferred = deque()
@@ -178,9 +188,20 @@ class PerformanceMonitor:
 
     def record_gpu(self, stage: str, start: CudaEvent, end: CudaEvent) -> None:
         """Record a stage's GPU time as two events on its stream; read later, never waited on."""
-        if stage not in self._gpu:
-            raise ValueError(f"stage: expected one of {STAGES}, given {stage!r}")
-        self._pending.append((stage, start, end))
+        self._check_stages((stage,))
+        self._pending.append(((stage,), functools.partial(_read_interval, start, end)))
+
+    def record_gpu_stages(self, stages: tuple[str, ...], read: StageTimesReader) -> None:
+        """Record consecutive stages of one frame at once: ``read()`` gives their GPU times in
+        ms, in the order of ``stages``, or None while the frame still runs. A frame's stages
+        cost one completion check instead of one per stage."""
+        self._check_stages(stages)
+        self._pending.append((stages, read))
+
+    def _check_stages(self, stages: tuple[str, ...]) -> None:
+        for stage in stages:
+            if stage not in self._gpu:
+                raise ValueError(f"stage: expected one of {STAGES}, given {stage!r}")
 
     def count_drop(self, reason: str = "dropped", count: int = 1) -> None:
         """Count frames that were not processed (``reason`` becomes a label)."""
@@ -193,13 +214,15 @@ class PerformanceMonitor:
     # -- reading ----------------------------------------------------------------------------
 
     def _drain_gpu(self) -> None:
-        # Events complete in stream order, so stop at the first one still running.
+        # Events complete in stream order, so stop at the first frame still running.
         while self._pending:
-            stage, start, end = self._pending[0]
-            if not end.query():
+            stages, read = self._pending[0]
+            times = read()
+            if times is None:
                 return
             self._pending.popleft()
-            self._gpu[stage].append(float(start.elapsed_time(end)))
+            for stage, ms in zip(stages, times, strict=True):
+                self._gpu[stage].append(float(ms))
 
     def fps(self) -> float:
         self._fold()
@@ -252,7 +275,7 @@ class PerformanceMonitor:
             dropped_frames=dict(self._drops),
             host={stage: window.stats() for stage, window in self._host.items()},
             gpu={stage: window.stats() for stage, window in self._gpu.items()},
-            gpu_pending=len(self._pending),
+            gpu_pending=sum(len(stages) for stages, _ in self._pending),
             device=self._device_sample(),
             pools=pools,
         )
