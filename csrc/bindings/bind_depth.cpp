@@ -40,13 +40,7 @@ struct DepthArg {
 DepthArg depth_arg(const py::handle& located, float scale) {
   const LocatedFields f = located_fields(located, "depth", "depth stream");
   DepthArg arg;
-  arg.frame.data = f.data;
-  arg.frame.size = f.size;
-  arg.frame.width = f.width;
-  arg.frame.height = f.height;
-  arg.frame.step = f.step;
-  arg.frame.encoding = preprocess::parse_depth_encoding(f.encoding);
-  arg.frame.scale = scale;
+  arg.frame = DepthFrame{f.buffer, preprocess::parse_depth_encoding(f.encoding), scale};
   arg.on_device = f.on_device;
   arg.stream = f.stream;
   arg.frame = preprocess::checked_depth(arg.frame);
@@ -100,10 +94,10 @@ std::vector<BoxDepth> statistics(const DepthArg& depth, const float* boxes, int 
   DepthFrame frame = depth.frame;
   if (registration != nullptr) {
     registered = decode::register_depth(depth.frame, *registration, rule);
-    frame = DepthFrame{registered.data(), registered.size() * sizeof(float), registration->width,
-                       registration->height,
-                       static_cast<std::int64_t>(registration->width) * 4,
-                       preprocess::DepthEncoding::k32FC1, 1.0f};
+    frame = DepthFrame{{registered.data(), registered.size() * sizeof(float), registration->width,
+                        registration->height, static_cast<std::int64_t>(registration->width) * 4},
+                       preprocess::DepthEncoding::k32FC1,
+                       1.0f};
   }
   if (runner.is_none()) return decode::box_depths(frame, boxes, count, rule);
   return runner.cast<decode::CpuBoxDepths&>().run(frame, boxes, count, rule);

@@ -21,6 +21,7 @@
 #include "common/errors.hpp"
 #include "preprocess/encoding.hpp"
 #include "preprocess/frame.hpp"
+#include "preprocess/image_buffer.hpp"
 #include "preprocess/options.hpp"
 
 namespace trtpipe::bindings {
@@ -159,11 +160,7 @@ inline bool flag_field(const pybind11::handle& value, const char* field) {
 // The fields of a LocatedFrame, each checked as Python gave it; the encoding still a name, for
 // the reader of colour frames (frame_arg) or of depth frames (bind_depth.cpp) to parse.
 struct LocatedFields {
-  const void* data = nullptr;
-  std::size_t size = 0;
-  int width = 0;
-  int height = 0;
-  std::int64_t step = 0;
+  preprocess::ImageBuffer buffer;
   std::string encoding;
   bool on_device = false;
   std::uintptr_t stream = 0;
@@ -175,11 +172,11 @@ inline LocatedFields located_fields(const pybind11::handle& located, const char*
       located, 8, field,
       "a LocatedFrame (address, size, width, height, step, encoding, on_device, stream)");
   LocatedFields out;
-  out.data = reinterpret_cast<const void*>(address_of(f[0]));
-  out.size = checked_size(f[1], "size");
-  out.width = checked_int<int>(f[2], "width");
-  out.height = checked_int<int>(f[3], "height");
-  out.step = checked_int<std::int64_t>(f[4], "step");
+  out.buffer.data = reinterpret_cast<const void*>(address_of(f[0]));
+  out.buffer.size = checked_size(f[1], "size");
+  out.buffer.width = checked_int<int>(f[2], "width");
+  out.buffer.height = checked_int<int>(f[3], "height");
+  out.buffer.step = checked_int<std::int64_t>(f[4], "step");
   out.encoding = text_field(f[5], "encoding");
   out.on_device = flag_field(f[6], "on_device");
   out.stream = checked_int<std::uintptr_t>(f[7], stream_field);
@@ -189,12 +186,7 @@ inline LocatedFields located_fields(const pybind11::handle& located, const char*
 inline FrameArg frame_arg(const pybind11::handle& located) {
   const LocatedFields f = located_fields(located, "frame", "frame stream");
   FrameArg arg;
-  arg.frame.data = f.data;
-  arg.frame.size = f.size;
-  arg.frame.width = f.width;
-  arg.frame.height = f.height;
-  arg.frame.step = f.step;
-  arg.frame.encoding = preprocess::parse_encoding(f.encoding);
+  arg.frame = preprocess::Frame{f.buffer, preprocess::parse_encoding(f.encoding)};
   arg.on_device = f.on_device;
   arg.stream = f.stream;
   return arg;

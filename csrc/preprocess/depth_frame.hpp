@@ -11,6 +11,7 @@
 
 #include "common/host_device.hpp"
 #include "preprocess/frame.hpp"
+#include "preprocess/image_buffer.hpp"
 
 namespace trtpipe::preprocess {
 
@@ -34,12 +35,7 @@ DepthEncoding parse_depth_encoding(const std::string& name);
 const std::vector<std::string>& depth_encoding_names();
 
 // A depth image in host or device memory. 0, NaN and inf mean "no measurement".
-struct DepthFrame {
-  const void* data = nullptr;
-  std::size_t size = 0;  // bytes readable from data
-  int width = 0;
-  int height = 0;
-  std::int64_t step = 0;  // 0: tightly packed
+struct DepthFrame : ImageBuffer {
   DepthEncoding encoding = DepthEncoding::k16UC1;
   float scale = 0.0f;  // metres per stored unit; 0: the encoding's (depth_scale)
 };

@@ -7,18 +7,14 @@
 #include <vector>
 
 #include "preprocess/encoding.hpp"
+#include "preprocess/image_buffer.hpp"
 #include "preprocess/letterbox.hpp"
 #include "preprocess/options.hpp"
 #include "preprocess/pixel.hpp"
 
 namespace trtpipe::preprocess {
 
-struct Frame {
-  const void* data = nullptr;
-  std::size_t size = 0;  // bytes readable from data
-  int width = 0;
-  int height = 0;
-  std::int64_t step = 0;  // 0: tightly packed
+struct Frame : ImageBuffer {
   Encoding encoding = Encoding::kBgr8;
 };
 

@@ -27,39 +27,23 @@ from rclpy.node import Node
 from trtpipe.errors import InputError
 from trtpipe.ros.diagnostics import OK, WARN
 from trtpipe.ros.image_input import FrameRejected, raw_frame
-from trtpipe.ros.params import declare_params
+from trtpipe.ros.params import DetectingNodeParams
 from trtpipe.ros.qos import make_qos
 from trtpipe.ros.sequence_gaps import SequenceGaps
 
 
 @dataclass(frozen=True)
-class CamerasParams:
-    model: str = ""  # ONNX model or serialised engine; empty: trtpipe's sample model
-    backend: str = "auto"
-    device: str = "auto"
+class CamerasParams(DetectingNodeParams):
     image_topics: tuple[str, ...] = ("image",)
     detections_topic: str = "detections"  # in each image topic's namespace
     max_batch: int = 4
     max_wait_ms: float = 5.0
-    conf: float = 0.25
-    iou: float = 0.45
-    qos: str = "sensor_data"
-    detections_qos: str = "default"
-    diagnostics_period_s: float = 1.0
 
     def __post_init__(self) -> None:
         topics = self.image_topics
         if not topics or any(not t for t in topics) or len(set(topics)) != len(topics):
             raise InputError(f"image_topics: expected distinct topic names, given {list(topics)}")
-        if self.diagnostics_period_s <= 0:
-            raise InputError(
-                f"diagnostics_period_s: expected > 0, given {self.diagnostics_period_s}"
-            )
-
-    @classmethod
-    def declare(cls, node: Any) -> CamerasParams:
-        """Declares every parameter on ``node`` (defaults from this class) and reads them."""
-        return declare_params(node, cls)
+        super().__post_init__()
 
 
 def detections_topic_of(image_topic: str, name: str) -> str:

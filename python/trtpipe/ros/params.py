@@ -1,7 +1,7 @@
-"""The detector node's parameters, their defaults and their ROS declarations.
+"""The detecting nodes' parameters, their defaults, their checks and their ROS declarations.
 
-``config/params.yaml`` of the ``trtpipe_ros`` package lists the same defaults (a test keeps the
-two equal).
+``config/params.yaml`` of the ``trtpipe_ros`` package lists the detector node's defaults (a test
+keeps the two equal).
 """
 
 from __future__ import annotations
@@ -17,11 +17,44 @@ P = TypeVar("P")
 INPUT_TYPES = ("raw", "compressed")
 
 
+def check_at_least(name: str, value: float, low: float, note: str = "") -> None:
+    """InputError ``name: expected >= low (note), given value`` where ``value < low``: every
+    lower bound of a parameter is worded alike."""
+    if value < low:
+        bound = f"{low} ({note})" if note else f"{low}"
+        raise InputError(f"{name}: expected >= {bound}, given {value}")
+
+
 @dataclass(frozen=True)
-class DetectorParams:
+class DetectingNodeParams:
+    """What every node that runs a detector and publishes its detections is given (the detector,
+    cameras and RGB-D nodes)."""
+
     model: str = ""  # ONNX model or serialised engine; empty: trtpipe's sample model
     backend: str = "auto"  # "auto" | "tensorrt" | "onnxruntime" | "torch"
     device: str = "auto"
+    conf: float = 0.25
+    iou: float = 0.45
+    qos: str = "sensor_data"  # preset of the image subscriptions (see trtpipe.ros.qos)
+    detections_qos: str = "default"  # preset of the detections (and debug image) publishers
+    diagnostics_period_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.diagnostics_period_s <= 0:
+            raise InputError(
+                f"diagnostics_period_s: expected > 0, given {self.diagnostics_period_s}"
+            )
+
+    @classmethod
+    def declare(cls: type[P], node: Any) -> P:
+        """Declares every parameter on ``node`` (defaults from this class) and reads them."""
+        return declare_params(node, cls)
+
+
+@dataclass(frozen=True)
+class DetectorParams(DetectingNodeParams):
+    """The detector node's: one image topic in, its detections (and a debug image) out."""
+
     image_topic: str = "image"
     input_type: str = "raw"  # "raw": sensor_msgs/Image, "compressed": sensor_msgs/CompressedImage
     # read images from the serialized message in place (false: rclpy deserialises each one)
@@ -29,20 +62,15 @@ class DetectorParams:
     detections_topic: str = "detections"
     publish_debug_image: bool = False
     debug_image_topic: str = "detections/image"
-    conf: float = 0.25
-    iou: float = 0.45
     labels_file: str = ""  # one label per line; empty: the model's own labels, if any
     input_width: int = 0  # 0: the model's input size
     input_height: int = 0
     max_detections: int = 300
-    qos: str = "sensor_data"  # preset of the image subscription (see trtpipe.ros.qos)
-    detections_qos: str = "default"  # preset of the detections and debug image publishers
     deadline_ms: float = 33.0  # the "reliable" preset's deadline
     liveliness_lease_ms: float = 100.0  # the "reliable" preset's liveliness lease
     max_consecutive_failures: int = 5  # inference failures in a row before the engine reloads
     fallback_to_cpu: bool = False  # when a reload does not help, continue on the CPU backend
     fallback_model: str = ""  # ONNX model for the CPU fallback; empty: ``model``
-    diagnostics_period_s: float = 1.0
     latency_budget_ms: float = 33.0  # end-to-end time above which a frame counts as a miss
     nvml_device: int = 0  # GPU index for utilisation and memory in diagnostics; -1: off
     log_period_s: float = 5.0  # "Inference Performance - ..." log line period; 0: off
@@ -62,30 +90,21 @@ class DetectorParams:
             if not 0.0 <= value <= 1.0:
                 raise InputError(f"{name}: expected a value in [0, 1], given {value}")
         for name in ("input_width", "input_height"):
-            if getattr(self, name) < 0:
-                raise InputError(f"{name}: expected >= 0, given {getattr(self, name)}")
+            check_at_least(name, getattr(self, name), 0)
         if (self.input_width == 0) != (self.input_height == 0):
             raise InputError(
                 "input_width/input_height: expected both 0 or both positive, given "
                 f"{self.input_width}x{self.input_height}"
             )
-        if self.max_detections < 1:
-            raise InputError(f"max_detections: expected >= 1, given {self.max_detections}")
-        if self.max_consecutive_failures < 1:
-            raise InputError(
-                f"max_consecutive_failures: expected >= 1, given {self.max_consecutive_failures}"
-            )
-        if self.log_period_s < 0:
-            raise InputError(f"log_period_s: expected >= 0 (0: off), given {self.log_period_s}")
+        check_at_least("max_detections", self.max_detections, 1)
+        check_at_least("max_consecutive_failures", self.max_consecutive_failures, 1)
+        check_at_least("log_period_s", self.log_period_s, 0, "0: off")
         if not -1 <= self.metrics_port <= 65535:
             raise InputError(
                 f"metrics_port: expected -1 (off), 0 (any free port) or a port number, given "
                 f"{self.metrics_port}"
             )
-        if self.diagnostics_period_s <= 0:
-            raise InputError(
-                f"diagnostics_period_s: expected > 0, given {self.diagnostics_period_s}"
-            )
+        super().__post_init__()
         if not self.inline_detect_max_ms >= 0:
             raise InputError(
                 f"inline_detect_max_ms: expected >= 0 (0: off), given {self.inline_detect_max_ms}"
@@ -98,11 +117,6 @@ class DetectorParams:
     @classmethod
     def defaults(cls) -> dict[str, Any]:
         return {f.name: f.default for f in dataclasses.fields(cls)}
-
-    @classmethod
-    def declare(cls, node: Any) -> DetectorParams:
-        """Declare every parameter on ``node`` (defaults from this class) and read them back."""
-        return declare_params(node, cls)
 
     @classmethod
     def read(cls, node: Any) -> DetectorParams:

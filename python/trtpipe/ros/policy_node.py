@@ -69,14 +69,15 @@ class PolicyParams:
     backend: str = "auto"
     device: str = "auto"
     output: str = ""  # the action output ("" : the first)
-    fields: tuple[str, ...] = ("linear.x", "angular.z")  # action component -> Twist field
-    scales: tuple[float, ...] = ()  # per component (default 1)
-    max_linear: float = 0.5
-    max_angular: float = 1.0
-    max_linear_accel: float = 1.0
-    max_angular_accel: float = 2.0
-    control_rate_hz: float = 50.0
-    stale_after_ms: float = 500.0
+    # the SafeCommander's settings, one ROS parameter each, with trtpipe.action_safety's defaults
+    fields: tuple[str, ...] = ActionMapping.fields  # action component -> Twist field
+    scales: tuple[float, ...] = ActionMapping.scales  # per component (default 1)
+    max_linear: float = Limits.max_linear
+    max_angular: float = Limits.max_angular
+    max_linear_accel: float = Limits.max_linear_accel
+    max_angular_accel: float = Limits.max_angular_accel
+    control_rate_hz: float = SafeCommander.control_rate_hz
+    stale_after_ms: float = SafeCommander.stale_after_ms
     image_qos: str = "sensor_data"
     # the model's state inputs, each "INPUT=SOURCE": SOURCE is joint_states.position,
     # joint_states.velocity, joint_states.effort or array:TOPIC (std_msgs/Float32MultiArray);

@@ -37,19 +37,14 @@ from trtpipe.errors import InputError
 from trtpipe.rgbd import DEPTH_DTYPES
 from trtpipe.ros.diagnostics import OK, WARN
 from trtpipe.ros.image_input import FrameRejected, decode_compressed, raw_frame
-from trtpipe.ros.params import INPUT_TYPES, declare_params
+from trtpipe.ros.params import INPUT_TYPES, DetectingNodeParams, check_at_least
 from trtpipe.ros.qos import make_qos
 from trtpipe.ros.sequence_gaps import SequenceGaps
 from trtpipe.ros.stamp_pairs import StampPairer
 
 
 @dataclass(frozen=True)
-class RgbdParams:
-    model: str = ""  # ONNX model or serialised engine; empty: trtpipe's sample model
-    backend: str = "auto"
-    device: str = "auto"
-    conf: float = 0.25
-    iou: float = 0.45
+class RgbdParams(DetectingNodeParams):
     color_topic: str = "color/image_raw"
     color_input_type: str = "raw"  # "raw": sensor_msgs/Image, "compressed": CompressedImage
     depth_topic: str = "depth/image_raw"
@@ -68,25 +63,15 @@ class RgbdParams:
     min_depth: float = 0.0
     max_depth: float = 100.0
     min_pixels: int = 16
-    qos: str = "sensor_data"
-    detections_qos: str = "default"
-    diagnostics_period_s: float = 1.0
 
     def __post_init__(self) -> None:
         if self.color_input_type not in INPUT_TYPES:
             raise InputError(
                 f"color_input_type: expected one of {INPUT_TYPES}, given {self.color_input_type!r}"
             )
-        if self.rate_hz < 0:
-            raise InputError(f"rate_hz: expected >= 0 (0: every pair), given {self.rate_hz}")
-        if self.depth_scale < 0:
-            raise InputError(
-                f"depth_scale: expected >= 0 (0: the encoding's), given {self.depth_scale}"
-            )
-        if self.diagnostics_period_s <= 0:
-            raise InputError(
-                f"diagnostics_period_s: expected > 0, given {self.diagnostics_period_s}"
-            )
+        check_at_least("rate_hz", self.rate_hz, 0, "0: every pair")
+        check_at_least("depth_scale", self.depth_scale, 0, "0: the encoding's")
+        super().__post_init__()
         if self.depth_to_color:
             matrix = np.asarray(self.depth_to_color, np.float64)
             if matrix.size != 16 or not np.isfinite(matrix).all():
@@ -100,11 +85,6 @@ class RgbdParams:
                 )
         make_qos(self.qos)  # an unknown preset fails here, before the model loads
         make_qos(self.detections_qos)
-
-    @classmethod
-    def declare(cls, node: Any) -> RgbdParams:
-        """Declares every parameter on ``node`` (defaults from this class) and reads them."""
-        return declare_params(node, cls)
 
 
 @dataclass(frozen=True)
