@@ -47,7 +47,9 @@ def run_frame(ring: StageEventRing, stream: FakeStream, pre_ms: float, inf_ms: f
     stream.now += pre_ms
     marks.between.record(stream)
     stream.now += inf_ms
-    ring.hand_over(marks, stream)
+    if ring.inference:
+        marks.after.record(stream)
+    ring.hand_over(marks)
     stream.now += 1.0
     return marks
 

@@ -37,7 +37,7 @@ from trtpipe.model_metadata import class_names, image_size, onnx_metadata
 from trtpipe.monitor import PerformanceMonitor
 from trtpipe.preprocess import Preprocessor
 from trtpipe.rgbd import DepthLifter, Detections3D
-from trtpipe.stage_events import StageEventRing, cuda_event_source
+from trtpipe.stage_events import FrameEvents, StageEventRing, cuda_event_source
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class Ticket:
     start: float
     preprocess_ms: float
     submit_ms: float
+    marks: FrameEvents | None = None  # its GPU timing events, handed to the monitor once done
     done: bool = False
 
 
@@ -442,8 +443,6 @@ class Detector:
             except Exception:
                 self.monitor.count_drop("engine_error")
                 raise
-            if marks is not None:
-                events.hand_over(marks)
             pending = None
             t_sub = time.perf_counter()
             t_pre = t_sub - launch_us * 1e-6
@@ -459,12 +458,12 @@ class Detector:
             except Exception:
                 self.monitor.count_drop("engine_error")
                 raise
-            if marks is not None:
-                events.hand_over(marks, stream)
+            if marks is not None and events.inference:
+                marks.after.record(stream)
             t_sub = time.perf_counter()
         self._free.popleft()
         ticket = Ticket(
-            pending, transform, slot, start, (t_pre - start) * 1e3, (t_sub - t_pre) * 1e3
+            pending, transform, slot, start, (t_pre - start) * 1e3, (t_sub - t_pre) * 1e3, marks
         )
         self.settle_monitor()
         return ticket
@@ -527,6 +526,9 @@ class Detector:
             if not self._closed:
                 self._free.append(ticket.slot)
         t2 = time.perf_counter()
+        if ticket.marks is not None:
+            # handed over once waited for, so the monitor never asks about a running frame
+            self._events.hand_over(ticket.marks)
         pre, inference = ticket.preprocess_ms, ticket.submit_ms + (t1 - t0) * 1e3
         post, end_to_end = (t2 - t1) * 1e3, (t2 - ticket.start) * 1e3
         self.last_timings = {

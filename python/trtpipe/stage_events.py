@@ -77,11 +77,9 @@ class StageEventRing:
         self._next = (i + 1) % len(self._frames)
         return frame
 
-    def hand_over(self, frame: FrameEvents, stream: Any = None) -> None:
-        """Records the end of inference (when timed) on ``stream`` (None: the caller recorded
-        it) and gives the frame's times to the monitor."""
-        if self.inference and stream is not None:
-            frame.after.record(stream)
+    def hand_over(self, frame: FrameEvents) -> None:
+        """Gives the frame's times to the monitor, its events recorded (``after`` only where
+        inference is timed)."""
         frame.unread = True
         self._record(self._stages, frame.read)
 
