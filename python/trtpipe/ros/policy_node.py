@@ -292,12 +292,8 @@ class PolicyNode(LifecycleNode):
         super().destroy_node()
 
     def publish_zero(self) -> None:
-        from geometry_msgs.msg import Twist
-
         with self._command_lock:
-            zero = np.zeros(6, np.float64)
-            self._cmd_vel.publish(twist_cdr(zero) if self._serialized_twist else Twist())
-            self._sent = np.zeros(6, np.float64)
+            self._send(np.zeros(6, np.float64))
             if self.commander is not None:
                 self.commander.stopped(time.monotonic())
 
