@@ -261,6 +261,12 @@ def test_pytorch_runs_batches_on_buckets_padded_to_the_next(device):
             assert sorted(paths) == [1, 2, 4]
             assert paths[4]["frames"] == 2 and paths[1]["frames"] == paths[2]["frames"] == 1
             assert all(batched._paths[size].scanning for size in paths)
+            # each batch's GPU stage times reached the monitor, read once the batch had finished
+            snap = batched.detector.monitor.snapshot()
+            assert snap.gpu_pending == 0
+            batches = batched.batch_stats.batches
+            assert batches >= 4
+            assert snap.gpu["preprocess"].count == snap.gpu["inference"].count == batches
         else:
             assert paths == {1: None, 2: None, 4: None}  # engine.infer on the CPU
 

@@ -425,11 +425,15 @@ class BatchDetector:
             rows = [(frame, 0, row) for row, frame in enumerate(frames)]
             transforms = path.submit_frames(rows, None, 0, path.current_stream(), marks)
             if marks is not None:
-                events.hand_over(marks)
                 det.settle_monitor()  # earlier batches' GPU times, folded in meanwhile
-            if path.scanning:  # each frame's row decoded from its own scanned candidates
-                return path.wait_scanned_rows(0, transforms)[0]
-            outputs = path.wait(0)
+            try:
+                if path.scanning:  # each frame's row decoded from its own scanned candidates
+                    return path.wait_scanned_rows(0, transforms)[0]
+                outputs = path.wait(0)
+            finally:
+                if marks is not None:
+                    # handed over once waited for, so the monitor never asks about a running batch
+                    events.hand_over(marks)
         else:
             pre = det.preprocessor
             if self._buffer is None:
