@@ -451,6 +451,7 @@ def test_a_tensorrt_shaped_engine_takes_the_same_native_route(monkeypatch):
     # the context is enqueued by the first frame, then once into each slot's frame graph;
     # every later frame is that graph's launch. The engine's own loop is never made.
     stats = trt.frame_graph_stats
+    assert 0 < stats.pop("argument_updates") <= stats["graph_frames"]  # frames of many sources
     assert stats == {
         "frames": len(frames),
         "graph_frames": len(frames) - 1,
@@ -541,7 +542,9 @@ def test_a_frame_graph_gives_every_frame_its_own_input(monkeypatch):
         for name in b:
             np.testing.assert_allclose(a[name], b[name], rtol=1e-6, atol=1e-6, err_msg=f"{k}")
     assert len({float(np.abs(w[n]).sum()) for w in want for n in w}) > 3  # frames differ
-    assert graphs.stats == {
+    stats = graphs.stats
+    assert 0 < stats.pop("argument_updates") <= stats["graph_frames"]
+    assert stats == {
         "frames": len(frames),
         "graph_frames": len(frames) - 1,
         "step_frames": 1,
@@ -555,6 +558,34 @@ def test_a_frame_graph_gives_every_frame_its_own_input(monkeypatch):
     for k in range(len(frames)):
         before, between, after = marks(k)
         assert before.elapsed_time(between) > 0 and between.elapsed_time(after) > 0
+
+
+def test_a_frame_graph_keeps_its_arguments_while_frames_come_from_one_buffer(monkeypatch):
+    """A camera writing every frame into one GPU buffer costs its slots' graphs no argument
+    update; a frame from another buffer updates the graph of the slot it runs in, and each
+    frame's outputs equal the same frames enqueued step by step."""
+    import torch
+
+    det, _ = _detectors(monkeypatch)
+    engine = det.engine
+    step = engine.model_step({engine.inputs[0].name: det._input_shape()})
+    graphs, steps = _pipelines(det, step.native)
+    image = next(image for _, image in _frames()[0] if isinstance(image, torch.Tensor))
+    other = image.flip(0).contiguous()  # another address, other pixels
+    frames = [("gpu", image)] * 4 + [("gpu", other)] * 2 + [("gpu", image)] * 2
+    stream = step.current_stream()
+    got = _outputs_of(graphs, frames, stream)
+    want = _outputs_of(steps, frames, stream)
+    for k, (a, b) in enumerate(zip(got, want, strict=True)):
+        for name in b:
+            np.testing.assert_allclose(a[name], b[name], rtol=1e-6, atol=1e-6, err_msg=f"{k}")
+    name = next(iter(want[0]))
+    assert not np.array_equal(want[4][name], want[0][name])  # the other buffer's pixels count
+    stats = graphs.stats
+    # frame 0 runs step by step, frames 1 and 2 are captured into slots 1 and 0, frame 3 is
+    # slot 1's graph as it was; frames 4-7 each bring their slot's graph another address
+    assert (stats["graph_frames"], stats["captures"]) == (7, 2)
+    assert stats["argument_updates"] == 4
 
 
 def test_a_graph_step_without_its_graph_runs_step_by_step(monkeypatch):

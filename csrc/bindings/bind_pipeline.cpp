@@ -95,6 +95,7 @@ py::dict counters_dict(const pipeline::PipelineCounters& c) {
   out["step_frames"] = c.step_frames;
   out["captures"] = c.captures;
   out["reshapes"] = c.reshapes;
+  out["argument_updates"] = c.argument_updates;
   out["timeouts"] = c.timeouts;
   out["uncaptured_frames"] = c.uncaptured_frames;
   out["stopped"] = c.stopped;
@@ -326,10 +327,10 @@ void bind_pipeline(py::module_& m) {
           "stats", [](const FramePipeline& p) { return counters_dict(p.counters()); },
           "frames (submitted), how they ran: graph_frames (as one CUDA graph each),\n"
           "step_frames (step by step), captures, reshapes (frames that changed the step's\n"
-          "shapes), timeouts (waits that gave up), uncaptured_frames (run step by step: more\n"
-          "geometry changes than captures allowed in a window of frames), and why frames\n"
-          "stopped running as graphs\n"
-          "('' while they may).");
+          "shapes), argument_updates (preprocessing kernels of a graph given a frame's new\n"
+          "address or geometry), timeouts (waits that gave up), uncaptured_frames (run step\n"
+          "by step: more geometry changes than captures allowed in a window of frames), and\n"
+          "why frames stopped running as graphs ('' while they may).");
 }
 
 }  // namespace trtpipe::bindings

@@ -1,6 +1,5 @@
 #include "pipeline/frame_graph.hpp"
 
-#include <cstring>
 #include <string>
 
 #include "common/cuda_check.hpp"
@@ -118,15 +117,15 @@ void FrameGraph::build(const PreprocessLaunches& pre, cudaGraph_t captured) {
                      "adding the model step to a frame's CUDA graph");
 }
 
-void FrameGraph::launch(PreprocessLaunches& pre, cudaEvent_t between, cudaStream_t stream) {
+std::size_t FrameGraph::launch(PreprocessLaunches& pre, cudaEvent_t between,
+                               cudaStream_t stream) {
+  std::size_t updated = 0;
   for (std::size_t i = 0; i < pre.size(); ++i) {
     KernelNode& kernel = kernels_[i];
     preprocess::PreprocessLaunch& launch = pre[i];
     // a camera whose frames arrive at one address (a ROS message's staging) changes nothing
-    if (kernel.slot == launch.slot &&
-        std::memcmp(&kernel.params, &launch.params, sizeof(launch.params)) == 0) {
-      continue;
-    }
+    if (kernel.slot == launch.slot && kernel.params == launch.params) continue;
+    ++updated;
     preprocess::PreprocessArgs args(launch);
     const cudaKernelNodeParams params = node_params(launch, args);
     TRTPIPE_CUDA_CHECK(cudaGraphExecKernelNodeSetParams(exec_, kernel.node, &params),
@@ -140,6 +139,7 @@ void FrameGraph::launch(PreprocessLaunches& pre, cudaEvent_t between, cudaStream
     between_ = between;
   }
   TRTPIPE_CUDA_CHECK(cudaGraphLaunch(exec_, stream), "launching a frame's CUDA graph");
+  return updated;
 }
 
 }  // namespace trtpipe::pipeline

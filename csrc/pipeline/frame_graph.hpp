@@ -8,6 +8,7 @@
 // another capture.
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -56,8 +57,9 @@ class FrameGraph {
 
   const FrameGraphKey& key() const noexcept { return key_; }
   // Gives the preprocessing kernels the arguments of `pre` (where they changed) and the stage
-  // mark `between`, then launches the graph on `stream`. `pre` must match key().
-  void launch(PreprocessLaunches& pre, cudaEvent_t between, cudaStream_t stream);
+  // mark `between`, then launches the graph on `stream`; returns how many kernels were given
+  // new arguments. `pre` must match key().
+  std::size_t launch(PreprocessLaunches& pre, cudaEvent_t between, cudaStream_t stream);
 
  private:
   struct KernelNode {

@@ -357,7 +357,7 @@ constexpr std::uint64_t kWindowFrames = 1024;
 
 void FramePipeline::run_steps(Slot& slot, cudaEvent_t between, cudaStream_t stream) {
   if (slot.graph && slot.graph->key().matches(launches_, between, shape_generation_, staged_)) {
-    slot.graph->launch(launches_, between, stream);
+    counters_.argument_updates += slot.graph->launch(launches_, between, stream);
     ++counters_.graph_frames;
     return;
   }
@@ -391,7 +391,7 @@ void FramePipeline::run_steps(Slot& slot, cudaEvent_t between, cudaStream_t stre
     enqueue_steps(slot, between, stream);
     return;
   }
-  slot.graph->launch(launches_, between, stream);
+  counters_.argument_updates += slot.graph->launch(launches_, between, stream);
   ++counters_.graph_frames;
 }
 

@@ -54,6 +54,9 @@ struct PipelineCounters {
   std::uint64_t step_frames = 0;
   std::uint64_t captures = 0;
   std::uint64_t reshapes = 0;  // frames that changed the step's input shapes
+  // preprocessing kernels of a graph given a frame's new arguments (its address or geometry
+  // changed since that graph's last frame)
+  std::uint64_t argument_updates = 0;
   std::uint64_t timeouts = 0;  // waits that gave up
   // frames run step by step because the window's captures were spent (geometry changing
   // faster than capturing pays)

@@ -34,6 +34,22 @@ struct PixelParams {
   float std[3] = {1.0f, 1.0f, 1.0f};
 };
 
+// Field by field: the struct ends in padding bytes of no set value, so comparing its bytes
+// would find two equal runs different at random.
+inline bool operator==(const PixelParams& a, const PixelParams& b) noexcept {
+  for (int c = 0; c < 3; ++c) {
+    if (a.mean[c] != b.mean[c] || a.std[c] != b.std[c]) return false;
+  }
+  return a.src == b.src && a.uv == b.uv && a.step == b.step && a.src_w == b.src_w &&
+         a.src_h == b.src_h && a.encoding == b.encoding && a.dst_w == b.dst_w &&
+         a.dst_h == b.dst_h && a.pad_x == b.pad_x && a.pad_y == b.pad_y && a.new_w == b.new_w &&
+         a.new_h == b.new_h && a.inv_x == b.inv_x && a.inv_y == b.inv_y &&
+         a.nearest == b.nearest && a.bgr_out == b.bgr_out && a.pad_value == b.pad_value &&
+         a.scale == b.scale;
+}
+static_assert(sizeof(PixelParams) == 3 * 8 + 21 * 4 + 4,
+              "a field added to PixelParams must be compared by its operator== too");
+
 struct Rgb {
   float r, g, b;
 };

@@ -155,10 +155,11 @@ class FramePipeline:
     def stats(self) -> dict[str, Any]:
         """``frames`` submitted and how they ran: ``graph_frames`` (each as one CUDA graph:
         preprocessing, model step and post-step), ``step_frames`` (step by step),
-        ``captures``, ``reshapes``, ``timeouts``, ``uncaptured_frames`` (step by step: the
-        geometry changed more often than a window of frames allows captures for), and
-        ``stopped``: why frames no longer run
-        as graphs ('' while they may)."""
+        ``captures``, ``reshapes``, ``argument_updates`` (preprocessing kernels of a graph
+        given a frame's new address or geometry; frames from one buffer need none),
+        ``timeouts``, ``uncaptured_frames`` (step by step: the geometry changed more often
+        than a window of frames allows captures for), and ``stopped``: why frames no longer
+        run as graphs ('' while they may)."""
         return self._native.stats
 
     def wait(self, slot: int) -> dict[str, np.ndarray]:
