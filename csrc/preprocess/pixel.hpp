@@ -35,7 +35,7 @@ struct PixelParams {
 };
 
 // Field by field: the struct ends in padding bytes of no set value, so comparing its bytes
-// would find two equal runs different at random.
+// could find equal arguments different.
 inline bool operator==(const PixelParams& a, const PixelParams& b) noexcept {
   for (int c = 0; c < 3; ++c) {
     if (a.mean[c] != b.mean[c] || a.std[c] != b.std[c]) return false;
