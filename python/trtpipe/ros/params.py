@@ -10,7 +10,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from trtpipe.decode.common import DecodeOptions
 from trtpipe.errors import InputError
+from trtpipe.ros.qos import PRESETS
 
 P = TypeVar("P")
 
@@ -33,13 +35,18 @@ class DetectingNodeParams:
     model: str = ""  # ONNX model or serialised engine; empty: trtpipe's sample model
     backend: str = "auto"  # "auto" | "tensorrt" | "onnxruntime" | "torch"
     device: str = "auto"
-    conf: float = 0.25
-    iou: float = 0.45
+    conf: float = DecodeOptions.conf
+    iou: float = DecodeOptions.iou
     qos: str = "sensor_data"  # preset of the image subscriptions (see trtpipe.ros.qos)
     detections_qos: str = "default"  # preset of the detections (and debug image) publishers
     diagnostics_period_s: float = 1.0
 
     def __post_init__(self) -> None:
+        DecodeOptions(conf=self.conf, iou=self.iou)  # the thresholds' rule, before a model loads
+        for name in ("qos", "detections_qos"):
+            preset = getattr(self, name)
+            if preset not in PRESETS:
+                raise InputError(f"{name}: expected one of {PRESETS}, given {preset!r}")
         if self.diagnostics_period_s <= 0:
             raise InputError(
                 f"diagnostics_period_s: expected > 0, given {self.diagnostics_period_s}"
@@ -85,10 +92,6 @@ class DetectorParams(DetectingNodeParams):
             raise InputError(
                 f"input_type: expected one of {INPUT_TYPES}, given {self.input_type!r}"
             )
-        for name in ("conf", "iou"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise InputError(f"{name}: expected a value in [0, 1], given {value}")
         for name in ("input_width", "input_height"):
             check_at_least(name, getattr(self, name), 0)
         if (self.input_width == 0) != (self.input_height == 0):

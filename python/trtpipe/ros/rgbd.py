@@ -83,8 +83,6 @@ class RgbdParams(DetectingNodeParams):
                 raise InputError(
                     f"depth_to_color: expected a last row of 0 0 0 1, given {matrix[12:]}"
                 )
-        make_qos(self.qos)  # an unknown preset fails here, before the model loads
-        make_qos(self.detections_qos)
 
 
 @dataclass(frozen=True)
