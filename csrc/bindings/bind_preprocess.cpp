@@ -113,12 +113,14 @@ void bind_preprocess(py::module_& m) {
           table.append(py::dict(py::arg("name") = entry.name,
                                 py::arg("canonical") = preprocess::encoding_name(entry.encoding),
                                 py::arg("bytes_per_pixel") = entry.bytes_per_pixel,
-                                py::arg("chroma") = preprocess::chroma_name(entry.chroma)));
+                                py::arg("chroma") = preprocess::chroma_name(entry.chroma),
+                                py::arg("byte_order") = entry.byte_order));
         }
         return table;
       },
       "Every accepted encoding: name, canonical (the name its aliases share), bytes_per_pixel\n"
-      "(in a row; a 4:2:0 encoding's Y plane: 1) and chroma (\"full\", \"4:2:2\", \"4:2:0\").");
+      "(in a row; a 4:2:0 encoding's Y plane: 1), chroma (\"full\", \"4:2:2\", \"4:2:0\") and\n"
+      "byte_order (a row's bytes, e.g. \"BGR\", \"UYVY\", \"Y/UV\": see EncodingInfo::byte_order).");
   m.def(
       "frame_problem",
       [](const std::string& encoding, py::handle width, py::handle height, py::handle step,

@@ -36,20 +36,25 @@ struct EncodingInfo {
   Encoding encoding;
   int bytes_per_pixel;  // in a row (for the Y plane of a 4:2:0 encoding: 1)
   Chroma chroma;
+  // The bytes of a row's smallest repeating group, in memory order, for what writes frames
+  // (Python's trtpipe.frames): R G B A (A: opaque), L (grey, full range), Y U V (BT.601
+  // limited range). Full chroma: one pixel; 4:2:2: two pixels, their Ys in pixel order; 4:2:0:
+  // "Y/" then the second plane's group, one U V pair for a 2x2 block.
+  const char* byte_order;
 };
 
 // The first row of an encoding gives its canonical name (encoding_name); later rows are aliases.
 inline constexpr EncodingInfo kEncodingTable[] = {
-    {"rgb8", Encoding::kRgb8, 3, Chroma::kFull},
-    {"bgr8", Encoding::kBgr8, 3, Chroma::kFull},
-    {"rgba8", Encoding::kRgba8, 4, Chroma::kFull},
-    {"bgra8", Encoding::kBgra8, 4, Chroma::kFull},
-    {"mono8", Encoding::kMono8, 1, Chroma::kFull},
-    {"yuv422", Encoding::kUyvy, 2, Chroma::k422},
-    {"uyvy", Encoding::kUyvy, 2, Chroma::k422},
-    {"yuv422_yuy2", Encoding::kYuyv, 2, Chroma::k422},
-    {"yuyv", Encoding::kYuyv, 2, Chroma::k422},
-    {"nv12", Encoding::kNv12, 1, Chroma::k420},
+    {"rgb8", Encoding::kRgb8, 3, Chroma::kFull, "RGB"},
+    {"bgr8", Encoding::kBgr8, 3, Chroma::kFull, "BGR"},
+    {"rgba8", Encoding::kRgba8, 4, Chroma::kFull, "RGBA"},
+    {"bgra8", Encoding::kBgra8, 4, Chroma::kFull, "BGRA"},
+    {"mono8", Encoding::kMono8, 1, Chroma::kFull, "L"},
+    {"yuv422", Encoding::kUyvy, 2, Chroma::k422, "UYVY"},
+    {"uyvy", Encoding::kUyvy, 2, Chroma::k422, "UYVY"},
+    {"yuv422_yuy2", Encoding::kYuyv, 2, Chroma::k422, "YUYV"},
+    {"yuyv", Encoding::kYuyv, 2, Chroma::k422, "YUYV"},
+    {"nv12", Encoding::kNv12, 1, Chroma::k420, "Y/UV"},
 };
 
 constexpr int encoding_count() {
@@ -70,6 +75,27 @@ constexpr bool every_encoding_has_a_row() {
   return true;
 }
 static_assert(every_encoding_has_a_row(), "Encoding values are dense from 0, each with a row");
+
+constexpr int byte_order_length(const char* byte_order) {
+  int length = 0;
+  while (byte_order[length] != '\0') ++length;
+  return length;
+}
+
+// A row's byte order spans the bytes its chroma and bytes_per_pixel say (one pixel, a pair, or a
+// Y plane of one byte a pixel over a plane of U V pairs).
+constexpr bool every_byte_order_fits_its_row() {
+  for (const EncodingInfo& row : kEncodingTable) {
+    const int length = byte_order_length(row.byte_order);
+    const bool fits = row.chroma == Chroma::kFull  ? length == row.bytes_per_pixel
+                      : row.chroma == Chroma::k422 ? length == 2 * row.bytes_per_pixel
+                                                   : length == 4 && row.byte_order[0] == 'Y' &&
+                                                         row.byte_order[1] == '/';
+    if (!fits) return false;
+  }
+  return true;
+}
+static_assert(every_byte_order_fits_its_row(), "an encoding's byte order spans its row's bytes");
 
 // The canonical row of an encoding (its first).
 constexpr const EncodingInfo& encoding_info(Encoding encoding) {

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from trtpipe.errors import InputError
+from trtpipe.preprocess import BYTE_ORDERS, CHROMA
 from trtpipe.preprocess import PACKED_CHANNELS as _PACKED_BPP
 
-_YUV422 = {"yuv422": "uyvy", "uyvy": "uyvy", "yuv422_yuy2": "yuyv", "yuyv": "yuyv"}
-FRAME_ENCODINGS = (*_PACKED_BPP, *_YUV422, "nv12")
+#: every encoding _core reads: frames are written from its table's byte orders
+FRAME_ENCODINGS = tuple(BYTE_ORDERS)
 
 
 @dataclass(frozen=True)
@@ -54,35 +55,36 @@ def encode_frame(rgb: np.ndarray, encoding: str, row_padding: int = 0) -> Frame:
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise InputError(f"rgb: expected an H×W×3 uint8 array, given {rgb.dtype} {rgb.shape}")
-    if encoding not in FRAME_ENCODINGS:
+    if encoding not in BYTE_ORDERS:
         raise InputError(f"encoding: expected one of {FRAME_ENCODINGS}, given {encoding!r}")
     h, w = rgb.shape[:2]
-    if encoding in _PACKED_BPP:
-        if encoding == "mono8":
-            y, _, _ = _yuv(rgb)
-            pixels = _u8((y - 16.0) * (255.0 / 219.0))[..., None]
-        else:
-            pixels = rgb[..., ::-1] if encoding.startswith("bgr") else rgb
-            if encoding.endswith("a8"):
-                alpha = np.full((h, w, 1), 255, np.uint8)
-                pixels = np.concatenate([pixels, alpha], axis=2)
-        rows = pixels.reshape(h, -1)
-    elif encoding in _YUV422:
+    order, chroma = BYTE_ORDERS[encoding], CHROMA[encoding]
+    y, u, v = _yuv(rgb)
+    if chroma == "full":
+        channels = {
+            "R": rgb[..., 0],
+            "G": rgb[..., 1],
+            "B": rgb[..., 2],
+            "A": np.full((h, w), 255, np.uint8),
+            "L": _u8((y - 16.0) * (255.0 / 219.0)),  # grey: full-range luma
+        }
+        rows = np.stack([channels[c] for c in order], axis=2).reshape(h, -1)
+    elif chroma == "4:2:2":  # a pair of pixels: two Ys, their U and V averaged
         if w % 2:
-            raise InputError(f"width: 4:2:2 needs an even width, given {w}")
-        y, u, v = _yuv(rgb)
-        u2 = _u8((u[:, 0::2] + u[:, 1::2]) / 2)
-        v2 = _u8((v[:, 0::2] + v[:, 1::2]) / 2)
-        y0, y1 = _u8(y[:, 0::2]), _u8(y[:, 1::2])
-        order = (u2, y0, v2, y1) if _YUV422[encoding] == "uyvy" else (y0, u2, y1, v2)
-        rows = np.stack(order, axis=2).reshape(h, 2 * w)
-    else:  # nv12: full-resolution Y plane, then interleaved U/V at half resolution
+            raise InputError(f"width: {encoding} (4:2:2) needs an even width, given {w}")
+        lumas = iter((_u8(y[:, 0::2]), _u8(y[:, 1::2])))
+        pair = {"U": _u8((u[:, 0::2] + u[:, 1::2]) / 2), "V": _u8((v[:, 0::2] + v[:, 1::2]) / 2)}
+        rows = np.stack([next(lumas) if c == "Y" else pair[c] for c in order], axis=2)
+        rows = rows.reshape(h, 2 * w)
+    else:  # 4:2:0: a full-resolution Y plane, then a plane of U V for 2×2 blocks
         if w % 2 or h % 2:
-            raise InputError(f"width/height: nv12 needs even sizes, given {w}×{h}")
-        y, u, v = _yuv(rgb)
-        u2 = _u8(u.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3)))
-        v2 = _u8(v.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3)))
-        uv = np.stack([u2, v2], axis=2).reshape(h // 2, w)
+            raise InputError(f"width/height: {encoding} (4:2:0) needs even sizes, given {w}×{h}")
+        block = {
+            "U": _u8(u.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))),
+            "V": _u8(v.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))),
+        }
+        chroma_plane = order.split("/")[1]
+        uv = np.stack([block[c] for c in chroma_plane], axis=2).reshape(h // 2, w)
         rows = np.concatenate([_u8(y), uv], axis=0)
     step = rows.shape[1] + row_padding
     padded = np.zeros((rows.shape[0], step), np.uint8)

@@ -30,7 +30,7 @@ from trtpipe.memory import DevicePool, PinnedPool
 
 logger = logging.getLogger(__name__)
 
-# The encodings _core reads, from its one table of them (csrc/preprocess/options.cpp).
+# The encodings _core reads, from its one table of them (kEncodingTable, encoding.hpp).
 _ENCODING_TABLE: tuple[dict, ...] = tuple(_core.encoding_table())
 ENCODINGS: tuple[str, ...] = tuple(e["name"] for e in _ENCODING_TABLE)
 _ENCODING_INFO: dict[str, dict] = {e["name"]: e for e in _ENCODING_TABLE}
@@ -38,6 +38,10 @@ _ENCODING_INFO: dict[str, dict] = {e["name"]: e for e in _ENCODING_TABLE}
 PACKED_CHANNELS = {
     e["name"]: e["bytes_per_pixel"] for e in _ENCODING_TABLE if e["chroma"] == "full"
 }
+# How each encoding samples colour ("full", "4:2:2", "4:2:0") and the order of a row's bytes
+# ("BGR", "UYVY", "Y/UV", ...: see EncodingInfo::byte_order), for what writes frames.
+CHROMA = {e["name"]: e["chroma"] for e in _ENCODING_TABLE}
+BYTE_ORDERS = {e["name"]: e["byte_order"] for e in _ENCODING_TABLE}
 _DEFAULT_BY_CHANNELS = {1: "mono8", 3: "bgr8", 4: "bgra8"}
 _NUMPY_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float16): "float16"}
 _MAX_CACHED_SIZES = 64  # frame sizes whose Letterbox is kept
