@@ -151,7 +151,8 @@ class BatchDetector:
     from any thread, results handed to ``on_result(source, detections, header)`` on the
     batching thread; or ``detect_batch(images)`` for one batch, synchronously.
 
-    ``max_batch``: frames per batch at most (capped by a model with a fixed batch axis).
+    ``max_batch``: frames per batch at most (capped by a model with a fixed batch axis, and by
+    an engine profile's largest batch).
     ``max_wait_ms``: how long the oldest waiting frame may wait for a fuller batch.
     Every other keyword (``backend``, ``device``, ``conf``, ``iou``, ``labels``,
     ``input_size``, ...) is :class:`trtpipe.Detector`'s.
@@ -236,9 +237,10 @@ class BatchDetector:
         self, source: str, image: Any, encoding: str | None = None, header: Any = None
     ) -> None:
         """Queues ``source``'s newest frame (an older one of the source still waiting is
-        dropped and counted). Its detections go to ``on_result``. On a GPU, a pageable NumPy
-        frame is copied before this returns; any other frame is read when its batch runs, so
-        keep it unchanged until its detections come."""
+        dropped and counted). Its detections go to ``on_result``. On a GPU, a C-contiguous uint8
+        NumPy frame in pageable memory is copied before this returns, while one of the source's
+        pinned copies is free; any other frame is read when its batch runs, so keep it
+        unchanged until its detections come."""
         if self._on_result is None:
             raise InputError("submit: expected a BatchDetector made with on_result=, given none")
         if not isinstance(source, str) or not source:

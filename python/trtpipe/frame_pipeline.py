@@ -169,8 +169,9 @@ class FramePipeline:
 
     def wait_scanned(self, slot: int, transform: Any) -> tuple[Detections, float]:
         """The detections of ``slot``'s last frame from its head scan's candidates, waited for
-        and decoded natively (as ``decode_yolov8`` decodes the whole head), and the host time
-        in seconds the decoding took after the wait; ``transform``: the frame's Letterbox."""
+        and decoded natively (as ``decode_yolov8`` or ``decode_yolov5`` decodes the whole head),
+        and the host time in seconds the decoding took after the wait; ``transform``: the
+        frame's Letterbox."""
         options = self.options
         boxes, scores, class_ids, decode_us = self._native.wait_scanned(
             slot, options.iou, options.max_detections, options.agnostic, transform.source_terms

@@ -88,7 +88,8 @@ class PerformanceMonitor:
     """Rolling-window latency statistics, FPS, deadline misses, NVML and pool statistics.
 
     ``log_period_s`` emits :meth:`log_line` through ``logging`` (and a JSON line to
-    ``jsonl_path`` when given) at most that often, from :meth:`record_frame`. ``prometheus_port``
+    ``jsonl_path`` when given) at most that often, from :meth:`settle` (which
+    :meth:`record_frame` and a Detector's ``submit`` call). ``prometheus_port``
     starts an HTTP endpoint (port 0: any free port; see ``prometheus_port`` afterwards).
     """
 

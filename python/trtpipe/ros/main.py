@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None, default_command: str = "detector") -
     argv = list(sys.argv[1:] if argv is None else argv)
     ros_args = argv[argv.index("--ros-args") :] if "--ros-args" in argv else []
     own_args = argv[: len(argv) - len(ros_args)]
-    parser = argparse.ArgumentParser(prog="trtpipe-ros", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="trtpipe-ros", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "command", nargs="?", choices=(*COMMANDS, "fastdds-profile"), default=default_command
     )
