@@ -120,3 +120,31 @@ def test_bad_settings_raise_input_errors():
         SafeCommander(control_rate_hz=0)
     with pytest.raises(InputError, match="actions"):
         SafeCommander().action(np.zeros((2, 2, 2)), now=0.0)
+    with pytest.raises(InputError, match="actions"):
+        SafeCommander().action([], now=0.0)  # no component: nothing to command
+    with pytest.raises(InputError, match="actions"):
+        SafeCommander().action(["fast"], now=0.0)
+    with pytest.raises(InputError, match="control_rate_hz"):
+        SafeCommander(control_rate_hz="50")
+    with pytest.raises(InputError, match="max_angular"):
+        Limits(max_angular="1")
+    with pytest.raises(InputError, match="scales"):
+        ActionMapping(("linear.x",), ("2",))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "1.0", None])
+def test_a_clock_that_is_not_a_finite_number_is_refused_and_leaves_the_commands_sane(bad):
+    commander = _ready(stale_after_ms=500)
+    commander.action([0.3, 0.5], now=0.0)
+    for call in (
+        lambda: commander.command(bad),
+        lambda: commander.changed_command(bad, np.zeros(6)),
+        lambda: commander.stopped(bad),
+        lambda: commander.action([0.3, 0.5], now=bad),
+    ):
+        with pytest.raises(InputError, match="now"):
+            call()
+    # the refused calls left no trace: the action stamped at 0.0 still commands, then goes stale
+    assert commander.command(0.1).values.tolist() == pytest.approx([0.3, 0, 0, 0, 0, 0.5])
+    late = commander.command(3600.0)
+    assert late.is_zero and late.stop_reason == "stale"

@@ -35,6 +35,16 @@ from trtpipe.errors import InputError
 TWIST_FIELDS = ("linear.x", "linear.y", "linear.z", "angular.x", "angular.y", "angular.z")
 
 
+def _finite(value: object, name: str) -> float:
+    """``value`` as a float, or InputError: a NaN clock would make every later command NaN."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"{name}: expected a real number, given {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InputError(f"{name}: expected a finite number, given {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class ActionMapping:
     """``fields[k]`` is the Twist field action component ``k`` drives ("" to leave it unused),
@@ -54,8 +64,8 @@ class ActionMapping:
             raise InputError(
                 f"scales: expected one per field ({len(self.fields)}), given {len(self.scales)}"
             )
-        if not all(math.isfinite(s) for s in self.scales):
-            raise InputError(f"scales: expected finite numbers, given {list(self.scales)}")
+        for scale in self.scales:
+            _finite(scale, "scales")
 
     def twist(self, action: np.ndarray) -> np.ndarray:
         """The six Twist values an action vector asks for (unscaled components beyond
@@ -80,7 +90,7 @@ class Limits:
     def __post_init__(self) -> None:
         for name in ("max_linear", "max_angular", "max_linear_accel", "max_angular_accel"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
+            if _finite(value, name) < 0:
                 raise InputError(f"{name}: expected a finite number >= 0, given {value!r}")
 
 
@@ -119,9 +129,9 @@ class SafeCommander:
     stops: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.control_rate_hz) and self.control_rate_hz > 0):
+        if _finite(self.control_rate_hz, "control_rate_hz") <= 0:
             raise InputError(f"control_rate_hz: expected > 0, given {self.control_rate_hz!r}")
-        if not (math.isfinite(self.stale_after_ms) and self.stale_after_ms > 0):
+        if _finite(self.stale_after_ms, "stale_after_ms") <= 0:
             raise InputError(f"stale_after_ms: expected > 0, given {self.stale_after_ms!r}")
         self._lock = threading.Lock()
         self._newest: _Newest | None = None
@@ -136,7 +146,7 @@ class SafeCommander:
     def set_instruction(self, present: bool) -> None:
         """Whether an instruction is in force (an empty one is none)."""
         with self._lock:
-            self._instruction = present
+            self._instruction = bool(present)
 
     def set_estop(self, engaged: bool) -> None:
         with self._lock:
@@ -144,11 +154,15 @@ class SafeCommander:
 
     def action(self, actions: Sequence[float] | np.ndarray, now: float) -> None:
         """A new action (D,) or chunk (T, D) from the model, received at ``now`` (seconds)."""
-        array = np.asarray(actions, dtype=np.float64)
+        now = _finite(now, "now")
+        try:
+            array = np.asarray(actions, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"actions: expected numbers, given {actions!r:.80}") from exc
         chunk = array.ndim == 2
         if array.ndim == 1:
             array = array[None, :]
-        if array.ndim != 2 or array.shape[0] < 1:
+        if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 1:
             raise InputError(f"actions: expected (D,) or (T, D), given shape {array.shape}")
         with self._lock:
             self._newest = _Newest(array, chunk, now)
@@ -163,6 +177,7 @@ class SafeCommander:
 
     def command(self, now: float) -> Command:
         """The command for the tick at ``now`` (seconds, the clock of :meth:`action`)."""
+        now = _finite(now, "now")
         with self._lock:
             command = self._give(now, None)
         assert command is not None
@@ -172,12 +187,14 @@ class SafeCommander:
         """The command for ``now`` if it differs from ``sent`` (the six values last sent), else
         None, with nothing counted or remembered: a new action's command, sent at once between
         ticks, under the same rules and limits as a tick's."""
+        now = _finite(now, "now")
         with self._lock:
             return self._give(now, sent)
 
     def stopped(self, now: float) -> None:
         """A zero command was sent at ``now`` besides :meth:`command` (at a start, a transition,
         the e-stop): the next command's acceleration is limited from it."""
+        now = _finite(now, "now")
         with self._lock:
             self._last = np.zeros(6, np.float64)
             self._last_time = now
