@@ -210,11 +210,58 @@ def test_a_bad_frame_is_a_counted_drop_and_its_batch_goes_on():
     assert stats["bad"].dropped_bad_input == 1 and stats["bad"].detected == 0
 
 
+def test_frames_that_cannot_be_read_are_counted_drops_and_the_worker_goes_on():
+    frames = _frames()
+    collect = _Collector()
+    collect.expected = 2
+    with _batched(collect, 3, 50.0) as batched:
+        batched.submit("strided", memoryview(bytes(64 * 48 * 3 * 2))[::2], "bgr8")
+        batched.submit("huge", np.broadcast_to(np.uint8(0), (1 << 20, 1 << 20, 3)))
+        batched.submit("good", *frames[0])
+        deadline = time.monotonic() + 30
+        while not collect.results and time.monotonic() < deadline:
+            time.sleep(0.001)
+        batched.submit("good", *frames[1])  # a later batch still runs
+        assert collect.done.wait(30)
+        stats = batched.sources
+    assert [s for s, *_ in collect.results] == ["good", "good"]
+    assert stats["strided"].dropped_bad_input == 1 and stats["huge"].dropped_bad_input == 1
+
+
+def test_a_batch_that_fails_unexpectedly_is_counted_and_the_worker_goes_on(monkeypatch):
+    frames = _frames()
+    collect = _Collector()
+    collect.expected = 1
+    with _batched(collect, 2, 5.0) as batched:
+        real = batched._detect
+        calls = []
+
+        def failing_once(*args):
+            calls.append(args)
+            if len(calls) == 1:
+                raise RuntimeError("a fault outside any frame")
+            return real(*args)
+
+        monkeypatch.setattr(batched, "_detect", failing_once)
+        batched.submit("cam", *frames[0])
+        deadline = time.monotonic() + 30
+        while batched.sources["cam"].dropped_engine_error == 0 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        batched.submit("cam", *frames[1])
+        assert collect.done.wait(30)
+        stats = batched.sources
+    assert stats["cam"].dropped_engine_error == 1 and stats["cam"].detected == 1
+
+
+@pytest.mark.parametrize("wait", [-1, float("nan"), float("inf"), 1e300, "5", None])
+def test_a_wait_that_is_not_a_sane_number_of_ms_is_refused(wait):
+    with pytest.raises(InputError, match="max_wait_ms"):
+        BatchDetector(sample_model(), max_wait_ms=wait, **OPTIONS)
+
+
 def test_bad_arguments_raise_input_errors():
     with pytest.raises(InputError, match="max_batch"):
         BatchDetector(sample_model(), max_batch=0, **OPTIONS)
-    with pytest.raises(InputError, match="max_wait_ms"):
-        BatchDetector(sample_model(), max_wait_ms=-1, **OPTIONS)
     with (
         BatchDetector(sample_model(), **OPTIONS) as batched,
         pytest.raises(InputError, match="on_result"),

@@ -39,6 +39,9 @@ from trtpipe.preprocess import LocatedFrame, locate_frame
 
 log = logging.getLogger(__name__)
 
+#: the longest wait for a fuller batch accepted (a minute: far beyond any real-time use)
+MAX_WAIT_MS = 60_000.0
+
 #: what a finished frame is handed to: (source, detections, the frame's header)
 ResultCallback = Callable[[str, Detections, Any], None]
 
@@ -169,8 +172,14 @@ class BatchDetector:
     ) -> None:
         if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
             raise InputError(f"max_batch: expected an int >= 1, given {max_batch!r}")
-        if not max_wait_ms >= 0:
-            raise InputError(f"max_wait_ms: expected >= 0, given {max_wait_ms!r}")
+        if (
+            isinstance(max_wait_ms, bool)
+            or not isinstance(max_wait_ms, (int, float, np.integer, np.floating))
+            or not 0 <= max_wait_ms <= MAX_WAIT_MS
+        ):
+            raise InputError(
+                f"max_wait_ms: expected a number of ms in [0, {MAX_WAIT_MS}], given {max_wait_ms!r}"
+            )
         self._detector = Detector(model, max_batch=max_batch, **detector_options)
         det = self._detector
         info = det.engine.inputs[0]
@@ -297,9 +306,13 @@ class BatchDetector:
     def _run(self) -> None:
         while (due := self._next_batch()) is not None:
             taken, timed_out = due
-            results = self._detect(
-                [(w.image, w.encoding) for _, w in taken], [source for source, _ in taken]
-            )
+            sources = [source for source, _ in taken]
+            try:
+                results = self._detect([(w.image, w.encoding) for _, w in taken], sources)
+            except Exception:  # the thread serves every camera: it must outlive any batch
+                log.exception("a batch of %d frames failed", len(taken))
+                self._count(sources, list(range(len(taken))), "dropped_engine_error")
+                continue
             done = time.monotonic()
             with self._cond:
                 self.batch_stats.timed_out += timed_out
@@ -373,7 +386,7 @@ class BatchDetector:
                 )
                 if reason is not None:
                     raise InputError(f"image: {message}")
-            except InputError as exc:
+            except Exception as exc:  # e.g. a buffer that cannot be read: the frame's fault
                 if sources is None:
                     raise
                 log.warning("source %r: frame dropped: %s", sources[k], exc)

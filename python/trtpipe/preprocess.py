@@ -293,7 +293,10 @@ def locate_frame(
             frame = _image_frame(address, shape, strides, encoding, step, True, stream)
         return frame, image
     if isinstance(image, (bytes, bytearray, memoryview)):
-        array = np.frombuffer(image, dtype=np.uint8)
+        try:
+            array = np.frombuffer(image, dtype=np.uint8)
+        except (BufferError, ValueError) as exc:  # e.g. a strided memoryview
+            raise InputError(f"image: expected a contiguous buffer of bytes: {exc}") from None
     elif isinstance(image, np.ndarray):
         array = image
     elif hasattr(image, "__array__"):  # e.g. a CPU torch tensor, PIL image
@@ -310,19 +313,29 @@ def locate_frame(
         raise InputError(f"image: expected dtype uint8, given {array.dtype}")
     if width is not None or height is not None or array.ndim == 1:
         if not array.flags.c_contiguous:
-            array = np.ascontiguousarray(array)
+            array = _contiguous_copy(array)
         frame = _raw_frame(array, array.nbytes, encoding, width, height, step, False, 0)
         return frame, array
     if array.ndim in (2, 3) and array.size and any(s < 0 for s in array.strides):
-        array = np.ascontiguousarray(array)
+        array = _contiguous_copy(array)
     if array.ndim in (2, 3) and array.shape[0] > 1 and array.strides[0] == 0:
-        array = np.ascontiguousarray(array)  # rows that alias one row (np.broadcast_to): one copy
+        array = _contiguous_copy(array)  # rows that alias one row (np.broadcast_to): one copy
     if array.ndim == 3 and array.size and array.strides[1:] != (array.shape[2], 1):
-        array = np.ascontiguousarray(array)  # pixels not contiguous in a row: one copy
+        array = _contiguous_copy(array)  # pixels not contiguous in a row: one copy
     if array.ndim == 2 and array.size and array.strides[1] != 1:
-        array = np.ascontiguousarray(array)
+        array = _contiguous_copy(array)
     frame = _image_frame(array, array.shape, array.strides, encoding, step, False, 0)
     return frame, array
+
+
+def _contiguous_copy(array: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of a frame whose layout the preprocessing cannot read in place."""
+    try:
+        return np.ascontiguousarray(array)
+    except MemoryError:  # e.g. np.broadcast_to of a huge shape: far beyond any camera frame
+        raise InputError(
+            f"image: a {array.shape} frame is too large to copy into contiguous memory"
+        ) from None
 
 
 def _output(out: Any) -> PreparedOutput:
