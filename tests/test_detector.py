@@ -23,7 +23,7 @@ if importlib.util.find_spec("skimage") is None:  # its data files, not an import
     pytest.skip("scikit-image is not installed", allow_module_level=True)
 
 from trtpipe import samples
-from trtpipe.detector import PIPELINE_DEPTH, Detector
+from trtpipe.detector import PIPELINE_DEPTH, Detector, Ticket
 from trtpipe.preprocess import letterbox_params
 
 
@@ -186,6 +186,25 @@ def test_submit_result_pipelining(detector, images):
     with pytest.raises(InputError):
         detector.result(ta)  # already collected
     assert PIPELINE_DEPTH == 2
+
+
+def test_a_ticket_is_redeemed_only_by_its_own_detector(detector, images):
+    a, b = images["astronaut"], images["camera"]
+    want_b = detector(b)
+    with Detector(coco_model()) as other:
+        foreign = other.submit(a)
+        with pytest.raises(InputError, match="this Detector"):
+            detector.result(foreign)
+        # neither detector lost or gained a slot: both still take PIPELINE_DEPTH frames
+        tickets = [detector.submit(b) for _ in range(PIPELINE_DEPTH)]
+        with pytest.raises(InputError, match="in flight"):
+            detector.submit(b)
+        for ticket in tickets:
+            np.testing.assert_array_equal(detector.result(ticket).boxes, want_b.boxes)
+        np.testing.assert_array_equal(other.result(foreign).boxes, other(a).boxes)
+        forged = Ticket(None, foreign.transform, 0, 0.0, 0.0, 0.0)
+        with pytest.raises(InputError, match="this Detector"):
+            other.result(forged)
 
 
 def test_timings_recorded_every_call(images):

@@ -20,7 +20,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ class Ticket:
     submit_ms: float
     marks: FrameEvents | None = None  # its GPU timing events, handed to the monitor once done
     done: bool = False
+    owner: object = field(default=None, repr=False)  # the Detector whose slot it holds
 
 
 def _load_engine(model: Any, backend: str, device: str, max_batch: int) -> Engine:
@@ -463,7 +464,14 @@ class Detector:
             t_sub = time.perf_counter()
         self._free.popleft()
         ticket = Ticket(
-            pending, transform, slot, start, (t_pre - start) * 1e3, (t_sub - t_pre) * 1e3, marks
+            pending,
+            transform,
+            slot,
+            start,
+            (t_pre - start) * 1e3,
+            (t_sub - t_pre) * 1e3,
+            marks,
+            owner=self,
         )
         self.settle_monitor()
         return ticket
@@ -517,6 +525,10 @@ class Detector:
         """Waits for a submitted frame and decodes it."""
         if not isinstance(ticket, Ticket) or ticket.done:
             raise InputError(f"ticket: expected a pending Ticket from submit(), given {ticket!r}")
+        if ticket.owner is not self:  # another Detector's slot: its buffers are not ours
+            raise InputError(
+                "ticket: expected a Ticket from this Detector's submit(), given another's"
+            )
         ticket.done = True
         t0 = time.perf_counter()
         try:
