@@ -34,14 +34,19 @@ def test_paced_cameras_and_the_table(capsys):
     assert "batched / independent throughput:" in out
 
 
+def test_a_frame_the_cameras_bench_cannot_send_is_refused_with_the_reason(caplog):
+    assert main([*ARGS, "--cameras", "2", "--input", "320x240:nv12"]) == 2
+    assert "expected a packed encoding with --cameras" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--fps", "-1"], "--fps: expected >= 0"),
-        (["--frames", "0"], "--frames: expected at least 1"),
-        (["--input", "320x240:nv12"], "expected a packed encoding with --cameras"),
+        (["--fps", "-1"], "--fps: expected a finite number >= 0, given -1"),
+        (["--frames", "0"], "--frames: expected an integer >= 1, given 0"),
     ],
 )
-def test_bad_arguments_are_refused_with_the_reason(caplog, extra, message):
-    assert main([*ARGS, "--cameras", "2", *extra]) == 2
-    assert message in caplog.text
+def test_bad_numbers_are_refused_as_usage_errors(capsys, extra, message):
+    with pytest.raises(SystemExit) as exit_:
+        main([*ARGS, "--cameras", "2", *extra])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err

@@ -100,3 +100,53 @@ def test_validate_refuses_bad_arguments_before_loading_a_model(
     assert main(["validate", str(sample_model_path), *options]) == 2
     (line,) = _error_lines(caplog)
     assert message in line
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--cameras", "0"], "--cameras: expected an integer >= 1, given 0"),
+        (["--warmup", "-1"], "--warmup: expected an integer >= 0, given -1"),
+        (["--fps", "nan"], "--fps: expected a finite number >= 0, given nan"),
+        (["--max-wait-ms", "inf"], "--max-wait-ms: expected a finite number >= 0, given inf"),
+    ],
+)
+def test_bench_refuses_bad_numbers_as_usage_errors(no_model_loading, capsys, options, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", *options])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("size", "message"),
+    [
+        ("99999999x99999999:bgr8", "width/height: expected each in 1..32768"),
+        ("641x480:nv12", "expected an even width for nv12"),
+    ],
+)
+def test_bench_refuses_a_frame_size_the_frame_rule_refuses(no_model_loading, caplog, size, message):
+    assert main(["bench", "--input", size]) == 2
+    (line,) = _error_lines(caplog)
+    assert line.startswith("--input: ") and message in line
+
+
+def test_demo_refuses_an_output_that_is_a_file_before_loading(no_model_loading, tmp_path, caplog):
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    assert main(["demo", "--out", str(taken)]) == 2
+    (line,) = _error_lines(caplog)
+    assert "--out: expected a folder" in line
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_error_line(
+    sample_model_path, tmp_path, caplog
+):
+    image = tmp_path / "frame.png"
+    image.write_bytes(b"")
+    blocked = tmp_path / "file" / "sub"  # under a file: mkdir raises NotADirectoryError
+    (tmp_path / "file").write_text("")
+    assert (
+        main(["detect", str(image), "--model", str(sample_model_path), "--save", str(blocked)]) == 2
+    )
+    (line,) = _error_lines(caplog)
+    assert "Not a directory" in line and "\n" not in line

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.handler(args)
-    except TrtpipeError as exc:
+    except (TrtpipeError, OSError) as exc:  # OSError: e.g. an output path that cannot be written
         log.error("%s", exc)
         return 2
 

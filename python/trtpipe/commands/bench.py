@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from trtpipe import _core
 from trtpipe.backends.loader import BACKEND_HELP
 from trtpipe.errors import InputError
 from trtpipe.frames import FRAME_ENCODINGS, Frame, encode_frame, resize_nearest
@@ -46,7 +49,30 @@ def parse_input_spec(text: str) -> InputSpec:
         raise InputError(f"--input: expected a positive size, given {width}x{height}")
     if encoding not in FRAME_ENCODINGS:
         raise InputError(f"--input: expected an encoding in {FRAME_ENCODINGS}, given {encoding!r}")
+    # the frame rule every input applies (sizes, row step, chroma parity), before any is made
+    reason, message, _ = _core.frame_problem(encoding, width, height, 0, 4 * width * height)
+    if reason is not None:
+        raise InputError(f"--input: {message}")
     return InputSpec(width, height, encoding)
+
+
+def _count_from(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``minimum``."""
+
+    def integer(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, given {text}")
+        return value
+
+    return integer
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, given {text}")
+    return value
 
 
 def make_frame(spec: InputSpec) -> Frame:
@@ -221,26 +247,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--model", help="ONNX file, engine or model, or 'sample' (the default: the sample detector)"
     )
     p.add_argument("--input", default="1920x1080:bgr8", help="camera frames, WIDTHxHEIGHT:ENCODING")
-    p.add_argument("--frames", type=int, default=1000, help="frames to time (default 1000)")
-    p.add_argument("--warmup", type=int, default=20, help="untimed frames first (default 20)")
+    p.add_argument(
+        "--frames", type=_count_from(1), default=1000, help="frames to time (default 1000)"
+    )
+    p.add_argument(
+        "--warmup", type=_count_from(0), default=20, help="untimed frames first (default 20)"
+    )
     p.add_argument("--backend", default="auto", help=BACKEND_HELP)
     p.add_argument(
         "--cameras",
-        type=int,
+        type=_count_from(1),
         default=1,
         help="N > 1: N cameras sending --frames frames each, one BatchDetector against one "
         "Detector per camera",
     )
     p.add_argument(
         "--fps",
-        type=float,
+        type=_rate,
         default=0.0,
         help="with --cameras: frames per second per camera "
         "(default 0: flat out, each camera sending its next frame when the last came back)",
     )
     p.add_argument(
         "--max-wait-ms",
-        type=float,
+        type=_rate,
         default=5.0,
         help="with --cameras: how long a batch waits for more frames (default 5)",
     )

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from trtpipe.backends.loader import BACKEND_HELP
-from trtpipe.commands.detect import run_frames
+from trtpipe.commands.detect import output_folder, run_frames
 from trtpipe.detector import Detector
 from trtpipe.samples import sample_images, sample_model
 
@@ -17,9 +16,9 @@ DEFAULT_OUT = "trtpipe-demo"
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    out = output_folder(args.out, "--out")
     model = sample_model()
     det = Detector(model, backend=args.backend, device=args.device, conf=args.conf)
-    out = Path(args.out)
     if not args.json:
         print(
             f"model: {model} ({det.engine.backend}, input {det.input_size[0]}x{det.input_size[1]})"

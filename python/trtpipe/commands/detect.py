@@ -104,6 +104,8 @@ def run_frames(
     from trtpipe.annotate import draw
 
     out = out or sys.stdout
+    if save_dir is not None:
+        save_dir.mkdir(parents=True, exist_ok=True)  # a path that cannot be a folder: fail first
     summary = Summary()
     writer = None
     bar = _progress(total, progress)
@@ -186,11 +188,17 @@ def detector_from_args(args: argparse.Namespace) -> Detector:
     )
 
 
+def output_folder(path: str, flag: str) -> Path:
+    """Where annotated copies go, refused before any model loads if it cannot be a folder."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{flag}: expected a folder (new or existing), given the file {folder}")
+    return folder
+
+
 def _cmd_detect(args: argparse.Namespace) -> int:
     source = open_source(args.source)
-    save = Path(args.save) if args.save else None
-    if save is not None and save.exists() and not save.is_dir():
-        raise InputError(f"--save: expected a folder (new or existing), given the file {save}")
+    save = output_folder(args.save, "--save") if args.save else None
     det = detector_from_args(args)
     summary = run_frames(
         det,
