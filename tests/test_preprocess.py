@@ -366,6 +366,23 @@ def test_bad_options_raise_input_error_naming_the_field():
         Preprocessor(device="gpu")
     with bad(r"host_input: expected 'auto', 'mapped' or 'copy', given 'dma'"):
         Preprocessor(host_input="dma", device="cpu")
+    # values of the wrong kind are refused as such, not parsed, truncated or dumped
+    with bad(r"size: expected \(width, height\), given 640"):
+        Preprocessor(size=640, device="cpu")
+    with bad(r"size\[0\]: expected an int, given float 640.5"):
+        Preprocessor(size=(640.5, 640), device="cpu")
+    with bad(r"pad_value: expected a finite real number, given str 'x'"):
+        Preprocessor(pad_value="x", device="cpu")
+    with bad(r"scale: expected a finite real number, given float nan"):
+        Preprocessor(scale=float("nan"), device="cpu")
+    with bad(r"mean: expected one number per channel, given 'abc'"):
+        Preprocessor(mean="abc", device="cpu")
+    with bad(r"mean: expected one number per channel, given 0.5"):
+        Preprocessor(mean=0.5, device="cpu")
+    with bad(r"std\[2\]: expected a finite real number, given str '1'"):
+        Preprocessor(std=(1, 1, "1"), device="cpu")
+    with bad(r"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', given int"):
+        Preprocessor(device=0)
 
 
 # --- fuzzing the entry point ----------------------------------------------------------------

@@ -21,7 +21,6 @@ rate-limited. Every zero carries its reason, counted in :attr:`SafeCommander.sto
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -29,20 +28,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trtpipe.arguments import finite_real
 from trtpipe.errors import InputError
 
 #: the Twist fields, in the order of :attr:`Command.values`
 TWIST_FIELDS = ("linear.x", "linear.y", "linear.z", "angular.x", "angular.y", "angular.z")
-
-
-def _finite(value: object, name: str) -> float:
-    """``value`` as a float, or InputError: a NaN clock would make every later command NaN."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InputError(f"{name}: expected a real number, given {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise InputError(f"{name}: expected a finite number, given {value!r}")
-    return number
 
 
 @dataclass(frozen=True)
@@ -65,7 +55,7 @@ class ActionMapping:
                 f"scales: expected one per field ({len(self.fields)}), given {len(self.scales)}"
             )
         for scale in self.scales:
-            _finite(scale, "scales")
+            finite_real("scales", scale)
 
     def twist(self, action: np.ndarray) -> np.ndarray:
         """The six Twist values an action vector asks for (unscaled components beyond
@@ -90,7 +80,7 @@ class Limits:
     def __post_init__(self) -> None:
         for name in ("max_linear", "max_angular", "max_linear_accel", "max_angular_accel"):
             value = getattr(self, name)
-            if _finite(value, name) < 0:
+            if finite_real(name, value) < 0:
                 raise InputError(f"{name}: expected a finite number >= 0, given {value!r}")
 
 
@@ -129,9 +119,9 @@ class SafeCommander:
     stops: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
-        if _finite(self.control_rate_hz, "control_rate_hz") <= 0:
+        if finite_real("control_rate_hz", self.control_rate_hz) <= 0:
             raise InputError(f"control_rate_hz: expected > 0, given {self.control_rate_hz!r}")
-        if _finite(self.stale_after_ms, "stale_after_ms") <= 0:
+        if finite_real("stale_after_ms", self.stale_after_ms) <= 0:
             raise InputError(f"stale_after_ms: expected > 0, given {self.stale_after_ms!r}")
         self._lock = threading.Lock()
         self._newest: _Newest | None = None
@@ -154,7 +144,7 @@ class SafeCommander:
 
     def action(self, actions: Sequence[float] | np.ndarray, now: float) -> None:
         """A new action (D,) or chunk (T, D) from the model, received at ``now`` (seconds)."""
-        now = _finite(now, "now")
+        now = finite_real("now", now)
         try:
             array = np.asarray(actions, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -177,7 +167,7 @@ class SafeCommander:
 
     def command(self, now: float) -> Command:
         """The command for the tick at ``now`` (seconds, the clock of :meth:`action`)."""
-        now = _finite(now, "now")
+        now = finite_real("now", now)  # one NaN tick would make every later command NaN
         with self._lock:
             command = self._give(now, None)
         assert command is not None
@@ -187,14 +177,14 @@ class SafeCommander:
         """The command for ``now`` if it differs from ``sent`` (the six values last sent), else
         None, with nothing counted or remembered: a new action's command, sent at once between
         ticks, under the same rules and limits as a tick's."""
-        now = _finite(now, "now")
+        now = finite_real("now", now)
         with self._lock:
             return self._give(now, sent)
 
     def stopped(self, now: float) -> None:
         """A zero command was sent at ``now`` besides :meth:`command` (at a start, a transition,
         the e-stop): the next command's acceleration is limited from it."""
-        now = _finite(now, "now")
+        now = finite_real("now", now)
         with self._lock:
             self._last = np.zeros(6, np.float64)
             self._last_time = now

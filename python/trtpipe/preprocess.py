@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -24,6 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trtpipe import _core
+from trtpipe.arguments import finite_real, int_arg
 from trtpipe.arrays import contiguous_strides, device_array, stream_handle
 from trtpipe.errors import InputError
 from trtpipe.memory import DevicePool, PinnedPool
@@ -45,6 +45,7 @@ BYTE_ORDERS = {e["name"]: e["byte_order"] for e in _ENCODING_TABLE}
 _DEFAULT_BY_CHANNELS = {1: "mono8", 3: "bgr8", 4: "bgra8"}
 _NUMPY_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float16): "float16"}
 _MAX_CACHED_SIZES = 64  # frame sizes whose Letterbox is kept
+_MAX_THREADS = 256  # CPU path threads for one frame: far more only fails to start them
 _OWN_POOL_MAX = 1 << 34  # the preprocessor's own output pool: room for any batch of inputs
 
 
@@ -148,17 +149,6 @@ class PreparedOutput(NamedTuple):
     stream: int
 
 
-def _int_arg(field: str, value: Any) -> int:
-    """`value` if it is an int (or declares itself one with ``__index__``, as NumPy integers do);
-    a float, string or bool raises InputError rather than being truncated, parsed or counted."""
-    if not isinstance(value, bool):
-        try:
-            return operator.index(value)
-        except TypeError:
-            pass
-    raise InputError(f"{field}: expected an int, given {type(value).__name__} {value!r}")
-
-
 def _device_array(obj: Any) -> tuple[int, list[int], list[int], int] | None:
     """(address, shape, byte strides, producer stream) of a uint8 GPU array, or None for an
     object that is not one."""
@@ -186,9 +176,9 @@ def _raw_frame(
     return LocatedFrame(
         address,
         nbytes,
-        _int_arg("width", width),
-        _int_arg("height", height),
-        0 if step is None else _int_arg("step", step),
+        int_arg("width", width),
+        int_arg("height", height),
+        0 if step is None else int_arg("step", step),
         encoding,
         on_device,
         stream,
@@ -257,7 +247,7 @@ def _image_layout(
     row_step = int(strides[0])
     if rows == 1:
         row_step = cols * want  # one row: its stride (0 for img[None]) is never used
-    if step is not None and _int_arg("step", step) != row_step:
+    if step is not None and int_arg("step", step) != row_step:
         raise InputError(f"step: expected {row_step} (the array's row stride), given {step}")
     if row_step <= 0 and rows > 0 and cols > 0:
         # A host array is copied before it gets here (locate_frame); a GPU array is not.
@@ -373,7 +363,18 @@ def _gpu_usable() -> bool:
     return bool(_core.build_info()["with_cuda"]) and bool(_core.query_devices()["gpus"])
 
 
+def _per_channel(field: str, values: Any) -> list[float]:
+    """Mean or std: one finite real number per output channel."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray):
+        raise InputError(f"{field}: expected one number per channel, given {values!r}")
+    return [finite_real(f"{field}[{k}]", v) for k, v in enumerate(values)]
+
+
 def _parse_device(device: str) -> tuple[str, int]:
+    if not isinstance(device, str):
+        raise InputError(
+            f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', given {type(device).__name__}"
+        )
     if device == "auto":
         return ("cuda" if _gpu_usable() else "cpu"), 0
     if device == "cpu":
@@ -421,9 +422,9 @@ class Preprocessor:
         pinned_pool: PinnedPool | None = None,
         device_pool: DevicePool | None = None,
     ) -> None:
-        if len(size) != 2:
+        if isinstance(size, (str, bytes)) or not isinstance(size, Sequence) or len(size) != 2:
             raise InputError(f"size: expected (width, height), given {size!r}")
-        size = (_int_arg("size[0]", size[0]), _int_arg("size[1]", size[1]))
+        size = (int_arg("size[0]", size[0]), int_arg("size[1]", size[1]))
         self._options = _core.PreprocessOptions(
             size[0],
             size[1],
@@ -432,20 +433,22 @@ class Preprocessor:
             channel_order,
             resize,
             interpolation,
-            float(pad_value),
-            float(scale),
-            [float(v) for v in mean],
-            [float(v) for v in std],
+            finite_real("pad_value", pad_value),
+            finite_real("scale", scale),
+            _per_channel("mean", mean),
+            _per_channel("std", std),
         )
         if host_input not in ("auto", "mapped", "copy"):
             raise InputError(
                 f"host_input: expected 'auto', 'mapped' or 'copy', given {host_input!r}"
             )
         if threads is not None and (
-            isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1
+            isinstance(threads, bool)
+            or not isinstance(threads, (int, np.integer))
+            or not 1 <= threads <= _MAX_THREADS
         ):
             raise InputError(
-                "threads: expected None (one per core, at most 8) or an int >= 1, "
+                f"threads: expected None (one per core, at most 8) or an int in 1..{_MAX_THREADS}, "
                 f"given {threads!r}"
             )
         self.threads = threads
@@ -506,7 +509,7 @@ class Preprocessor:
         It belongs to ``stream`` (default: the legacy default stream): calls on that stream need
         no cross-stream wait, and the stream must outlive the buffer (see trtpipe.memory).
         """
-        if _int_arg("batch", batch) < 1:
+        if int_arg("batch", batch) < 1:
             raise InputError(f"batch: expected >= 1, given {batch}")
         shape = self.output_shape(batch)
         if self.device == "cpu":
