@@ -28,6 +28,7 @@ def _msg(encoding="rgb8", width=6, height=4, step=None, data=None, bpp=3):
         ({"height": 0, "data": b""}, "zero_size", "width/height"),
         ({"width": 65535, "height": 1, "step": 3 * 65535}, "too_large", "width/height"),
         ({"step": 17}, "bad_step", "step"),
+        ({"step": 0}, "bad_step", "step"),  # a message states its rows: 0 is not "packed"
         ({"data": bytes(3 * 18 + 17)}, "short_data", "image"),
         ({"encoding": "yuyv", "width": 5, "step": 10, "bpp": 2}, "odd_size", "width"),
         ({"encoding": "nv12", "height": 3, "step": 6, "data": bytes(6 * 5)}, "odd_size", "height"),
@@ -74,6 +75,35 @@ def test_compressed_png_decodes_to_rgb_and_garbage_is_rejected():
         with pytest.raises(FrameRejected) as info:
             decode_compressed(SimpleNamespace(format="jpeg", data=payload))
         assert info.value.reason == "bad_compressed"
+
+
+def test_a_padded_frame_with_step_zero_is_refused_not_read_as_packed():
+    from trtpipe.ros.rgbd import depth_array
+
+    padded = array.array("B", bytes(5 * (7 * 3 + 3)))
+    with pytest.raises(FrameRejected) as info:
+        raw_frame(_msg("rgb8", 7, 5, step=0, data=padded))
+    assert info.value.reason == "bad_step"
+    depth = SimpleNamespace(
+        encoding="16UC1", width=7, height=5, step=0, is_bigendian=0, data=bytes(5 * 16)
+    )
+    with pytest.raises(FrameRejected) as info:
+        depth_array(depth)
+    assert info.value.reason == "bad_step"
+
+
+@pytest.mark.parametrize(
+    ("dtype", "fmt"), [(np.uint16, "PNG"), (np.int32, "TIFF"), (np.float32, "TIFF")]
+)
+def test_a_compressed_image_of_wider_samples_is_refused_not_saturated(dtype, fmt):
+    from PIL import Image
+
+    wide = (np.arange(9 * 11).reshape(9, 11) * 600).astype(dtype)  # most values above 255
+    buf = io.BytesIO()
+    Image.fromarray(wide).save(buf, format=fmt)
+    with pytest.raises(FrameRejected) as info:
+        decode_compressed(SimpleNamespace(format=fmt, data=array.array("B", buf.getvalue())))
+    assert info.value.reason == "not_8_bit" and repr(Image.open(buf).mode) in str(info.value)
 
 
 def test_validated_encodings_are_the_ones_the_preprocessing_reads():

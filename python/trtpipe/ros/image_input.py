@@ -18,6 +18,10 @@ from trtpipe.errors import InputError
 from trtpipe.preprocess import PACKED_CHANNELS as PACKED
 
 
+# Pillow's modes of 8-bit samples (palette and bilevel included): what converts to RGB intact
+_EIGHT_BIT_MODES = frozenset({"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr"})
+
+
 class FrameRejected(InputError):
     """A message that cannot be a frame; ``reason`` is a short label for the drop counter."""
 
@@ -46,13 +50,28 @@ class RawFrame:
         return np.ndarray(shape, np.uint8, self.data, 0, strides)
 
 
+def message_step(msg: Any) -> int:
+    """An Image message's row step: given, never 0. The frame rule reads a step of 0 as rows
+    packed (what an array's caller may leave out), but a message always states its rows, so a 0
+    there is a broken message: read as packed, padded rows would shift into garbage."""
+    step = int(msg.step)
+    if step == 0 and int(msg.width) > 0 and int(msg.height) > 0:
+        raise FrameRejected(
+            "bad_step",
+            "step: expected the bytes of a row (at least width x bytes per pixel), given 0",
+        )
+    return step
+
+
 def raw_frame(msg: Any) -> RawFrame:
     """Validate a ``sensor_msgs/Image`` and view its pixels; raises :class:`FrameRejected`."""
     encoding = str(msg.encoding).lower()
     width, height = int(msg.width), int(msg.height)
     data = memoryview(msg.data).cast("B")
     # the one frame rule, _core's, as every other frame input applies it
-    reason, message, step = _core.frame_problem(encoding, width, height, int(msg.step), data.nbytes)
+    reason, message, step = _core.frame_problem(
+        encoding, width, height, message_step(msg), data.nbytes
+    )
     if reason is not None:
         raise FrameRejected(reason, message)
     return RawFrame(data=data, width=width, height=height, step=step, encoding=encoding)
@@ -79,6 +98,13 @@ def decode_compressed(msg: Any) -> np.ndarray:
             reason, message, _ = _core.frame_problem("rgb8", width, height, 0, width * height * 3)
             if reason is not None:
                 raise FrameRejected(reason, f"data: the {msg.format!r} image header: {message}")
+            if image.mode not in _EIGHT_BIT_MODES:
+                # e.g. a 16-bit PNG: converting it to RGB saturates every value above 255
+                raise FrameRejected(
+                    "not_8_bit",
+                    f"data: expected a {msg.format!r} image of 8-bit samples, given PIL mode "
+                    f"{image.mode!r}",
+                )
             rgb = image.convert("RGB")
             array = np.asarray(rgb)
     except FrameRejected:

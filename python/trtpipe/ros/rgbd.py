@@ -36,7 +36,7 @@ from trtpipe import _core
 from trtpipe.errors import InputError
 from trtpipe.rgbd import DEPTH_DTYPES
 from trtpipe.ros.diagnostics import OK, WARN
-from trtpipe.ros.image_input import FrameRejected, decode_compressed, raw_frame
+from trtpipe.ros.image_input import FrameRejected, decode_compressed, message_step, raw_frame
 from trtpipe.ros.params import INPUT_TYPES, DetectingNodeParams, check_at_least
 from trtpipe.ros.qos import make_qos
 from trtpipe.ros.sequence_gaps import SequenceGaps
@@ -101,7 +101,7 @@ def depth_array(msg: Any) -> np.ndarray:
     data = memoryview(msg.data).cast("B")
     width, height = int(msg.width), int(msg.height)
     reason, message, step = _core.depth.depth_problem(
-        encoding, width, height, int(msg.step), data.nbytes
+        encoding, width, height, message_step(msg), data.nbytes
     )
     if reason is not None:
         raise FrameRejected(reason, message)
