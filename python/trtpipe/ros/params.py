@@ -7,6 +7,8 @@ keeps the two equal).
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,11 +22,19 @@ INPUT_TYPES = ("raw", "compressed")
 
 
 def check_at_least(name: str, value: float, low: float, note: str = "") -> None:
-    """InputError ``name: expected >= low (note), given value`` where ``value < low``: every
-    lower bound of a parameter is worded alike."""
-    if value < low:
+    """InputError ``name: expected >= low (note), given value`` unless ``value`` is a finite
+    number of at least ``low`` (NaN and inf fail): every lower bound of a parameter is worded
+    alike."""
+    if not (math.isfinite(value) and value >= low):
         bound = f"{low} ({note})" if note else f"{low}"
         raise InputError(f"{name}: expected >= {bound}, given {value}")
+
+
+def check_above(name: str, value: float, low: float) -> None:
+    """InputError ``name: expected > low, given value`` unless ``value`` is a finite number
+    above ``low`` (NaN and inf fail)."""
+    if not (math.isfinite(value) and value > low):
+        raise InputError(f"{name}: expected > {low}, given {value}")
 
 
 @dataclass(frozen=True)
@@ -47,10 +57,7 @@ class DetectingNodeParams:
             preset = getattr(self, name)
             if preset not in PRESETS:
                 raise InputError(f"{name}: expected one of {PRESETS}, given {preset!r}")
-        if self.diagnostics_period_s <= 0:
-            raise InputError(
-                f"diagnostics_period_s: expected > 0, given {self.diagnostics_period_s}"
-            )
+        check_above("diagnostics_period_s", self.diagnostics_period_s, 0)
 
     @classmethod
     def declare(cls: type[P], node: Any) -> P:
@@ -102,6 +109,12 @@ class DetectorParams(DetectingNodeParams):
         check_at_least("max_detections", self.max_detections, 1)
         check_at_least("max_consecutive_failures", self.max_consecutive_failures, 1)
         check_at_least("log_period_s", self.log_period_s, 0, "0: off")
+        check_above("latency_budget_ms", self.latency_budget_ms, 0)
+        if self.fallback_to_cpu and self.fallback_model and not os.path.isfile(self.fallback_model):
+            # found now, not when the GPU has failed and the fallback is all that is left
+            raise InputError(
+                f"fallback_model: expected an existing ONNX file, given {self.fallback_model!r}"
+            )
         if not -1 <= self.metrics_port <= 65535:
             raise InputError(
                 f"metrics_port: expected -1 (off), 0 (any free port) or a port number, given "

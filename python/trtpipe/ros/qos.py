@@ -14,6 +14,7 @@ detections use; a reliable publisher serves reliable and best-effort subscribers
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from trtpipe.errors import InputError
@@ -29,7 +30,7 @@ def make_qos(preset: str, *, deadline_ms: float = 33.0, liveliness_lease_ms: flo
     if preset == "sensor_data":
         return _volatile_keep_last(1, ReliabilityPolicy.BEST_EFFORT)
     if preset == "reliable":
-        if deadline_ms <= 0 or liveliness_lease_ms <= 0:
+        if not all(math.isfinite(ms) and ms > 0 for ms in (deadline_ms, liveliness_lease_ms)):
             raise InputError(
                 "deadline_ms/liveliness_lease_ms: expected > 0 for the reliable preset, given "
                 f"{deadline_ms}/{liveliness_lease_ms}"
