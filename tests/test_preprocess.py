@@ -299,6 +299,13 @@ def test_bad_frames_raise_input_error_naming_the_field():
         pre([[1, 2, 3]], out)
     with bad(r"image: expected an \(H \* 3/2, W\) array for nv12"):
         pre(np.zeros((8, 10), np.uint8), out, "nv12")
+    # an image array given as bytes of a smaller frame: its first rows are not that frame
+    with bad(r"image: expected an array of 8 rows for a frame 8 high, given shape \(16, 20, 3\)"):
+        pre(np.zeros((16, 20, 3), np.uint8), out, "rgb8", width=10, height=8)
+    with bad(r"image: expected an array of 12 rows for a frame 8 high, given shape \(8, 10\)"):
+        pre(np.zeros((8, 10), np.uint8), out, "nv12", width=10, height=8)
+    assert pre(np.zeros((12, 10), np.uint8), out, "nv12", width=10, height=8).src_h == 8
+    assert pre(np.zeros((8, 30), np.uint8), out, "rgb8", width=10, height=8).src_w == 10
 
 
 def test_bad_outputs_raise_input_error_naming_the_field():

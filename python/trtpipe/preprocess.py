@@ -185,6 +185,19 @@ def _raw_frame(
     )
 
 
+def _check_rows(shape: tuple[int, ...], encoding: str | None, height: Any) -> None:
+    """An array given as raw bytes with a height must hold that frame's rows, no more: the first
+    rows of a larger image would be read as the whole frame."""
+    rows = int_arg("height", height)
+    if CHROMA.get(encoding or "") == "4:2:0":
+        rows += rows // 2  # the U V plane's rows below the Y plane's
+    if shape[0] != rows:
+        raise InputError(
+            f"image: expected an array of {rows} rows for a frame {height} high, given shape "
+            f"{tuple(shape)} (give the array without width/height to read it whole)"
+        )
+
+
 def _image_frame(
     address: Any,
     shape: Sequence[int],
@@ -302,6 +315,8 @@ def locate_frame(
     if array.dtype != np.uint8:
         raise InputError(f"image: expected dtype uint8, given {array.dtype}")
     if width is not None or height is not None or array.ndim == 1:
+        if array.ndim >= 2 and height is not None:
+            _check_rows(array.shape, encoding, height)
         if not array.flags.c_contiguous:
             array = _contiguous_copy(array)
         frame = _raw_frame(array, array.nbytes, encoding, width, height, step, False, 0)
