@@ -261,3 +261,5 @@ def test_bad_arguments_raise_input_error():
         Detector(coco_model(), decoder="ssd")
     with pytest.raises(InputError):
         Detector(coco_model(), conf=1.5)
+    with pytest.raises(InputError, match=r"monitor: expected None or a trtpipe\.Perf"):
+        Detector(coco_model(), monitor=5)

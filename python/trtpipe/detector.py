@@ -171,6 +171,10 @@ class Detector:
         if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
             raise InputError(f"device: expected 'auto', 'cpu' or 'cuda[:N]', given {device!r}")
         # The arguments are checked before the model is loaded, which may take long.
+        if monitor is not None and not isinstance(monitor, PerformanceMonitor):
+            raise InputError(
+                f"monitor: expected None or a trtpipe.PerformanceMonitor, given {monitor!r:.80}"
+            )
         DecodeOptions.of(None, conf=conf, iou=iou, max_detections=max_detections, classes=classes)
         if input_size is not None:
             _size_of(input_size)
