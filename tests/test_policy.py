@@ -116,6 +116,10 @@ def test_empty_long_and_garbled_instructions(policy):
     garbled = policy.act(GREY, b"go \xff\xfe left", state, "rgb8")  # not UTF-8
     np.testing.assert_allclose(garbled, vla_reference(128, ["go", "?", "left"], [0, 0]), atol=1e-5)
     assert policy.tokenizer.replaced >= 1
+    replaced = policy.tokenizer.replaced
+    lone = policy.act(GREY, "go \ud800 left", state, "rgb8")  # a str with no UTF-8 form
+    np.testing.assert_allclose(lone, vla_reference(128, ["go", "?", "left"], [0, 0]), atol=1e-5)
+    assert policy.tokenizer.replaced == replaced + 1
 
 
 def test_bad_calls_raise_input_errors(policy, files):
@@ -127,6 +131,13 @@ def test_bad_calls_raise_input_errors(policy, files):
         policy.act(GREY, "go", {"joints": [0, 0], "speed": 1}, "rgb8")
     with pytest.raises(InputError, match="instruction"):
         policy.act(GREY, None, {"joints": [0, 0]}, "rgb8")
+    with pytest.raises(InputError, match=r"state 'joints': expected numbers"):
+        policy.act(GREY, "go", {"joints": ["a", "b"]}, "rgb8")
+    (image_input,) = policy.inputs.images
+    with pytest.raises(InputError, match=r"an \(image, encoding\) pair, given a tuple of 1"):
+        policy.act({image_input: (GREY,)}, "go", {"joints": [0, 0]}, "rgb8")
+    with pytest.raises(InputError, match="device: expected 'auto', 'cpu', 'cuda' or 'cuda:N'"):
+        Policy(files[0], files[1], backend="onnxruntime", device=0)
     with pytest.raises(InputError, match="tokenizer"):
         Policy(files[0], None, backend="onnxruntime", device="cpu")
     with pytest.raises(InputError, match=r"tokenizer\.json"):

@@ -168,8 +168,9 @@ class Detector:
     ):
         if decoder != "auto" and decoder not in FORMATS:
             raise InputError(f"decoder: expected 'auto' or one of {FORMATS}, given {decoder!r}")
-        if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
-            raise InputError(f"device: expected 'auto', 'cpu' or 'cuda[:N]', given {device!r}")
+        from trtpipe.backends.loader import check_device
+
+        check_device(device)
         # The arguments are checked before the model is loaded, which may take long.
         if monitor is not None and not isinstance(monitor, PerformanceMonitor):
             raise InputError(

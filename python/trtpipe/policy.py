@@ -210,6 +210,12 @@ class Policy:
             return {names[0]: (images, encoding)}
         if len(images) != len(names) or any(name not in images for name in names):
             raise InputError(f"images: expected {sorted(names)}, given {sorted(images)}")
+        for name, value in images.items():
+            if isinstance(value, tuple) and len(value) != 2:
+                raise InputError(
+                    f"images[{name!r}]: expected an image or an (image, encoding) pair, given a "
+                    f"tuple of {len(value)}"
+                )
         return {
             name: value if isinstance(value, tuple) else (value, encoding)
             for name, value in images.items()
@@ -252,7 +258,13 @@ class Policy:
         for name, (dtype, want) in self._state_specs.items():
             if not state or name not in state:
                 raise InputError(f"state: the model's input {name!r} needs a value")
-            array = np.asarray(state[name], dtype=dtype)
+            try:
+                array = np.asarray(state[name], dtype=dtype)
+            except (TypeError, ValueError) as exc:
+                raise InputError(
+                    f"state {name!r}: expected numbers ({np.dtype(dtype).name}), given "
+                    f"{state[name]!r:.80}"
+                ) from exc
             if len(want) == array.ndim + 1 and want[0] in (1, -1):
                 array = array[None]  # the batch axis added
             if array.ndim != len(want) or any(

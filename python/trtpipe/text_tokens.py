@@ -67,6 +67,13 @@ class TextTokenizer:
             text = decoded
         if not isinstance(text, str):
             raise InputError(f"instruction: expected str or bytes, given {type(text).__name__}")
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:  # lone surrogates: no UTF-8 for the tokenizer to read
+                text = text.encode("utf-8", errors="replace").decode("utf-8")
+                self.replaced += 1
+                log.warning("instruction: characters without a UTF-8 form replaced")
         ids = list(self._tokenizer.encode(text).ids)
         if len(ids) > self.length:
             self.truncated += 1

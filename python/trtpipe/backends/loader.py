@@ -123,6 +123,15 @@ def tensorrt_unusable_reason() -> str | None:
     return None
 
 
+def check_device(device: Any) -> None:
+    """InputError unless ``device`` is None, "auto", "cpu", "cuda" or "cuda:N"."""
+    if device in (None, "auto", "cpu", "cuda"):
+        return
+    if isinstance(device, str) and device.startswith("cuda:") and device[5:].isdigit():
+        return
+    raise InputError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', given {device!r}")
+
+
 def _cuda_index(device: str | None) -> int | None:
     """The GPU index ``device`` names (None/"auto"/"cuda": 0); None where it names no GPU."""
     if device in (None, "auto", "cuda"):
@@ -257,6 +266,7 @@ def load(
     """
     if backend not in BACKENDS:
         raise InputError(f"backend: expected one of {list(BACKENDS)}, given {backend!r}")
+    check_device(device)
     if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
         raise InputError(f"max_batch: expected an int >= 1, given {max_batch!r}")
     build_options, backend_options = _split_options(dict(options))
