@@ -64,6 +64,12 @@ def test_bad_input() -> None:
         encode_frame(_smooth_rgb(4, 5), "uyvy")
     with pytest.raises(InputError, match="rgb"):
         encode_frame(np.zeros((4, 4), np.uint8), "rgb8")
+    with pytest.raises(InputError, match="row_padding: expected bytes >= 0, given -10"):
+        encode_frame(_smooth_rgb(), "rgb8", row_padding=-10)
+    with pytest.raises(InputError, match=r"row_padding: expected an int, given float 1\.5"):
+        encode_frame(_smooth_rgb(), "rgb8", row_padding=1.5)
+    with pytest.raises(InputError, match="width/height: expected each >= 1, given 0x4"):
+        resize_nearest(_smooth_rgb(), 0, 4)
 
 
 def test_resize_nearest_known_answers() -> None:

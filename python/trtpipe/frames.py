@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trtpipe.arguments import int_arg
 from trtpipe.errors import InputError
 from trtpipe.preprocess import BYTE_ORDERS, CHROMA
 from trtpipe.preprocess import PACKED_CHANNELS as _PACKED_BPP
@@ -57,6 +58,8 @@ def encode_frame(rgb: np.ndarray, encoding: str, row_padding: int = 0) -> Frame:
         raise InputError(f"rgb: expected an H×W×3 uint8 array, given {rgb.dtype} {rgb.shape}")
     if encoding not in BYTE_ORDERS:
         raise InputError(f"encoding: expected one of {FRAME_ENCODINGS}, given {encoding!r}")
+    if int_arg("row_padding", row_padding) < 0:
+        raise InputError(f"row_padding: expected bytes >= 0, given {row_padding}")
     h, w = rgb.shape[:2]
     order, chroma = BYTE_ORDERS[encoding], CHROMA[encoding]
     y, u, v = _yuv(rgb)
@@ -94,6 +97,8 @@ def encode_frame(rgb: np.ndarray, encoding: str, row_padding: int = 0) -> Frame:
 
 def resize_nearest(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Nearest-neighbour resize (pixel centres), for making test frames of a given size."""
+    if int_arg("width", width) < 1 or int_arg("height", height) < 1:
+        raise InputError(f"width/height: expected each >= 1, given {width}x{height}")
     h, w = image.shape[:2]
     ys = np.minimum(((np.arange(height) + 0.5) * h / height).astype(np.int64), h - 1)
     xs = np.minimum(((np.arange(width) + 0.5) * w / width).astype(np.int64), w - 1)
