@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bindings/bindings.hpp"
+#include "bindings/checked_args.hpp"
 #include "bindings/detections_args.hpp"
 #include "common/errors.hpp"
 #include "decode/candidates.hpp"
@@ -117,40 +118,86 @@ decode::BoxView box_view(const py::array& boxes) {
 }
 
 using IdArray = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+using ScoreArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+// `value` as a NumPy array whose dtype kind is one of `kinds`, else InputError naming `field`:
+// forcecast alone would turn text such as '0.5' into numbers, and a failed cast into
+// pybind11's list of signatures.
+py::array array_of_kind(py::handle value, const char* field, const std::string& kinds,
+                        const char* expected) {
+  const py::array given = py::array::ensure(value);
+  if (!given) {
+    throw InputError(std::string(field) + ": expected " + expected + ", given " +
+                     given_text(value));
+  }
+  if (kinds.find(given.dtype().kind()) == std::string::npos) {
+    throw InputError(std::string(field) + ": expected " + expected + ", given dtype " +
+                     std::string(py::str(given.dtype())));
+  }
+  return given;
+}
+
+// float64 scores, one per box, from an array of real numbers (bool, int or float).
+ScoreArray scores_of(py::handle scores, std::int64_t count) {
+  const ScoreArray out =
+      ScoreArray::ensure(array_of_kind(scores, "scores", "biuf", "an array of real numbers"));
+  if (!out || out.ndim() != 1 || out.shape(0) != count) {
+    throw InputError("scores: expected one per box (" + std::to_string(count) + ")");
+  }
+  return out;
+}
 
 // One int64 class id per box, or null for class-agnostic NMS.
 const std::int64_t* class_ids_of(const py::object& class_ids, std::int64_t count,
                                  IdArray& holder) {
   if (class_ids.is_none()) return nullptr;
-  holder = class_ids.cast<IdArray>();
-  if (holder.ndim() != 1 || holder.shape(0) != count) {
+  holder = IdArray::ensure(array_of_kind(class_ids, "class_ids", "iu", "an array of ints"));
+  if (!holder || holder.ndim() != 1 || holder.shape(0) != count) {
     throw InputError("class_ids: expected one per box (" + std::to_string(count) + ")");
   }
   return holder.data();
 }
 
-py::array_t<std::int64_t> nms(const py::array& boxes,
-                              const py::array_t<double, py::array::c_style |
-                                                            py::array::forcecast>& scores,
-                              const py::object& class_ids, double iou_threshold,
-                              std::int64_t max_output) {
-  const decode::BoxView view = box_view(boxes);
-  if (scores.ndim() != 1 || scores.shape(0) != view.rows) {
-    throw InputError("scores: expected one per box (" + std::to_string(view.rows) + ")");
+// `value` as a double in [0, 1]: a Python or NumPy real number, not bool, text or an array.
+double checked_fraction(py::handle value, const char* field) {
+  PyObject* obj = value.ptr();
+  double v = 0.0;
+  bool real = PyFloat_Check(obj);
+  if (real) {
+    v = PyFloat_AS_DOUBLE(obj);
+  } else if (!PyBool_Check(obj) && !PyUnicode_Check(obj) && !PyBytes_Check(obj) &&
+             !PyComplex_Check(obj) && !py::isinstance<py::array>(value) && PyNumber_Check(obj)) {
+    v = PyFloat_AsDouble(obj);
+    real = !(v == -1.0 && PyErr_Occurred() != nullptr);
+    if (!real) PyErr_Clear();
   }
+  if (!real || !(v >= 0.0 && v <= 1.0)) {  // NaN fails both compares
+    throw InputError(std::string(field) + ": expected a value in [0, 1], given " +
+                     given_text(value));
+  }
+  return v;
+}
+
+py::array_t<std::int64_t> nms(const py::array& boxes, py::handle scores,
+                              const py::object& class_ids, py::handle iou_threshold,
+                              py::handle max_output) {
+  const decode::BoxView view = box_view(boxes);
+  const ScoreArray score_values = scores_of(scores, view.rows);
   IdArray holder;
   const std::int64_t* classes = class_ids_of(class_ids, view.rows, holder);
+  const double iou = checked_fraction(iou_threshold, "iou_threshold");
+  const auto limit = checked_int<std::int64_t>(max_output, "max_output");
   std::vector<std::int64_t> kept;
   {
     py::gil_scoped_release unlocked;
-    kept = decode::greedy_nms_by_score(view, scores.data(), classes, iou_threshold, max_output);
+    kept = decode::greedy_nms_by_score(view, score_values.data(), classes, iou, limit);
   }
   return to_numpy(kept);
 }
 
 // The letterbox mapping (pad_x, pad_y, scale_x, scale_y, src_w, src_h), or none for None.
 py::tuple dense_head(const py::array& scores, const py::array& boxes, float conf, double iou,
-                     std::int64_t max_output, bool agnostic, const py::object& objectness,
+                     py::handle max_output, bool agnostic, const py::object& objectness,
                      const py::object& letterbox) {
   check_array<float>(scores, "scores", 2);
   check_array<float>(boxes, "boxes", 2);
@@ -164,7 +211,9 @@ py::tuple dense_head(const py::array& scores, const py::array& boxes, float conf
                      std::to_string(head.boxes.cols));
   }
   head.objectness = objectness_of(objectness, head.scores.cols);
-  const decode::DenseHeadOptions options{conf, iou, max_output, agnostic};
+  const decode::DenseHeadOptions options{conf, iou,
+                                         checked_int<std::int64_t>(max_output, "max_output"),
+                                         agnostic};
   const decode::SourceMapping mapping = mapping_of(letterbox);
   decode::Detected found;
   {
@@ -175,7 +224,7 @@ py::tuple dense_head(const py::array& scores, const py::array& boxes, float conf
 }
 
 py::tuple compact_candidates(const py::array& records, std::int64_t count, double iou,
-                             std::int64_t max_output, bool agnostic,
+                             py::handle max_output, bool agnostic,
                              const py::object& letterbox) {
   check_array<float>(records, "records", 2);
   constexpr py::ssize_t kFloats = sizeof(decode::CompactCandidate) / sizeof(float);
@@ -189,7 +238,9 @@ py::tuple compact_candidates(const py::array& records, std::int64_t count, doubl
     throw InputError("count: expected 0.." + std::to_string(records.shape(0)) + ", given " +
                      std::to_string(count));
   }
-  const decode::DenseHeadOptions options{0.0f, iou, max_output, agnostic};
+  const decode::DenseHeadOptions options{0.0f, iou,
+                                         checked_int<std::int64_t>(max_output, "max_output"),
+                                         agnostic};
   const decode::SourceMapping mapping = mapping_of(letterbox);
   const auto* found = static_cast<const decode::CompactCandidate*>(records.data());
   decode::Detected detected;

@@ -9,7 +9,8 @@ Detected decode_compact_candidates(const CompactCandidate* found, std::int64_t c
                                    const DenseHeadOptions& options, const SourceMapping& mapping) {
   if (count <= 0) return {};
   std::vector<CompactCandidate> sorted(found, found + count);
-  // a NaN score never passes a threshold (and would break the ordering)
+  // a NaN score never passes a threshold and would break the ordering (detections_of skips
+  // the other non-finite candidates)
   sorted.erase(std::remove_if(sorted.begin(), sorted.end(),
                               [](const CompactCandidate& c) { return c.score != c.score; }),
                sorted.end());

@@ -19,7 +19,8 @@ struct CompactCandidate {
 static_assert(sizeof(CompactCandidate) == 32, "eight 4-byte fields, as the kernel writes them");
 
 // Detections of `count` candidates (in any order): ordered best first with equal scores in
-// anchor order, then NMS and the mapping, as decode_dense_head does.
+// anchor order, then NMS and the mapping, as decode_dense_head does (candidates with a
+// non-finite score or box skipped).
 Detected decode_compact_candidates(const CompactCandidate* found, std::int64_t count,
                                    const DenseHeadOptions& options, const SourceMapping& mapping);
 

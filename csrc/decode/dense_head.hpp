@@ -1,8 +1,9 @@
 #pragma once
 // A dense detector head (one row or column per anchor: YOLOv5/v7, YOLOv8/YOLO11) to final
 // detections in one call: best class per anchor, threshold, boxes, class-aware NMS and the
-// mapping back to source pixels. Each step is its own file; this one only chains them, so a
-// frame costs one trip from Python. No CUDA here.
+// mapping back to source pixels; anchors whose box or score is not finite are skipped. Each
+// step is its own file; this one only chains them, so a frame costs one trip from Python. No
+// CUDA here.
 #include <cstdint>
 #include <vector>
 
@@ -36,6 +37,8 @@ Detected decode_dense_head(const DenseHead& head, const DenseHeadOptions& option
 
 // The steps after the threshold: `found` (best first, as best_class_candidates gives them),
 // their boxes in `boxes` (cx, cy, w, h of anchor found.anchor[k]), NMS and the mapping.
+// Candidates with a non-finite score or box are skipped: never a detection, nor counted
+// against max_output.
 Detected detections_of(const Candidates& found, const ScoreMatrix& boxes,
                        const DenseHeadOptions& options, const SourceMapping& mapping);
 

@@ -1,10 +1,12 @@
 """What every decoder shares: options, output-shape checks and the common final steps
-(class filter, NMS, top-k, mapping boxes back to source pixels)."""
+(skipping rows that cannot be detections, class filter, NMS, top-k, mapping boxes back to
+source pixels)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import numbers
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 import numpy as np
@@ -29,6 +31,41 @@ Transforms = BoxTransform | Sequence[BoxTransform | None] | None
 ImageDecoder = Callable[[np.ndarray, BoxTransform | None], Detections]
 
 
+# The largest max_detections and class id: what the compiled decode and the GPU head scan's
+# int32 records hold.
+MAX_INDEX = 2**31 - 1
+
+
+def _given(value: Any) -> str:
+    """A given value's type and repr, bounded (``float 10.7``), for the "given" of a message."""
+    shown = repr(value)
+    return f"{type(value).__name__} {shown if len(shown) <= 60 else shown[:60] + '...'}"
+
+
+def _is_int(value: Any) -> bool:
+    """A Python or NumPy integer; bool is an int to Python but never a count or an id."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _fraction(value: Any, name: str) -> float:
+    """A Python or NumPy real number in [0, 1] as a float, else InputError naming ``name``."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    if not real or not 0.0 <= value <= 1.0:  # NaN fails the range
+        raise InputError(f"{name}: expected a value in [0, 1], given {_given(value)}")
+    return float(value)
+
+
+def _items(value: Any, name: str, expected: str) -> tuple[Any, ...]:
+    """The items of a list, tuple or array given for ``name``; text is one value, not a
+    sequence of its characters, and a mapping's keys are not what it maps to."""
+    if not isinstance(value, (str, bytes, Mapping)) and isinstance(value, Iterable):
+        try:
+            return tuple(value)
+        except TypeError:  # a 0-d array
+            pass
+    raise InputError(f"{name}: expected {expected}, given {_given(value)}")
+
+
 @dataclass(frozen=True)
 class DecodeOptions:
     conf: float = 0.25  # keep candidates whose score is greater than this
@@ -39,21 +76,50 @@ class DecodeOptions:
     agnostic: bool = False  # NMS across classes instead of within each class
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.conf <= 1.0:
-            raise InputError(f"conf: expected a value in [0, 1], given {self.conf}")
-        if not 0.0 <= self.iou <= 1.0:
-            raise InputError(f"iou: expected a value in [0, 1], given {self.iou}")
-        if self.max_detections < 0:
-            raise InputError(f"max_detections: expected >= 0, given {self.max_detections}")
+        # Checked and normalised here, once, so that every frame's decode gets values the
+        # compiled decode takes (a float max_detections would fail each frame there).
+        checked: dict[str, Any] = {
+            "conf": _fraction(self.conf, "conf"),
+            "iou": _fraction(self.iou, "iou"),
+        }
+        if not _is_int(self.max_detections) or not 1 <= self.max_detections <= MAX_INDEX:
+            raise InputError(
+                f"max_detections: expected an int in [1, {MAX_INDEX}], "
+                f"given {_given(self.max_detections)}"
+            )
+        checked["max_detections"] = int(self.max_detections)
+        if self.classes is not None:
+            wanted = _items(self.classes, "classes", "a sequence of class ids (ints)")
+            bad = [c for c in wanted if not _is_int(c) or not 0 <= c <= MAX_INDEX]
+            if bad:
+                raise InputError(
+                    f"classes: expected class ids, ints in [0, {MAX_INDEX}], given {bad!r}"
+                )
+            checked["classes"] = tuple(int(c) for c in wanted)
+        if self.label_names is not None:
+            names = _items(self.label_names, "label_names", "a sequence of str (one per class)")
+            bad_names = [n for n in names if not isinstance(n, str)]
+            if bad_names:
+                raise InputError(
+                    f"label_names: expected a str per class, given {_given(bad_names[0])}"
+                )
+            checked["label_names"] = names
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
 
     @classmethod
     def of(cls, options: DecodeOptions | None, **overrides: Any) -> DecodeOptions:
+        if options is not None and not isinstance(options, DecodeOptions):
+            raise InputError(f"options: expected DecodeOptions or None, given {_given(options)}")
+        unknown = sorted(set(overrides) - {f.name for f in fields(cls)})
+        if unknown:
+            raise InputError(
+                f"{unknown[0]}: expected an option of DecodeOptions "
+                f"({', '.join(f.name for f in fields(cls))}), given {unknown[0]}="
+                f"{_given(overrides[unknown[0]])}"
+            )
         base = options or cls()
         given = {k: v for k, v in overrides.items() if v is not None}
-        if "classes" in given:
-            given["classes"] = tuple(int(c) for c in given["classes"])
-        if "label_names" in given:
-            given["label_names"] = tuple(given["label_names"])
         return cls(**{**base.__dict__, **given}) if given else base
 
 
@@ -128,16 +194,46 @@ def class_filter(options: DecodeOptions, num_classes: int) -> np.ndarray | None:
     return wanted
 
 
+def class_indices(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's class id (int64) from a model's class output, and which rows have one: an
+    integer, or a float rounded to the nearest integer (float outputs hold ids as floats), is a
+    class id where it is in [0, MAX_INDEX]; NaN, inf and the rest are not, and get -1."""
+    values = np.asarray(values)
+    if np.issubdtype(values.dtype, np.integer):
+        valid = (values >= 0) & (values <= MAX_INDEX)
+        ids = values.astype(np.int64)
+    elif np.issubdtype(values.dtype, np.floating):
+        rounded = np.rint(values)
+        valid = (rounded >= 0) & (rounded <= MAX_INDEX)  # NaN fails both
+        ids = np.where(valid, rounded, -1).astype(np.int64)  # no NaN left to cast
+    else:
+        raise InputError(f"class ids: expected integers or floats, given dtype {values.dtype}")
+    ids[~valid] = -1
+    return ids, valid
+
+
 def finish(
     boxes: np.ndarray,
     scores: np.ndarray,
-    class_ids: np.ndarray,
+    classes: np.ndarray,
     transform: BoxTransform | None,
     options: DecodeOptions,
     *,
     suppress: bool = True,
 ) -> Detections:
-    """NMS (unless the model already did it), best-first top-k, boxes to source pixels."""
+    """What the decoders of thresholded rows share: the class filter, NMS (unless the model
+    already did it), best-first top-k, boxes to source pixels. ``classes``: each row's class as
+    the model gives it (see :func:`class_indices`).
+
+    Rows with a non-finite box, score or class, or a class that is not a class id, are skipped
+    here, the one place the Python decoders apply that rule: such a row (a NaN or an overflow
+    in the model's output) is never a detection, nor counted against ``max_detections``."""
+    class_ids, usable = class_indices(classes)
+    usable &= np.isfinite(scores) & np.isfinite(boxes).all(axis=1)
+    if options.classes is not None:
+        usable &= np.isin(class_ids, options.classes)
+    if not usable.all():
+        boxes, scores, class_ids = boxes[usable], scores[usable], class_ids[usable]
     if suppress:
         keep = nms(
             boxes,
@@ -167,8 +263,9 @@ def dense_head_detections(
     anchor over ``scores`` (float32 [classes, anchors], times ``objectness`` where given),
     threshold, boxes from ``boxes`` (float32 [4, anchors] cx, cy, w, h), NMS, and the mapping
     to source pixels (in _core for a transform with ``source_terms``, as a Letterbox has).
-    Any strides: transposed and sliced views are read in place. ``class_ids_of_rows``: the
-    class id of each row of ``scores`` where they are a subset of the classes."""
+    Anchors with a non-finite box or score are skipped (in _core). Any strides: transposed
+    and sliced views are read in place. ``class_ids_of_rows``: the class id of each row of
+    ``scores`` where they are a subset of the classes."""
     terms = getattr(transform, "source_terms", None)
     found_boxes, found_scores, found_ids = _core.decode.dense_head(
         scores,

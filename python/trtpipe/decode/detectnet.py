@@ -47,7 +47,8 @@ def decode_detectnet(
     min_box_area: float = MIN_BOX_AREA,
     **overrides: Any,
 ) -> list[Detections]:
-    """One :class:`Detections` per image of the batch."""
+    """One :class:`Detections` per image of the batch; cells with a non-finite box or
+    coverage are skipped."""
     opts = DecodeOptions.of(options, **overrides)
     cov = as_float_array(coverage, "coverage", (3, 4))
     box = as_float_array(bbox, "bbox", (3, 4))

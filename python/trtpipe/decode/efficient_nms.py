@@ -31,12 +31,15 @@ def decode_efficient_nms(
     **overrides: Any,
 ) -> list[Detections]:
     """One :class:`Detections` per image; ``conf``, ``classes`` and ``max_detections`` apply
-    on top of what the plugin kept."""
+    on top of what the plugin kept. Rows with a non-finite box, score or class, or a class id
+    out of range (negative, or past 2**31 - 1), are skipped."""
     opts = DecodeOptions.of(options, **overrides)
-    counts = np.asarray(num_dets).reshape(-1).astype(np.int64)
+    counts = _counts(num_dets)
     boxes = as_float_array(det_boxes, "det_boxes", 3)
     scores = as_float_array(det_scores, "det_scores", 2)
     classes = np.asarray(det_classes)
+    if not np.issubdtype(classes.dtype, np.number) or np.iscomplexobj(classes):
+        raise InputError(f"det_classes: expected class ids (numbers), given dtype {classes.dtype}")
     batch, k = scores.shape
     if boxes.shape != (batch, k, 4) or classes.shape != (batch, k) or counts.shape != (batch,):
         raise InputError(
@@ -50,18 +53,28 @@ def decode_efficient_nms(
     images = per_image(transforms, batch)
     for b in range(batch):
         n = int(counts[b])
-        s, c = scores[b, :n], classes[b, :n].astype(np.int64)
+        s = scores[b, :n]
         keep = s > opts.conf
-        if opts.classes is not None:
-            keep &= np.isin(c, opts.classes)
         results.append(
             finish(
                 boxes[b, :n][keep],
                 s[keep],
-                c[keep],
+                classes[b, :n][keep],
                 images[b],
                 opts,
                 suppress=False,
             )
         )
     return results
+
+
+def _counts(num_dets: Any) -> np.ndarray:
+    """The valid rows of each image, as int64: whole numbers (a float output holds them too)."""
+    given = np.asarray(num_dets).reshape(-1)
+    whole = np.issubdtype(given.dtype, np.integer) or (
+        np.issubdtype(given.dtype, np.floating)
+        and bool(np.all(np.isfinite(given) & (given == np.rint(given))))
+    )
+    if not whole:
+        raise InputError(f"num_dets: expected whole numbers, given {given.tolist()[:8]}")
+    return given.astype(np.int64)

@@ -25,7 +25,9 @@ def decode_end_to_end(
     options: DecodeOptions | None = None,
     **overrides: Any,
 ) -> list[Detections]:
-    """One :class:`Detections` per image; no NMS (``iou`` is not used)."""
+    """One :class:`Detections` per image; no NMS (``iou`` is not used). Class ids are the
+    class column rounded to the nearest integer; rows with a non-finite box, score or class,
+    or a class id out of range (negative, or past 2**31 - 1), are skipped."""
     return decode_batch(output, transforms, options, overrides, _end_to_end_decoder)
 
 
@@ -34,11 +36,7 @@ def _end_to_end_decoder(out: np.ndarray, options: DecodeOptions) -> ImageDecoder
         raise InputError(f"output: expected [B, N, 6], given {out.shape}")
 
     def decode_image(pred: np.ndarray, transform: BoxTransform | None) -> Detections:
-        keep = pred[:, 4] > options.conf
-        class_ids = np.rint(pred[:, 5]).astype(np.int64)
-        if options.classes is not None:
-            keep &= np.isin(class_ids, options.classes)
-        pred, class_ids = pred[keep], class_ids[keep]
-        return finish(pred[:, :4], pred[:, 4], class_ids, transform, options, suppress=False)
+        pred = pred[pred[:, 4] > options.conf]
+        return finish(pred[:, :4], pred[:, 4], pred[:, 5], transform, options, suppress=False)
 
     return decode_image

@@ -76,17 +76,34 @@ def detect_format(
     )
 
 
-def _detectnet(outputs: Mapping[str, np.ndarray], transforms: Transforms, opts: DecodeOptions):
+def _shapes(outputs: Mapping[str, Any]) -> str:
+    return ", ".join(f"{n} {np.shape(a)}" for n, a in outputs.items()) or "none"
+
+
+def _detectnet(outputs: Mapping[str, Any], transforms: Transforms, opts: DecodeOptions):
+    shapes = [np.shape(a) for a in outputs.values()]
+    if len(shapes) != 2 or any(len(s) not in (3, 4) for s in shapes):
+        raise InputError(
+            "outputs: expected 2 for detectnet, coverage [B, C, H, W] and bbox [B, 4 * C, H, W], "
+            f"given {_shapes(outputs)}"
+        )
     a, b = outputs.values()
-    cov, bbox = (a, b) if np.shape(b)[1] == 4 * np.shape(a)[1] else (b, a)
+    channels = -3  # the class axis, with or without the batch axis
+    cov, bbox = (a, b) if shapes[1][channels] == 4 * shapes[0][channels] else (b, a)
     return decode_detectnet(cov, bbox, transforms, opts)
 
 
-def _efficient_nms(outputs: Mapping[str, np.ndarray], transforms: Transforms, opts):
+def _efficient_nms(outputs: Mapping[str, Any], transforms: Transforms, opts: DecodeOptions):
     if set(EFFICIENT_NMS_NAMES) <= set(outputs):
         arrays = [outputs[n] for n in EFFICIENT_NMS_NAMES]
-    else:
+    elif len(outputs) == len(EFFICIENT_NMS_NAMES):
         arrays = list(outputs.values())
+    else:
+        raise InputError(
+            f"outputs: expected {len(EFFICIENT_NMS_NAMES)} for efficient_nms, "
+            f"{', '.join(EFFICIENT_NMS_NAMES)} (by those names, or in that order), "
+            f"given {_shapes(outputs)}"
+        )
     return decode_efficient_nms(*arrays, transforms, opts)
 
 

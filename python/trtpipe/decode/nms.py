@@ -41,6 +41,8 @@ def nms(
     """
     boxes = np.asarray(boxes)
     scores = np.asarray(scores)
+    if not np.issubdtype(boxes.dtype, np.number) or np.iscomplexobj(boxes):
+        raise InputError(f"boxes: expected real numbers, given dtype {boxes.dtype}")
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise InputError(f"boxes: expected shape (N, 4), given {boxes.shape}")
     if scores.shape != (boxes.shape[0],):
@@ -53,12 +55,11 @@ def nms(
             )
         if not np.issubdtype(class_ids.dtype, np.integer):
             raise InputError(f"class_ids: expected integers, given {class_ids.dtype}")
-    if not 0.0 <= iou_threshold <= 1.0:
-        raise InputError(f"iou_threshold: expected a value in [0, 1], given {iou_threshold}")
+    # _core checks the scores' dtype, iou_threshold (a number in [0, 1]) and max_output (an int)
     return _core.decode.nms(
         boxes.astype(np.float64, copy=False),
         scores,
         class_ids,
-        float(iou_threshold),
-        -1 if max_output is None else int(max_output),
+        iou_threshold,
+        -1 if max_output is None else max_output,
     )

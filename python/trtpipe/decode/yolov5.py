@@ -24,7 +24,8 @@ def decode_yolov5(
     options: DecodeOptions | None = None,
     **overrides: Any,
 ) -> list[Detections]:
-    """One :class:`Detections` per image of the batch (a 2-D output is one image)."""
+    """One :class:`Detections` per image of the batch (a 2-D output is one image). Anchors
+    with a non-finite box or score (objectness × class score) are skipped."""
     return decode_batch(output, transforms, options, overrides, _batch_decoder)
 
 

@@ -29,7 +29,8 @@ def decode_yolov8(
     **overrides: Any,
 ) -> list[Detections]:
     """One :class:`Detections` per image of the batch (a 2-D output is one image).
-    ``transposed``: the output is ``[B, N, 4 + C]``, one row per anchor."""
+    ``transposed``: the output is ``[B, N, 4 + C]``, one row per anchor. Anchors with a
+    non-finite box or score are skipped (a NaN class score never is an anchor's best)."""
     batch_decoder = functools.partial(_batch_decoder, transposed=transposed)
     return decode_batch(output, transforms, options, overrides, batch_decoder)
 
