@@ -70,7 +70,7 @@ def no_model_loading(monkeypatch):
     [
         (["--conf", "5"], "conf: expected a value in [0, 1]"),
         (["--iou", "-1"], "iou: expected a value in [0, 1]"),
-        (["--max-detections", "-1"], "max_detections: expected >= 0"),
+        (["--max-detections", "-1"], "max_detections: expected an int in [1, 2147483647]"),
         (["--input-size", "0", "-5"], "input_size: expected (width, height)"),
         (["--input-size", "320", "320"], "the model's input is fixed at 416x416"),
     ],

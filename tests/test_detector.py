@@ -263,3 +263,6 @@ def test_bad_arguments_raise_input_error():
         Detector(coco_model(), conf=1.5)
     with pytest.raises(InputError, match=r"monitor: expected None or a trtpipe\.Perf"):
         Detector(coco_model(), monitor=5)
+    for labels in ("person", {0: "person"}, 5, ["person", 1]):
+        with pytest.raises(InputError, match="label_names: expected"):
+            Detector(coco_model(), labels=labels)

@@ -176,7 +176,14 @@ class Detector:
             raise InputError(
                 f"monitor: expected None or a trtpipe.PerformanceMonitor, given {monitor!r:.80}"
             )
-        DecodeOptions.of(None, conf=conf, iou=iou, max_detections=max_detections, classes=classes)
+        DecodeOptions.of(
+            None,
+            conf=conf,
+            iou=iou,
+            max_detections=max_detections,
+            classes=classes,
+            label_names=labels,
+        )
         if input_size is not None:
             _size_of(input_size)
             _check_onnx_input_size(model, input_size)
