@@ -1,6 +1,7 @@
-"""The pool and preprocessing bindings refuse bad objects and arguments with InputError: objects
-whose __init__ never ran (made by ``Class.__new__(Class)``), integers that are not ints or out of
-range, byte-swapped outputs. Zero-stride frames are processed like their contiguous copies.
+"""The pool, preprocessing and depth bindings refuse bad objects and arguments with InputError:
+objects whose __init__ never ran (made by ``Class.__new__(Class)``), integers that are not ints
+or out of range, byte-swapped outputs. Zero-stride frames are processed like their contiguous
+copies.
 
 Every call on an uninitialised object runs in a child process, so a crash or a hang (what they
 did before) fails the test instead of ending the test run."""
@@ -384,9 +385,12 @@ def test_negative_sizes_and_values_past_the_type_raise_input_error(field, call):
 
 
 def test_an_address_takes_the_whole_unsigned_64_bit_range():
-    # 2**64 - 1 converts (the frame's size check then refuses it before anything is read)
-    with pytest.raises(InputError, match="image: expected at least 240 bytes"):
+    # 2**64 - 1 converts (a host run then refuses an address without its array, before anything
+    # is read); 2**64 does not
+    with pytest.raises(InputError, match="frame: expected a NumPy array for host memory"):
         _core.CpuPreprocessor(_options(), 1).run(*_cpu_run_args(data=2**64 - 1, size=0))
+    with pytest.raises(InputError, match=r"^data: expected 0 <= data <= 18446744073709551615"):
+        _core.CpuPreprocessor(_options(), 1).run(*_cpu_run_args(data=2**64, size=0))
 
 
 def test_gpu_pool_device_must_be_an_int():
@@ -589,6 +593,49 @@ def test_uninitialised_pipeline_and_engine_objects_raise(path):
     _assert_refused(results, own)
 
 
+# trtpipe._core.depth's classes, by their path in _core; each also given as an argument.
+_LIFT = (
+    "_core.depth.lift_boxes(np.zeros((1, 4), np.float32), (8, 8), "
+    "(np.ones((8, 8), np.uint16), 128, 8, 8, 16, '16UC1', False, 0), 0.0, [5.0, 5.0, 4.0, 4.0], "
+)
+DEPTH_CALLS: dict[str, dict[str, str]] = {
+    "depth.DepthRule": {
+        **{
+            name: f"obj.{name}"
+            for name in (
+                "inner",
+                "tolerance",
+                "min_depth",
+                "max_depth",
+                "min_pixels",
+                "near_quantile",
+                "far_quantile",
+            )
+        },
+        "<as the rule>": _LIFT + "obj, None)",
+    },
+    "depth.CpuBoxDepths": {"<as the runner>": _LIFT + "_core.depth.DepthRule(), obj)"},
+    "depth.GpuBoxDepths": {
+        "last_kernel_ms": "obj.last_kernel_ms",
+        "<as the runner>": _LIFT + "_core.depth.DepthRule(), obj)",
+    },
+}
+
+
+@pytest.mark.parametrize("path", sorted(DEPTH_CALLS))
+def test_uninitialised_depth_objects_raise(path):
+    if path == "depth.GpuBoxDepths" and not hasattr(_core.depth, "GpuBoxDepths"):
+        pytest.skip("trtpipe._core was built without CUDA (no GpuBoxDepths)")
+    cls = _core
+    for part in path.split("."):
+        cls = getattr(cls, part)
+    defined = set(vars(cls)) - _NOT_CALLED - {"__weakref__", "__dict__"}
+    assert defined <= set(DEPTH_CALLS[path]), f"add a call for {defined - set(DEPTH_CALLS[path])}"
+    results = run_calls(f"_core.{path}.__new__(_core.{path})", DEPTH_CALLS[path])
+    assert set(results) == set(DEPTH_CALLS[path])
+    _assert_refused(results, path.rpartition(".")[2])
+
+
 def test_views_of_the_wrong_shape_are_refused_by_name():
     cpu = _core.CpuPreprocessor(_options(), 1)
     frame, out, index = _cpu_run_args()
@@ -601,5 +648,8 @@ def test_views_of_the_wrong_shape_are_refused_by_name():
     with pytest.raises(InputError, match="on_device: expected True or False, given int"):
         cpu.run((*frame[:6], 1, 0), out, index)
     with pytest.raises(InputError, match="frame: expected host memory, given a GPU array"):
+        cpu.run((frame[0].ctypes.data, *frame[1:6], True, 0), out, index)
+    # a NumPy array is host memory, whatever the view says
+    with pytest.raises(InputError, match="on_device: expected False for a NumPy array"):
         cpu.run((*frame[:6], True, 0), out, index)
     cpu.run(frame, out, index)  # the same views, whole, are taken

@@ -409,12 +409,12 @@ void def_pool_methods(Class& cls, Allocate allocate, int (*device_of)(const Pool
   cls.def(
          "allocate_array",
           [allocate, device_of](py::object self, py::handle nbytes_arg, py::handle shape,
-                                std::string typestr, std::string format, py::handle itemsize,
+                                py::handle typestr, py::handle format, py::handle itemsize,
                                 py::handle dl_code, py::handle stream_arg) {
             Pool& pool = self.cast<Pool&>();
             const std::size_t nbytes = checked_size(nbytes_arg, "nbytes");
-            Layout layout = array_layout(nbytes, shape, std::move(typestr), std::move(format),
-                                         itemsize, dl_code);
+            Layout layout = array_layout(nbytes, shape, text_field(typestr, "typestr"),
+                                         text_field(format, "format"), itemsize, dl_code);
             const StreamId stream = to_stream(stream_arg);
             return make_buffer<Buffer>(self, allocate_block(pool, allocate, nbytes, stream),
                                        std::move(layout), nbytes, device_of(pool));

@@ -82,9 +82,12 @@ void def_host_run(Scope& scope, const char* name, Run run, const Extra&... extra
             py::handle batch_index) {
         const FrameArg in = frame_arg(frame);
         const OutputArg to = output_arg(out, batch_index);
-        // the host path reads and writes with the CPU: GPU memory there would be a crash
+        // the host path reads and writes with the CPU: GPU memory there would be a crash, and
+        // so would host memory past what the views' arrays hold
         if (in.on_device) throw InputError("frame: expected host memory, given a GPU array");
         if (to.on_device) throw InputError("out: expected host memory, given a GPU array");
+        require_array(in.in_array, "frame");
+        require_array(to.in_array, "out");
         preprocess::Letterbox lb;
         {
           py::gil_scoped_release release;
@@ -123,8 +126,9 @@ void bind_preprocess(py::module_& m) {
       "byte_order (a row's bytes, e.g. \"BGR\", \"UYVY\", \"Y/UV\": see EncodingInfo::byte_order).");
   m.def(
       "frame_problem",
-      [](const std::string& encoding, py::handle width, py::handle height, py::handle step,
+      [](py::handle encoding_arg, py::handle width, py::handle height, py::handle step,
          py::handle size) -> py::tuple {
+        const std::string encoding = text_field(encoding_arg, "encoding");
         const std::optional<preprocess::Encoding> known = preprocess::find_encoding(encoding);
         if (!known) {
           return py::make_tuple("unknown_encoding",
@@ -143,11 +147,11 @@ void bind_preprocess(py::module_& m) {
   m.def(
       "letterbox_params",
       [](py::handle src_w, py::handle src_h, py::handle dst_w, py::handle dst_h,
-         const std::string& mode) {
+         py::handle mode) {
         return letterbox_dict(preprocess::letterbox_params(
             checked_int<int>(src_w, "src_w"), checked_int<int>(src_h, "src_h"),
             checked_int<int>(dst_w, "dst_w"), checked_int<int>(dst_h, "dst_h"),
-            preprocess::parse_resize(mode, "mode")));
+            preprocess::parse_resize(text_field(mode, "mode"), "mode")));
       },
       py::arg("src_w"), py::arg("src_h"), py::arg("dst_w"), py::arg("dst_h"),
       py::arg("mode") = "letterbox");
@@ -155,15 +159,18 @@ void bind_preprocess(py::module_& m) {
   py::class_<preprocess::Options> options(m, "PreprocessOptions");
   refuse_uninitialised(options);
   options
-      .def(py::init([](py::handle dst_w, py::handle dst_h, const std::string& layout,
-                       const std::string& dtype, const std::string& channel_order,
-                       const std::string& resize, const std::string& interpolation,
-                       double pad_value, double scale, const std::vector<double>& mean,
-                       const std::vector<double>& std) {
-             return preprocess::make_options(checked_int<int>(dst_w, "dst_w"),
-                                             checked_int<int>(dst_h, "dst_h"), layout, dtype,
-                                             channel_order, resize, interpolation, pad_value,
-                                             scale, mean, std);
+      .def(py::init([](py::handle dst_w, py::handle dst_h, py::handle layout, py::handle dtype,
+                       py::handle channel_order, py::handle resize, py::handle interpolation,
+                       py::handle pad_value, py::handle scale, py::handle mean,
+                       py::handle std) {
+             return preprocess::make_options(
+                 checked_int<int>(dst_w, "dst_w"), checked_int<int>(dst_h, "dst_h"),
+                 text_field(layout, "layout"), text_field(dtype, "dtype"),
+                 text_field(channel_order, "channel_order"), text_field(resize, "resize"),
+                 text_field(interpolation, "interpolation"),
+                 checked_real<double>(pad_value, "pad_value"),
+                 checked_real<double>(scale, "scale"), checked_reals<double>(mean, "mean"),
+                 checked_reals<double>(std, "std"));
            }),
            py::arg("dst_w"), py::arg("dst_h"),
            py::arg("layout"), py::arg("dtype"), py::arg("channel_order"), py::arg("resize"),
@@ -202,11 +209,11 @@ void bind_preprocess(py::module_& m) {
   py::class_<preprocess::GpuPreprocessor, std::shared_ptr<preprocess::GpuPreprocessor>> gpu(
       m, "GpuPreprocessor");
   refuse_uninitialised(gpu);
-  gpu.def(py::init([](const preprocess::Options& options, const std::string& host_input,
+  gpu.def(py::init([](const preprocess::Options& options, py::handle host_input,
                       py::handle device, const py::object& pinned_pool,
                       const py::object& device_pool) {
             return new preprocess::GpuPreprocessor(
-                options, preprocess::parse_host_input(host_input),
+                options, preprocess::parse_host_input(text_field(host_input, "host_input")),
                 checked_int<int>(device, "device"),
                 optional_pool<memory::PinnedPool>(pinned_pool, "pinned_pool"),
                 optional_pool<memory::DevicePool>(device_pool, "device_pool"));
@@ -219,6 +226,8 @@ void bind_preprocess(py::module_& m) {
              py::handle batch_index, py::handle stream) {
             const FrameArg in = frame_arg(frame);
             const OutputArg to = output_arg(out, batch_index);
+            // a host frame is read with the CPU (copied, or registered): only from its array
+            if (!in.on_device) require_array(in.in_array, "frame");
             const auto run_stream = checked_int<std::uintptr_t>(stream, "stream");
             preprocess::Letterbox lb;
             {
@@ -238,6 +247,7 @@ void bind_preprocess(py::module_& m) {
             const FrameArg in = frame_arg(frame);
             const OutputArg to = output_arg(out, py::int_(0));
             if (in.on_device) throw InputError("frame: expected host memory, given a GPU array");
+            require_array(in.in_array, "frame");
             const auto run_stream = checked_int<std::uintptr_t>(stream, "stream");
             const int repeats = checked_int<int>(iterations, "iterations");
             preprocess::HostInputTiming timing;

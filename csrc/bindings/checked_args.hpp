@@ -1,9 +1,11 @@
 #pragma once
 // Checks every binding makes before C++ sees an argument: integers arrive as Python ints (or
-// objects with __index__, e.g. NumPy integers) within range, else InputError naming the field;
-// and objects of a bound class refuse every method and property until their __init__ has run.
+// objects with __index__, e.g. NumPy integers) within range, real numbers as numbers, text as
+// str, else InputError naming the field; and objects of a bound class refuse every method and
+// property until their __init__ has run.
 #include <pybind11/pybind11.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -142,6 +144,80 @@ std::vector<T> checked_ints(pybind11::handle values, const char* field,
     const auto held = pybind11::reinterpret_borrow<pybind11::object>(item);
     const std::string name = std::string(field) + "[" + std::to_string(i) + "]";
     out[i] = checked_detail::convert_slowly(held, name.c_str(), lo, hi);
+  }
+  return out;
+}
+
+// A str, else InputError naming `field` (pybind11's own conversion answers with a TypeError
+// listing every signature).
+inline std::string text_field(pybind11::handle value, const char* field) {
+  if (!PyUnicode_Check(value.ptr())) {
+    throw InputError(std::string(field) + ": expected a str, given " + given_text(value));
+  }
+  return value.cast<std::string>();
+}
+
+// True or False, else InputError naming `field`.
+inline bool flag_field(pybind11::handle value, const char* field) {
+  if (!PyBool_Check(value.ptr())) {
+    throw InputError(std::string(field) + ": expected True or False, given " + given_text(value));
+  }
+  return value.ptr() == Py_True;
+}
+
+// `value` as a real number of type T (float or double), else InputError naming `field`: a float,
+// an int or a type that converts itself (__float__, __index__: NumPy scalars). A bool, a str or
+// None is refused rather than counted, parsed or read as 0. NaN and inf pass: the rule that owns
+// the field says whether they mean something.
+template <typename T>
+T checked_real(pybind11::handle value, const char* field) {
+  static_assert(std::is_floating_point_v<T>, "checked_real: a floating-point type");
+  PyObject* obj = value.ptr();
+  if (PyFloat_CheckExact(obj)) {
+    const double exact = PyFloat_AS_DOUBLE(obj);
+    if (sizeof(T) == sizeof(double) || !std::isfinite(exact) ||
+        std::isfinite(static_cast<T>(exact))) {
+      return static_cast<T>(exact);
+    }
+  } else {
+    const PyNumberMethods* number = Py_TYPE(obj)->tp_as_number;
+    const bool real = !PyBool_Check(obj) && !PyComplex_Check(obj) &&
+                      (PyFloat_Check(obj) || PyLong_Check(obj) || PyIndex_Check(obj) ||
+                       (number != nullptr && number->nb_float != nullptr));
+    if (!real) {
+      throw InputError(std::string(field) + ": expected a real number, given " +
+                       given_text(value));
+    }
+    const double converted = PyFloat_AsDouble(obj);
+    if (converted == -1.0 && PyErr_Occurred() != nullptr) {
+      PyErr_Clear();  // an int past float range, or a __float__ that failed: the message says
+    } else if (!std::isfinite(converted) || std::isfinite(static_cast<T>(converted))) {
+      return static_cast<T>(converted);
+    }
+  }
+  throw InputError(std::string(field) + ": expected a real number within " +
+                   (sizeof(T) == sizeof(float) ? "float32" : "float64") + " range, given " +
+                   given_text(value));
+}
+
+// A list or tuple of real numbers (intrinsics, means); items are named "field[i]" in errors.
+template <typename T>
+std::vector<T> checked_reals(pybind11::handle values, const char* field) {
+  PyObject* obj = values.ptr();
+  if (!PyList_Check(obj) && !PyTuple_Check(obj)) {
+    throw InputError(std::string(field) + ": expected a list or tuple of real numbers, given " +
+                     given_text(values));
+  }
+  std::vector<T> out(static_cast<std::size_t>(PySequence_Fast_GET_SIZE(obj)));
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    // __float__ may run Python code that shrinks a list: its length is read again then.
+    if (static_cast<std::size_t>(PySequence_Fast_GET_SIZE(obj)) <= i) {
+      throw InputError(std::string(field) + ": changed size while being read");
+    }
+    const auto item = pybind11::reinterpret_borrow<pybind11::object>(
+        PySequence_Fast_GET_ITEM(obj, static_cast<Py_ssize_t>(i)));
+    const std::string name = std::string(field) + "[" + std::to_string(i) + "]";
+    out[i] = checked_real<T>(item, name.c_str());
   }
   return out;
 }

@@ -19,6 +19,8 @@ numbers.
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,19 +45,42 @@ DEPTH_ENCODINGS: tuple[str, ...] = tuple(_core.depth.encodings())
 DEPTH_DTYPES = {"16UC1": np.dtype(np.uint16), "32FC1": np.dtype(np.float32)}
 
 
+def _finite_real(field: str, value: Any) -> float:
+    """`value` as a float if it is a finite real number (int, float, NumPy scalar); a bool, a
+    string, None, NaN or inf raises InputError naming the field."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        number = float(value)
+        if math.isfinite(number):
+            return number
+    raise InputError(
+        f"{field}: expected a finite real number, given {type(value).__name__} {value!r}"
+    )
+
+
 @dataclass(frozen=True)
 class Intrinsics:
-    """A pinhole camera's intrinsics, in pixels of the image they describe."""
+    """A pinhole camera's intrinsics, in pixels of the image they describe: finite real numbers,
+    kept as floats."""
 
     fx: float
     fy: float
     cx: float
     cy: float
 
+    def __post_init__(self) -> None:
+        # checked here, where the caller made them, rather than where _core reads them
+        for name in ("fx", "fy", "cx", "cy"):
+            object.__setattr__(self, name, _finite_real(name, getattr(self, name)))
+
     @classmethod
     def from_k(cls, k: Sequence[float]) -> Intrinsics:
         """From a row-major 3×3 camera matrix (``sensor_msgs/CameraInfo.k``)."""
-        values = [float(v) for v in np.asarray(k, dtype=np.float64).reshape(-1)]
+        try:
+            values = [float(v) for v in np.asarray(k, dtype=np.float64).reshape(-1)]
+        except (TypeError, ValueError):
+            raise InputError(
+                f"k: expected 9 real numbers (a 3x3 matrix), given {type(k).__name__}"
+            ) from None
         if len(values) != 9:
             raise InputError(f"k: expected 9 values (a 3x3 matrix), given {len(values)}")
         return cls(values[0], values[4], values[2], values[5])
@@ -211,11 +236,23 @@ class DepthLifter:
         and the colour camera's ``colour_intrinsics``. The depth is then registered to the
         colour camera first (each measured pixel moved into its view, the nearest winning) and
         positions are in the colour camera's optical frame."""
+        try:
+            size = tuple(colour_size)
+        except TypeError:
+            raise InputError(
+                f"colour_size: expected (width, height), given {type(colour_size).__name__}"
+            ) from None
         if not isinstance(intrinsics, Intrinsics):
             intrinsics = Intrinsics.from_camera_info(intrinsics)
         moved = None
         if extrinsic is not None:
-            matrix = np.asarray(extrinsic, dtype=np.float64)
+            try:
+                matrix = np.asarray(extrinsic, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise InputError(
+                    "extrinsic: expected a 4x4 matrix of real numbers, given "
+                    f"{type(extrinsic).__name__}"
+                ) from None
             if matrix.shape != (4, 4):
                 raise InputError(f"extrinsic: expected a 4x4 matrix, given shape {matrix.shape}")
             if colour_intrinsics is None:
@@ -229,7 +266,7 @@ class DepthLifter:
             raise InputError(f"depth_scale: expected metres per unit > 0, given {depth_scale!r}")
         out = _core.depth.lift_boxes(
             detections.boxes,
-            tuple(colour_size),
+            size,
             located,
             scale,
             list(intrinsics.as_tuple()),
