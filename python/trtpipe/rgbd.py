@@ -19,8 +19,6 @@ numbers.
 from __future__ import annotations
 
 import logging
-import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from trtpipe import _core
+from trtpipe.arguments import finite_real
 from trtpipe.arrays import device_array
 from trtpipe.decode.detections import Detections, _vision_msgs
 from trtpipe.errors import InputError
@@ -45,18 +44,6 @@ DEPTH_ENCODINGS: tuple[str, ...] = tuple(_core.depth.encodings())
 DEPTH_DTYPES = {"16UC1": np.dtype(np.uint16), "32FC1": np.dtype(np.float32)}
 
 
-def _finite_real(field: str, value: Any) -> float:
-    """`value` as a float if it is a finite real number (int, float, NumPy scalar); a bool, a
-    string, None, NaN or inf raises InputError naming the field."""
-    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
-        number = float(value)
-        if math.isfinite(number):
-            return number
-    raise InputError(
-        f"{field}: expected a finite real number, given {type(value).__name__} {value!r}"
-    )
-
-
 @dataclass(frozen=True)
 class Intrinsics:
     """A pinhole camera's intrinsics, in pixels of the image they describe: finite real numbers,
@@ -70,7 +57,7 @@ class Intrinsics:
     def __post_init__(self) -> None:
         # checked here, where the caller made them, rather than where _core reads them
         for name in ("fx", "fy", "cx", "cy"):
-            object.__setattr__(self, name, _finite_real(name, getattr(self, name)))
+            object.__setattr__(self, name, finite_real(name, getattr(self, name)))
 
     @classmethod
     def from_k(cls, k: Sequence[float]) -> Intrinsics:
