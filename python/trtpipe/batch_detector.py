@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from trtpipe import _core
+from trtpipe.arguments import finite_real
 from trtpipe.decode.detections import Detections
 from trtpipe.decode.formats import decode
 from trtpipe.detector import Detector
@@ -172,11 +173,7 @@ class BatchDetector:
     ) -> None:
         if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
             raise InputError(f"max_batch: expected an int >= 1, given {max_batch!r}")
-        if (
-            isinstance(max_wait_ms, bool)
-            or not isinstance(max_wait_ms, (int, float, np.integer, np.floating))
-            or not 0 <= max_wait_ms <= MAX_WAIT_MS
-        ):
+        if not 0 <= finite_real("max_wait_ms", max_wait_ms) <= MAX_WAIT_MS:
             raise InputError(
                 f"max_wait_ms: expected a number of ms in [0, {MAX_WAIT_MS}], given {max_wait_ms!r}"
             )
