@@ -17,7 +17,6 @@ from trtpipe import _core
 from trtpipe.errors import InputError
 from trtpipe.preprocess import PACKED_CHANNELS as PACKED
 
-
 # Pillow's modes of 8-bit samples (palette and bilevel included): what converts to RGB intact
 _EIGHT_BIT_MODES = frozenset({"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr"})
 
