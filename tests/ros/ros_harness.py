@@ -86,6 +86,20 @@ def spin_until(executor: Any, predicate: Callable[[], bool], timeout: float, wha
         executor.spin_once(timeout_sec=0.05)
 
 
+def node_process_env() -> dict[str, str]:
+    """The environment of a node or publisher run as its own process: this run's domain, and
+    the locally built vision_msgs where there is one."""
+    env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID))
+    site = PREFIX / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    if site.is_dir():
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(
+            filter(None, [str(PREFIX / "lib"), env.get("LD_LIBRARY_PATH")])
+        )
+        env["AMENT_PREFIX_PATH"] = os.pathsep.join([str(PREFIX), sys.prefix])
+    return env
+
+
 def run_publisher(
     executor: Any, script: str, *args: str, env: dict[str, str], timeout: float = 40.0
 ) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 
 from trtpipe.ros.params import DetectorParams
 
-from .ros_harness import DOMAIN_ID, PREFIX, ROOT
+from .ros_harness import DOMAIN_ID, ROOT, node_process_env
 
 PACKAGE = ROOT / "ros" / "trtpipe_ros"
 PARAMS_YAML = PACKAGE / "config" / "params.yaml"
@@ -66,25 +65,13 @@ def test_entry_points_resolve_to_trtpipe_ros_main():
     compile(helper.read_text(), helper.name, "exec")
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID))
-    site = PREFIX / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
-    if site.is_dir():
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
-        env["LD_LIBRARY_PATH"] = os.pathsep.join(
-            filter(None, [str(PREFIX / "lib"), env.get("LD_LIBRARY_PATH")])
-        )
-        env["AMENT_PREFIX_PATH"] = os.pathsep.join([str(PREFIX), sys.prefix])
-    return env
-
-
 def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "trtpipe.ros.main", *args],
         capture_output=True,
         text=True,
         timeout=60,
-        env=_env(),
+        env=node_process_env(),
     )
 
 
@@ -119,7 +106,7 @@ def test_lifecycle_process_stops_cleanly_on_sigint():
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=_env(),
+        env=node_process_env(),
     )
     watchdog = threading.Timer(60.0, proc.kill)
     watchdog.start()

@@ -60,3 +60,12 @@ def test_the_reliable_preset_refuses_a_deadline_that_is_not_a_positive_time(ms):
 
     with pytest.raises(InputError, match="deadline_ms/liveliness_lease_ms"):
         make_qos("reliable", deadline_ms=ms)
+
+
+def test_the_policy_node_refuses_a_diagnostics_period_that_is_not_a_positive_time():
+    from trtpipe.errors import InputError
+    from trtpipe.ros.policy_node import PolicyParams
+
+    for period in (NAN, 0.0, -1.0):
+        with pytest.raises(InputError, match=r"^diagnostics_period_s: expected > 0"):
+            PolicyParams(model="policy.onnx", diagnostics_period_s=period)

@@ -453,3 +453,174 @@ def test_commands_serialized_in_place_are_the_middlewares_own_bytes():
     assert [back.linear.x, back.linear.y, back.linear.z] == [0.125, -1.5, 2.0]
     assert [back.angular.x, back.angular.y, back.angular.z] == [1e-9, -0.0, 7.75]
     assert serialized_twist_works(Twist)
+
+
+def _accounted(node: Any) -> int:
+    """Images with an outcome: run (or failed), rejected, or dropped for a reason."""
+    from trtpipe.ros.policy_node import IMAGE_DROPS
+
+    drops = sum(node.dropped[reason] for reason in IMAGE_DROPS)
+    return node.inferences + node.inference_errors + node.rejected_images + drops
+
+
+def test_every_image_received_is_run_rejected_or_a_counted_drop(ros_context, tmp_path):
+    """A model slower than the camera: images before an instruction, before a state, a burst
+    while the model is busy, a bad image and one still waiting at deactivate each end counted,
+    and /diagnostics adds up: received = inferences + rejected + dropped."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("tokenizers")
+    import rclpy
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from sensor_msgs.msg import Image, JointState
+    from std_msgs.msg import String
+
+    from trtpipe.ros.policy_node import IMAGE_DROPS
+
+    node = _policy_node(ros_context, tmp_path, "policy_accounting", inline_act_max_ms=0.0)
+    peer = rclpy.create_node("policy_accounting_peer", context=ros_context)
+    images = peer.create_publisher(Image, "image", 100)
+    instructions = peer.create_publisher(String, "instruction", 10)
+    joints = peer.create_publisher(JointState, "joint_states", 10)
+    spinner = Spinner(ros_context, node, peer)
+    grey = np.full((32, 32, 3), 128, np.uint8)
+    acting = threading.Event()
+    sent = 0
+
+    def send(count: int, pause_s: float = 0.0) -> None:
+        nonlocal sent
+        for _ in range(count):
+            images.publish(image_msg(grey, "rgb8", sent))
+            sent += 1
+            time.sleep(pause_s)
+
+    def settled() -> None:
+        wait_for(
+            lambda: node.received == sent and _accounted(node) == sent,
+            timeout=20,
+            what=f"{sent} images received and accounted for",
+        )
+
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        act = node.policy.act
+
+        def slow_act(*args: Any, **kwargs: Any) -> Any:  # a real VLA's time on a GPU
+            acting.set()
+            time.sleep(0.05)
+            return act(*args, **kwargs)
+
+        node.policy.act = slow_act
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        for pub in (images, instructions, joints):
+            wait_for(lambda p=pub: p.get_subscription_count() > 0, what="subscriptions")
+        send(3, 0.05)
+        settled()
+        assert node.dropped["no_instruction"] >= 1
+        instructions.publish(String(data="go left"))
+        wait_for(lambda: node._instruction is not None, what="the instruction")
+        send(3, 0.05)
+        settled()
+        assert node.dropped["no_state"] >= 1
+        joints.publish(JointState(position=[0.0, 0.0]))
+        wait_for(lambda: "joint_states.position" in node._state, what="the joint state")
+        send(40, 0.005)  # 200 Hz against a 20 Hz model
+        broken = image_msg(grey, "rgb8", sent)
+        broken.data = broken.data[:100]
+        images.publish(broken)
+        sent += 1
+        settled()
+        assert node.inferences >= 1 and node.dropped["newest_image_wins"] >= 1
+        assert node.rejected_images == 1 and node.inference_errors == 0
+        (values,) = diagnostics_now(node, "_diagnostics_out", node.publish_diagnostics).values()
+        drops = sum(int(values[f"dropped.{reason}"]) for reason in IMAGE_DROPS)
+        assert int(values["received"]) == sent
+        assert sent == int(values["inferences"]) + int(values["rejected_images"]) + drops
+        assert values["dropped.instruction_too_long"] == "0"
+        # one image in the model, the next waiting for it when the node deactivates
+        acting.clear()
+        send(1)
+        wait_for(acting.is_set, what="the model running")
+        send(1)
+        wait_for(lambda: node.received == sent, what="the waiting image")
+        node.trigger_deactivate()
+        assert node.dropped["inactive"] == 1
+        assert _accounted(node) == sent
+    finally:
+        spinner.stop()
+        node.destroy_node()
+        peer.destroy_node()
+
+
+def test_an_instruction_too_long_is_dropped_and_one_truncated_is_counted(
+    ros_context, tmp_path, capfd
+):
+    """Over MAX_INSTRUCTION_BYTES: dropped, counted, and zero at once, as for no instruction
+    (the previous one is not what the operator wants any more); more tokens than the model's
+    sequence: runs truncated, warned once and counted in /diagnostics."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("tokenizers")
+    import rclpy
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from sensor_msgs.msg import Image, JointState
+    from std_msgs.msg import String
+
+    from trtpipe.ros.policy_node import MAX_INSTRUCTION_BYTES
+
+    node = _policy_node(
+        ros_context,
+        tmp_path,
+        "policy_text",
+        stale_after_ms=60_000.0,
+        max_linear_accel=1000.0,
+        max_angular_accel=1000.0,
+    )
+    peer = rclpy.create_node("policy_text_peer", context=ros_context)
+    received = _CommandLog(peer)
+    latest = received.latest
+    images = peer.create_publisher(Image, "image", 10)
+    instructions = peer.create_publisher(String, "instruction", 10)
+    joints = peer.create_publisher(JointState, "joint_states", 10)
+    spinner = Spinner(ros_context, node, peer)
+    grey = image_msg(np.full((32, 32, 3), 128, np.uint8), "rgb8", 0)
+
+    def diagnostics() -> dict[str, str]:
+        (values,) = diagnostics_now(node, "_diagnostics_out", node.publish_diagnostics).values()
+        return values
+
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        for pub in (images, instructions, joints):
+            wait_for(lambda p=pub: p.get_subscription_count() > 0, what="subscriptions")
+        joints.publish(JointState(position=[0.0, 0.0]))
+        instructions.publish(String(data="go left"))
+        wait_for(lambda: node._instruction is not None, what="the instruction")
+        wait_for(lambda: "joint_states.position" in node._state, what="the joint state")
+        images.publish(grey)
+        wait_for(lambda: latest() is not None and latest().angular.z > 0.4, what="turning left")
+        # too long: dropped, and zero now
+        too_long = "go right " * (MAX_INSTRUCTION_BYTES // 8 + 1)
+        assert len(too_long.encode()) > MAX_INSTRUCTION_BYTES
+        instructions.publish(String(data=too_long))
+        wait_for(lambda: node.dropped["instruction_too_long"] == 1, what="the drop")
+        wait_for(lambda: latest().angular.z == 0.0 and latest().linear.x == 0.0, what="zero")
+        assert node._instruction is None
+        inferences = node.inferences
+        images.publish(grey)
+        wait_for(lambda: node.dropped["no_instruction"] == 1, what="an image without one")
+        assert node.inferences == inferences
+        assert diagnostics()["dropped.instruction_too_long"] == "1"
+        # longer than the model's 8 tokens: runs on its first 8, warned and counted once
+        instructions.publish(String(data="go left " * 10))
+        wait_for(lambda: node._instruction is not None, what="the long instruction")
+        for n in (1, 2):
+            images.publish(grey)
+            wait_for(lambda n=n: node.inferences == inferences + n, what="its actions")
+        assert latest().angular.z > 0.4
+        assert diagnostics()["tokenizer.truncated"] == "1"
+        warnings = [line for line in capfd.readouterr().err.splitlines() if "truncated" in line]
+        assert len(warnings) == 1 and "expected at most 8 tokens" in warnings[0], warnings
+    finally:
+        spinner.stop()
+        node.destroy_node()
+        peer.destroy_node()

@@ -183,8 +183,11 @@ class CamerasNode(Node):
         self._diagnostics_out.publish(out)
 
     def destroy_node(self) -> None:
-        for subscription in self._images_in:
+        # also on a constructor that failed part-way (a bad parameter): what exists is released
+        for subscription in getattr(self, "_images_in", ()):
             self.destroy_subscription(subscription)
         self._images_in = []
-        self.batch.close()
+        batch = getattr(self, "batch", None)
+        if batch is not None:
+            batch.close()
         super().destroy_node()

@@ -76,5 +76,7 @@ class DetectorLifecycleNode(LifecycleNode):
             self.runtime = None
 
     def destroy_node(self) -> None:
-        self._release()
+        # a constructor that failed part-way (a parameter of the wrong type) configured nothing
+        if getattr(self, "runtime", None) is not None:
+            self._release()
         super().destroy_node()

@@ -10,20 +10,35 @@ need it too (see trtpipe.ros.large_frames).
 
 The ament package's executables (``ros2 run trtpipe_ros trtpipe_detector``) call the same
 functions.
+
+SIGINT and SIGTERM stop the spin, then the node is destroyed while its context is still valid
+(the policy node's last zero Twist goes out), then the context shuts down: exit status 0. A
+second signal interrupts at once. A node that cannot start (a missing model, a parameter of the
+wrong type or value, a policy node whose configure fails) exits 1 with one line naming the
+parameter.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
+import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from trtpipe.errors import TrtpipeError
 
 COMMANDS = ("detector", "lifecycle", "cameras", "rgbd", "policy", "isaac-bridge")  # nodes
 
 EXIT_MISSING_DEPENDENCY = 3
+# how often the spin looks for a signal: a Python handler runs only between callbacks, and an
+# executor waiting without a timeout may wait for ever
+SIGNAL_POLL_S = 0.1
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+log = logging.getLogger("trtpipe.ros.main")  # also when run as __main__
 
 
 def _missing_ros_reason() -> str | None:
@@ -45,53 +60,116 @@ def _missing_ros_reason() -> str | None:
     return None
 
 
+class _StopSignals:
+    """SIGINT and SIGTERM: before the spin (a model loading), KeyboardInterrupt at once; from
+    the spin on, the spin stops after its current callback and the shutdown runs to its end
+    (the zero Twist); a second signal, KeyboardInterrupt at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.starting = True
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in STOP_SIGNALS}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested or self.starting:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _parameter_error(exc: Exception) -> str:
+    """rclpy's parameter exception as ``name: expected ..., given ...`` where it is a wrong type
+    (its message names the parameter either way)."""
+    wrong_type = re.match(
+        r"Trying to set parameter '(.+)' to '(.*)' of type '(\w+)', expecting type '(\w+)'",
+        str(exc),
+        re.DOTALL,
+    )
+    if wrong_type is None:
+        return str(exc)
+    name, value, given, expected = wrong_type.groups()
+    return f"{name}: expected {expected.lower()}, given {value!r} ({given.lower()})"
+
+
+def _make_node(command: str) -> Any:
+    if command == "detector":
+        from trtpipe.ros.node import DetectorNode
+
+        return DetectorNode()
+    if command == "lifecycle":
+        from trtpipe.ros.lifecycle_node import DetectorLifecycleNode
+
+        return DetectorLifecycleNode()
+    if command == "cameras":
+        from trtpipe.ros.cameras import CamerasNode
+
+        return CamerasNode()
+    if command == "rgbd":
+        from trtpipe.ros.rgbd import RgbdNode
+
+        return RgbdNode()
+    if command == "policy":
+        from trtpipe.ros.policy_node import PolicyNode
+
+        return PolicyNode()
+    from trtpipe.ros.isaac_bridge import IsaacBridgeNode
+
+    return IsaacBridgeNode()
+
+
+def _autostart(node: Any) -> str | None:
+    """Configures and activates a policy node with ``autostart``; why it did not, if it did
+    not (a node left unconfigured would spin, commanding nothing, as if it ran)."""
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    if not node.get_parameter("autostart").value:
+        return None
+    if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+        return f"configure failed: {node.configure_error or 'see the log'}"
+    if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+        return "activate failed: see the log"
+    return None
+
+
 def _spin(command: str, argv: Sequence[str]) -> int:
     import rclpy
+    from rclpy.exceptions import ParameterException
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
 
-    rclpy.init(args=list(argv))
+    # not rclpy's signal handlers: they shut the context down before the node is destroyed,
+    # and the policy node's zero Twist could not be published
+    rclpy.init(args=list(argv), signal_handler_options=SignalHandlerOptions.NO)
+    signals = _StopSignals()
     node = None
     try:
-        if command == "detector":
-            from trtpipe.ros.node import DetectorNode
-
-            node = DetectorNode()
-        elif command == "lifecycle":
-            from trtpipe.ros.lifecycle_node import DetectorLifecycleNode
-
-            node = DetectorLifecycleNode()
-        elif command == "cameras":
-            from trtpipe.ros.cameras import CamerasNode
-
-            node = CamerasNode()
-        elif command == "rgbd":
-            from trtpipe.ros.rgbd import RgbdNode
-
-            node = RgbdNode()
-        elif command == "policy":
-            from trtpipe.ros.policy_node import PolicyNode
-
-            node = PolicyNode()
-            if node.get_parameter("autostart").value:
-                node.trigger_configure()
-                node.trigger_activate()
-        else:
-            from trtpipe.ros.isaac_bridge import IsaacBridgeNode
-
-            node = IsaacBridgeNode()
+        node = _make_node(command)
+        failed = _autostart(node) if command == "policy" else None
+        if failed is not None:
+            log.error(f"trtpipe-ros {command}: {failed}")
+            return 1
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         node.get_logger().info(f"trtpipe-ros {command}: spinning")
-        executor.spin()
+        signals.starting = False
+        while not signals.requested and rclpy.ok():
+            executor.spin_once(timeout_sec=SIGNAL_POLL_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except ParameterException as exc:  # a parameter of the wrong type, from rclpy
+        log.error(f"trtpipe-ros {command}: {_parameter_error(exc)}")
+        return 1
     except TrtpipeError as exc:  # a model that does not load, a bad parameter, ...
-        print(f"trtpipe-ros {command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        log.error(f"trtpipe-ros {command}: {type(exc).__name__}: {exc}")
         return 1
     finally:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        signals.restore()
     return 0
 
 

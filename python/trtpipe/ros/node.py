@@ -37,5 +37,8 @@ class DetectorNode(Node):
             raise
 
     def destroy_node(self) -> None:
-        self.runtime.shutdown()
+        # a constructor that failed before the runtime (a parameter of the wrong type) left none
+        runtime = getattr(self, "runtime", None)
+        if runtime is not None:
+            runtime.shutdown()
         super().destroy_node()

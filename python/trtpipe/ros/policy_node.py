@@ -12,7 +12,23 @@ shutdown and destroying the node publish a zero Twist first, and so does a node 
 started. The command is zero, with its reason counted in the diagnostics, when no instruction
 has been received, the e-stop topic is true, inference failed, the newest action is older than
 ``stale_after_ms`` (or its chunk played out), or the action is not finite; it never exceeds the
-speed and acceleration limits.
+speed and acceleration limits. The zero of a destroyed node needs its context still valid:
+``trtpipe-ros policy`` handles SIGINT and SIGTERM itself (rclpy's handlers shut the context down
+first); a process of its own that embeds the node should init rclpy with
+``signal_handler_options=SignalHandlerOptions.NO`` and destroy the node before shutting down.
+
+An instruction longer than :data:`MAX_INSTRUCTION_BYTES` (UTF-8) is dropped, counted and logged,
+and stands for no instruction: the robot is commanded zero until a new one comes (the operator
+wanted something other than the previous instruction, and it cannot be run). One longer than the
+model's token sequence runs truncated to its first tokens, logged once per instruction and
+counted (``tokenizer.truncated``).
+
+Every image received (``received``) ends as an inference (``inferences`` or
+``inference_errors``), a rejected image (``rejected_images``: not a valid image of an encoding
+the policy takes) or a counted drop: ``dropped.newest_image_wins`` (replaced by a newer one
+before the model was free), ``dropped.no_instruction``, ``dropped.no_state`` (a state input not
+received yet) or ``dropped.inactive`` (still waiting when the node deactivated).
+``dropped.instruction_too_long`` counts instructions, not images.
 
 Topics: ``image`` (sensor_msgs/Image), ``instruction`` (std_msgs/String; an empty one is none),
 ``estop`` (std_msgs/Bool), the state inputs' sources (``state_sources``: ``joint_states``
@@ -27,11 +43,13 @@ from __future__ import annotations
 import struct
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from rclpy.exceptions import InvalidHandle
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
 from trtpipe.action_safety import ActionMapping, Limits, SafeCommander
@@ -39,11 +57,16 @@ from trtpipe.errors import InputError
 from trtpipe.ros.diagnostics import OK, WARN
 from trtpipe.ros.image_input import raw_frame
 from trtpipe.ros.inline_runs import InlineGate
-from trtpipe.ros.params import declare_fields, read_params
-from trtpipe.ros.qos import make_qos
+from trtpipe.ros.params import check_above, declare_fields, read_params
+from trtpipe.ros.qos import PRESETS, make_qos
 from trtpipe.ros.sequence_gaps import SequenceGaps
 
 JOINT_FIELDS = ("joint_states.position", "joint_states.velocity", "joint_states.effort")
+# the longest instruction taken, in UTF-8 bytes: about a thousand tokens, more than any VLA's
+# sequence, and quick to tokenise on the executor thread (a 4 MB text took 1.8 s)
+MAX_INSTRUCTION_BYTES = 4096
+# why an image received was not run, each a diagnostics key "dropped.<reason>"
+IMAGE_DROPS = ("newest_image_wins", "no_instruction", "no_state", "inactive")
 CDR_LE = b"\x00\x01\x00\x00"  # the encapsulation header of little-endian CDR
 
 
@@ -93,13 +116,11 @@ class PolicyParams:
     def __post_init__(self) -> None:
         if not self.model:
             raise InputError("model: expected a policy model file, given ''")
-        if self.diagnostics_period_s <= 0:
-            raise InputError(
-                f"diagnostics_period_s: expected > 0, given {self.diagnostics_period_s}"
-            )
+        check_above("diagnostics_period_s", self.diagnostics_period_s, 0)
         if not self.inline_act_max_ms >= 0:
             raise InputError(f"inline_act_max_ms: expected >= 0, given {self.inline_act_max_ms}")
-        make_qos(self.image_qos)
+        if self.image_qos not in PRESETS:
+            raise InputError(f"image_qos: expected one of {PRESETS}, given {self.image_qos!r}")
 
     def state_bindings(self, inputs: tuple[str, ...]) -> dict[str, str]:
         """Each state input of the model -> where its values come from; raises InputError
@@ -169,13 +190,17 @@ class PolicyNode(LifecycleNode):
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._handles: list[Any] = []
+        self.received = 0  # images that reached the node
         self.inferences = 0
         self.inference_errors = 0
         self.rejected_images = 0
+        self.dropped: Counter[str] = Counter()  # images (IMAGE_DROPS), instruction_too_long
+        self.configure_error: str | None = None  # why the last configure failed
         self._image_gaps = SequenceGaps()  # images their publishers sent, never received
         self._latency_ms: deque[float] = deque(maxlen=1000)
         self._last_action_at: float | None = None
         self._reported = (0, time.monotonic())  # inferences and time of the last report
+        self._constructed = True  # destroy_node: everything above exists
         self.publish_zero()  # a (re)started node first commands zero
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -184,6 +209,7 @@ class PolicyNode(LifecycleNode):
         from trtpipe.policy import Policy
 
         self.publish_zero()
+        self.configure_error = None
         try:
             self.params = p = read_params(self, PolicyParams)
             self._inline.max_ms = p.inline_act_max_ms
@@ -196,12 +222,14 @@ class PolicyNode(LifecycleNode):
                 output=p.output or None,
             )
         except Exception as exc:
-            self.get_logger().error(f"configure failed: {type(exc).__name__}: {exc}")
+            self.configure_error = f"{type(exc).__name__}: {exc}"
+            self.get_logger().error(f"configure failed: {self.configure_error}")
             self.policy = None
             return TransitionCallbackReturn.FAILURE
         try:
             self._bindings = p.state_bindings(self.policy.inputs.state)
         except InputError as exc:
+            self.configure_error = str(exc)
             self.get_logger().error(f"configure failed: {exc}")
             self._release()
             return TransitionCallbackReturn.FAILURE
@@ -238,7 +266,7 @@ class PolicyNode(LifecycleNode):
             )
         with self._lock:
             self._state = {}
-            self._image = None  # an image of an earlier activation is not run now
+            self._drop_waiting_image()  # an image of an earlier activation is not run now
         with self._inline.lock:  # the first images of an activation go to the inference thread
             self._inline.reset()
         assert self.commander is not None
@@ -279,7 +307,15 @@ class PolicyNode(LifecycleNode):
             else:
                 self.destroy_subscription(handle)
         self._handles = []
+        with self._lock:
+            self._drop_waiting_image()
         self.publish_zero()
+
+    def _drop_waiting_image(self) -> None:
+        """An image still waiting for the model is a counted drop (with the lock held)."""
+        if self._image is not None:
+            self._image = None
+            self.dropped["inactive"] += 1
 
     def _release(self) -> None:
         if self.policy is not None:
@@ -287,8 +323,12 @@ class PolicyNode(LifecycleNode):
             self.policy = None
 
     def destroy_node(self) -> None:
-        self._halt()
-        self._release()
+        # a constructor that failed part-way (a parameter of the wrong type) left nothing to
+        # stop: no loop ran, no command but zero went out, no model loaded
+        if getattr(self, "_constructed", False):
+            self._constructed = False  # a second destroy (the context's, after ours) is a no-op
+            self._halt()
+            self._release()
         super().destroy_node()
 
     def publish_zero(self) -> None:
@@ -300,6 +340,8 @@ class PolicyNode(LifecycleNode):
     # -- inputs --------------------------------------------------------------------------------
 
     def _on_image(self, msg: Any) -> None:
+        with self._lock:
+            self.received += 1
         # bad images are counted drops here, never inference errors that stop the robot
         try:
             frame = raw_frame(msg)
@@ -311,6 +353,8 @@ class PolicyNode(LifecycleNode):
             return
         received = time.perf_counter()
         with self._lock:
+            if self._image is not None:  # never taken by the model: it was busy
+                self.dropped["newest_image_wins"] += 1
             self._image = (image, frame.encoding, received)
         with self._inline.inline() as here:
             if here:  # a fast model: run it here, without waking the inference thread
@@ -328,11 +372,22 @@ class PolicyNode(LifecycleNode):
 
     def _on_instruction(self, msg: Any) -> None:
         text = msg.data
-        present = bool(text and text.strip())
+        size = len(text.encode("utf-8", "surrogatepass"))
+        too_long = size > MAX_INSTRUCTION_BYTES
+        present = bool(text and text.strip()) and not too_long
         with self._lock:
             self._instruction = text if present else None
+            if too_long:
+                self.dropped["instruction_too_long"] += 1
         assert self.commander is not None
         self.commander.set_instruction(present)  # used from the next image on
+        if too_long:  # none is in force: the zero goes out now, not at the next tick
+            self.get_logger().warning(
+                f"instruction: expected at most {MAX_INSTRUCTION_BYTES} bytes (UTF-8), given "
+                f"{size}; dropped, the command is zero until a new instruction",
+                throttle_duration_sec=5.0,
+            )
+            self._command_now()
 
     def _on_estop(self, msg: Any) -> None:
         assert self.commander is not None
@@ -376,16 +431,24 @@ class PolicyNode(LifecycleNode):
         with self._lock:
             instruction = self._instruction
             state = {name: self._state.get(source) for name, source in self._bindings.items()}
-        if instruction is None or self._stop.is_set():
-            return
+            if self._stop.is_set():
+                self.dropped["inactive"] += 1
+                return
+            if instruction is None:
+                self.dropped["no_instruction"] += 1
+                return
+            if any(values is None for values in state.values()):
+                self.dropped["no_state"] += 1  # nothing to run the model on yet
+                return
         policy, commander = self.policy, self.commander
-        if any(values is None for values in state.values()):
-            return  # a state not received yet: nothing to run the model on
         image, encoding, received = newest
+        tokenizer = getattr(policy, "tokenizer", None)
+        truncated = tokenizer.truncated if tokenizer is not None else 0
         started = time.perf_counter()
         try:
             action = policy.act(image, instruction, state or None, encoding)
         except Exception as exc:  # any failure stops the robot until the next good action
+            self._note_truncation(tokenizer, truncated, instruction)
             self._inline.reset()  # the next images go to the inference thread
             commander.inference_failed()
             self._command_now()  # the zero, at once
@@ -395,6 +458,7 @@ class PolicyNode(LifecycleNode):
             )
             return
         self._inline.record((time.perf_counter() - started) * 1e3)
+        self._note_truncation(tokenizer, truncated, instruction)
         now = time.monotonic()
         commander.action(action, now)
         self._command_now()
@@ -407,6 +471,16 @@ class PolicyNode(LifecycleNode):
 
             self._action_out.publish(
                 Float32MultiArray(data=action.astype(np.float32).ravel().tolist())
+            )
+
+    def _note_truncation(self, tokenizer: Any, before: int, instruction: str | bytes) -> None:
+        """A warning when this act tokenised ``instruction`` and cut it to the model's sequence
+        (the policy tokenises an instruction once, when it changes: one warning for each)."""
+        if tokenizer is not None and tokenizer.truncated > before:
+            self.get_logger().warning(
+                f"instruction: expected at most {tokenizer.length} tokens (the model's "
+                f"sequence), given more; truncated to its first {tokenizer.length}: "
+                f"{instruction[:60]!r}"
             )
 
     def _on_control_tick(self) -> None:
@@ -427,14 +501,23 @@ class PolicyNode(LifecycleNode):
                 self._send(command.values)
 
     def _send(self, values: np.ndarray) -> None:
-        """Publishes six Twist values (with the command lock held)."""
-        if self._serialized_twist:
-            self._cmd_vel.publish(twist_cdr(values))
-        else:
-            twist = self._twist()
-            twist.linear.x, twist.linear.y, twist.linear.z = (float(v) for v in values[:3])
-            twist.angular.x, twist.angular.y, twist.angular.z = (float(v) for v in values[3:])
-            self._cmd_vel.publish(twist)
+        """Publishes six Twist values (with the command lock held). A context already shut
+        down (rclpy's own signal handlers do that before any node is destroyed) or a publisher
+        already destroyed is logged, never raised: the rest of a shutdown still runs."""
+        try:
+            if self._serialized_twist:
+                self._cmd_vel.publish(twist_cdr(values))
+            else:
+                twist = self._twist()
+                twist.linear.x, twist.linear.y, twist.linear.z = (float(v) for v in values[:3])
+                twist.angular.x, twist.angular.y, twist.angular.z = (float(v) for v in values[3:])
+                self._cmd_vel.publish(twist)
+        except (_rclpy.RCLError, InvalidHandle) as exc:
+            self.get_logger().error(
+                f"cmd_vel: command {values.tolist()} not published: {exc}",
+                throttle_duration_sec=5.0,
+            )
+            return
         self._sent = values
 
     # -- diagnostics ---------------------------------------------------------------------------
@@ -450,6 +533,9 @@ class PolicyNode(LifecycleNode):
             else "n/a"
         )
         stops = dict(self.commander.stops)
+        with self._lock:
+            dropped = self.dropped.copy()
+        tokenizer = getattr(self.policy, "tokenizer", None)
         count, at = self._reported
         now = time.monotonic()
         self._reported = (self.inferences, now)
@@ -458,6 +544,9 @@ class PolicyNode(LifecycleNode):
             ("inferences", str(self.inferences)),
             ("inference_errors", str(self.inference_errors)),
             ("rejected_images", str(self.rejected_images)),
+            ("received", str(self.received)),
+            *((f"dropped.{reason}", str(dropped[reason])) for reason in IMAGE_DROPS),
+            ("dropped.instruction_too_long", str(dropped["instruction_too_long"])),
             *self._image_gaps.diagnostic_values("sequence_gap.image", "sequence_gap_counter.image"),
             ("action_age_ms", age),
         ]
@@ -465,6 +554,11 @@ class PolicyNode(LifecycleNode):
             value = f"{np.percentile(latencies, q):.3f}" if latencies else "n/a"
             values.append((f"latency_p{q}_ms", value))
         values += [(f"stops.{reason}", str(n)) for reason, n in sorted(stops.items())]
+        if tokenizer is not None:
+            values += [
+                ("tokenizer.truncated", str(tokenizer.truncated)),
+                ("tokenizer.replaced", str(tokenizer.replaced)),
+            ]
         level = WARN if self.inference_errors else OK
         out = DiagnosticArray()
         out.header.stamp = self.get_clock().now().to_msg()

@@ -344,8 +344,11 @@ class RgbdNode(Node):
         self._diagnostics_out.publish(out)
 
     def destroy_node(self) -> None:
-        for subscription in self._inputs:
+        # also on a constructor that failed part-way (a bad parameter): what exists is released
+        for subscription in getattr(self, "_inputs", ()):
             self.destroy_subscription(subscription)
         self._inputs = []
-        self.detector.close()
+        detector = getattr(self, "detector", None)
+        if detector is not None:
+            detector.close()
         super().destroy_node()
