@@ -642,6 +642,9 @@ def test_tensor_inputs_through_a_context_step():
     with pytest.raises(InputError, match="given an input named 'tokens'"):
         pipe.submit_inputs([], {"tokens": host}, 0, stream)
     with pytest.raises(InputError, match="preprocessor"):
+        pipe.submit_inputs([((host, 48, 4, 4, 12, "mono8", False, 0), 0, 0)], {}, 0, 0)
+    # host memory as a bare address: nothing to check it against, so never read
+    with pytest.raises(InputError, match="frame: expected a NumPy array for host memory"):
         pipe.submit_inputs([((host.ctypes.data, 48, 4, 4, 12, "mono8", False, 0), 0, 0)], {}, 0, 0)
     with pytest.raises(InputError, match="slot"):
         pipe.submit_inputs([], {}, 2, stream)

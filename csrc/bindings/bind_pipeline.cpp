@@ -108,6 +108,8 @@ pipeline::ImageInput image_of(const py::handle& image) {
   const py::sequence fields =
       view_fields(image, 3, "images", "(frame, input index, batch index) per image");
   const FrameArg frame = frame_arg(fields[0]);
+  // a host frame is staged with the CPU: only from its array, which the view was checked against
+  if (!frame.on_device) require_array(frame.in_array, "frame");
   pipeline::ImageInput out;
   out.frame = frame.frame;
   out.on_device = frame.on_device;
@@ -169,6 +171,7 @@ void bind_pipeline(py::module_& m) {
           [](FramePipeline& self, const py::handle& frame, int slot, std::uintptr_t stream,
              const TimingEvent* before, const TimingEvent* between, const TimingEvent* after) {
             const FrameArg image = frame_arg(frame);
+            if (!image.on_device) require_array(image.in_array, "frame");  // as image_of
             const pipeline::StageMarks marks = marks_of(before, between, after);
             py::gil_scoped_release release;
             return self.submit_image(image.frame, image.on_device, image.stream, slot, stream,
