@@ -196,6 +196,9 @@ def test_depth_views_big_endian_padded_and_broadcast():
         np.testing.assert_array_equal(DepthLifter()(dets, (64, 48), view, k).positions, want)
     located, _ = locate_depth(padded[:, :64])
     assert located.step == 160 and located.encoding == "16UC1"
+    huge = np.broadcast_to(np.uint16(1500), (1 << 20, 1 << 20))  # 2 TiB once copied
+    with pytest.raises(InputError, match=r"depth: a .* image is too large to copy"):
+        locate_depth(huge)
 
 
 def test_intrinsics_from_camera_info_and_the_3d_message():

@@ -96,10 +96,15 @@ def locate_depth(depth: Any, encoding: str | None = None) -> tuple[LocatedFrame,
         address, on_device, stream, keep = view.address, True, view.stream, depth
     else:
         array = np.asarray(depth)
-        if array.dtype.byteorder == (">" if np.little_endian else "<"):
-            array = array.astype(array.dtype.newbyteorder("="))  # big-endian data: swapped once
-        if array.ndim >= 2 and (array.strides[1] != array.itemsize or array.strides[0] <= 0):
-            array = np.ascontiguousarray(array)  # columns apart, or rows sharing memory
+        try:
+            if array.dtype.byteorder == (">" if np.little_endian else "<"):
+                array = array.astype(array.dtype.newbyteorder("="))  # big-endian: swapped once
+            if array.ndim >= 2 and (array.strides[1] != array.itemsize or array.strides[0] <= 0):
+                array = np.ascontiguousarray(array)  # columns apart, or rows sharing memory
+        except MemoryError:  # e.g. np.broadcast_to of a huge shape: far beyond any depth image
+            raise InputError(
+                f"depth: a {array.shape} image is too large to copy into contiguous memory"
+            ) from None
         dtype, shape, strides = array.dtype, list(array.shape), list(array.strides)
         address, on_device, stream, keep = array, False, 0, array
     if len(shape) == 3 and shape[2] == 1:
