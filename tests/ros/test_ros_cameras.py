@@ -139,6 +139,20 @@ def test_three_cameras_one_model_own_topics_own_headers(ros_context, sample):
         for name in (cam0_name, cam2_name):  # every message arrived, numbered
             assert statuses[name]["dropped.sequence_gap"] == "0"
             assert statuses[name]["sequence_gap_counter"] == "on"
+        # the shared model: what runs where, as a per-frame Detector of the same file has it
+        from trtpipe.samples import sample_model
+
+        model = statuses["cameras_test: model"]
+        engine = direct.engine
+        assert model["model.file"] == str(sample_model())
+        assert (model["model.backend"], model["model.device"]) == (engine.backend, engine.device)
+        assert model["model.input"] == f"{direct.input_size[0]}x{direct.input_size[1]} float32"
+        assert model["frames_processed"] == str(2 * rounds)  # the good cameras' frames sent
+        assert float(model["fps"]) >= 0.0
+        assert model["gpu"] == direct.monitor.snapshot().device.reason  # no NVML on the CPU
+        # batches time no host stages into the monitor: none reported, rather than zeros
+        assert not [key for key in model if key.endswith(".p50_ms")]
+        assert "latency_budget_misses" not in model
     finally:
         spinner.stop()
         node.destroy_node()

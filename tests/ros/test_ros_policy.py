@@ -170,6 +170,12 @@ def test_instruction_estop_staleness_and_transitions(ros_context, tmp_path):
         (values,) = diagnostics_now(node, "_diagnostics_out", node.publish_diagnostics).values()
         assert values["sequence_gap_counter.image"] == "on"
         assert values["sequence_gap.image"] == "0"  # reliable, the node keeps up
+        # what runs where, from the Policy's engine; a Policy keeps no performance monitor
+        engine = node.policy.engine
+        assert values["model.file"] == node.params.model
+        assert (values["model.backend"], values["model.device"]) == ("onnxruntime", "cpu")
+        assert (engine.backend, engine.device) == ("onnxruntime", "cpu")
+        assert "fps" not in values and "gpu" not in values
         # deactivate: a zero goes out, and nothing moves the robot afterwards
         t0 = time.monotonic()
         node.trigger_deactivate()
@@ -504,9 +510,14 @@ def test_every_image_received_is_run_rejected_or_a_counted_drop(ros_context, tmp
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
         act = node.policy.act
 
+        held = threading.Event()  # set: the model holds until the test lets it go
+        released = threading.Event()
+
         def slow_act(*args: Any, **kwargs: Any) -> Any:  # a real VLA's time on a GPU
             acting.set()
             time.sleep(0.05)
+            if held.is_set():
+                released.wait(10)
             return act(*args, **kwargs)
 
         node.policy.act = slow_act
@@ -536,12 +547,15 @@ def test_every_image_received_is_run_rejected_or_a_counted_drop(ros_context, tmp
         assert int(values["received"]) == sent
         assert sent == int(values["inferences"]) + int(values["rejected_images"]) + drops
         assert values["dropped.instruction_too_long"] == "0"
-        # one image in the model, the next waiting for it when the node deactivates
+        # one image in the model, the next waiting for it when the node deactivates: the model
+        # is held until the deactivation has stopped the loop, however slow this machine is
         acting.clear()
+        held.set()
         send(1)
         wait_for(acting.is_set, what="the model running")
         send(1)
         wait_for(lambda: node.received == sent, what="the waiting image")
+        threading.Timer(0.3, released.set).start()  # after the stop below, while it waits
         node.trigger_deactivate()
         assert node.dropped["inactive"] == 1
         assert _accounted(node) == sent

@@ -62,7 +62,8 @@ def test_colour_depth_and_camera_info_give_objects_in_3d(ros_context):
     from trtpipe.samples import sample_images, sample_model
 
     colour = next(image for _, image in sample_images() if image.ndim == 3)
-    want = Detector(sample_model(), backend="onnxruntime", device="cpu", conf=0.2)(colour, "bgr8")
+    reference = Detector(sample_model(), backend="onnxruntime", device="cpu", conf=0.2)
+    want = reference(colour, "bgr8")
     assert len(want) > 0
     height, width = colour.shape[:2]
     dw, dh = width // 2, height // 2  # depth at half the colour resolution
@@ -143,6 +144,19 @@ def test_colour_depth_and_camera_info_give_objects_in_3d(ros_context):
         for name in ("color", "depth"):  # every message arrived, numbered by its publisher
             assert values[f"sequence_gap.{name}"] == "0"
             assert values[f"sequence_gap_counter.{name}"] == "on"
+        # the model and its monitor's figures, as the detector node reports them
+        engine = reference.engine
+        assert values["model.file"] == str(sample_model())
+        assert (values["model.backend"], values["model.device"]) == (engine.backend, engine.device)
+        assert values["model.input"] == "x".join(map(str, reference.input_size)) + " float32"
+        # pairs 2_000, 6_000_000_000 (NaN depth) and 7_000_000_000 reached the model
+        assert values["frames_processed"] == "3" == values["pairs_processed"]
+        assert float(values["fps"]) >= 0.0
+        for stage in ("preprocess", "inference", "postprocess", "end_to_end"):
+            assert 0 < float(values[f"{stage}.p50_ms"]) <= float(values[f"{stage}.p99_ms"])
+        assert values["gpu"] == reference.monitor.snapshot().device.reason  # no NVML on the CPU
+        assert values["latency_budget_ms"] == f"{reference.monitor.deadline_ms:g}"
+        assert 0 <= int(values["latency_budget_misses"]) <= 3
     finally:
         spinner.stop()
         node.destroy_node()

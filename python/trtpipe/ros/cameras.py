@@ -10,8 +10,10 @@ Topics: for an image topic ``/cam0/image_raw`` the detections go to ``/cam0/dete
 (``detections_topic`` in the image topic's namespace; remap as usual). Diagnostics on
 ``/diagnostics``: one status per camera (rates in and out since the last report, frames
 received, detected, dropped by reason (``sequence_gap``: sent by its publishers, never
-received; see :mod:`trtpipe.ros.sequence_gaps`), latency p50 / p99) and one for the batches
-(count, mean size, batches that waited out ``max_wait_ms``).
+received; see :mod:`trtpipe.ros.sequence_gaps`), latency p50 / p99), one for the batches
+(count, mean size, batches that waited out ``max_wait_ms``) and one for the shared model
+(``<node>: model``: what runs where, frames run, fps, and the Detector's monitor's GPU stage
+times, pools and NVML figures under the detector node's keys).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from rclpy.node import Node
 
 from trtpipe.errors import InputError
-from trtpipe.ros.diagnostics import OK, WARN
+from trtpipe.ros.diagnostics import OK, WARN, model_values, monitor_values
 from trtpipe.ros.image_input import FrameRejected, raw_frame
 from trtpipe.ros.params import DetectingNodeParams
 from trtpipe.ros.qos import make_qos
@@ -74,8 +76,9 @@ class CamerasNode(Node):
         self._gaps = {topic: SequenceGaps() for topic in p.image_topics}
         # the Detector's own options, as the parameters name them
         detector_options = {name: getattr(p, name) for name in ("backend", "device", "conf", "iou")}
+        self._model_file = model_or_sample(p.model)  # the file the diagnostics name
         self.batch = BatchDetector(
-            model_or_sample(p.model),
+            self._model_file,
             max_batch=p.max_batch,
             max_wait_ms=p.max_wait_ms,
             on_result=self._publish,
@@ -95,6 +98,7 @@ class CamerasNode(Node):
         # per camera, the counts of the last report (frames in, detected): the rates since it
         self._reported: dict[str, tuple[int, int]] = {}
         self._reported_at = time.monotonic()
+        self._reported_frames = 0  # frames the batches had run at the last report
         self._timer = self.create_timer(p.diagnostics_period_s, self.publish_diagnostics)
 
     def _on_image(self, camera: str, msg: Any) -> None:
@@ -180,6 +184,19 @@ class CamerasNode(Node):
                 "running",
             )
         )
+        # the one model every camera shares: what runs where, its GPU times, pools, GPU health.
+        # Batches record no per-frame host times or frame count into the monitor
+        # (frames=False): fps and frames_processed are the batches' own frames run.
+        detector = self.batch.detector
+        frames = batches.frames
+        last_frames, self._reported_frames = self._reported_frames, frames
+        model = [
+            *model_values(detector, self._model_file),
+            ("fps", f"{(frames - last_frames) / elapsed:.2f}"),
+            ("frames_processed", str(frames)),
+            *monitor_values(detector.monitor.snapshot(), frames=False),
+        ]
+        out.status.append(status("model", model, OK, "running"))
         self._diagnostics_out.publish(out)
 
     def destroy_node(self) -> None:

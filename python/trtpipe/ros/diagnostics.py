@@ -45,22 +45,13 @@ def model_values(detector: Any, model: str) -> list[tuple[str, str]]:
     return values
 
 
-def diagnostic_values(
-    snap: Snapshot,
-    counters: NodeCounters,
-    backend: str,
-    model: list[tuple[str, str]] | None = None,
-) -> list[tuple[str, str]]:
-    values = [
-        ("backend", backend),
-        *(model or []),
-        ("fps", f"{snap.fps:.2f}"),
-        ("frames_processed", str(snap.frames)),
-        ("frames_received", str(counters.received)),
-        ("detections_published", str(counters.published)),
-        ("dropped_total", str(sum(snap.dropped_frames.values()))),
-    ]
-    values += [(f"dropped.{reason}", str(n)) for reason, n in sorted(snap.dropped_frames.items())]
+def _frame_values(snap: Snapshot) -> list[tuple[str, str]]:
+    return [("fps", f"{snap.fps:.2f}"), ("frames_processed", str(snap.frames))]
+
+
+def _stage_values(snap: Snapshot) -> list[tuple[str, str]]:
+    """Host and GPU stage times and pool use: what the model's frames cost, and where."""
+    values: list[tuple[str, str]] = []
     for stage, stats in snap.host.items():
         if stats is None:
             continue
@@ -83,9 +74,67 @@ def diagnostic_values(
                 for key in ("capacity", "in_use", "peak_in_use", "fallbacks")
                 if key in pool
             ]
-    values += [
+    return values
+
+
+def _budget_values(snap: Snapshot) -> list[tuple[str, str]]:
+    return [
         ("latency_budget_ms", f"{snap.deadline_ms:g}"),
         ("latency_budget_misses", str(snap.deadline_misses)),
+    ]
+
+
+def _device_values(snap: Snapshot) -> list[tuple[str, str]]:
+    """The GPU's health as NVML reads it, or why it is not read."""
+    device = snap.device
+    if device.reason is not None:
+        return [("gpu", device.reason)]
+    return [
+        ("gpu.utilization_percent", _fmt(device.utilization_pct)),
+        # NVML's "memory utilization": % of time memory was read or written
+        ("gpu.memory_busy_percent", _fmt(device.memory_busy_pct)),
+        ("gpu.memory_used_bytes", str(device.memory_used_bytes)),
+        ("gpu.memory_total_bytes", str(device.memory_total_bytes)),
+        ("gpu.temperature_celsius", _fmt(device.temperature_c)),
+        ("gpu.power_watts", _fmt(device.power_w)),
+    ]
+
+
+def monitor_values(snap: Snapshot, *, frames: bool = True) -> list[tuple[str, str]]:
+    """A performance monitor's figures under the detector node's keys: fps, frames processed,
+    host and GPU stage times, pools, latency budget and the GPU's NVML figures.
+
+    ``frames=False``: a monitor no frame is recorded into (a BatchDetector's Detector gets only
+    GPU batch times and pools), whose fps, frame count and budget misses would read 0 whatever
+    runs; they are left out rather than reported wrong.
+    """
+    values = _frame_values(snap) if frames else []
+    values += _stage_values(snap)
+    if frames:
+        values += _budget_values(snap)
+    return values + _device_values(snap)
+
+
+def diagnostic_values(
+    snap: Snapshot,
+    counters: NodeCounters,
+    backend: str,
+    model: list[tuple[str, str]] | None = None,
+) -> list[tuple[str, str]]:
+    """The detector node's status: monitor_values' keys interleaved with the node's counters,
+    in the order the node has always published them."""
+    values = [
+        ("backend", backend),
+        *(model or []),
+        *_frame_values(snap),
+        ("frames_received", str(counters.received)),
+        ("detections_published", str(counters.published)),
+        ("dropped_total", str(sum(snap.dropped_frames.values()))),
+    ]
+    values += [(f"dropped.{reason}", str(n)) for reason, n in sorted(snap.dropped_frames.items())]
+    values += _stage_values(snap)
+    values += _budget_values(snap)
+    values += [
         ("qos_deadline_missed.input", str(counters.deadline_missed_input)),
         ("qos_deadline_missed.output", str(counters.deadline_missed_output)),
         ("qos_liveliness_lost.input", str(counters.liveliness_lost)),
@@ -100,20 +149,7 @@ def diagnostic_values(
     values += [
         (f"qos_incompatible.{p}", str(n)) for p, n in sorted(counters.incompatible_qos.items())
     ]
-    device = snap.device
-    if device.reason is None:
-        values += [
-            ("gpu.utilization_percent", _fmt(device.utilization_pct)),
-            # NVML's "memory utilization": % of time memory was read or written
-            ("gpu.memory_busy_percent", _fmt(device.memory_busy_pct)),
-            ("gpu.memory_used_bytes", str(device.memory_used_bytes)),
-            ("gpu.memory_total_bytes", str(device.memory_total_bytes)),
-            ("gpu.temperature_celsius", _fmt(device.temperature_c)),
-            ("gpu.power_watts", _fmt(device.power_w)),
-        ]
-    else:
-        values.append(("gpu", device.reason))
-    return values
+    return values + _device_values(snap)
 
 
 def diagnostic_array(

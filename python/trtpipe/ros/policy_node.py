@@ -54,7 +54,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 
 from trtpipe.action_safety import ActionMapping, Limits, SafeCommander
 from trtpipe.errors import InputError
-from trtpipe.ros.diagnostics import OK, WARN
+from trtpipe.ros.diagnostics import OK, WARN, model_values
 from trtpipe.ros.image_input import raw_frame
 from trtpipe.ros.inline_runs import InlineGate
 from trtpipe.ros.params import check_above, declare_fields, read_params
@@ -559,6 +559,8 @@ class PolicyNode(LifecycleNode):
                 ("tokenizer.truncated", str(tokenizer.truncated)),
                 ("tokenizer.replaced", str(tokenizer.replaced)),
             ]
+        # what runs where; a Policy keeps no performance monitor, so no stage times or NVML here
+        values += model_values(self.policy, self.params.model)
         level = WARN if self.inference_errors else OK
         out = DiagnosticArray()
         out.header.stamp = self.get_clock().now().to_msg()

@@ -35,7 +35,7 @@ from rclpy.node import Node
 from trtpipe import _core
 from trtpipe.errors import InputError
 from trtpipe.rgbd import DEPTH_DTYPES
-from trtpipe.ros.diagnostics import OK, WARN
+from trtpipe.ros.diagnostics import OK, WARN, model_values, monitor_values
 from trtpipe.ros.image_input import FrameRejected, decode_compressed, message_step, raw_frame
 from trtpipe.ros.params import INPUT_TYPES, DetectingNodeParams, check_at_least
 from trtpipe.ros.qos import make_qos
@@ -130,8 +130,9 @@ class RgbdNode(Node):
             max_depth=p.max_depth,
             min_pixels=p.min_pixels,
         )
+        self._model_file = model_or_sample(p.model)  # the file the diagnostics name
         self.detector = Detector(
-            model_or_sample(p.model),
+            self._model_file,
             backend=p.backend,
             device=p.device,
             conf=p.conf,
@@ -327,6 +328,9 @@ class RgbdNode(Node):
         for q in (50, 99):
             value = f"{np.percentile(latencies, q):.3f}" if latencies else "n/a"
             values.append((f"latency_p{q}_ms", value))
+        # the Detector's own monitor: one frame per pair detected, with its stage times
+        values += model_values(self.detector, self._model_file)
+        values += monitor_values(self.detector.monitor.snapshot())
         level, text = (
             (WARN, f"{sum(dropped.values())} pairs dropped") if dropped else (OK, "running")
         )
