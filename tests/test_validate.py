@@ -33,6 +33,30 @@ def test_error_statistics_are_the_definitions():
         compare_outputs(ref, {"z": got["y"]})
 
 
+def test_a_non_finite_candidate_is_an_infinite_error_and_fails():
+    ref = {"y": np.array([[1.0, -4.0, np.nan, np.inf]], np.float32)}
+    nan = {"y": np.array([[np.nan, -4.0, np.nan, np.inf]], np.float32)}
+    (error,) = compare_outputs(ref, nan)
+    assert error.max_abs == np.inf and error.relative == np.inf  # NaN where 1.0 was
+    same = {"y": ref["y"].copy()}  # the same NaN and inf on both sides agree
+    (error,) = compare_outputs(ref, same)
+    assert error.max_abs == 0.0 and error.relative == 0.0
+    report = ValidationReport("a", "b", compare_outputs(ref, nan), 1e-2)
+    assert report.verdict == "failed"
+    # a NaN error (from a report made by hand) fails as well: NaN > threshold is False
+    assert ValidationReport("a", "b", [OutputError("y", np.nan, np.nan, np.nan)], 1e-2).verdict == (
+        "failed"
+    )
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), -1.0, "0.1"])
+def test_a_threshold_that_is_not_a_relative_error_is_refused(threshold):
+    from trtpipe.validate import validate
+
+    with pytest.raises(InputError, match="threshold: expected"):
+        validate(None, None, {}, threshold)
+
+
 def test_make_inputs_fills_the_batch_and_is_seeded():
     table = [TensorInfo("x", (-1, 3, 4, 4), np.dtype(np.float32), True)]
     a = make_inputs(table, batch=2, seed=3)["x"]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from trtpipe.arguments import finite_real
 from trtpipe.backends.base import Engine, TensorInfo
 from trtpipe.errors import InputError
 
@@ -78,7 +79,7 @@ class ValidationReport:
         """ "passed", "failed", or "inconclusive": a detector whose reference found nothing on
         the inputs (random inputs, empty images) shows nothing about its detections."""
         changed = any(d.missed or d.extra for d in self.detections)
-        if self.worst > self.threshold or changed:
+        if not self.worst <= self.threshold or changed:  # a NaN error fails too
             return "failed"
         if self.detector and self.compared == 0:
             return "inconclusive"
@@ -127,8 +128,16 @@ def compare_outputs(
         got = np.asarray(candidate[name])
         if got.shape != ref.shape:
             raise InputError(f"output {name!r}: expected shape {ref.shape}, given {got.shape}")
-        diff = np.abs(got.astype(np.float64) - ref.astype(np.float64))
-        scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+        got64, ref64 = got.astype(np.float64), ref.astype(np.float64)
+        diff = np.abs(got64 - ref64)
+        # a NaN or inf where the reference has another value is an infinite error, never none
+        # (NaN compares false with every threshold); the same NaN or inf on both sides agrees
+        unequal = ~np.isfinite(diff)
+        if unequal.any():
+            same = (np.isnan(got64) & np.isnan(ref64)) | (got64 == ref64)
+            diff[unequal] = np.where(same[unequal], 0.0, np.inf)
+        finite_ref = np.abs(ref64[np.isfinite(ref64)])
+        scale = float(finite_ref.max()) if finite_ref.size else 0.0
         max_abs = float(diff.max()) if diff.size else 0.0
         errors.append(
             OutputError(
@@ -205,6 +214,8 @@ def validate(
 ) -> ValidationReport:
     """Runs both engines on ``inputs`` (one set of input arrays, or (source name, inputs)
     pairs, e.g. one per image) and compares their outputs and detections."""
+    if finite_real("threshold", threshold) < 0:
+        raise InputError(f"threshold: expected a relative error >= 0, given {threshold}")
     cases = [("", inputs)] if isinstance(inputs, Mapping) else list(inputs)
     if not cases:
         raise InputError("validate: expected at least one input, given none")
