@@ -57,6 +57,49 @@ def test_percentiles_cover_only_the_window():
     assert stats.max_ms == pytest.approx(recent.max())
 
 
+@pytest.mark.parametrize(
+    ("times", "named", "stage"),
+    [
+        ((), {"inference": float("nan")}, "inference"),
+        ((1.0, float("inf")), {}, "inference"),
+        ((), {"end_to_end": -2.0}, "end_to_end"),
+        (("3.5",), {}, "preprocess"),
+    ],
+)
+def test_a_time_that_is_not_a_finite_number_of_ms_is_refused_and_leaves_no_trace(
+    times, named, stage
+):
+    from trtpipe.errors import InputError
+
+    with make_monitor() as monitor:
+        monitor.record_frame(inference=2.0, end_to_end=3.0)
+        with pytest.raises(InputError, match=f"^{stage}: expected"):
+            monitor.record_frame(*times, **named)
+        snap = monitor.snapshot()
+    assert snap.frames == 1
+    assert snap.host["inference"].p50_ms == 2.0 and snap.host["end_to_end"].max_ms == 3.0
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("window", 1),
+        ("window", 10.5),
+        ("deadline_ms", float("nan")),
+        ("deadline_ms", 0),
+        ("log_period_s", float("nan")),
+        ("log_period_s", "5"),
+        ("nvml_device", -1),
+        ("nvml_device", "0"),
+    ],
+)
+def test_settings_that_are_not_sane_are_refused_by_name(option, value):
+    from trtpipe.errors import InputError
+
+    with pytest.raises(InputError, match=f"^{option}: expected"):
+        make_monitor(**{option: value})
+
+
 def test_fps_and_deadline_misses():
     clock = FakeClock()
     end_to_end = [10.0, 40.0, 20.0, 33.0, 33.5, 100.0]

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, Protocol
 
+from trtpipe.arguments import finite_real, int_arg
+from trtpipe.errors import InputError
 from trtpipe.monitor.nvml import GpuSample, NvmlSampler
 from trtpipe.monitor.prometheus import LatencyHistogram, PrometheusExporter
 from trtpipe.monitor.window import RollingWindow, StageStats
@@ -106,8 +108,14 @@ class PerformanceMonitor:
         logger: logging.Logger | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ):
-        if window < 2:
-            raise ValueError(f"window: expected at least 2 frames, given {window}")
+        if int_arg("window", window) < 2:
+            raise InputError(f"window: expected at least 2 frames, given {window}")
+        if not finite_real("deadline_ms", deadline_ms) > 0:
+            raise InputError(f"deadline_ms: expected > 0, given {deadline_ms}")
+        if log_period_s is not None and not finite_real("log_period_s", log_period_s) > 0:
+            raise InputError(f"log_period_s: expected None (no log) or > 0, given {log_period_s}")
+        if nvml_device is not None and int_arg("nvml_device", nvml_device) < 0:
+            raise InputError(f"nvml_device: expected None (off) or an index, given {nvml_device}")
         self.deadline_ms = deadline_ms
         self.log_period_s = log_period_s
         self._clock = clock
@@ -154,7 +162,12 @@ class PerformanceMonitor:
 
     @_parameters_of(defer_frame)
     def record_frame(self, *times: float | None, **named: float | None) -> None:
-        """Record one frame's host times in milliseconds (stages not run may be omitted)."""
+        """Record one frame's host times in milliseconds (stages not run may be omitted); a time
+        that is not a finite number >= 0 raises InputError (one NaN would poison a window).
+        :meth:`defer_frame`, the frame path's, takes the times as its clock measured them."""
+        for stage, value in (*zip(STAGES, times, strict=False), *named.items()):
+            if value is not None and finite_real(stage, value) < 0:
+                raise InputError(f"{stage}: expected a time >= 0 ms, given {value}")
         self.defer_frame(*times, **named)
         self.settle()
 
