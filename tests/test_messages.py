@@ -120,3 +120,27 @@ def test_detectnet_to_msg_bad_input():
 def test_detections_checks_shapes():
     with pytest.raises(InputError):
         Detections(np.zeros((2, 4), np.float32), np.zeros(3, np.float32), np.zeros(3, np.int64))
+
+
+@pytest.mark.parametrize(
+    ("boxes", "scores", "class_ids", "labels", "message"),
+    [
+        ([[0, 0, np.nan, 1]], [0.9], [0], None, "boxes/scores: expected finite"),
+        ([[0, 0, 1, 1]], [np.inf], [0], None, "boxes/scores: expected finite"),
+        ([[0, 0, 1, 1]], [0.9], [1.5], None, "class_ids: expected whole numbers"),
+        ([[0, 0, 1, 1]], [0.9], [-1], None, "class_ids: expected whole numbers"),
+        ([[0, 0, 1, 1]], [0.9], [2.0**70], None, "class_ids: expected ids below"),
+        ([[0, 0, 1, 1]], [0.9], ["a"], None, "detections: expected numeric"),
+        ([[0, 0, 1, 1]], [0.9], [0], "person", "label_names: expected a sequence"),
+    ],
+)
+def test_detections_from_arrays_refuses_what_no_message_can_carry(
+    boxes, scores, class_ids, labels, message
+):
+    with pytest.raises(InputError, match=message):
+        Detections.from_arrays(boxes, scores, class_ids, labels)
+
+
+def test_detections_from_arrays_takes_whole_float_ids():
+    dets = Detections.from_arrays([[0, 0, 1, 1]], [0.9], [2.0], ["a", "b", "c"])
+    assert dets.class_ids.tolist() == [2] and dets.labels == ["c"]

@@ -247,7 +247,13 @@ def finish(
     boxes = np.asarray(boxes[keep], dtype=np.float32)
     if transform is not None and len(keep):
         boxes = np.asarray(transform.to_source(boxes), dtype=np.float32)
-    return Detections.from_arrays(boxes, scores[keep], class_ids[keep], options.label_names)
+    # rows already checked above: the exact arrays, without from_arrays' checks again
+    return Detections.from_exact(
+        np.ascontiguousarray(boxes.reshape(-1, 4), dtype=np.float32),
+        np.ascontiguousarray(scores[keep], dtype=np.float32).reshape(-1),
+        np.asarray(class_ids[keep], dtype=np.int64).reshape(-1),
+        options.label_names,
+    )
 
 
 def dense_head_detections(

@@ -7,7 +7,7 @@ have the vision_msgs 4.x fields, default-constructed as ROS messages have them).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,13 +56,27 @@ class Detections:
         label_names: Sequence[str] | None = None,
     ) -> Detections:
         """Builds Detections from anything NumPy converts (lists included), naming each class
-        from ``label_names`` (indexed by class id)."""
-        return cls.from_exact(
-            np.ascontiguousarray(boxes, dtype=np.float32).reshape(-1, 4),
-            np.ascontiguousarray(scores, dtype=np.float32).reshape(-1),
-            np.asarray(class_ids, dtype=np.int64).reshape(-1),
-            label_names,
-        )
+        from ``label_names`` (indexed by class id). Boxes and scores must be finite and class
+        ids whole numbers >= 0: what a ROS message or a JSON file can carry."""
+        if isinstance(label_names, (str, bytes, Mapping)):
+            raise InputError(
+                f"label_names: expected a sequence of names, given {label_names!r:.50}"
+            )
+        try:
+            box_array = np.ascontiguousarray(boxes, dtype=np.float32).reshape(-1, 4)
+            score_array = np.ascontiguousarray(scores, dtype=np.float32).reshape(-1)
+            ids = np.asarray(class_ids, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"detections: expected numeric boxes, scores and class ids ({exc})"
+            ) from None
+        if not (np.isfinite(box_array).all() and np.isfinite(score_array).all()):
+            raise InputError("boxes/scores: expected finite numbers, given NaN or inf")
+        if not (np.isfinite(ids).all() and (ids == np.rint(ids)).all() and (ids >= 0).all()):
+            raise InputError(f"class_ids: expected whole numbers >= 0, given {ids.tolist()[:8]}")
+        if ids.size and ids.max() > np.iinfo(np.int32).max:
+            raise InputError(f"class_ids: expected ids below 2**31, given {int(ids.max())}")
+        return cls.from_exact(box_array, score_array, ids.astype(np.int64), label_names)
 
     @classmethod
     def from_exact(
