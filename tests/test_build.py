@@ -237,3 +237,50 @@ def test_progress_display_runs_through_a_build(tmp_path, capsys):
     _flavour()
     built = build_engine(write_conv_net(tmp_path / "s.onnx"), progress=True)
     assert built.phases and len(built.data) > 0
+
+
+def test_numpy_int_profile_dims_build_and_land_in_the_sidecar_as_ints(tmp_path):
+    _flavour()
+    onnx_path = write_conv_net(tmp_path / "dynamic.onnx", batch="N")
+    shape = tuple(np.array([2, 3, 16, 16]))  # np.int64 dims, as array code gives them
+    assert not isinstance(shape[0], int)
+    out = tmp_path / "np.engine"
+    profile = Profile(min={"x": shape}, opt={"x": shape}, max={"x": shape})
+    build_engine(onnx_path, precision="fp32", profiles=profile, output=out)
+    recorded = json.loads(sidecar_path(out).read_text())
+    assert recorded["profiles"] == [{k: {"x": [2, 3, 16, 16]} for k in ("min", "opt", "max")}]
+    assert recorded["options"]["profiles"] == recorded["profiles"]
+    plain = (2, 3, 16, 16)
+    assert describe_engine(out).profiles == [Profile({"x": plain}, {"x": plain}, {"x": plain})]
+    # a (min, opt, max) batch triple of NumPy ints too
+    built = build_engine(onnx_path, precision="fp32", profiles=np.array([1, 2, 4]))
+    assert built.metadata.options["batch"] == [1, 2, 4]
+
+
+@pytest.mark.parametrize(
+    ("dims", "given"),
+    [
+        ((2.0, 3, 16, 16), "(2.0, 3, 16, 16)"),
+        ((True, 3, 16, 16), "(True, 3, 16, 16)"),
+        (("2", 3, 16, 16), "('2', 3, 16, 16)"),
+    ],
+)
+def test_profile_dims_that_are_not_integers_are_refused(tmp_path, dims, given):
+    _flavour()
+    onnx_path = write_conv_net(tmp_path / "dynamic.onnx", batch="N")
+    good = (2, 3, 16, 16)
+    profile = Profile(min={"x": good}, opt={"x": dims}, max={"x": good})
+    with pytest.raises(InputError) as caught:
+        build_engine(onnx_path, profiles=[profile])
+    assert str(caught.value) == f"profiles[0].opt['x']: expected integer dims, given {given}"
+
+
+def test_an_output_that_cannot_be_renamed_onto_leaves_no_temp_file(tmp_path):
+    _flavour()
+    onnx_path = write_conv_net(tmp_path / "s.onnx")
+    taken = tmp_path / "taken.engine"
+    taken.mkdir()  # -o naming a folder: the final rename fails after the whole build
+    with pytest.raises(IsADirectoryError):
+        build_engine(onnx_path, precision="fp32", output=taken)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.onnx", "taken.engine"]
+    assert list(taken.iterdir()) == []

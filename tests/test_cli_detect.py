@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from trtpipe.cli import main
+from trtpipe.errors import InputError
 
 pytest.importorskip("onnxruntime")
 if importlib.util.find_spec("skimage") is None:  # its data files, not an import
@@ -117,3 +118,45 @@ def test_save_onto_a_file_and_one_frame_are_clear(tmp_path, capsys):
     assert main(["detect", str(image_path), "--model", "sample", "--save", str(occupied)]) == 2
     assert main(["detect", str(image_path), "--model", "sample"]) == 0
     assert "1 frame, 1 detection" in capsys.readouterr().out
+
+
+def test_16_bit_images_keep_their_high_byte_and_float_or_signed_ones_are_skipped(tmp_path, capsys):
+    """A 16-bit image holding 8-bit values (as v << 8 or v * 257) reads back as exactly those
+    values, so it detects as the 8-bit original does; float and signed images have no one
+    range to map, so each is one skipped file and the others still run."""
+    from trtpipe.commands.frames import open_source
+
+    image = dict(samples.sample_images())["astronaut"]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a_float.tiff"), image.astype(np.float32) / 255)
+    cv2.imwrite(str(folder / "b_signed.tiff"), image.astype(np.int16))
+    cv2.imwrite(str(folder / "c_shifted16.png"), image.astype(np.uint16) << 8)
+    cv2.imwrite(str(folder / "d_scaled16.png"), image.astype(np.uint16) * 257)
+    cv2.imwrite(str(folder / "e_8bit.png"), image)
+
+    frames = dict(open_source(folder).frames())
+    for name in ("c_shifted16.png", "d_scaled16.png", "e_8bit.png"):
+        assert frames[name].dtype == np.uint8 and np.array_equal(frames[name], image), name
+    for name, dtype in (("a_float.tiff", "float32"), ("b_signed.tiff", "int16")):
+        assert isinstance(frames[name], InputError)
+        assert str(frames[name]) == (
+            f"{folder / name}: expected an image of 8- or 16-bit unsigned samples, given "
+            f"{dtype} samples"
+        )
+    with pytest.raises(InputError, match="given float32 samples"):  # a lone file: an error
+        list(open_source(folder / "a_float.tiff").frames())
+
+    assert main(["detect", str(folder), "--model", "sample", "--json"]) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    by_name = {line["source"]: line for line in lines[:-1]}
+    assert "float32 samples" in by_name["a_float.tiff"]["skipped"]
+    assert "int16 samples" in by_name["b_signed.tiff"]["skipped"]
+    want = by_name["e_8bit.png"]["detections"]
+    assert want and want[0]["label"] == "person"
+    assert by_name["c_shifted16.png"]["detections"] == want
+    assert by_name["d_scaled16.png"]["detections"] == want
+    summary = lines[-1]["summary"]
+    assert summary["frames"] == 3
+    assert summary["skipped"] == ["a_float.tiff", "b_signed.tiff"]
+    assert main(["detect", str(folder / "b_signed.tiff"), "--model", "sample"]) == 2

@@ -297,3 +297,155 @@ def test_the_import_command_writes_the_onnx_and_never_overwrites(tmp_path, capsy
     assert main([*args, "--force", "--input-size", "96"]) == 2
     assert main(["import", "darknet", str(cfg), str(tmp_path / "x.weights"), "-o", "y.onnx"]) == 2
     assert "x.weights does not exist" in caplog.text
+
+
+# Layers 0..4: convolutional (batch norm), maxpool, route (second half of the channels),
+# convolutional, yolo.
+TINY = """\
+[net]
+width=32
+height=32
+channels=3
+
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[maxpool]
+size=2
+stride=2
+
+[route]
+layers=-1
+groups=2
+group_id=1
+
+[convolutional]
+size=1
+stride=1
+filters=14
+activation=linear
+
+[yolo]
+mask=0,1
+anchors=12,16, 19,36
+classes=2
+num=2
+"""
+# .weights layout: a 20-byte header, then the first layer's beta, gamma, mean and variance
+# (8 float32 each) and its kernel.
+VARIANCE_OFFSET = 20 + 3 * 8 * 4
+
+
+def _line(text: str, header: str) -> int:
+    """The cfg line (from 1) of the first section ``header``."""
+    return text.splitlines().index(header) + 1
+
+
+def test_the_tiny_model_equals_the_reference(tmp_path):
+    cfg, weights = _model(tmp_path, TINY)
+    out = tmp_path / "model.onnx"
+    darknet_to_onnx(cfg, weights, output=out)
+    image = np.random.default_rng(1).uniform(0, 1, (3, 32, 32)).astype(np.float32)
+    got = _run(out, image[None])[0]
+    assert got.shape == (2 * 16 * 16, 7)
+    np.testing.assert_allclose(got, forward(cfg, weights, image), rtol=1e-4, atol=1e-4)
+
+
+CONV, POOL, ROUTE, YOLO = "[convolutional]", "[maxpool]", "[route]", "[yolo]"
+AT_LEAST_1 = "expected an integer >= 1, given"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "header", "message"),
+    [
+        ("stride=1\npad", "stride=0\npad", CONV, f"layer 0 {CONV}: stride: {AT_LEAST_1} 0"),
+        ("filters=8", "filters=8\ngroups=0", CONV, f"layer 0 {CONV}: groups: {AT_LEAST_1} 0"),
+        ("size=3", "size=-3", CONV, f"layer 0 {CONV}: size: {AT_LEAST_1} -3"),
+        ("size=2\nstride=2", "size=0", POOL, f"layer 1 {POOL}: size: {AT_LEAST_1} 0"),
+        ("size=2\nstride=2", "size=2\nstride=0", POOL, f"layer 1 {POOL}: stride: {AT_LEAST_1} 0"),
+        ("groups=2\ngroup_id=1", "groups=0", ROUTE, f"layer 2 {ROUTE}: groups: {AT_LEAST_1} 0"),
+        (
+            "group_id=1",
+            "group_id=2",
+            ROUTE,
+            f"layer 2 {ROUTE}: group_id: expected below groups=2, given 2",
+        ),
+        ("classes=2", "classes=-1", YOLO, f"layer 4 {YOLO}: classes: {AT_LEAST_1} -1"),
+        ("classes=2", "classes=0", YOLO, f"layer 4 {YOLO}: classes: {AT_LEAST_1} 0"),
+        (
+            "activation=leaky",
+            "activation=leaky\nbinary=1",
+            CONV,
+            f"layer 0 {CONV}: binary: expected 0 (binary=1 is not supported), given 1",
+        ),
+        (
+            "activation=leaky",
+            "activation=leaky\nxnor=1",
+            CONV,
+            f"layer 0 {CONV}: xnor: expected 0 (xnor=1 is not supported), given 1",
+        ),
+        (
+            "[convolutional]\nbatch",
+            "[shortcut]\nfrom=-1\n\n[convolutional]\nbatch",
+            "[shortcut]",
+            "layer 0 [shortcut]: expected a layer before a [shortcut], given none",
+        ),
+        ("channels=3", "channels=0", "[net]", f"[net]: channels: {AT_LEAST_1} 0"),
+    ],
+)
+def test_a_cfg_value_that_makes_no_model_names_the_layer_and_key(
+    tmp_path, old, new, header, message
+):
+    cfg, weights = _model(tmp_path, TINY)  # weights of the valid cfg: only the cfg is wrong
+    text = TINY.replace(old, new, 1)
+    cfg.write_text(text)
+    with pytest.raises(InputError) as caught:
+        darknet_to_onnx(cfg, weights)
+    assert str(caught.value) == f"darknet cfg line {_line(text, header)}: {message}"
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_weight_that_is_not_finite_is_refused_naming_the_layer(tmp_path, bad):
+    cfg, weights = _model(tmp_path, TINY)
+    data = bytearray(weights.read_bytes())
+    # the first value of the second convolutional (layer 3): its bias
+    first_conv = 4 * 8 + 8 * 3 * 3 * 3
+    at = 20 + 4 * first_conv
+    data[at : at + 4] = np.float32(bad).tobytes()
+    weights.write_bytes(bytes(data))
+    with pytest.raises(InputError) as caught:
+        darknet_to_onnx(cfg, weights, output=tmp_path / "model.onnx")
+    assert str(caught.value) == (
+        f"darknet weights {weights}: the [convolutional] at cfg line {_line(TINY, '[route]') + 5} "
+        f"(layer 3): expected finite values, given {np.float32(bad)} (value {first_conv} after "
+        "the header)"
+    )
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_a_negative_batch_norm_variance_is_refused_and_zero_is_kept(tmp_path):
+    cfg, weights = _model(tmp_path, TINY)
+    data = bytearray(weights.read_bytes())
+    at = VARIANCE_OFFSET + 4 * 3  # filter 3
+    data[at : at + 4] = np.float32(-0.5).tobytes()
+    weights.write_bytes(bytes(data))
+    with pytest.raises(InputError) as caught:
+        darknet_to_onnx(cfg, weights)
+    assert str(caught.value) == (
+        f"darknet weights {weights}: the [convolutional] at cfg line 6 (layer 0): batch-norm "
+        "variance of filter 3: expected >= 0, given -0.5"
+    )
+    # a variance of 0 (a constant channel) is valid: darknet divides by sqrt(0 + 1e-5)
+    data[at : at + 4] = np.float32(0).tobytes()
+    weights.write_bytes(bytes(data))
+    out = tmp_path / "model.onnx"
+    darknet_to_onnx(cfg, weights, output=out)
+    image = np.random.default_rng(2).uniform(0, 1, (3, 32, 32)).astype(np.float32)
+    got = _run(out, image[None])[0]
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, forward(cfg, weights, image), rtol=1e-4, atol=1e-4)

@@ -141,3 +141,23 @@ def test_two_processes_build_one_engine(tmp_path):
     assert json.loads(sidecar_path(path).read_text())["engine_sha256"] == sha256_file(path)
     # Nothing half-written is left behind.
     assert not [p for p in root.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize(
+    "text", ["[]", "null", "5", '{"format": 1, "profiles": [{"min": [], "opt": [], "max": []}]}']
+)
+def test_an_entry_whose_sidecar_is_json_of_another_shape_is_rebuilt(tmp_path, caplog, text):
+    cache = EngineCache(tmp_path / "cache")
+    model = write_conv_net(tmp_path / "m.onnx")
+    entry = cache.get_or_build(model)
+    sidecar_path(entry.path).write_text(text)
+    again = cache.get_or_build(model)
+    assert again.built and again.path == entry.path
+    assert again.metadata.engine_sha256 == sha256_file(entry.path)
+    assert json.loads(sidecar_path(entry.path).read_text())["engine_sha256"] == sha256_file(
+        entry.path
+    )  # a valid sidecar again
+    assert f"rebuilding {entry.path.name}: {entry.path.name}.json is unreadable" in caplog.text
+    sidecar_path(entry.path).write_text(text)
+    with pytest.raises(InputError, match="sidecar"):  # refresh needs a valid one
+        cache.refresh(entry.path)

@@ -111,3 +111,40 @@ def test_the_lock_excludes_and_its_file_is_gone_after(tmp_path):
         t.join(timeout=60)
     assert len(done) == 100 and not overlaps
     assert not path.exists()
+
+
+def test_a_cache_directory_that_is_a_file_is_a_clear_error(tmp_path, failing_build, monkeypatch):
+    from trtpipe.errors import InputError
+
+    taken = tmp_path / "cachefile"
+    taken.write_text("a file, not a folder")
+    cases = [
+        (EngineCache(taken), taken, "chosen by the cache_dir argument or --cache-dir", "a file"),
+        (
+            EngineCache(taken / "sub"),
+            taken / "sub",
+            "chosen by the cache_dir argument or --cache-dir",
+            f"a path under the file {str(taken)!r}",
+        ),
+    ]
+    monkeypatch.setenv("TRTPIPE_CACHE_DIR", str(taken))
+    cases.append((EngineCache(), taken, "chosen by $TRTPIPE_CACHE_DIR", "a file"))
+    monkeypatch.delenv("TRTPIPE_CACHE_DIR")
+    monkeypatch.setenv("HOME", str(taken))
+    default = taken / ".cache" / "trtpipe"
+    cases.append(
+        (
+            EngineCache(),
+            default,
+            "the default; $TRTPIPE_CACHE_DIR chooses another",
+            f"a path under the file {str(taken)!r}",
+        )
+    )
+    for cache, root, setting, given in cases:
+        with pytest.raises(InputError) as caught:
+            cache.get_or_build(failing_build.onnx_path)
+        assert str(caught.value) == (
+            f"engine cache directory {str(root)!r} ({setting}): expected a folder, given {given}"
+        )
+    assert failing_build.builds == 0  # refused before any build
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cachefile", "m.onnx"]

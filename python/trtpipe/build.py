@@ -141,16 +141,35 @@ def _profile_dict(p: Profile) -> dict[str, Any]:
 def _normalise_profiles(
     profiles: str | Sequence[int] | Profile | Sequence[Profile] | None,
 ) -> tuple[BatchRange | None, tuple[Profile, ...]]:
+    def is_integer(value: Any) -> bool:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+    def plain(profile: Profile, index: int) -> Profile:
+        # every dim a Python int: NumPy ints pass TensorRT but fail the sidecar's JSON dump
+        # after the whole build
+        shapes: dict[str, dict[str, tuple[int, ...]]] = {}
+        for kind in ("min", "opt", "max"):
+            shapes[kind] = {}
+            for name, shape in dict(getattr(profile, kind)).items():
+                dims = list(shape)
+                if not all(is_integer(d) for d in dims):
+                    raise InputError(
+                        f"profiles[{index}].{kind}[{name!r}]: expected integer dims, "
+                        f"given {shape!r}"
+                    )
+                shapes[kind][str(name)] = tuple(int(d) for d in dims)
+        return Profile(min=shapes["min"], opt=shapes["opt"], max=shapes["max"])
+
     if profiles is None:
         return None, ()
     if isinstance(profiles, str):
         return parse_batch(profiles), ()
     if isinstance(profiles, Profile):
-        return None, (profiles,)
+        return None, (plain(profiles, 0),)
     items = list(profiles)
     if items and all(isinstance(p, Profile) for p in items):
-        return None, tuple(items)
-    if len(items) == 3 and all(isinstance(v, int) for v in items):
+        return None, tuple(plain(p, i) for i, p in enumerate(items))
+    if len(items) == 3 and all(is_integer(v) for v in items):
         return parse_batch(":".join(str(v) for v in items)), ()
     raise InputError(
         "profiles: expected 'MIN:OPT:MAX', (min, opt, max), a Profile or a list of Profiles, "
@@ -506,8 +525,14 @@ def _save_timing_cache(config: Any, path: Path) -> None:
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        # a failed write or rename (path is a folder, disk full, ^C) must not leave a whole
+        # engine's worth of hidden temp file beside the target
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def build_engine(

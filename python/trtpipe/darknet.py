@@ -34,6 +34,14 @@ class Section:
     kind: str
     options: dict[str, str]
     line: int
+    index: int = -1  # darknet's layer number (the first section after [net] is layer 0)
+
+    @property
+    def where(self) -> str:
+        """Where this section is, for error messages: line, layer number and type."""
+        if self.index < 0:
+            return f"darknet cfg line {self.line}: [{self.kind}]"
+        return f"darknet cfg line {self.line}: layer {self.index} [{self.kind}]"
 
     def text(self, key: str, default: str | None = None) -> str:
         if key in self.options:
@@ -42,14 +50,20 @@ class Section:
             raise InputError(f"darknet cfg line {self.line}: [{self.kind}] needs {key}=")
         return default
 
-    def int(self, key: str, default: int | None = None) -> int:
+    def int(self, key: str, default: int | None = None, *, minimum: int | None = None) -> int:
         value = self.text(key, None if default is None else str(default))
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             raise InputError(
                 f"darknet cfg line {self.line}: [{self.kind}] {key}={value} is not an integer"
             ) from None
+        if minimum is not None and number < minimum:
+            # a zero stride or size would divide by zero, a negative one makes no shape
+            raise InputError(
+                f"{self.where}: {key}: expected an integer >= {minimum}, given {value}"
+            )
+        return number
 
     def float(self, key: str, default: float) -> float:
         value = self.text(key, str(default))
@@ -84,7 +98,7 @@ def read_cfg(path: str | Path) -> list[Section]:
         if line.startswith("["):
             if not line.endswith("]"):
                 raise InputError(f"darknet cfg {path} line {number}: unclosed section {line!r}")
-            sections.append(Section(line[1:-1].strip().lower(), {}, number))
+            sections.append(Section(line[1:-1].strip().lower(), {}, number, len(sections) - 1))
         elif "=" in line and sections:
             key, value = line.split("=", 1)
             sections[-1].options[key.strip()] = value.strip()
@@ -127,6 +141,13 @@ class WeightsReader:
                 f"{self.values.size - self.used} left); the cfg and weights do not match"
             )
         out = self.values[self.used : self.used + count]
+        if not np.isfinite(out).all():
+            # a NaN or infinity spreads through every later layer: the model would output NaN
+            bad = self.used + int(np.flatnonzero(~np.isfinite(out))[0])
+            raise InputError(
+                f"darknet weights {self.path}: {what}: expected finite values, given "
+                f"{out[bad - self.used]} (value {bad} after the header)"
+            )
         self.used += count
         return out
 
@@ -194,28 +215,61 @@ def _activation(graph: _Graph, x: str, kind: str, section: Section) -> str:
     raise InputError(f"darknet cfg line {section.line}: activation={kind} is not supported")
 
 
+def _output_size(s: Section, x: Tensor, size: int, stride: int, pads: int) -> tuple[int, int]:
+    height = (x.height + pads - size) // stride + 1
+    width = (x.width + pads - size) // stride + 1
+    if height < 1 or width < 1:
+        raise InputError(
+            f"{s.where}: size: expected at most the padded input "
+            f"({x.height + pads}x{x.width + pads}), given {size}"
+        )
+    return height, width
+
+
 def _convolutional(graph: _Graph, x: Tensor, s: Section, weights: WeightsReader) -> Tensor:
-    filters, size, stride = s.int("filters"), s.int("size", 1), s.int("stride", 1)
-    groups = s.int("groups", 1)
-    pad = size // 2 if s.int("pad", 0) else s.int("padding", 0)
+    filters, size = s.int("filters", minimum=1), s.int("size", 1, minimum=1)
+    stride, groups = s.int("stride", 1, minimum=1), s.int("groups", 1, minimum=1)
+    pad = size // 2 if s.int("pad", 0) else s.int("padding", 0, minimum=0)
     if s.int("dilation", 1) != 1 or "stride_x" in s.options or "stride_y" in s.options:
         raise InputError(f"darknet cfg line {s.line}: dilated or uneven-stride [convolutional]")
+    for key in ("binary", "xnor"):
+        # XNOR-net layers binarise weights (and inputs) at run time; plain Conv would not
+        if value := s.int(key, 0):
+            raise InputError(
+                f"{s.where}: {key}: expected 0 ({key}=1 is not supported), given {value}"
+            )
     if x.channels % groups:
         raise InputError(f"darknet cfg line {s.line}: {x.channels} channels, groups={groups}")
-    what = f"the [convolutional] at cfg line {s.line}"
+    height, width = _output_size(s, x, size, stride, 2 * pad)
+    what = f"the [convolutional] at cfg line {s.line} (layer {s.index})"
     if s.int("batch_normalize", 0):
         beta = weights.take(filters, what)
         gamma = weights.take(filters, what)
         mean = weights.take(filters, what)
         variance = weights.take(filters, what)
+        # rolling_variance is a mean of squares, so never negative; 0 is valid (a constant
+        # channel): the folded scale gamma / sqrt(variance + eps) stays finite. A negative
+        # one makes sqrt NaN.
+        if (variance < 0).any():
+            bad = int(np.flatnonzero(variance < 0)[0])
+            raise InputError(
+                f"darknet weights {weights.path}: {what}: batch-norm variance of filter {bad}: "
+                f"expected >= 0, given {variance[bad]}"
+            )
     else:
         bias = weights.take(filters, what)
     shape = (filters, x.channels // groups, size, size)
     kernel = weights.take(int(np.prod(shape)), what).reshape(shape)
     if s.int("batch_normalize", 0):
-        scale = gamma / np.sqrt(variance + BATCH_NORM_EPS)
-        kernel = kernel * scale[:, None, None, None]
-        bias = beta - mean * scale
+        with np.errstate(over="ignore"):
+            scale = gamma / np.sqrt(variance + BATCH_NORM_EPS)
+            kernel = kernel * scale[:, None, None, None]
+            bias = beta - mean * scale
+        if not (np.isfinite(kernel).all() and np.isfinite(bias).all()):
+            raise InputError(
+                f"darknet weights {weights.path}: {what}: folding the batch norm into the "
+                "kernel overflows float32: expected smaller gamma, mean or weights"
+            )
     out = graph.node(
         "Conv",
         [x.name, graph.constant("w", kernel.astype(np.float32)), graph.constant("b", bias)],
@@ -226,20 +280,17 @@ def _convolutional(graph: _Graph, x: Tensor, s: Section, weights: WeightsReader)
         group=groups,
     )
     out = _activation(graph, out, s.text("activation", "logistic"), s)
-    height = (x.height + 2 * pad - size) // stride + 1
-    width = (x.width + 2 * pad - size) // stride + 1
     return Tensor(out, filters, height, width)
 
 
 def _maxpool(graph: _Graph, x: Tensor, s: Section) -> Tensor:
-    size = s.int("size", 1)
-    stride = s.int("stride", size)
+    size = s.int("size", 1, minimum=1)
+    stride = s.int("stride", size, minimum=1)
     # Darknet pads size-1 in all, half of it before (max_pool: w_offset = -pad/2).
-    total = s.int("padding", size - 1)
+    total = s.int("padding", size - 1, minimum=0)
     if "maxpool_depth" in s.options or "stride_x" in s.options or "stride_y" in s.options:
         raise InputError(f"darknet cfg line {s.line}: this [maxpool] variant is not supported")
-    height = (x.height + total - size) // stride + 1
-    width = (x.width + total - size) // stride + 1
+    height, width = _output_size(s, x, size, stride, total)
     before = total // 2
     # ONNX's floor((in + pads - size) / stride) + 1 equals Darknet's size with these end pads.
     after_h = (height - 1) * stride + size - x.height - before
@@ -263,9 +314,15 @@ def _layer_index(s: Section, value: int, index: int, count: int) -> int:
 
 
 def _route(graph: _Graph, layers: list[Tensor], index: int, s: Section) -> Tensor:
-    groups, group_id = s.int("groups", 1), s.int("group_id", 0)
+    groups = s.int("groups", 1, minimum=1)
+    group_id = s.int("group_id", 0, minimum=0)
+    if group_id >= groups:
+        raise InputError(f"{s.where}: group_id: expected below groups={groups}, given {group_id}")
+    values = s.ints("layers")
+    if not values:
+        raise InputError(f"{s.where}: layers: expected one or more layer numbers, given none")
     parts = []
-    for value in s.ints("layers"):
+    for value in values:
         t = layers[_layer_index(s, value, index, len(layers))]
         if t.channels % groups:
             raise InputError(f"darknet cfg line {s.line}: {t.channels} channels, groups={groups}")
@@ -289,9 +346,15 @@ def _route(graph: _Graph, layers: list[Tensor], index: int, s: Section) -> Tenso
 def _shortcut(graph: _Graph, layers: list[Tensor], index: int, s: Section) -> Tensor:
     if "weights_type" in s.options:
         raise InputError(f"darknet cfg line {s.line}: weighted [shortcut] is not supported")
+    if index == 0:
+        # it adds to the layer before; the first layer has none (layers[-1] would wrap)
+        raise InputError(f"{s.where}: expected a layer before a [shortcut], given none")
+    values = s.ints("from")
+    if not values:
+        raise InputError(f"{s.where}: from: expected one or more layer numbers, given none")
     x = layers[index - 1]
     out = x.name
-    for value in s.ints("from"):
+    for value in values:
         other = layers[_layer_index(s, value, index, len(layers))]
         if (other.channels, other.height, other.width) != (x.channels, x.height, x.width):
             raise InputError(f"darknet cfg line {s.line}: [shortcut] of different shapes")
@@ -302,8 +365,8 @@ def _shortcut(graph: _Graph, layers: list[Tensor], index: int, s: Section) -> Te
 
 
 def _upsample(graph: _Graph, x: Tensor, s: Section) -> Tensor:
-    stride = s.int("stride", 2)
-    if stride < 1 or s.float("scale", 1.0) != 1.0:
+    stride = s.int("stride", 2, minimum=1)
+    if s.float("scale", 1.0) != 1.0:
         raise InputError(f"darknet cfg line {s.line}: [upsample] stride={stride} with a scale")
     scales = graph.constant("scales", np.array([1, 1, stride, stride], np.float32))
     roi = graph.constant("roi", np.zeros(0, np.float32))
@@ -330,7 +393,7 @@ class YoloHead:
 
 
 def _yolo_head(s: Section, x: Tensor) -> YoloHead:
-    classes = s.int("classes")
+    classes = s.int("classes", minimum=1)
     values = s.ints("anchors")
     if len(values) % 2:
         raise InputError(f"darknet cfg line {s.line}: an odd number of anchor values")
@@ -415,7 +478,7 @@ def darknet_to_onnx(
     reader = WeightsReader(weights)
     net = sections[0]
     width, height = input_size or (net.int("width", 416), net.int("height", 416))
-    channels = net.int("channels", 3)
+    channels = net.int("channels", 3, minimum=1)
     if width % 32 or height % 32 or width <= 0 or height <= 0:
         raise InputError(f"darknet input size {width}x{height}: expected multiples of 32")
 

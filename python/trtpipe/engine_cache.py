@@ -113,6 +113,25 @@ class EngineCache:
     def __init__(self, root: str | os.PathLike[str] | None = None, lock_timeout: float = 3600.0):
         self.root = Path(root) if root is not None else default_cache_dir()
         self.lock_timeout = lock_timeout
+        # what chose the folder, for an error that says what to change
+        if root is not None:
+            self._root_setting = "chosen by the cache_dir argument or --cache-dir"
+        elif os.environ.get(CACHE_DIR_ENV):
+            self._root_setting = f"chosen by ${CACHE_DIR_ENV}"
+        else:
+            self._root_setting = f"the default; ${CACHE_DIR_ENV} chooses another"
+
+    def _make_root(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            # mkdir's own error ("File exists: 'cache'") does not say which setting to fix
+            file = next((p for p in (self.root, *self.root.parents) if p.is_file()), self.root)
+            given = "a file" if file == self.root else f"a path under the file {str(file)!r}"
+            raise InputError(
+                f"engine cache directory {str(self.root)!r} ({self._root_setting}): "
+                f"expected a folder, given {given}"
+            ) from None
 
     def engine_path(self, key: CacheKey) -> Path:
         return self.root / f"{key.digest}.engine"
@@ -168,7 +187,7 @@ class EngineCache:
         if metadata is not None:
             log.info("engine cache: using %s for %s", path, onnx_name)
             return CachedEngine(path, metadata, built=False)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._make_root()
         with _file_lock(self.root / f"{key.digest}.lock", self.lock_timeout):
             # Another process may have built it while this one waited for the lock.
             metadata, why = self._lookup(key)

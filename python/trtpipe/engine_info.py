@@ -89,49 +89,95 @@ class EngineMetadata:
 
     @classmethod
     def from_json(cls, text: str) -> EngineMetadata:
+        """The metadata in a sidecar's text; EngineError (or ValueError for text that is not
+        JSON) when it is not a sidecar this version wrote."""
         data = json.loads(text)
+        # valid JSON of another shape ([], null, 5, profiles as a list of lists) must read as
+        # an invalid sidecar, not fail with an AttributeError deep inside
+        data = _expect(data, dict, "engine sidecar", "a JSON object")
         if data.get("format") != METADATA_FORMAT:
             raise EngineError(
                 f"engine sidecar: expected format {METADATA_FORMAT}, given {data.get('format')}"
             )
 
-        def tensors(items: list[dict[str, Any]], is_input: bool) -> list[TensorInfo]:
-            return [
-                TensorInfo(t["name"], tuple(t["shape"]), np.dtype(t["dtype"]), is_input)
-                for t in items
-            ]
+        def field(key: str, kind: type | tuple[type, ...], expected: str) -> Any:
+            if key not in data:
+                raise EngineError(f"engine sidecar: {key}: expected {expected}, given nothing")
+            return _expect(data[key], kind, f"engine sidecar: {key}", expected)
+
+        def shape(value: Any, where: str) -> tuple[int, ...]:
+            dims = _expect(value, list, where, "an array of integers")
+            if not all(isinstance(d, int) and not isinstance(d, bool) for d in dims):
+                raise EngineError(f"{where}: expected an array of integers, given {value!r}")
+            return tuple(dims)
+
+        def tensors(key: str, is_input: bool) -> list[TensorInfo]:
+            out = []
+            for i, t in enumerate(field(key, list, "an array of tensors")):
+                where = f"engine sidecar: {key}[{i}]"
+                t = _expect(t, dict, where, "an object with name, shape and dtype")
+                name = _expect(t.get("name"), str, f"{where}.name", "a string")
+                dtype = _expect(t.get("dtype"), str, f"{where}.dtype", "a dtype name")
+                try:
+                    np_dtype = np.dtype(dtype)
+                except TypeError:
+                    raise EngineError(
+                        f"{where}.dtype: expected a dtype name, given {dtype!r}"
+                    ) from None
+                out.append(
+                    TensorInfo(name, shape(t.get("shape"), f"{where}.shape"), np_dtype, is_input)
+                )
+            return out
+
+        def profile(p: Any, i: int) -> Profile:
+            where = f"engine sidecar: profiles[{i}]"
+            p = _expect(p, dict, where, "an object with min, opt and max")
+            shapes = {}
+            for k in ("min", "opt", "max"):
+                named = _expect(p.get(k), dict, f"{where}.{k}", "an object of input shapes")
+                shapes[k] = {
+                    str(name): shape(s, f"{where}.{k}[{name!r}]") for name, s in named.items()
+                }
+            return Profile(**shapes)
 
         profiles = [
-            Profile(
-                **{
-                    k: {name: tuple(shape) for name, shape in p[k].items()}
-                    for k in ("min", "opt", "max")
-                }
-            )
-            for p in data["profiles"]
+            profile(p, i) for i, p in enumerate(field("profiles", list, "an array of profiles"))
         ]
+        number = (int, float)
         return cls(
-            flavour=data["flavour"],
-            flavour_version=data["flavour_version"],
-            target=data["target"],
-            onnx_path=data["onnx_path"],
-            onnx_sha256=data["onnx_sha256"],
-            options=data["options"],
-            precision=data["precision"],
-            inputs=tensors(data["inputs"], True),
-            outputs=tensors(data["outputs"], False),
+            flavour=field("flavour", str, "a string"),
+            flavour_version=field("flavour_version", str, "a string"),
+            target=field("target", str, "a string"),
+            onnx_path=field("onnx_path", str, "a string"),
+            onnx_sha256=field("onnx_sha256", str, "a string"),
+            options=field("options", dict, "an object"),
+            precision=field("precision", str, "a string"),
+            inputs=tensors("inputs", True),
+            outputs=tensors("outputs", False),
             profiles=profiles,
-            engine_sha256=data["engine_sha256"],
-            engine_bytes=data["engine_bytes"],
-            build_seconds=data["build_seconds"],
+            engine_sha256=field("engine_sha256", str, "a string"),
+            engine_bytes=field("engine_bytes", int, "an integer"),
+            build_seconds=field("build_seconds", number, "a number"),
         )
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], where: str, expected: str) -> Any:
+    if not isinstance(value, kind) or isinstance(value, bool):
+        json_names = {dict: "an object", list: "an array", str: "a string", float: "a number"}
+        given = "null" if value is None else json_names.get(type(value), repr(value))
+        raise EngineError(f"{where}: expected {expected}, given {given}")
+    return value
 
 
 def write_sidecar(engine: str | os.PathLike[str], metadata: EngineMetadata) -> Path:
     path = sidecar_path(engine)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(metadata.to_json())
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(metadata.to_json())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no stray temp file beside the engine
+        raise
     return path
 
 
@@ -143,7 +189,7 @@ def check_sidecar(engine: str | os.PathLike[str]) -> tuple[EngineMetadata | None
         return None, ""
     try:
         metadata = EngineMetadata.from_json(path.read_text())
-    except (ValueError, KeyError, TypeError, EngineError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, EngineError) as exc:
         return None, f"{path.name} is unreadable ({exc})"
     if metadata.engine_sha256 != sha256_file(engine):
         return None, f"{path.name} describes another engine file"

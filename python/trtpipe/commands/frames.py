@@ -25,9 +25,11 @@ class Source:
     fps: float = 30.0
 
     def frames(self) -> Iterator[tuple[str, np.ndarray | InputError]]:
-        """(name, BGR or mono image) pairs; names are file names, or ``stem:frame`` for video.
-        In a folder, a file that does not read comes as (name, the InputError saying why), so
-        the files after it are still read; a lone image file that does not read raises."""
+        """(name, BGR or mono uint8 image) pairs; names are file names, or ``stem:frame`` for
+        video. 16-bit images keep their high byte; other sample types (float, signed) are not
+        read. In a folder, a file that does not read comes as (name, the InputError saying
+        why), so the files after it are still read; a lone image file that does not read
+        raises."""
         cv2 = _cv2()
         if self.kind == "video":
             capture = cv2.VideoCapture(str(self.path))
@@ -44,16 +46,26 @@ class Source:
         files = [self.path] if self.kind == "image" else _images_in(self.path)
         for file in files:
             image = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)
+            error = None
             if image is None:
                 error = InputError(
                     f"{file}: expected an image OpenCV can read, given an unreadable file"
                 )
+            elif image.dtype == np.uint16:  # 16-bit PNGs and TIFFs: the high byte
+                # exact for 8-bit values stored either as v << 8 or as v * 257
+                image = (image >> 8).astype(np.uint8)
+            elif image.dtype != np.uint8:
+                # float samples have no one range (0..1? 0..255? metres?) and signed ones
+                # would wrap: refuse rather than guess
+                error = InputError(
+                    f"{file}: expected an image of 8- or 16-bit unsigned samples, given "
+                    f"{image.dtype} samples"
+                )
+            if error is not None:
                 if self.kind == "image":
                     raise error
                 yield file.name, error
                 continue
-            if image.dtype != np.uint8:  # 16-bit PNGs and the like
-                image = (image / (np.iinfo(image.dtype).max / 255)).astype(np.uint8)
             yield file.name, image
 
 
