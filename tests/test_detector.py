@@ -7,6 +7,8 @@ against NudeNet's own detect() (it pads bottom/right, so boxes are matched by Io
 from __future__ import annotations
 
 import importlib.util
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from decode_reference import letterbox_to_source, yolov5, yolov8
 from onnx_models import coco_model, detector_model
 from trtpipe.backends.base import Engine
 from trtpipe.decode import box_iou
-from trtpipe.errors import InputError
+from trtpipe.errors import EngineError, InputError
 from trtpipe.monitor import PerformanceMonitor
 
 pytest.importorskip("onnxruntime")
@@ -205,6 +207,65 @@ def test_a_ticket_is_redeemed_only_by_its_own_detector(detector, images):
         forged = Ticket(None, foreign.transform, 0, 0.0, 0.0, 0.0)
         with pytest.raises(InputError, match="this Detector"):
             other.result(forged)
+
+
+def test_threads_sharing_a_detector_each_get_their_own_frames_detections(images, monkeypatch):
+    names = ["astronaut", "camera", "coffee"]
+    with Detector(coco_model()) as det:
+        want = {name: det(images[name]) for name in names}
+        real_submit = det.engine.submit
+
+        def slow_submit(feeds):  # a wide window for another thread's frame
+            time.sleep(0.01)
+            return real_submit(feeds)
+
+        monkeypatch.setattr(det.engine, "submit", slow_submit)
+        got: dict[str, list] = {name: [] for name in names}
+        errors: list[BaseException] = []
+
+        def run(name: str) -> None:
+            try:
+                for _ in range(3):
+                    got[name].append(det(images[name]))
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(name,)) for name in names]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert not errors and sorted(det._free) == list(range(PIPELINE_DEPTH))
+    for name in names:
+        assert len(got[name]) == 3
+        for dets in got[name]:
+            np.testing.assert_array_equal(dets.boxes, want[name].boxes)
+
+
+def test_closing_a_detector_another_thread_runs_ends_its_frames_with_engine_error(images):
+    det = Detector(coco_model())
+    outcome: list[BaseException] = []
+    ran = threading.Event()
+
+    def loop() -> None:
+        try:
+            while True:
+                det(images["camera"])
+                ran.set()
+        except BaseException as exc:  # the one way out
+            outcome.append(exc)
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    assert ran.wait(60)
+    det.close()
+    thread.join(60)
+    assert len(outcome) == 1 and isinstance(outcome[0], EngineError), outcome
+    ticket_det = Detector(coco_model())
+    ticket = ticket_det.submit(images["camera"])
+    ticket_det.close()
+    with pytest.raises(EngineError, match="closed before the frame's result was read"):
+        ticket_det.result(ticket)
 
 
 def test_timings_recorded_every_call(images):

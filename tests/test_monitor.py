@@ -322,3 +322,31 @@ def test_nvml_reads_the_gpu():
     total = _core.query_devices()["gpus"][0]["total_memory"]
     assert sample.memory_total_bytes == pytest.approx(total, rel=0.05)
     assert sample.temperature_c > 0
+
+
+def test_closing_while_another_thread_records_and_logs_raises_nothing(tmp_path):
+    import threading
+
+    errors: list[BaseException] = []
+    for trial in range(60):
+        path = tmp_path / f"{trial}.jsonl"
+        monitor = make_monitor(log_period_s=1e-9, jsonl_path=path)
+        stop = threading.Event()
+
+        def record(m: PerformanceMonitor = monitor, done: threading.Event = stop) -> None:
+            try:
+                while not done.is_set():
+                    m.record_frame(inference=1.0, end_to_end=2.0)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        thread = threading.Thread(target=record)
+        thread.start()
+        while not path.exists() or path.stat().st_size == 0:
+            pass  # the thread writes its first line
+        monitor.close()
+        stop.set()
+        thread.join(10)
+        for line in path.read_text().splitlines():
+            json.loads(line)  # every line written whole
+    assert not errors, errors[:3]

@@ -17,6 +17,7 @@ NumPy array on the CPU, a device-pool buffer on the GPU.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -145,6 +146,10 @@ class Detector:
     ``monitor``: where the frames' times go (default: a monitor of its own, which samples the
     GPU through NVML where the Detector runs on one and nvidia-ml-py is installed; NVML
     numbers GPUs as CUDA does with ``CUDA_DEVICE_ORDER=PCI_BUS_ID``).
+
+    Threads may share a Detector: a call runs its frame start to end while the others wait,
+    and submits and results take turns, each frame in a slot of its own. For throughput across
+    threads, give each its own Detector, or serve them with a BatchDetector.
     """
 
     _own_monitor: PerformanceMonitor | None = None  # made here, so closed here
@@ -247,6 +252,7 @@ class Detector:
         self._feeds = [{name: buffer} for buffer in self._buffers]
         self._free: deque[int] = deque(range(PIPELINE_DEPTH))
         self._closed = False
+        self._lock = threading.Lock()
         self.last_timings: dict[str, float] = {}
         self._depth_lifter: DepthLifter | None = None
 
@@ -377,13 +383,19 @@ class Detector:
     # -- the frame path ---------------------------------------------------------------------
 
     def __call__(self, image: Any, encoding: str | None = None) -> Detections:
-        return self.result(self.submit(image, encoding))
+        return self._detect(image, encoding, {})
+
+    def _detect(self, image: Any, encoding: str | None, raw: dict[str, Any]) -> Detections:
+        """One frame, start to end: threads calling at once each hold the Detector in turn
+        (submitting one by one and waiting afterwards could leave no slot free)."""
+        with self._lock:
+            return self._result_locked(self._submit_locked(image, encoding, raw))
 
     def detect_bytes(
         self, data: Any, width: int, height: int, encoding: str, step: int | None = None
     ) -> Detections:
         """Detections of a raw camera frame (e.g. a ROS ``sensor_msgs/Image``'s data)."""
-        return self.result(self._submit(data, encoding, width=width, height=height, step=step))
+        return self._detect(data, encoding, {"width": width, "height": height, "step": step})
 
     def detect_rgbd(
         self,
@@ -402,9 +414,10 @@ class Detector:
         Depth from another camera: ``extrinsic`` (4×4, depth -> colour) and the colour camera's
         ``colour_intrinsics`` (see :class:`trtpipe.rgbd.DepthLifter`). The statistics run where
         the Detector runs; :attr:`depth_lifter` holds the rule."""
-        ticket = self.submit(color, encoding)
-        geometry = ticket.transform  # the frame's letterbox knows its source size
-        detections = self.result(ticket)
+        with self._lock:  # the frame start to end, as __call__
+            ticket = self._submit_locked(color, encoding, {})
+            geometry = ticket.transform  # the frame's letterbox knows its source size
+            detections = self._result_locked(ticket)
         return self.depth_lifter(
             detections,
             (geometry.src_w, geometry.src_h),
@@ -433,6 +446,10 @@ class Detector:
         return self._submit(image, encoding)
 
     def _submit(self, image: Any, encoding: str | None, **raw: Any) -> Ticket:
+        with self._lock:  # threads sharing the Detector take turns: each frame its own slot
+            return self._submit_locked(image, encoding, raw)
+
+    def _submit_locked(self, image: Any, encoding: str | None, raw: dict[str, Any]) -> Ticket:
         if not self._free:
             if self._closed:
                 raise EngineError("this Detector was closed")
@@ -492,7 +509,7 @@ class Detector:
         """Folds earlier frames' statistics into the monitor (while the GPU runs the next)."""
         try:
             self.monitor.settle()
-        except OSError as exc:  # e.g. its JSON-lines file: the frame goes on regardless
+        except Exception as exc:  # e.g. its JSON-lines file: the frame goes on regardless
             log.warning("monitor: folding in frame statistics failed: %s", exc)
 
     def _outputs(self, ticket: Ticket) -> Mapping[str, Any]:
@@ -535,6 +552,10 @@ class Detector:
 
     def result(self, ticket: Ticket) -> Detections:
         """Waits for a submitted frame and decodes it."""
+        with self._lock:
+            return self._result_locked(ticket)
+
+    def _result_locked(self, ticket: Ticket) -> Detections:
         if not isinstance(ticket, Ticket) or ticket.done:
             raise InputError(f"ticket: expected a pending Ticket from submit(), given {ticket!r}")
         if ticket.owner is not self:  # another Detector's slot: its buffers are not ours
@@ -542,6 +563,8 @@ class Detector:
                 "ticket: expected a Ticket from this Detector's submit(), given another's"
             )
         ticket.done = True
+        if self._closed:  # its engine and buffers are gone
+            raise EngineError("this Detector was closed before the frame's result was read")
         t0 = time.perf_counter()
         try:
             dets, t1 = self._finish(ticket)
@@ -566,6 +589,10 @@ class Detector:
         return dets
 
     def close(self) -> None:
+        with self._lock:  # after a frame another thread is running
+            self._close_locked()
+
+    def _close_locked(self) -> None:
         self._closed = True
         self._free.clear()  # no slot for a frame from now on (submit says why)
         self._pipeline = None  # lets go of the engine's model step

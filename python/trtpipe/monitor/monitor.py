@@ -310,10 +310,11 @@ class PerformanceMonitor:
         """Log the line and append the snapshot as one JSON line (when a file was given)."""
         snap = self.snapshot()
         self._log.info("%s", self.log_line(snap))
-        if self._jsonl is not None:
-            record = {"time": time.time(), **snap.to_dict()}
-            self._jsonl.write(json.dumps(record) + "\n")
-            self._jsonl.flush()
+        with self._lock:  # close() on another thread may be closing the file
+            if self._jsonl is not None:
+                record = {"time": time.time(), **snap.to_dict()}
+                self._jsonl.write(json.dumps(record) + "\n")
+                self._jsonl.flush()
         return snap
 
     @property
@@ -324,9 +325,10 @@ class PerformanceMonitor:
         if self._exporter is not None:
             self._exporter.close()
             self._exporter = None
-        if self._jsonl is not None:
-            self._jsonl.close()
-            self._jsonl = None
+        with self._lock:
+            if self._jsonl is not None:
+                self._jsonl.close()
+                self._jsonl = None
         if self._nvml is not None:
             self._nvml.close()
 
