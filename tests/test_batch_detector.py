@@ -196,6 +196,61 @@ def test_a_camera_that_stops_does_not_stall_the_others_and_only_the_newest_waits
     assert stats["busy"].dropped_replaced == 2 and stats["quiet"].detected == 1
 
 
+def test_a_fast_camera_keeps_its_turn_when_its_newer_frames_replace_the_waiting_one():
+    frames = _frames()
+    collect = _Collector()
+    collect.expected = 3
+    gate = threading.Event()
+
+    def held(source, dets, header):  # holds the batching thread on the first result
+        collect(source, dets, header)
+        gate.wait(10)
+
+    with _batched(held, 1, 5.0) as batched:
+        batched.submit("warm", *frames[0], header="w")
+        deadline = time.monotonic() + 30
+        while not collect.results and time.monotonic() < deadline:
+            time.sleep(0.001)
+        batched.submit("fast", *frames[1], header=0)  # the oldest frame not yet served
+        batched.submit("slow", *frames[0], header=0)
+        batched.submit("fast", *frames[1], header=1)  # replaces fast's 0, keeps its turn
+        batched.submit("fast", *frames[1], header=2)
+        gate.set()
+        assert collect.done.wait(30)
+        stats = batched.sources
+    order = [(s, h) for s, _, h, _ in collect.results]
+    assert order == [("warm", "w"), ("fast", 2), ("slow", 0)]
+    assert stats["fast"].dropped_replaced == 2
+
+
+def test_frames_waiting_at_close_are_counted_and_every_frame_is_accounted_for():
+    frames = _frames()
+    collect = _Collector()
+    collect.expected = 1
+    gate = threading.Event()
+
+    def held(source, dets, header):
+        collect(source, dets, header)
+        gate.wait(10)
+
+    batched = _batched(held, 1, 5.0)
+    batched.submit("a", *frames[0])
+    assert collect.done.wait(30)  # the batching thread is held in its callback
+    batched.submit("a", *frames[1])
+    batched.submit("b", *frames[0])
+    closing = threading.Thread(target=batched.close)
+    closing.start()
+    time.sleep(0.1)
+    gate.set()
+    closing.join(30)
+    assert not closing.is_alive()
+    stats = batched.sources
+    assert stats["a"].dropped_closed == 1 and stats["b"].dropped_closed == 1
+    for s in stats.values():
+        drops = s.dropped_replaced + s.dropped_bad_input + s.dropped_engine_error
+        assert s.received == s.detected + drops + s.dropped_closed
+
+
 def test_a_bad_frame_is_a_counted_drop_and_its_batch_goes_on():
     frames = _frames()
     collect = _Collector()

@@ -3,11 +3,15 @@
 Frames come in per named source (a camera). Each source keeps only its newest frame waiting
 (an older one still waiting is dropped and counted), so a camera faster than the GPU never
 builds a queue. A batch is formed when ``max_batch`` sources have a frame waiting, or when the
-oldest waiting frame has waited ``max_wait_ms``, whichever comes first; each frame is
-preprocessed into its own row of the batch with its own letterbox (frames of different sizes
-and encodings mix in one batch), the model runs once on the batch, and each row's detections go
-back to its source with the header it came with. One worker forms and runs the batches, so a
-source's results come out in the order its frames went in.
+oldest waiting frame has waited ``max_wait_ms``, whichever comes first. Sources are served
+in the order their oldest unserved frame came: a newer frame that replaces a waiting one keeps
+its place, so a camera faster than the others is not always the newest and never starved.
+Each frame is preprocessed into its own row of the batch with its own letterbox (frames of
+different sizes and encodings mix in one batch), the model runs once on the batch, and each
+row's detections go back to its source with the header it came with. One worker forms and runs the batches, so a
+source's results come out in the order its frames went in, and ``on_result`` runs on it: a
+callback that blocks holds every camera back (hand the detections to a queue of your own for
+slow work).
 
 ``max_wait_ms`` trades latency for batch size: a lone camera's frame waits at most that long
 for company before it runs alone; cameras in step fill batches without waiting at all.
@@ -42,6 +46,9 @@ log = logging.getLogger(__name__)
 
 #: the longest wait for a fuller batch accepted (a minute: far beyond any real-time use)
 MAX_WAIT_MS = 60_000.0
+
+#: how long close() waits for the batch running (and its on_result calls) to end
+CLOSE_WAIT_S = 30.0
 
 #: what a finished frame is handed to: (source, detections, the frame's header)
 ResultCallback = Callable[[str, Detections, Any], None]
@@ -118,7 +125,10 @@ class _Waiting:
     image: Any
     encoding: str | None
     header: Any
-    arrived: float  # time.monotonic()
+    arrived: float  # time.monotonic(): this frame's, for its latency
+    # the source's turn: when its oldest frame not yet served came, which a newer frame that
+    # replaces it keeps (a fast camera keeps its place instead of always being the newest)
+    queued: float
 
 
 @dataclass
@@ -130,6 +140,7 @@ class SourceStats:
     dropped_replaced: int = 0  # a newer frame of the source came while it waited
     dropped_bad_input: int = 0  # the frame could not be preprocessed (wrong size, encoding...)
     dropped_engine_error: int = 0  # its batch failed in the engine or the decoder
+    dropped_closed: int = 0  # still waiting when the BatchDetector closed
     latency_ms: list[float] = field(default_factory=list, repr=False)  # arrival -> result
 
     def latency_percentile(self, q: float) -> float | None:
@@ -258,9 +269,12 @@ class BatchDetector:
                 raise EngineError("this BatchDetector was closed")
             stats = self._sources.setdefault(source, SourceStats())
             stats.received += 1
-            if self._waiting.pop(source, None) is not None:
+            replaced = self._waiting.get(source)
+            if replaced is not None:
                 stats.dropped_replaced += 1
-            self._waiting[source] = _Waiting(image, encoding, header, arrived)
+            # assigned in place, the source keeps its position among those waiting
+            queued = arrived if replaced is None else replaced.queued
+            self._waiting[source] = _Waiting(image, encoding, header, arrived, queued)
             if self._worker is None:
                 self._worker = threading.Thread(
                     target=self._run, name="trtpipe-batches", daemon=True
@@ -288,7 +302,7 @@ class BatchDetector:
                 if self._closed:
                     return None
                 if self._waiting:
-                    oldest = next(iter(self._waiting.values())).arrived
+                    oldest = next(iter(self._waiting.values())).queued
                     left = oldest + wait_s - time.monotonic()
                     full = len(self._waiting) >= self.max_batch
                     if full or left <= 0:
@@ -466,12 +480,23 @@ class BatchDetector:
     # -- lifetime ------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stops batching (frames still waiting are dropped) and releases the model."""
+        """Stops batching (frames still waiting are dropped, counted as ``dropped_closed``) and
+        releases the model, once the batch running, and its ``on_result`` calls, are done."""
         with self._cond:
             self._closed = True
+            for source in self._waiting:
+                self._sources[source].dropped_closed += 1
+            self._waiting.clear()
             self._cond.notify_all()
         if self._worker is not None and self._worker is not threading.current_thread():
-            self._worker.join()
+            self._worker.join(CLOSE_WAIT_S)
+            if self._worker.is_alive():  # an on_result that blocks: the model stays loaded
+                log.error(
+                    "close: the batching thread is still in a batch or its on_result after "
+                    "%.0f s; the model is not released",
+                    CLOSE_WAIT_S,
+                )
+                return
         self._detector.close()
 
     def __enter__(self) -> BatchDetector:
