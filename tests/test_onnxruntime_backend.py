@@ -78,6 +78,8 @@ def test_closed_engine_refuses_to_run(tmp_path):
     engine.close()
     with pytest.raises(EngineError, match="close"):
         engine.infer({"x": np.zeros((1, 3, 16, 16), np.float32)})
+    with pytest.raises(EngineError, match="close"):
+        _ = engine.providers
 
 
 def test_load_picks_onnxruntime_without_tensorrt_and_says_why(dynamic_net, caplog):

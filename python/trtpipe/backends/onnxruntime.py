@@ -121,6 +121,8 @@ class OnnxRuntimeEngine(Engine):
 
     @property
     def providers(self) -> list[str]:
+        if self._session is None:
+            raise EngineError("onnxruntime engine: providers after close()")
         return list(self._session.get_providers())
 
     def infer(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
