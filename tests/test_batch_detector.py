@@ -74,17 +74,24 @@ def _batched(on_result, max_batch: int, max_wait_ms: float) -> BatchDetector:
 
 
 class _Collector:
-    def __init__(self) -> None:
+    """on_result: keeps each result; with ``hold``, holds the batching thread after each one
+    until ``gate`` is set."""
+
+    def __init__(self, hold: bool = False) -> None:
         self.results: list[tuple[str, object, float]] = []
         self.lock = threading.Lock()
         self.done = threading.Event()
         self.expected = 0
+        self.hold = hold
+        self.gate = threading.Event()
 
     def __call__(self, source: str, dets, header) -> None:
         with self.lock:
             self.results.append((source, dets, header, time.monotonic()))
             if len(self.results) >= self.expected:
                 self.done.set()
+        if self.hold:
+            self.gate.wait(10)
 
 
 def test_sources_get_their_own_detections_in_order_with_their_headers(single):
@@ -172,21 +179,15 @@ def test_a_lone_camera_waits_at_most_max_wait_plus_one_inference(single):
 
 def test_a_camera_that_stops_does_not_stall_the_others_and_only_the_newest_waits():
     frames = _frames()
-    collect = _Collector()
+    collect = _Collector(hold=True)  # the batching thread held on the first result
     collect.expected = 3  # quiet's frame, busy's first and busy's newest
-    gate = threading.Event()
-
-    def slow(source, dets, header):  # holds the batching thread on the first result
-        collect(source, dets, header)
-        gate.wait(10)
-
-    with _batched(slow, 2, 5.0) as batched:
+    with _batched(collect, 2, 5.0) as batched:
         batched.submit("quiet", *frames[0], header="only frame")
         batched.submit("busy", *frames[1], header=0)
         time.sleep(0.3)  # the first batch runs and its callback holds the thread
         for n in range(1, 4):  # three frames of "busy" while the thread is held
             batched.submit("busy", *frames[1], header=n)
-        gate.set()
+        collect.gate.set()
         assert collect.done.wait(30)
         time.sleep(0.1)  # nothing more comes
         stats = batched.sources
@@ -198,15 +199,9 @@ def test_a_camera_that_stops_does_not_stall_the_others_and_only_the_newest_waits
 
 def test_a_fast_camera_keeps_its_turn_when_its_newer_frames_replace_the_waiting_one():
     frames = _frames()
-    collect = _Collector()
+    collect = _Collector(hold=True)  # the batching thread held on the first result
     collect.expected = 3
-    gate = threading.Event()
-
-    def held(source, dets, header):  # holds the batching thread on the first result
-        collect(source, dets, header)
-        gate.wait(10)
-
-    with _batched(held, 1, 5.0) as batched:
+    with _batched(collect, 1, 5.0) as batched:
         batched.submit("warm", *frames[0], header="w")
         deadline = time.monotonic() + 30
         while not collect.results and time.monotonic() < deadline:
@@ -215,7 +210,7 @@ def test_a_fast_camera_keeps_its_turn_when_its_newer_frames_replace_the_waiting_
         batched.submit("slow", *frames[0], header=0)
         batched.submit("fast", *frames[1], header=1)  # replaces fast's 0, keeps its turn
         batched.submit("fast", *frames[1], header=2)
-        gate.set()
+        collect.gate.set()
         assert collect.done.wait(30)
         stats = batched.sources
     order = [(s, h) for s, _, h, _ in collect.results]
@@ -225,15 +220,9 @@ def test_a_fast_camera_keeps_its_turn_when_its_newer_frames_replace_the_waiting_
 
 def test_frames_waiting_at_close_are_counted_and_every_frame_is_accounted_for():
     frames = _frames()
-    collect = _Collector()
+    collect = _Collector(hold=True)
     collect.expected = 1
-    gate = threading.Event()
-
-    def held(source, dets, header):
-        collect(source, dets, header)
-        gate.wait(10)
-
-    batched = _batched(held, 1, 5.0)
+    batched = _batched(collect, 1, 5.0)
     batched.submit("a", *frames[0])
     assert collect.done.wait(30)  # the batching thread is held in its callback
     batched.submit("a", *frames[1])
@@ -241,7 +230,7 @@ def test_frames_waiting_at_close_are_counted_and_every_frame_is_accounted_for():
     closing = threading.Thread(target=batched.close)
     closing.start()
     time.sleep(0.1)
-    gate.set()
+    collect.gate.set()
     closing.join(30)
     assert not closing.is_alive()
     stats = batched.sources

@@ -100,6 +100,17 @@ def node_process_env() -> dict[str, str]:
     return env
 
 
+def run_trtpipe_ros(*args: str) -> subprocess.CompletedProcess:
+    """``trtpipe-ros ARGS`` as its own process, in this run's domain; its exit and output."""
+    return subprocess.run(
+        [sys.executable, "-m", "trtpipe.ros.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=node_process_env(),
+    )
+
+
 def run_publisher(
     executor: Any, script: str, *args: str, env: dict[str, str], timeout: float = 40.0
 ) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from .ros_harness import DOMAIN_ID, Spinner, image_msg, node_process_env, wait_for
+from .ros_harness import DOMAIN_ID, Spinner, image_msg, node_process_env, run_trtpipe_ros, wait_for
 
 pytestmark = pytest.mark.ros
 
@@ -36,16 +36,6 @@ def _policy_args(tmp_path: Path, *extra: str) -> list[str]:
         *extra,
     ]
     return ["policy", "--ros-args", *(arg for p in params for arg in ("-p", p))]
-
-
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "trtpipe.ros.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=node_process_env(),
-    )
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -137,7 +127,7 @@ def test_policy_with_a_bad_parameter_exits_1_at_startup(tmp_path, param, says):
     """Not a process spinning unconfigured, commanding nothing, as if it ran."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("tokenizers")
-    done = _run(*_policy_args(tmp_path, param))
+    done = run_trtpipe_ros(*_policy_args(tmp_path, param))
     assert done.returncode == 1, done.stderr
     assert says in done.stderr
     assert "Traceback" not in done.stderr, done.stderr
@@ -154,7 +144,7 @@ def test_policy_with_a_bad_parameter_exits_1_at_startup(tmp_path, param, says):
     ],
 )
 def test_a_parameter_of_the_wrong_type_exits_1_with_one_line(command, param, says):
-    done = _run(command, "--ros-args", "-p", param, "-p", "nvml_device:=-1")
+    done = run_trtpipe_ros(command, "--ros-args", "-p", param, "-p", "nvml_device:=-1")
     assert done.returncode == 1, done.stderr
     lines = [line for line in done.stderr.splitlines() if says in line]
     assert len(lines) == 1, done.stderr

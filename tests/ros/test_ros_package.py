@@ -13,7 +13,7 @@ import pytest
 
 from trtpipe.ros.params import DetectorParams
 
-from .ros_harness import DOMAIN_ID, ROOT, node_process_env
+from .ros_harness import DOMAIN_ID, ROOT, node_process_env, run_trtpipe_ros
 
 PACKAGE = ROOT / "ros" / "trtpipe_ros"
 PARAMS_YAML = PACKAGE / "config" / "params.yaml"
@@ -65,19 +65,9 @@ def test_entry_points_resolve_to_trtpipe_ros_main():
     compile(helper.read_text(), helper.name, "exec")
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "trtpipe.ros.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=node_process_env(),
-    )
-
-
 @pytest.mark.ros
 def test_isaac_bridge_without_isaac_explains_and_exits_non_zero():
-    done = _run("isaac-bridge")
+    done = run_trtpipe_ros("isaac-bridge")
     assert done.returncode == 3
     assert "isaac_ros_detectnet_interfaces is not importable" in done.stderr
     assert "Isaac ROS" in done.stderr
@@ -86,7 +76,9 @@ def test_isaac_bridge_without_isaac_explains_and_exits_non_zero():
 @pytest.mark.ros
 def test_detector_with_a_missing_model_exits_non_zero_with_the_reason(tmp_path: Path):
     missing = tmp_path / "no-such-model.onnx"
-    done = _run("detector", "--ros-args", "-p", f"model:={missing}", "-p", "nvml_device:=-1")
+    done = run_trtpipe_ros(
+        "detector", "--ros-args", "-p", f"model:={missing}", "-p", "nvml_device:=-1"
+    )
     assert done.returncode == 1, done.stderr
     assert "trtpipe-ros detector:" in done.stderr
 
