@@ -8,10 +8,10 @@ in the order their oldest unserved frame came: a newer frame that replaces a wai
 its place, so a camera faster than the others is not always the newest and never starved.
 Each frame is preprocessed into its own row of the batch with its own letterbox (frames of
 different sizes and encodings mix in one batch), the model runs once on the batch, and each
-row's detections go back to its source with the header it came with. One worker forms and runs the batches, so a
-source's results come out in the order its frames went in, and ``on_result`` runs on it: a
-callback that blocks holds every camera back (hand the detections to a queue of your own for
-slow work).
+row's detections go back to its source with the header it came with. One worker forms and
+runs the batches, so a source's results come out in the order its frames went in, and
+``on_result`` runs on it: a callback that blocks holds every camera back (hand the detections
+to a queue of your own for slow work).
 
 ``max_wait_ms`` trades latency for batch size: a lone camera's frame waits at most that long
 for company before it runs alone; cameras in step fill batches without waiting at all.
