@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -284,3 +285,30 @@ def test_an_output_that_cannot_be_renamed_onto_leaves_no_temp_file(tmp_path):
         build_engine(onnx_path, precision="fp32", output=taken)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.onnx", "taken.engine"]
     assert list(taken.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("profile", "message"),
+    [
+        (
+            Profile(
+                min={"y": (1, 3, 16, 16)}, opt={"y": (1, 3, 16, 16)}, max={"y": (1, 3, 16, 16)}
+            ),
+            "profiles[0]: expected input names ['x'], given ['y']",
+        ),
+        (
+            Profile(min={"x": (1, 3)}, opt={"x": (1, 3)}, max={"x": (1, 3)}),
+            "profiles[0]['x']: expected 4 axes, given (1, 3)",
+        ),
+        (
+            Profile(min={"x": (1, 3, 8, 8)}, opt={"x": (1, 3, 8, 8)}, max={"x": (1, 3, 8, 8)}),
+            "profiles[0]['x']: axis 2 is fixed at 16 by the model, given min 8, max 8",
+        ),
+    ],
+)
+def test_a_profile_that_does_not_fit_the_model_is_refused_by_name(tmp_path, profile, message):
+    _flavour()
+    model = write_conv_net(tmp_path / "d.onnx", batch="N")
+    with pytest.raises(InputError, match=f"^{re.escape(message)}$"):
+        build_engine(model, profiles=profile, progress=False)
+    assert not list(tmp_path.glob("*.engine"))

@@ -214,3 +214,51 @@ def test_the_sample_alias_works_in_every_command_that_takes_a_model(capsys):
     assert main(["inspect", "sample", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["kind"] == "onnx" and summary["inputs"][0]["name"] == "images"
+
+
+@pytest.mark.parametrize("mib", ["0", "-1"])
+def test_build_refuses_a_workspace_below_one_mib(tmp_path, caplog, mib):
+    model = write_conv_net(tmp_path / "m.onnx")
+    assert main(["build", str(model), "--workspace", mib, "-o", str(tmp_path / "x.engine")]) == 2
+    assert f"--workspace: expected a size in MiB >= 1, given {mib}" in caplog.text
+    assert not (tmp_path / "x.engine").exists()
+
+
+def test_inspect_refuses_an_empty_file_and_a_sequence_input(tmp_path, caplog):
+    from onnx import TensorProto, helper
+
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    assert main(["inspect", str(empty)]) == 2
+    assert f"model: {empty} is not an ONNX model (empty, or it has no graph)" in caplog.text
+    caplog.clear()
+    seq = helper.make_tensor_sequence_value_info("s", TensorProto.FLOAT, None)
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    graph = helper.make_graph(
+        [helper.make_node("SequenceAt", ["s", "i"], ["y"])],
+        "g",
+        [seq],
+        [out],
+        [helper.make_tensor("i", TensorProto.INT64, [], [0])],
+    )
+    path = tmp_path / "seq.onnx"
+    path.write_bytes(helper.make_model(graph).SerializeToString())
+    assert main(["inspect", str(path)]) == 2
+    assert (
+        f"model: {path}: expected tensor inputs and outputs, given input 's' of type sequence"
+        in caplog.text
+    )
+
+
+def test_inspect_shows_an_unknown_rank(tmp_path, capsys):
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, None)
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    path = tmp_path / "no_shape.onnx"
+    path.write_bytes(helper.make_model(graph).SerializeToString())
+    assert main(["inspect", str(path)]) == 0
+    assert "unknown rank" in capsys.readouterr().out
+    assert main(["inspect", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["inputs"][0]["shape"] is None

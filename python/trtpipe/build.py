@@ -36,13 +36,14 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from trtpipe.arguments import int_arg
 from trtpipe.backends.base import Profile, TensorInfo
 from trtpipe.engine_info import EngineMetadata, write_sidecar
 from trtpipe.errors import BackendUnavailableError, EngineError, InputError, NoGpuError
@@ -223,6 +224,73 @@ def _target(flavour: Flavour, compute_capabilities: Sequence[str] | None) -> tup
     return f"{gpu['name']} (sm {major}.{minor})", ()
 
 
+def _check_profile(profile: Profile, index: int) -> None:
+    """Every input of ``profile`` with min, opt and max of one rank, each dim >= 1 and
+    min <= opt <= max: TensorRT builds an engine for a 0-size profile that no frame can run, and
+    a name missing from opt or max would fail with a KeyError while the network is set up."""
+    names = set(profile.min)
+    for kind in ("opt", "max"):
+        if set(getattr(profile, kind)) != names:
+            raise InputError(
+                f"profiles[{index}].{kind}: expected the inputs of min {sorted(names)}, "
+                f"given {sorted(getattr(profile, kind))}"
+            )
+    for name in sorted(names):
+        low, mid, high = profile.min[name], profile.opt[name], profile.max[name]
+        if not len(low) == len(mid) == len(high):
+            raise InputError(
+                f"profiles[{index}][{name!r}]: expected min, opt and max of one rank, "
+                f"given {low}, {mid}, {high}"
+            )
+        for axis, dims in enumerate(zip(low, mid, high, strict=True)):
+            if not 1 <= dims[0] <= dims[1] <= dims[2]:
+                raise InputError(
+                    f"profiles[{index}][{name!r}]: expected 1 <= min <= opt <= max on axis "
+                    f"{axis}, given {low}, {mid}, {high}"
+                )
+
+
+def _check_shapes(
+    shapes: Mapping[str, Sequence[int]] | None,
+) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """``shapes`` as sorted (name, dims) pairs, each dim an int that is -1 (the batch axis left
+    to the batch range) or >= 1: a 0-size axis builds an engine that can never run."""
+    if shapes is None:
+        return ()
+    if not isinstance(shapes, Mapping):
+        raise InputError(
+            "shapes: expected a mapping of input name to dims, e.g. {'images': (-1, 3, 640, "
+            f"640)}}, given {type(shapes).__name__} {shapes!r}"
+        )
+    checked = []
+    for name, shape in shapes.items():
+        if not isinstance(name, str):
+            raise InputError(f"shapes: expected input names as strings, given {name!r}")
+        if isinstance(shape, (str, bytes)) or not isinstance(shape, Iterable):
+            raise InputError(f"shapes[{name!r}]: expected a sequence of ints, given {shape!r}")
+        dims = tuple(int_arg(f"shapes[{name!r}]", d) for d in shape)
+        if not dims or any(d == 0 or d < -1 for d in dims):
+            raise InputError(
+                f"shapes[{name!r}]: expected dims of -1 (batch) or >= 1, given {shape!r}"
+            )
+        checked.append((name, dims))
+    return tuple(sorted(checked))
+
+
+def _check_compute_capabilities(values: Sequence[str] | str | None) -> tuple[str, ...] | None:
+    """``values`` as a tuple of strings ('8.6', 'SM86'); one string is one target (iterating
+    it would give one target per character)."""
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = (values,)
+    if not isinstance(values, Iterable) or not all(isinstance(v, str) for v in values):
+        raise InputError(
+            f"compute_capabilities: expected strings such as ['8.6'], given {values!r}"
+        )
+    return tuple(values)
+
+
 @dataclass(frozen=True)
 class BuildArguments:
     """A build's options as given to :func:`build_engine` or the engine cache, before they are
@@ -240,7 +308,8 @@ class BuildArguments:
         """Checks the arguments and fixes everything the engine's bytes depend on, for
         ``flavour`` (None: the one found here)."""
         optimization, precision, calibration = self.optimization, self.precision, self.calibration
-        if optimization not in OPTIMIZATION_LEVELS:
+        # a list or dict here would raise "unhashable type" from the lookup below
+        if not isinstance(optimization, str) or optimization not in OPTIMIZATION_LEVELS:
             raise InputError(
                 f"optimization: expected one of {list(OPTIMIZATION_LEVELS)}, given {optimization!r}"
             )
@@ -249,15 +318,35 @@ class BuildArguments:
             precision = (
                 "int8" if calibration is not None and optimization == "fastest" else level.precision
             )
-        if precision not in PRECISIONS:
+        if not isinstance(precision, str) or precision not in PRECISIONS:
             raise InputError(f"precision: expected one of {list(PRECISIONS)}, given {precision!r}")
-        if self.workspace is not None and self.workspace <= 0:
-            raise InputError(f"workspace: expected a positive byte count, given {self.workspace}")
-        batch, explicit = _normalise_profiles(self.profiles)
+        workspace = None
+        if self.workspace is not None:
+            # an int: TensorRT's binding rejects a float with a pybind11 signature dump, and
+            # 0 would leave the builder no workspace at all
+            workspace = int_arg("workspace", self.workspace)
+            if workspace <= 0:
+                raise InputError(f"workspace: expected a positive byte count, given {workspace}")
+        profiles = self.profiles
+        if profiles is not None and not isinstance(profiles, (str, Profile, Iterable)):
+            raise InputError(
+                "profiles: expected 'MIN:OPT:MAX', (min, opt, max), a Profile or a list of "
+                f"Profiles, given {profiles!r}"
+            )
+        batch, explicit = _normalise_profiles(profiles)
+        for index, profile in enumerate(explicit):
+            _check_profile(profile, index)
+        shapes = _check_shapes(self.shapes)
+        ccs_given = _check_compute_capabilities(self.compute_capabilities)
         resolved = flavour if isinstance(flavour, Flavour) else find_flavour(flavour)
-        target, ccs = _target(resolved, self.compute_capabilities)
+        target, ccs = _target(resolved, ccs_given)
         calibration_dir = calibration_digest = None
         if calibration is not None:
+            if not isinstance(calibration, (str, os.PathLike)):
+                raise InputError(
+                    "calibration: expected a folder of images, "
+                    f"given {type(calibration).__name__} {calibration!r}"
+                )
             calibration_dir = str(Path(calibration).resolve())
             if not Path(calibration_dir).is_dir():
                 raise InputError(
@@ -267,7 +356,6 @@ class BuildArguments:
                 from trtpipe.calibration import images_digest
 
                 calibration_digest = images_digest(calibration_dir)
-        shapes = (self.shapes or {}).items()
         options = BuildOptions(
             flavour=resolved.name,
             flavour_version=resolved.version,
@@ -277,8 +365,8 @@ class BuildArguments:
             optimization=optimization,
             batch=batch,
             profiles=explicit,
-            shapes=tuple(sorted((n, tuple(int(d) for d in s)) for n, s in shapes)),
-            workspace=self.workspace,
+            shapes=shapes,
+            workspace=workspace,
             calibration=calibration_dir,
             calibration_digest=calibration_digest,
         )
@@ -326,6 +414,8 @@ class BuildRequest:
 
 def onnx_file(onnx: str | os.PathLike[str]) -> Path:
     """``onnx`` as a Path, which must name an existing file: the first check of every build."""
+    if not isinstance(onnx, (str, os.PathLike)):
+        raise InputError(f"onnx: expected a file path, given {type(onnx).__name__} {onnx!r}")
     path = Path(onnx)
     if not path.is_file():
         raise InputError(f"onnx: expected an existing ONNX file, given {str(onnx)!r}")
@@ -421,6 +511,34 @@ def _tensor(trt: Any, tensor: Any, is_input: bool) -> TensorInfo:
 
 def _profiles_for(inputs: list[TensorInfo], options: BuildOptions) -> list[Profile]:
     if options.profiles:
+        # checked against the model here, where TensorRT would stop with an API usage error
+        by_name = {t.name: t for t in inputs}
+        for index, profile in enumerate(options.profiles):
+            unknown = [n for n in profile.min if n not in by_name]
+            if unknown:
+                raise InputError(
+                    f"profiles[{index}]: expected input names {list(by_name)}, given {unknown}"
+                )
+            missing = [t.name for t in inputs if t.is_dynamic and t.name not in profile.min]
+            if missing:
+                raise InputError(
+                    f"profiles[{index}]: expected shapes for the dynamic inputs {missing}, "
+                    f"given {sorted(profile.min)}"
+                )
+            for name, low in profile.min.items():
+                model_shape = by_name[name].shape
+                high = profile.max[name]
+                if len(low) != len(model_shape):
+                    raise InputError(
+                        f"profiles[{index}][{name!r}]: expected {len(model_shape)} axes, "
+                        f"given {low}"
+                    )
+                for axis, want in enumerate(model_shape):
+                    if want >= 0 and not low[axis] == high[axis] == want:
+                        raise InputError(
+                            f"profiles[{index}][{name!r}]: axis {axis} is fixed at {want} by "
+                            f"the model, given min {low[axis]}, max {high[axis]}"
+                        )
         return list(options.profiles)
     dynamic = [t for t in inputs if t.is_dynamic]
     fixed = dict(options.shapes)

@@ -1,7 +1,8 @@
 """INT8 calibration from a folder of images, for both kinds of TensorRT.
 
-Images (any of IMAGE_SUFFIXES, or .npy arrays: HWC uint8 or CHW float) are resized to the
-network input (stretched), converted to RGB, scaled to [0, 1] and laid out NCHW float32.
+Images (any of IMAGE_SUFFIXES, or .npy arrays: HWC or CHW, uint8 0..255 or finite float 0..1)
+are resized to the network input (stretched), converted to RGB, scaled to [0, 1] and laid out
+NCHW float32. A file that is none of these raises InputError naming it.
 
 * Full TensorRT 10 calibrates itself: :func:`EntropyCalibrator` is its ``IInt8EntropyCalibrator2``,
   fed through a GPU buffer, with TensorRT's calibration table kept in a cache file.
@@ -30,7 +31,10 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".webp", ".np
 
 
 def calibration_images(folder: str | Path) -> list[Path]:
-    images = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    # files only: a folder named like an image would fail to open mid-calibration
+    images = sorted(
+        p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+    )
     if not images:
         raise InputError(
             f"calibration: expected image files ({', '.join(IMAGE_SUFFIXES)}) in {str(folder)!r}, "
@@ -55,27 +59,75 @@ def _resize_chw(chw: np.ndarray, height: int, width: int) -> np.ndarray:
     return chw[:, rows][:, :, cols]
 
 
+def _load_npy_chw(path: Path) -> np.ndarray:
+    """A .npy file as a (3, H, W) float32 array in [0, 1]: HWC or CHW, uint8 (0..255) or float
+    (0..1, finite). Anything else raises InputError naming the file, here rather than as a NaN
+    scale or a dtype error from the calibrator."""
+    try:
+        # no pickles: an object array would run code from the file
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputError(
+            f"calibration: {path}: expected a NumPy .npy array, given an unreadable file ({exc})"
+        ) from exc
+    if not isinstance(array, np.ndarray) or array.ndim != 3:
+        shape = getattr(array, "shape", None)
+        raise InputError(
+            f"calibration: {path}: expected an HWC or CHW array with 3 channels, given shape "
+            f"{shape}"
+        )
+    is_uint8 = array.dtype == np.uint8
+    if not is_uint8 and not np.issubdtype(array.dtype, np.floating):
+        raise InputError(
+            f"calibration: {path}: expected uint8 (0..255) or float (0..1) values, given dtype "
+            f"{array.dtype}"
+        )
+    # the layout from the shape, uint8 trying HWC first and float CHW first (the usual ones)
+    layouts = ("hwc", "chw") if is_uint8 else ("chw", "hwc")
+    layout = next(
+        (name for name in layouts if (array.shape[2] if name == "hwc" else array.shape[0]) == 3),
+        None,
+    )
+    if layout is None:
+        raise InputError(
+            f"calibration: {path}: expected an HWC or CHW array with 3 channels, given shape "
+            f"{array.shape}"
+        )
+    chw = array.transpose(2, 0, 1) if layout == "hwc" else array
+    if chw.shape[1] < 1 or chw.shape[2] < 1:
+        raise InputError(
+            f"calibration: {path}: expected an image of at least 1x1 pixels, given shape "
+            f"{array.shape}"
+        )
+    chw = chw.astype(np.float32)
+    if is_uint8:
+        return chw / 255.0
+    if not np.isfinite(chw).all():
+        raise InputError(f"calibration: {path}: expected finite values, given NaN or inf")
+    return chw
+
+
 def load_image_nchw(path: Path, height: int, width: int) -> np.ndarray:
-    """One image as a (3, height, width) float32 array in [0, 1], RGB."""
+    """One image as a (3, height, width) float32 array in [0, 1], RGB; a file that is not a
+    usable image raises InputError naming it."""
     if path.suffix.lower() == ".npy":
-        array = np.load(path)
-        if array.ndim != 3 or 3 not in (array.shape[0], array.shape[2]):
-            raise InputError(
-                f"calibration: {path.name}: expected HWC or CHW with 3 channels, given "
-                f"{array.shape}"
-            )
-        if array.dtype == np.uint8:
-            chw = array.transpose(2, 0, 1).astype(np.float32) / 255.0
-        else:
-            chw = array.astype(np.float32) if array.shape[0] == 3 else array.transpose(2, 0, 1)
+        chw = _load_npy_chw(path)
         return np.ascontiguousarray(_resize_chw(chw, height, width), dtype=np.float32)
     try:
         from PIL import Image
     except ImportError:
         Image = None
     if Image is not None:
-        with Image.open(path) as image:
-            rgb = np.asarray(image.convert("RGB").resize((width, height)), dtype=np.float32)
+        try:
+            with Image.open(path) as image:
+                rgb = np.asarray(image.convert("RGB").resize((width, height)), dtype=np.float32)
+        # UnidentifiedImageError and truncated-file errors are OSErrors; a bad header can be
+        # a ValueError or SyntaxError
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise InputError(
+                f"calibration: {path}: expected a readable image, given a file that could not "
+                f"be decoded ({exc})"
+            ) from exc
     else:
         try:
             import cv2
@@ -85,7 +137,10 @@ def load_image_nchw(path: Path, height: int, width: int) -> np.ndarray:
             ) from exc
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
-            raise InputError(f"calibration: could not read image {str(path)!r}")
+            raise InputError(
+                f"calibration: {path}: expected a readable image, given a file that could not "
+                "be decoded"
+            )
         rgb = cv2.resize(bgr, (width, height))[:, :, ::-1].astype(np.float32)
     return np.ascontiguousarray(rgb.transpose(2, 0, 1) / 255.0, dtype=np.float32)
 

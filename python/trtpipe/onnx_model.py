@@ -29,9 +29,13 @@ def read_onnx(source: str | Path | bytes, what: str = "model", external_data: bo
         name = str(path)
         load = lambda: onnx.load(str(path), load_external_data=external_data)  # noqa: E731
     try:
-        return load()
+        model = load()
     except Exception as exc:  # protobuf's DecodeError and friends: the file is not a model
         raise InputError(
             f"{what}: {name} is not an ONNX model (truncated, or another kind of file): "
             f"{type(exc).__name__}: {exc}"
         ) from exc
+    # an empty file (or bytes that happen to decode) parses as a ModelProto with no graph
+    if not model.HasField("graph"):
+        raise InputError(f"{what}: {name} is not an ONNX model (empty, or it has no graph)")
+    return model

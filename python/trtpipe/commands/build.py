@@ -25,7 +25,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=DxD..",
         help="fix an input's other dynamic axes, e.g. images=-1x3x640x640 (repeatable)",
     )
-    p.add_argument("--workspace", type=int, metavar="MIB", help="builder workspace limit in MiB")
+    p.add_argument(
+        "--workspace",
+        type=int,
+        metavar="MIB",
+        help="builder workspace limit in MiB, >= 1 (default: no limit)",
+    )
     p.add_argument("--timing-cache", help="timing cache file, read and updated")
     p.add_argument("--calibration", metavar="DIR", help="INT8 calibration images")
     p.add_argument(
@@ -43,12 +48,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from trtpipe.build import build_engine
     from trtpipe.engine_cache import EngineCache
+    from trtpipe.errors import InputError
 
+    # checked in MiB here: 0 is not "no limit" (leave the flag out for that), and the API's
+    # message would count a negative value in bytes
+    if args.workspace is not None and args.workspace < 1:
+        raise InputError(f"--workspace: expected a size in MiB >= 1, given {args.workspace}")
     common = {
         "precision": args.precision,
         "profiles": args.batch,
         "optimization": args.optimization,
-        "workspace": args.workspace << 20 if args.workspace else None,
+        "workspace": args.workspace << 20 if args.workspace is not None else None,
         "calibration": args.calibration,
         "shapes": parse_shapes(args.shape),
         "compute_capabilities": args.target,

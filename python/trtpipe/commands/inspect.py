@@ -27,21 +27,42 @@ def _onnx_summary(path: Path) -> dict[str, Any]:
     import onnx
 
     initializers = {i.name for i in model.graph.initializer}
+    unknown_rank: list[str] = []
 
     def info(value: Any, is_input: bool) -> TensorInfo:
-        dims = value.type.tensor_type.shape.dim
+        kind = value.type.WhichOneof("value")
+        if kind != "tensor_type":
+            # a sequence, map or optional has no tensor shape or dtype; trtpipe runs tensors
+            raise InputError(
+                f"model: {path}: expected tensor inputs and outputs, given "
+                f"{'input' if is_input else 'output'} {value.name!r} of type "
+                f"{(kind or 'none').removesuffix('_type')}"
+            )
+        tensor_type = value.type.tensor_type
+        if not tensor_type.HasField("shape"):
+            unknown_rank.append(value.name)  # no shape at all, which is not a scalar's ()
+        dims = tensor_type.shape.dim
         shape = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in dims)
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)
+        try:
+            dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type)
+        except KeyError as exc:
+            raise InputError(
+                f"model: {path}: expected a known element type for {value.name!r}, given "
+                f"{tensor_type.elem_type}"
+            ) from exc
         return TensorInfo(value.name, shape, dtype, is_input)
 
     weight_types = Counter(
         onnx.helper.tensor_dtype_to_np_dtype(i.data_type).name for i in model.graph.initializer
     )
     quantized = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
+    inputs = [info(i, True) for i in model.graph.input if i.name not in initializers]
+    outputs = [info(o, False) for o in model.graph.output]
     return {
         "kind": "onnx",
-        "inputs": [info(i, True) for i in model.graph.input if i.name not in initializers],
-        "outputs": [info(o, False) for o in model.graph.output],
+        "inputs": inputs,
+        "outputs": outputs,
+        "unknown_rank": unknown_rank,
         "profiles": [],
         "precision": ("int8 (Q/DQ) + " if quantized else "")
         + ", ".join(f"{k} weights x{v}" for k, v in weight_types.most_common()),
@@ -101,10 +122,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"model: expected an existing file, given {str(path)!r}")
     summary = _onnx_summary(path) if path.suffix.lower() == ".onnx" else _engine_summary(path)
     summary["size"] = path.stat().st_size
+    unknown_rank = set(summary.pop("unknown_rank", ()))
     if args.json:
 
         def tensor(t: TensorInfo) -> dict[str, Any]:
-            return {"name": t.name, "shape": list(t.shape), "dtype": str(t.dtype)}
+            shape = None if t.name in unknown_rank else list(t.shape)
+            return {"name": t.name, "shape": shape, "dtype": str(t.dtype)}
 
         out = dict(summary)
         out["inputs"] = [tensor(t) for t in summary["inputs"]]
@@ -121,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {key:<10} {value}")
     for t in summary["inputs"] + summary["outputs"]:
         kind = "input " if t.is_input else "output"
-        print(f"  {kind}  {t.name:<20} {_shape(t.shape):<20} {t.dtype}")
+        shape = "unknown rank" if t.name in unknown_rank else _shape(t.shape)
+        print(f"  {kind}  {t.name:<20} {shape:<20} {t.dtype}")
     for line in _profile_lines(summary["profiles"]):
         print(line)
     return 0
