@@ -350,3 +350,19 @@ def test_closing_while_another_thread_records_and_logs_raises_nothing(tmp_path):
         for line in path.read_text().splitlines():
             json.loads(line)  # every line written whole
     assert not errors, errors[:3]
+
+
+def test_a_metrics_port_in_use_is_an_input_error_naming_it():
+    import socket
+
+    from trtpipe.errors import InputError
+
+    pytest.importorskip("prometheus_client")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(
+            InputError, match=f"prometheus_port: cannot serve /metrics on 127.0.0.1:{port}"
+        ):
+            make_monitor(prometheus_port=port)

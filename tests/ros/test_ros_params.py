@@ -69,3 +69,13 @@ def test_the_policy_node_refuses_a_diagnostics_period_that_is_not_a_positive_tim
     for period in (NAN, 0.0, -1.0):
         with pytest.raises(InputError, match=r"^diagnostics_period_s: expected > 0"):
             PolicyParams(model="policy.onnx", diagnostics_period_s=period)
+
+
+def test_the_metrics_address_must_be_an_ip_address():
+    from trtpipe.errors import InputError
+    from trtpipe.ros.params import DetectorParams
+
+    assert DetectorParams(metrics_address="0.0.0.0").metrics_address == "0.0.0.0"
+    assert DetectorParams(metrics_address="::1").metrics_address == "::1"
+    with pytest.raises(InputError, match=r"^metrics_address: expected an IP address"):
+        DetectorParams(metrics_address="my robot")

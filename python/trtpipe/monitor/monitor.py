@@ -141,9 +141,16 @@ class PerformanceMonitor:
         self._exporter: PrometheusExporter | None = None
         if prometheus_port is not None:
             self._histograms = {stage: LatencyHistogram() for stage in STAGES}
-            self._exporter = PrometheusExporter(
-                self._histograms, self._counter_values, prometheus_port, prometheus_addr
-            )
+            try:
+                self._exporter = PrometheusExporter(
+                    self._histograms, self._counter_values, prometheus_port, prometheus_addr
+                )
+            except OSError as exc:  # the port in use, an address not of this machine
+                self.close()
+                raise InputError(
+                    f"prometheus_port: cannot serve /metrics on {prometheus_addr}:"
+                    f"{prometheus_port} ({exc})"
+                ) from exc
 
     # -- the frame path ---------------------------------------------------------------------
 

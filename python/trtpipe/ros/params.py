@@ -7,6 +7,7 @@ keeps the two equal).
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import os
 from dataclasses import dataclass
@@ -89,6 +90,8 @@ class DetectorParams(DetectingNodeParams):
     nvml_device: int = 0  # GPU index for utilisation and memory in diagnostics; -1: off
     log_period_s: float = 5.0  # "Inference Performance - ..." log line period; 0: off
     metrics_port: int = -1  # Prometheus /metrics on this port (0: any free one); -1: off
+    # the address /metrics listens on: 127.0.0.1 this machine only; 0.0.0.0 every interface
+    metrics_address: str = "127.0.0.1"
     # a frame runs through the detector in its own callback, on the executor thread, while the
     # slowest of the last runs took at most this (ros/inline_runs.py); else, and for the first
     # frames, on the worker thread (0: always there)
@@ -115,6 +118,13 @@ class DetectorParams(DetectingNodeParams):
             raise InputError(
                 f"fallback_model: expected an existing ONNX file, given {self.fallback_model!r}"
             )
+        try:
+            ipaddress.ip_address(self.metrics_address)
+        except ValueError:
+            raise InputError(
+                "metrics_address: expected an IP address (127.0.0.1: this machine only, "
+                f"0.0.0.0: every interface), given {self.metrics_address!r}"
+            ) from None
         if not -1 <= self.metrics_port <= 65535:
             raise InputError(
                 f"metrics_port: expected -1 (off), 0 (any free port) or a port number, given "

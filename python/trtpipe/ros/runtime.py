@@ -157,6 +157,7 @@ class DetectorRuntime:
             deadline_ms=p.latency_budget_ms,
             nvml_device=p.nvml_device if p.nvml_device >= 0 else None,
             prometheus_port=p.metrics_port if p.metrics_port >= 0 else None,
+            prometheus_addr=p.metrics_address,
             logger=logging.getLogger(f"trtpipe.ros.{self.node.get_name()}"),
         )
         if self.monitor.prometheus_port is not None:
