@@ -308,6 +308,21 @@ def test_bad_frames_raise_input_error_naming_the_field():
     assert pre(np.zeros((8, 30), np.uint8), out, "rgb8", width=10, height=8).src_w == 10
 
 
+def test_a_gpu_array_given_as_the_bytes_of_a_smaller_frame_is_refused():
+    from trtpipe.preprocess import locate_frame
+
+    class GpuImage:  # what a GPU array exports; the address is never read here
+        @property
+        def __cuda_array_interface__(self) -> dict:
+            shape, data = (16, 20, 3), (1 << 20, False)
+            return {"shape": shape, "typestr": "|u1", "data": data, "version": 3, "strides": None}
+
+    with bad(r"image: expected an array of 8 rows for a frame 8 high, given shape \(16, 20, 3\)"):
+        locate_frame(GpuImage(), "rgb8", 10, 8, None)
+    frame, _ = locate_frame(GpuImage(), "rgb8", 20, 16, None)
+    assert (frame.width, frame.height, frame.size, frame.on_device) == (20, 16, 960, True)
+
+
 def test_bad_outputs_raise_input_error_naming_the_field():
     pre = Preprocessor(size=(16, 12), device="cpu")
     img = np.zeros((8, 10, 3), np.uint8)

@@ -290,6 +290,8 @@ def locate_frame(
                     "image: expected a C-contiguous buffer when width/height are given, "
                     f"given strides {tuple(strides)} for shape {tuple(shape)}"
                 )
+            if len(shape) >= 2 and height is not None:
+                _check_rows(tuple(shape), encoding, height)
             nbytes = int(np.prod(shape)) if shape else 0
             frame = _raw_frame(address, nbytes, encoding, width, height, step, True, stream)
         else:
