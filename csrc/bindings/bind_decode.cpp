@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -158,20 +159,16 @@ const std::int64_t* class_ids_of(const py::object& class_ids, std::int64_t count
   return holder.data();
 }
 
-// `value` as a double in [0, 1]: a Python or NumPy real number, not bool, text or an array.
+// `value` as a double in [0, 1]: a real number as checked_real reads it, not an array.
 double checked_fraction(py::handle value, const char* field) {
-  PyObject* obj = value.ptr();
-  double v = 0.0;
-  bool real = PyFloat_Check(obj);
-  if (real) {
-    v = PyFloat_AS_DOUBLE(obj);
-  } else if (!PyBool_Check(obj) && !PyUnicode_Check(obj) && !PyBytes_Check(obj) &&
-             !PyComplex_Check(obj) && !py::isinstance<py::array>(value) && PyNumber_Check(obj)) {
-    v = PyFloat_AsDouble(obj);
-    real = !(v == -1.0 && PyErr_Occurred() != nullptr);
-    if (!real) PyErr_Clear();
+  double v = std::nan("");
+  if (!py::isinstance<py::array>(value)) {
+    try {
+      v = checked_real<double>(value, field);
+    } catch (const InputError&) {  // the one message below says what a fraction is
+    }
   }
-  if (!real || !(v >= 0.0 && v <= 1.0)) {  // NaN fails both compares
+  if (!(v >= 0.0 && v <= 1.0)) {  // NaN fails both compares
     throw InputError(std::string(field) + ": expected a value in [0, 1], given " +
                      given_text(value));
   }

@@ -58,20 +58,24 @@ struct ByteSpan {
 };
 
 // False when an extent is negative or an offset overflows int64: such a layout describes no
-// memory. `strides` has one entry per axis of `shape`.
-inline bool strided_span(const std::vector<std::int64_t>& shape,
-                         const std::vector<std::int64_t>& strides, std::int64_t itemsize,
-                         ByteSpan& span) {
+// memory. `shape` and `strides` have `ndim` entries each (a vector's or a NumPy array's own,
+// read in place: no copy per frame).
+template <typename Int>
+bool strided_span(const Int* shape, const Int* strides, std::size_t ndim, std::int64_t itemsize,
+                  ByteSpan& span) {
   span = {};
-  for (const std::int64_t extent : shape) {
-    if (extent < 0) return false;
+  for (std::size_t axis = 0; axis < ndim; ++axis) {
+    if (shape[axis] < 0) return false;
   }
-  for (const std::int64_t extent : shape) {
-    if (extent == 0) return true;
+  for (std::size_t axis = 0; axis < ndim; ++axis) {
+    if (shape[axis] == 0) return true;
   }
-  for (std::size_t axis = 0; axis < shape.size(); ++axis) {
+  for (std::size_t axis = 0; axis < ndim; ++axis) {
     std::int64_t reach = 0;
-    if (__builtin_mul_overflow(shape[axis] - 1, strides[axis], &reach)) return false;
+    if (__builtin_mul_overflow(static_cast<std::int64_t>(shape[axis]) - 1,
+                               static_cast<std::int64_t>(strides[axis]), &reach)) {
+      return false;
+    }
     std::int64_t& end = reach < 0 ? span.lo : span.hi;
     if (__builtin_add_overflow(end, reach, &end)) return false;
   }
@@ -90,25 +94,23 @@ inline bool contiguous_strides(const std::vector<std::int64_t>& shape, std::int6
   return true;
 }
 
-// The shape and strides of a NumPy array, and the span of its elements.
-struct ArrayLayout {
-  std::vector<std::int64_t> shape;
-  std::vector<std::int64_t> strides;
-  ByteSpan span;
-};
+// A NumPy array's shape or strides as int64s, for messages.
+inline std::vector<std::int64_t> numpy_ints(const pybind11::ssize_t* values,
+                                            const pybind11::array& array) {
+  return {values, values + array.ndim()};
+}
 
-inline ArrayLayout numpy_layout(const pybind11::array& array, const char* field) {
-  const auto ndim = static_cast<std::size_t>(array.ndim());
-  ArrayLayout out;
-  out.shape.assign(array.shape(), array.shape() + ndim);
-  out.strides.assign(array.strides(), array.strides() + ndim);
-  if (!strided_span(out.shape, out.strides, array.itemsize(), out.span)) {
+// The span of a NumPy array's elements.
+inline ByteSpan numpy_span(const pybind11::array& array, const char* field) {
+  ByteSpan span;
+  if (!strided_span(array.shape(), array.strides(), static_cast<std::size_t>(array.ndim()),
+                    array.itemsize(), span)) {
     // only numpy.lib.stride_tricks can make one
     throw InputError(std::string(field) + ": expected an array whose elements span at most " +
-                     "2**63-1 bytes, given shape " + ints_text(out.shape) + ", strides " +
-                     ints_text(out.strides));
+                     "2**63-1 bytes, given shape " + ints_text(numpy_ints(array.shape(), array)) +
+                     ", strides " + ints_text(numpy_ints(array.strides(), array)));
   }
-  return out;
+  return span;
 }
 
 // A NumPy array is host memory: a view naming one as GPU memory contradicts itself, and the GPU
@@ -159,17 +161,18 @@ inline void check_view_of_array(const pybind11::array& array,
     throw InputError("strides: expected one per axis of shape " + ints_text(shape) + ", given " +
                      ints_text(strides));
   }
-  const ArrayLayout layout = numpy_layout(array, "out");
+  const ByteSpan held = numpy_span(array, "out");
   std::vector<std::int64_t> steps = strides;
   ByteSpan view;
   const bool described = (!steps.empty() || contiguous_strides(shape, array.itemsize(), steps)) &&
-                         strided_span(shape, steps, array.itemsize(), view);
+                         strided_span(shape.data(), steps.data(), shape.size(), array.itemsize(),
+                                      view);
   const bool empty = view.hi == view.lo;
-  if (!described ||
-      (!empty && (view.lo < layout.span.lo || view.hi > layout.span.hi))) {
+  if (!described || (!empty && (view.lo < held.lo || view.hi > held.hi))) {
     throw InputError("out: expected shape and strides within the array it names (shape " +
-                     ints_text(layout.shape) + ", strides " + ints_text(layout.strides) +
-                     "), given shape " + ints_text(shape) + ", strides " + ints_text(strides));
+                     ints_text(numpy_ints(array.shape(), array)) + ", strides " +
+                     ints_text(numpy_ints(array.strides(), array)) + "), given shape " +
+                     ints_text(shape) + ", strides " + ints_text(strides));
   }
 }
 
@@ -305,7 +308,7 @@ inline LocatedFields located_fields(const pybind11::handle& located, const char*
     check_host_array(out.on_device);
     // reads start at the first element: bytes before it (negative strides) are not the frame's
     const std::int64_t held =
-        numpy_layout(pybind11::reinterpret_borrow<pybind11::array>(address), field).span.hi;
+        numpy_span(pybind11::reinterpret_borrow<pybind11::array>(address), field).hi;
     if (out.buffer.size > static_cast<std::size_t>(held)) {
       throw InputError("size: expected at most " + std::to_string(held) +
                        " bytes (what the array the " + field +

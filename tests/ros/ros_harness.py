@@ -86,6 +86,24 @@ def spin_until(executor: Any, predicate: Callable[[], bool], timeout: float, wha
         executor.spin_once(timeout_sec=0.05)
 
 
+def vla_policy_node(ros_context, tmp_path, name: str, **params):
+    """A PolicyNode over the test VLA model on ONNX Runtime, with ``params`` set."""
+    from rclpy.parameter import Parameter
+
+    from onnx_models import write_vla_model, write_vla_tokenizer
+    from trtpipe.ros.policy_node import PolicyNode
+
+    base = {
+        "model": str(write_vla_model(tmp_path / "vla.onnx")),
+        "tokenizer": str(write_vla_tokenizer(tmp_path / "tokenizer.json")),
+        "backend": "onnxruntime",
+        "device": "cpu",
+        "image_qos": "default",
+    }
+    overrides = [Parameter(k, value=v) for k, v in {**base, **params}.items()]
+    return PolicyNode(name, context=ros_context, parameter_overrides=overrides)
+
+
 def node_process_env() -> dict[str, str]:
     """The environment of a node or publisher run as its own process: this run's domain, and
     the locally built vision_msgs where there is one."""

@@ -17,7 +17,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from .ros_harness import DOMAIN_ID, Spinner, image_msg, node_process_env, run_trtpipe_ros, wait_for
+from .ros_harness import (
+    DOMAIN_ID,
+    Spinner,
+    image_msg,
+    node_process_env,
+    run_trtpipe_ros,
+    vla_policy_node,
+    wait_for,
+)
 
 pytestmark = pytest.mark.ros
 
@@ -202,25 +210,10 @@ def test_policy_destroyed_after_its_context_was_shut_down_does_not_raise(tmp_pat
     import rclpy
     from rclpy.context import Context
     from rclpy.lifecycle import TransitionCallbackReturn
-    from rclpy.parameter import Parameter
-
-    from onnx_models import write_vla_model, write_vla_tokenizer
-    from trtpipe.ros.policy_node import PolicyNode
 
     context = Context()
     rclpy.init(context=context, domain_id=DOMAIN_ID)
-    params = {
-        "model": str(write_vla_model(tmp_path / "vla.onnx")),
-        "tokenizer": str(write_vla_tokenizer(tmp_path / "tokenizer.json")),
-        "backend": "onnxruntime",
-        "device": "cpu",
-        "image_qos": "default",
-    }
-    node = PolicyNode(
-        "policy_context_gone",
-        context=context,
-        parameter_overrides=[Parameter(k, value=v) for k, v in params.items()],
-    )
+    node = vla_policy_node(context, tmp_path, "policy_context_gone")
     try:
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
         assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS

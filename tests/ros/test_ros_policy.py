@@ -12,27 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from .ros_harness import Spinner, diagnostics_now, image_msg, wait_for
+from .ros_harness import Spinner, diagnostics_now, image_msg, vla_policy_node, wait_for
 
 pytestmark = pytest.mark.ros
-
-
-def _policy_node(ros_context, tmp_path, name: str, **params):
-    """A PolicyNode over the test VLA model on ONNX Runtime, with ``params`` set."""
-    from rclpy.parameter import Parameter
-
-    from onnx_models import write_vla_model, write_vla_tokenizer
-    from trtpipe.ros.policy_node import PolicyNode
-
-    base = {
-        "model": str(write_vla_model(tmp_path / "vla.onnx")),
-        "tokenizer": str(write_vla_tokenizer(tmp_path / "tokenizer.json")),
-        "backend": "onnxruntime",
-        "device": "cpu",
-        "image_qos": "default",
-    }
-    overrides = [Parameter(k, value=v) for k, v in {**base, **params}.items()]
-    return PolicyNode(name, context=ros_context, parameter_overrides=overrides)
 
 
 def test_instruction_estop_staleness_and_transitions(ros_context, tmp_path):
@@ -43,7 +25,7 @@ def test_instruction_estop_staleness_and_transitions(ros_context, tmp_path):
     from sensor_msgs.msg import Image, JointState
     from std_msgs.msg import Bool, String
 
-    node = _policy_node(
+    node = vla_policy_node(
         ros_context,
         tmp_path,
         "policy_test",
@@ -299,7 +281,7 @@ def test_a_new_actions_command_goes_out_at_once_not_at_the_next_tick(ros_context
 
     from onnx_models import vla_reference
 
-    node = _policy_node(
+    node = vla_policy_node(
         ros_context,
         tmp_path,
         "policy_at_once",
@@ -380,7 +362,7 @@ def test_a_fast_model_runs_in_the_images_callback(ros_context, tmp_path, inline_
     from onnx_models import vla_reference
     from trtpipe.ros.inline_runs import INLINE_WINDOW
 
-    node = _policy_node(
+    node = vla_policy_node(
         ros_context,
         tmp_path,
         f"policy_inline_{int(inline_act_max_ms)}",
@@ -436,7 +418,7 @@ def test_a_negative_inline_act_max_ms_fails_configure(ros_context, tmp_path):
     pytest.importorskip("tokenizers")
     from rclpy.lifecycle import TransitionCallbackReturn
 
-    node = _policy_node(ros_context, tmp_path, "policy_inline_bad", inline_act_max_ms=-1.0)
+    node = vla_policy_node(ros_context, tmp_path, "policy_inline_bad", inline_act_max_ms=-1.0)
     try:
         assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
     finally:
@@ -482,7 +464,7 @@ def test_every_image_received_is_run_rejected_or_a_counted_drop(ros_context, tmp
 
     from trtpipe.ros.policy_node import IMAGE_DROPS
 
-    node = _policy_node(ros_context, tmp_path, "policy_accounting", inline_act_max_ms=0.0)
+    node = vla_policy_node(ros_context, tmp_path, "policy_accounting", inline_act_max_ms=0.0)
     peer = rclpy.create_node("policy_accounting_peer", context=ros_context)
     images = peer.create_publisher(Image, "image", 100)
     instructions = peer.create_publisher(String, "instruction", 10)
@@ -580,7 +562,7 @@ def test_an_instruction_too_long_is_dropped_and_one_truncated_is_counted(
 
     from trtpipe.ros.policy_node import MAX_INSTRUCTION_BYTES
 
-    node = _policy_node(
+    node = vla_policy_node(
         ros_context,
         tmp_path,
         "policy_text",
